@@ -1,0 +1,217 @@
+//! An organization as plain data: the rows of the `sharing` tables, loaded once
+//! (as one JSON document built in SQL) and indexed for lookups.
+//!
+//! Nothing here knows about PostgreSQL; the SQL side only serializes rows.
+
+use super::types::{Action, Level, OrgWideDefault, RuleAccess, RuleScope, Status};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ObjectTypeRow {
+    pub name: String,
+    pub org_wide_default: OrgWideDefault,
+    pub grant_via_hierarchy: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UserRow {
+    pub id: i64,
+    pub company_id: i64,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub status: Status,
+    pub is_superuser: bool,
+    pub is_super_company_member: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RoleRow {
+    pub id: i64,
+    pub company_id: i64,
+    pub name: String,
+    pub reports_to: Option<i64>,
+    pub based_on: Option<i64>,
+    pub is_admin: bool,
+    #[serde(default)]
+    pub is_default: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RolePermissionRow {
+    pub role_id: i64,
+    pub object_type: String,
+    pub action: Action,
+    pub level: Level,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RolePrivilegeRow {
+    pub role_id: i64,
+    pub privilege: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UserRoleRow {
+    pub user_id: i64,
+    pub role_id: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SharingRuleRow {
+    pub id: i64,
+    pub company_id: i64,
+    pub object_type: Option<String>,
+    pub source_role: i64,
+    pub source_scope: RuleScope,
+    pub target_role: i64,
+    pub target_scope: RuleScope,
+    pub access: RuleAccess,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AgreementRow {
+    pub id: i64,
+    pub grantor_company: i64,
+    pub grantee_company: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AgreementPermissionRow {
+    pub agreement_id: i64,
+    pub object_type: String,
+    pub action: Action,
+}
+
+/// Every row the model needs, exactly as stored.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct OrgSnapshot {
+    #[serde(default)]
+    pub object_types: Vec<ObjectTypeRow>,
+    #[serde(default)]
+    pub users: Vec<UserRow>,
+    #[serde(default)]
+    pub roles: Vec<RoleRow>,
+    #[serde(default)]
+    pub role_permissions: Vec<RolePermissionRow>,
+    #[serde(default)]
+    pub role_privileges: Vec<RolePrivilegeRow>,
+    #[serde(default)]
+    pub user_roles: Vec<UserRoleRow>,
+    #[serde(default)]
+    pub sharing_rules: Vec<SharingRuleRow>,
+    #[serde(default)]
+    pub agreements: Vec<AgreementRow>,
+    #[serde(default)]
+    pub agreement_permissions: Vec<AgreementPermissionRow>,
+}
+
+/// A snapshot with the indexes every computation needs.
+#[derive(Debug, Clone, Default)]
+pub struct Org {
+    pub snapshot: OrgSnapshot,
+    user_index: HashMap<i64, usize>,
+    role_index: HashMap<i64, usize>,
+    /// role id -> its own permission rows (indexes into `snapshot.role_permissions`)
+    role_perm_rows: HashMap<i64, Vec<usize>>,
+    /// role id -> its own privileges
+    role_priv_rows: HashMap<i64, Vec<usize>>,
+    /// user id -> role ids, sorted
+    user_role_ids: HashMap<i64, Vec<i64>>,
+}
+
+impl Org {
+    pub fn new(snapshot: OrgSnapshot) -> Org {
+        let user_index = snapshot
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.id, i))
+            .collect();
+        let role_index = snapshot
+            .roles
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id, i))
+            .collect();
+        let mut role_perm_rows: HashMap<i64, Vec<usize>> = HashMap::new();
+        for (i, p) in snapshot.role_permissions.iter().enumerate() {
+            role_perm_rows.entry(p.role_id).or_default().push(i);
+        }
+        let mut role_priv_rows: HashMap<i64, Vec<usize>> = HashMap::new();
+        for (i, p) in snapshot.role_privileges.iter().enumerate() {
+            role_priv_rows.entry(p.role_id).or_default().push(i);
+        }
+        let mut user_role_ids: HashMap<i64, Vec<i64>> = HashMap::new();
+        for m in &snapshot.user_roles {
+            user_role_ids.entry(m.user_id).or_default().push(m.role_id);
+        }
+        for ids in user_role_ids.values_mut() {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        Org {
+            snapshot,
+            user_index,
+            role_index,
+            role_perm_rows,
+            role_priv_rows,
+            user_role_ids,
+        }
+    }
+
+    pub fn from_json(text: &str) -> Result<Org, serde_json::Error> {
+        serde_json::from_str::<OrgSnapshot>(text).map(Org::new)
+    }
+
+    pub fn user(&self, id: i64) -> Option<&UserRow> {
+        self.user_index.get(&id).map(|&i| &self.snapshot.users[i])
+    }
+
+    pub fn role(&self, id: i64) -> Option<&RoleRow> {
+        self.role_index.get(&id).map(|&i| &self.snapshot.roles[i])
+    }
+
+    pub fn roles_of(&self, user_id: i64) -> &[i64] {
+        self.user_role_ids
+            .get(&user_id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    pub fn own_permissions(&self, role_id: i64) -> impl Iterator<Item = &RolePermissionRow> {
+        self.role_perm_rows
+            .get(&role_id)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.snapshot.role_permissions[i])
+    }
+
+    pub fn own_privileges(&self, role_id: i64) -> impl Iterator<Item = &str> {
+        self.role_priv_rows
+            .get(&role_id)
+            .into_iter()
+            .flatten()
+            .map(|&i| self.snapshot.role_privileges[i].privilege.as_str())
+    }
+
+    pub fn object_type_names(&self) -> impl Iterator<Item = &str> {
+        self.snapshot.object_types.iter().map(|t| t.name.as_str())
+    }
+
+    /// The role and every role it is `based_on`, nearest first. Stops at a repeated
+    /// role, so a cycle that slipped past the triggers cannot hang a backend.
+    pub fn based_on_chain(&self, role_id: i64) -> Vec<i64> {
+        let mut chain = Vec::new();
+        let mut next = Some(role_id);
+        while let Some(id) = next {
+            if chain.contains(&id) {
+                break;
+            }
+            let Some(role) = self.role(id) else { break };
+            chain.push(id);
+            next = role.based_on;
+        }
+        chain
+    }
+}

@@ -1,0 +1,266 @@
+//! Effective permissions: the algebra of roles.
+//!
+//! * a role has its own rows plus everything inherited through `based_on`, at any
+//!   depth; the highest level wins;
+//! * a user has the union of all their roles;
+//! * an admin role (or the `admin` privilege) gives `all` everywhere and every
+//!   system privilege; superusers have everything; inactive users have nothing.
+
+use super::org::Org;
+use super::privileges::{is_system_privilege, SYSTEM_PRIVILEGES};
+use super::types::{Action, Level, Status};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One level per action, indexed by [`Action::index`].
+pub type ActionLevels = [Level; 4];
+
+/// What a role or a user may do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PermissionSet {
+    pub superuser: bool,
+    pub admin: bool,
+    /// object type -> levels; types missing here are `none` everywhere.
+    pub levels: BTreeMap<String, ActionLevels>,
+    pub privileges: BTreeSet<String>,
+}
+
+impl PermissionSet {
+    pub fn level(&self, object_type: &str, action: Action) -> Level {
+        if self.superuser || self.admin {
+            return Level::All;
+        }
+        self.levels
+            .get(object_type)
+            .map_or(Level::None, |l| l[action.index()])
+    }
+
+    pub fn has_privilege(&self, name: &str) -> bool {
+        self.superuser
+            || (self.admin && is_system_privilege(name))
+            || self.privileges.contains(name)
+    }
+
+    fn raise(&mut self, object_type: &str, action: Action, level: Level) {
+        let row = self
+            .levels
+            .entry(object_type.to_string())
+            .or_insert([Level::None; 4]);
+        let slot = &mut row[action.index()];
+        *slot = (*slot).max(level);
+    }
+
+    /// Union with another set: highest level per (type, action), privileges united.
+    pub fn merge(&mut self, other: &PermissionSet) {
+        self.superuser |= other.superuser;
+        self.admin |= other.admin;
+        for (t, levels) in &other.levels {
+            for a in Action::ALL {
+                self.raise(t, *a, levels[a.index()]);
+            }
+        }
+        self.privileges.extend(other.privileges.iter().cloned());
+    }
+
+    /// Make `admin`/`superuser` explicit: `all` on every known type, every system
+    /// privilege. Used for display; the checks above already honour the flags.
+    fn expand(&mut self, object_types: &[&str]) {
+        if self.privileges.contains("admin") {
+            self.admin = true;
+        }
+        if self.admin || self.superuser {
+            for t in object_types {
+                for a in Action::ALL {
+                    self.raise(t, *a, Level::All);
+                }
+            }
+            self.privileges
+                .extend(SYSTEM_PRIVILEGES.iter().map(|s| s.to_string()));
+        }
+    }
+
+    /// The first thing `other` holds that `self` does not, if any. This is the
+    /// no-escalation test: a viewer may grant only what they hold themselves.
+    pub fn first_excess(&self, other: &PermissionSet) -> Option<Excess> {
+        if self.superuser {
+            return None;
+        }
+        if other.superuser {
+            return Some(Excess::Superuser);
+        }
+        if self.admin {
+            return None;
+        }
+        if other.admin {
+            return Some(Excess::Admin);
+        }
+        for (t, levels) in &other.levels {
+            for a in Action::ALL {
+                let wanted = levels[a.index()];
+                let held = self.level(t, *a);
+                if wanted > held {
+                    return Some(Excess::Level {
+                        object_type: t.clone(),
+                        action: *a,
+                        wanted,
+                        held,
+                    });
+                }
+            }
+        }
+        other
+            .privileges
+            .iter()
+            .find(|p| !self.has_privilege(p))
+            .map(|p| Excess::Privilege(p.clone()))
+    }
+}
+
+/// Something a grant would give beyond the granter's own permissions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Excess {
+    Superuser,
+    Admin,
+    Level {
+        object_type: String,
+        action: Action,
+        wanted: Level,
+        held: Level,
+    },
+    Privilege(String),
+}
+
+impl std::fmt::Display for Excess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Excess::Superuser => write!(f, "superuser status"),
+            Excess::Admin => write!(f, "the admin flag"),
+            Excess::Level {
+                object_type,
+                action,
+                wanted,
+                held,
+            } => write!(
+                f,
+                "level \"{wanted}\" for {action} on \"{object_type}\" (you hold \"{held}\")"
+            ),
+            Excess::Privilege(p) => write!(f, "privilege \"{p}\""),
+        }
+    }
+}
+
+/// A role's permissions, with its `based_on` cascade.
+pub fn role_permissions(org: &Org, role_id: i64) -> PermissionSet {
+    let mut set = PermissionSet::default();
+    for id in org.based_on_chain(role_id) {
+        if org.role(id).is_some_and(|r| r.is_admin) {
+            set.admin = true;
+        }
+        for p in org.own_permissions(id) {
+            set.raise(&p.object_type, p.action, p.level);
+        }
+        set.privileges
+            .extend(org.own_privileges(id).map(str::to_string));
+    }
+    if set.privileges.contains("admin") {
+        set.admin = true;
+    }
+    set
+}
+
+/// A user's permissions: the union of their roles, or nothing when not active.
+pub fn user_permissions(org: &Org, user_id: i64) -> PermissionSet {
+    let Some(user) = org.user(user_id) else {
+        return PermissionSet::default();
+    };
+    if user.status != Status::Active {
+        return PermissionSet::default();
+    }
+    let mut set = PermissionSet {
+        superuser: user.is_superuser,
+        ..PermissionSet::default()
+    };
+    for role_id in org.roles_of(user_id) {
+        set.merge(&role_permissions(org, *role_id));
+    }
+    set
+}
+
+/// The document `sharing.effective_perms(user_id)` returns (SPEC §3).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EffectivePerms {
+    pub user_id: i64,
+    pub company_id: i64,
+    pub status: Status,
+    pub superuser: bool,
+    pub admin: bool,
+    pub roles: Vec<String>,
+    pub permissions: BTreeMap<String, BTreeMap<Action, Level>>,
+    pub privileges: Vec<String>,
+}
+
+/// Everything a user may do, with every object type listed (missing ones `none`).
+/// `None` for an unknown user.
+pub fn effective_perms(org: &Org, user_id: i64) -> Option<EffectivePerms> {
+    let user = org.user(user_id)?;
+    let types: Vec<&str> = org.object_type_names().collect();
+    let mut set = user_permissions(org, user_id);
+    set.expand(&types);
+    let mut roles: Vec<String> = org
+        .roles_of(user_id)
+        .iter()
+        .filter_map(|id| org.role(*id).map(|r| r.name.clone()))
+        .collect();
+    roles.sort();
+    let permissions = types
+        .iter()
+        .map(|t| {
+            let per_action = Action::ALL
+                .iter()
+                .map(|a| (*a, set.level(t, *a)))
+                .collect();
+            (t.to_string(), per_action)
+        })
+        .collect();
+    Some(EffectivePerms {
+        user_id,
+        company_id: user.company_id,
+        status: user.status,
+        superuser: set.superuser,
+        admin: set.admin || set.superuser,
+        roles,
+        permissions,
+        privileges: set.privileges.into_iter().collect(),
+    })
+}
+
+/// A role's effective level for every (object type, action): the rows of the
+/// `sharing.role_permission_matrix` view.
+pub fn role_matrix(org: &Org) -> Vec<(i64, i64, String, Action, Level)> {
+    let types: Vec<&str> = org.object_type_names().collect();
+    let mut rows = Vec::new();
+    for role in &org.snapshot.roles {
+        let set = role_permissions(org, role.id);
+        for t in &types {
+            for a in Action::ALL {
+                rows.push((role.company_id, role.id, t.to_string(), *a, set.level(t, *a)));
+            }
+        }
+    }
+    rows
+}
+
+/// Per-role, per-type coherence (SPEC §2.2): `edit <= view` and `delete <= edit`.
+/// Returns the offending pair, if any.
+pub fn incoherence(levels: &ActionLevels) -> Option<(Action, Level, Action, Level)> {
+    let view = levels[Action::View.index()];
+    let edit = levels[Action::Edit.index()];
+    let delete = levels[Action::Delete.index()];
+    if edit > view {
+        return Some((Action::Edit, edit, Action::View, view));
+    }
+    if delete > edit {
+        return Some((Action::Delete, delete, Action::Edit, edit));
+    }
+    None
+}

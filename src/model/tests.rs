@@ -1,0 +1,251 @@
+//! Unit tests of the permission algebra on small hand-built organizations.
+
+use super::org::*;
+use super::perms::*;
+use super::types::*;
+
+/// A tiny builder so each test reads like the org chart it describes.
+#[derive(Default)]
+struct Builder(OrgSnapshot);
+
+impl Builder {
+    fn types(mut self, names: &[&str]) -> Self {
+        for n in names {
+            self.0.object_types.push(ObjectTypeRow {
+                name: n.to_string(),
+                org_wide_default: OrgWideDefault::Private,
+                grant_via_hierarchy: true,
+            });
+        }
+        self
+    }
+    fn role(mut self, id: i64, name: &str, based_on: Option<i64>, admin: bool) -> Self {
+        self.0.roles.push(RoleRow {
+            id,
+            company_id: 1,
+            name: name.into(),
+            reports_to: None,
+            based_on,
+            is_admin: admin,
+            is_default: false,
+        });
+        self
+    }
+    fn grant(mut self, role_id: i64, t: &str, action: Action, level: Level) -> Self {
+        self.0.role_permissions.push(RolePermissionRow {
+            role_id,
+            object_type: t.into(),
+            action,
+            level,
+        });
+        self
+    }
+    fn privilege(mut self, role_id: i64, p: &str) -> Self {
+        self.0.role_privileges.push(RolePrivilegeRow {
+            role_id,
+            privilege: p.into(),
+        });
+        self
+    }
+    fn user(mut self, id: i64, status: Status, su: bool, roles: &[i64]) -> Self {
+        self.0.users.push(UserRow {
+            id,
+            company_id: 1,
+            name: None,
+            status,
+            is_superuser: su,
+            is_super_company_member: false,
+        });
+        for r in roles {
+            self.0.user_roles.push(UserRoleRow {
+                user_id: id,
+                role_id: *r,
+            });
+        }
+        self
+    }
+    fn build(self) -> Org {
+        Org::new(self.0)
+    }
+}
+
+fn level(org: &Org, user: i64, t: &str, a: Action) -> Level {
+    user_permissions(org, user).level(t, a)
+}
+
+#[test]
+fn inheritance_cascades_three_levels_and_highest_wins() {
+    let org = Builder::default()
+        .types(&["deals", "contacts", "leads"])
+        .role(1, "Base", None, false)
+        .role(2, "User", Some(1), false)
+        .role(3, "Salesperson", Some(2), false)
+        .role(4, "Senior", Some(3), false)
+        .grant(1, "leads", Action::View, Level::All)
+        .grant(2, "deals", Action::View, Level::Owned)
+        .grant(3, "deals", Action::View, Level::None)
+        .grant(4, "contacts", Action::Create, Level::Owned)
+        .privilege(1, "app.base")
+        .privilege(3, "app.insight")
+        .user(10, Status::Active, false, &[4])
+        .build();
+    assert_eq!(level(&org, 10, "leads", Action::View), Level::All);
+    assert_eq!(level(&org, 10, "deals", Action::View), Level::Owned);
+    assert_eq!(level(&org, 10, "contacts", Action::Create), Level::Owned);
+    assert_eq!(level(&org, 10, "contacts", Action::View), Level::None);
+    let set = user_permissions(&org, 10);
+    assert!(set.has_privilege("app.base") && set.has_privilege("app.insight"));
+    assert!(!set.has_privilege("billing"));
+    // The middle of the chain sees only its own ancestors.
+    let user_role = role_permissions(&org, 2);
+    assert!(!user_role.has_privilege("app.insight"));
+    assert_eq!(user_role.level("leads", Action::View), Level::All);
+}
+
+#[test]
+fn a_cycle_in_based_on_does_not_hang() {
+    let org = Builder::default()
+        .types(&["deals"])
+        .role(1, "A", Some(2), false)
+        .role(2, "B", Some(1), false)
+        .grant(2, "deals", Action::View, Level::All)
+        .build();
+    assert_eq!(org.based_on_chain(1), vec![1, 2]);
+    assert_eq!(role_permissions(&org, 1).level("deals", Action::View), Level::All);
+}
+
+#[test]
+fn roles_combine_per_type_and_action() {
+    // Bitrix24: role 1 allows leads but not deals, role 2 the opposite.
+    let org = Builder::default()
+        .types(&["leads", "deals"])
+        .role(1, "Leads", None, false)
+        .role(2, "Deals", None, false)
+        .grant(1, "leads", Action::View, Level::All)
+        .grant(1, "deals", Action::View, Level::None)
+        .grant(2, "deals", Action::View, Level::Owned)
+        .grant(2, "deals", Action::Edit, Level::Owned)
+        .privilege(1, "reports")
+        .privilege(2, "app.crm")
+        .user(1, Status::Active, false, &[1, 2])
+        .user(2, Status::Active, false, &[1])
+        .build();
+    assert_eq!(level(&org, 1, "leads", Action::View), Level::All);
+    assert_eq!(level(&org, 1, "deals", Action::View), Level::Owned);
+    assert_eq!(level(&org, 1, "deals", Action::Edit), Level::Owned);
+    assert_eq!(level(&org, 2, "deals", Action::View), Level::None);
+    let doc = effective_perms(&org, 1).unwrap();
+    assert_eq!(doc.roles, vec!["Deals".to_string(), "Leads".to_string()]);
+    assert_eq!(doc.privileges, vec!["app.crm".to_string(), "reports".to_string()]);
+}
+
+#[test]
+fn admin_role_and_admin_privilege_give_everything_of_the_system() {
+    let org = Builder::default()
+        .types(&["deals", "contacts"])
+        .role(1, "Administrator", None, true)
+        .role(2, "Ops", None, false)
+        .role(3, "Based on admin", Some(1), false)
+        .privilege(2, "admin")
+        .user(1, Status::Active, false, &[1])
+        .user(2, Status::Active, false, &[2])
+        .user(3, Status::Active, false, &[3])
+        .build();
+    for u in [1, 2, 3] {
+        let doc = effective_perms(&org, u).unwrap();
+        assert!(doc.admin, "user {u}");
+        assert!(!doc.superuser);
+        for t in ["deals", "contacts"] {
+            for a in Action::ALL {
+                assert_eq!(doc.permissions[t][a], Level::All);
+            }
+        }
+        assert_eq!(doc.privileges.len(), super::privileges::SYSTEM_PRIVILEGES.len());
+        let set = user_permissions(&org, u);
+        assert!(set.has_privilege("manage_roles"));
+        assert!(!set.has_privilege("app.crm"), "admin is not every custom privilege");
+    }
+}
+
+#[test]
+fn superuser_has_everything_and_inactive_users_nothing() {
+    let org = Builder::default()
+        .types(&["deals"])
+        .role(1, "Manager", None, false)
+        .grant(1, "deals", Action::View, Level::All)
+        .privilege(1, "reports")
+        .user(1, Status::Active, true, &[])
+        .user(2, Status::Pending, false, &[1])
+        .user(3, Status::Disabled, true, &[1])
+        .build();
+    let su = user_permissions(&org, 1);
+    assert!(su.superuser && su.has_privilege("app.anything"));
+    assert_eq!(su.level("deals", Action::Delete), Level::All);
+    for u in [2, 3] {
+        let doc = effective_perms(&org, u).unwrap();
+        assert!(!doc.superuser && !doc.admin, "user {u}");
+        assert!(doc.privileges.is_empty());
+        assert_eq!(doc.permissions["deals"][&Action::View], Level::None);
+        assert_eq!(doc.roles.len(), if u == 2 { 1 } else { 1 });
+    }
+    assert!(effective_perms(&org, 99).is_none());
+}
+
+#[test]
+fn every_object_type_appears_with_missing_entries_as_none() {
+    let org = Builder::default()
+        .types(&["b_type", "a_type"])
+        .role(1, "R", None, false)
+        .grant(1, "b_type", Action::Create, Level::Owned)
+        .user(1, Status::Active, false, &[1])
+        .build();
+    let doc = effective_perms(&org, 1).unwrap();
+    let keys: Vec<&String> = doc.permissions.keys().collect();
+    assert_eq!(keys, vec!["a_type", "b_type"]);
+    let json = serde_json::to_value(&doc).unwrap();
+    assert_eq!(json["permissions"]["a_type"]["view"], "none");
+    assert_eq!(json["permissions"]["b_type"]["create"], "owned");
+    assert_eq!(json["status"], "active");
+}
+
+#[test]
+fn coherence_of_levels() {
+    use Level::*;
+    assert!(incoherence(&[All, All, Owned, Level::None]).is_none());
+    assert!(incoherence(&[Level::None; 4]).is_none());
+    assert_eq!(
+        incoherence(&[Level::None, Owned, All, Level::None]),
+        Some((Action::Edit, All, Action::View, Owned))
+    );
+    assert_eq!(
+        incoherence(&[Level::None, All, Owned, All]),
+        Some((Action::Delete, All, Action::Edit, Owned))
+    );
+}
+
+#[test]
+fn escalation_is_what_the_granter_lacks() {
+    let org = Builder::default()
+        .types(&["deals"])
+        .role(1, "Manager", None, false)
+        .role(2, "Admin", None, true)
+        .role(3, "User", None, false)
+        .grant(1, "deals", Action::View, Level::All)
+        .grant(3, "deals", Action::View, Level::Owned)
+        .privilege(1, "manage_roles")
+        .privilege(3, "app.crm")
+        .build();
+    let manager = role_permissions(&org, 1);
+    assert_eq!(manager.first_excess(&role_permissions(&org, 2)), Some(Excess::Admin));
+    assert_eq!(
+        manager.first_excess(&role_permissions(&org, 3)),
+        Some(Excess::Privilege("app.crm".into()))
+    );
+    let admin = role_permissions(&org, 2);
+    assert_eq!(admin.first_excess(&role_permissions(&org, 3)), None);
+    let user = role_permissions(&org, 3);
+    assert!(matches!(
+        user.first_excess(&manager),
+        Some(Excess::Level { wanted: Level::All, held: Level::Owned, .. })
+    ));
+}
