@@ -1,6 +1,53 @@
 //! pg_sharing: a CRM-grade sharing model enforced by Row Level Security.
 //!
-//! `model` is plain Rust (the rules and decisions); `sql_api` is the thin pgrx glue
-//! that loads rows into the model and exposes it to SQL.
+//! * `model` — the sharing model in plain Rust (no pgrx): roles, permissions,
+//!   the no-escalation rules; unit-tested with `cargo test`.
+//! * `sql_api` — the thin pgrx glue: SQL functions that load rows into the model.
+//! * `gucs` — every configuration parameter.
+//! * `sql/*.sql` — tables, triggers, views, grants, pulled in below in order.
 
+use pgrx::prelude::*;
+
+pub mod gucs;
 pub mod model;
+pub mod sql_api;
+
+pgrx::pg_module_magic!(name, version);
+
+extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+extension_sql_file!("../sql/snapshot.sql", name = "snapshot", requires = ["schema"]);
+extension_sql_file!(
+    "../sql/triggers.sql",
+    name = "triggers",
+    requires = [
+        "snapshot",
+        sql_api::guards::_require_privilege,
+        sql_api::guards::_require_superuser,
+        sql_api::guards::_require_level,
+        sql_api::guards::_require_grantable_privilege,
+        sql_api::guards::_require_role_within,
+        sql_api::guards::_require_grantor,
+        sql_api::guards::_check_privilege_name,
+    ]
+);
+extension_sql_file!(
+    "../sql/api.sql",
+    name = "api",
+    requires = ["triggers", sql_api::perms::_role_matrix]
+);
+extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::init();
+}
+
+/// pgrx test-framework hooks (used by `cargo pgrx test`).
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster of our own (owned by the `postgres` OS user, since
+# PostgreSQL refuses to run as root), on its own port and socket directory.
+#   scripts/cluster.sh start NAME PORT   -> prints nothing, leaves it running
+#   scripts/cluster.sh stop NAME
+set -euo pipefail
+PG_MAJOR=${PG_MAJOR:-15}
+BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+cmd=$1; name=$2
+dir=/tmp/pg_sharing_$name
+as_pg() { if [ "$(id -u)" = 0 ]; then sudo -u postgres "$@"; else "$@"; fi; }
+
+case "$cmd" in
+  start)
+    port=$3
+    [ -d "$dir" ] && as_pg "$BIN/pg_ctl" -D "$dir/data" stop -m immediate >/dev/null 2>&1 || true
+    rm -rf "$dir"; mkdir -p "$dir/sock"
+    [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$dir"
+    as_pg "$BIN/initdb" -D "$dir/data" -U postgres -A trust --no-sync >/dev/null
+    cat >> "$dir/data/postgresql.conf" <<CONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir/sock'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 100
+shared_buffers = 256MB
+log_min_messages = warning
+CONF
+    as_pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null
+    ;;
+  stop)
+    [ -d "$dir/data" ] && as_pg "$BIN/pg_ctl" -D "$dir/data" stop -m fast >/dev/null 2>&1 || true
+    ;;
+  *) echo "usage: $0 start NAME PORT | stop NAME" >&2; exit 2 ;;
+esac

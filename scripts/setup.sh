@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install everything pg_sharing needs on a fresh Debian machine (as root), skipping
+# what is already there: PostgreSQL 15 + dev files, clang, sudo, cargo-pgrx 0.18.0,
+# and `cargo pgrx init` for PostgreSQL 15. Then build and install the extension.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PG_MAJOR=${PG_MAJOR:-15}
+PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+PGRX_VERSION=0.18.0
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+need_apt=()
+for pkg in postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libclang-dev clang sudo; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  say "apt-get install ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
+  say "cargo install cargo-pgrx $PGRX_VERSION (about 4 minutes, once)"
+  cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
+fi
+
+if ! grep -qs "pg$PG_MAJOR" "$HOME/.pgrx/config.toml"; then
+  say "cargo pgrx init --pg$PG_MAJOR"
+  cargo pgrx init --pg"$PG_MAJOR" "$PG_CONFIG"
+fi
+
+say "building and installing pg_sharing into PostgreSQL $PG_MAJOR"
+cargo pgrx install --release --pg-config "$PG_CONFIG" --features "pg$PG_MAJOR" --no-default-features >/dev/null

@@ -1,0 +1,102 @@
+-- pg_sharing: helper functions and views of SPEC §3 and §7 written in SQL.
+-- They are SECURITY INVOKER: the caller needs the same table privileges as for the
+-- equivalent DML, and the triggers apply exactly as they would to that DML.
+
+-- A company with the standard Administrator / Manager / User roles (seeded by the
+-- companies_seed trigger, so a plain INSERT gets them too).
+CREATE FUNCTION sharing.create_company(name text) RETURNS bigint
+LANGUAGE sql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO sharing.companies (name) VALUES (create_company.name) RETURNING id
+$$;
+
+-- A new role with the same permissions, privileges, place in the hierarchy and base;
+-- never the members, never default or protected.
+CREATE FUNCTION sharing.copy_role(role_id bigint, new_name text) RETURNS bigint
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    src sharing.roles;
+    new_id bigint;
+BEGIN
+    SELECT * INTO src FROM sharing.roles r WHERE r.id = copy_role.role_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'role % does not exist', role_id
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT 1 FROM sharing.roles r WHERE r.company_id = src.company_id AND r.name = new_name) THEN
+        RAISE EXCEPTION 'company % already has a role named "%"', src.company_id, new_name
+            USING ERRCODE = 'unique_violation',
+                  HINT = 'choose another name for the copy';
+    END IF;
+    INSERT INTO sharing.roles (company_id, name, description, reports_to, based_on, is_admin)
+    VALUES (src.company_id, new_name, src.description, src.reports_to, src.based_on, src.is_admin)
+    RETURNING id INTO new_id;
+    INSERT INTO sharing.role_permissions (role_id, object_type, action, level)
+    SELECT new_id, p.object_type, p.action, p.level
+      FROM sharing.role_permissions p WHERE p.role_id = src.id;
+    INSERT INTO sharing.role_privileges (role_id, privilege)
+    SELECT new_id, p.privilege FROM sharing.role_privileges p WHERE p.role_id = src.id;
+    RETURN new_id;
+END
+$$;
+
+-- Delete a role, first moving its members to reassign_to (same company).
+CREATE FUNCTION sharing.delete_role(role_id bigint, reassign_to bigint DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    victim sharing.roles;
+    heir sharing.roles;
+BEGIN
+    SELECT * INTO victim FROM sharing.roles r WHERE r.id = delete_role.role_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'role % does not exist', coalesce(role_id::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF reassign_to IS NOT NULL THEN
+        SELECT * INTO heir FROM sharing.roles r WHERE r.id = reassign_to;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'cannot reassign the members of role "%" to role %: it does not exist',
+                    victim.name, reassign_to
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF heir.id = victim.id THEN
+            RAISE EXCEPTION 'cannot reassign the members of role "%" to itself', victim.name
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF heir.company_id <> victim.company_id THEN
+            RAISE EXCEPTION 'cannot reassign the members of role "%" (company %) to role "%" of company %',
+                    victim.name, victim.company_id, heir.name, heir.company_id
+                USING ERRCODE = 'check_violation',
+                      HINT = 'choose a role of the same company';
+        END IF;
+        INSERT INTO sharing.user_roles (user_id, role_id)
+        SELECT m.user_id, heir.id FROM sharing.user_roles m WHERE m.role_id = victim.id
+        ON CONFLICT (user_id, role_id) DO NOTHING;
+        DELETE FROM sharing.user_roles m WHERE m.role_id = victim.id;
+    END IF;
+    DELETE FROM sharing.roles r WHERE r.id = victim.id;
+END
+$$;
+
+-- Every role's effective level per object type and action, for comparing roles
+-- side by side and filtering by permission (Administrate's Permissions Comparison).
+CREATE VIEW sharing.role_permission_matrix AS
+SELECT c.name AS company, r.name AS role, m.object_type, m.action, m.level,
+       m.company_id, m.role_id
+  FROM sharing._role_matrix() m
+  JOIN sharing.roles r ON r.id = m.role_id
+  JOIN sharing.companies c ON c.id = m.company_id;
+
+-- Who holds which role, and since when.
+CREATE VIEW sharing.role_members AS
+SELECT r.name AS role, u.name AS "user", c.name AS company, m.assigned_at,
+       m.role_id, m.user_id, r.company_id
+  FROM sharing.user_roles m
+  JOIN sharing.roles r ON r.id = m.role_id
+  JOIN sharing.users u ON u.id = m.user_id
+  JOIN sharing.companies c ON c.id = r.company_id;

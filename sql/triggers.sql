@@ -1,0 +1,573 @@
+-- pg_sharing: the invariants of SPEC §2, kept by triggers so that every path
+-- (plain DML, the helper functions, an import) obeys them. A violation raises an
+-- ERROR, which aborts the whole statement: nothing is half-written.
+--
+-- Escalation checks (§2.5) call the sharing._require_* functions (src/sql_api/guards.rs),
+-- which return at once in a session without a viewer.
+--
+-- Trigger functions are SECURITY DEFINER (they keep bookkeeping rows the caller may
+-- not be allowed to write) with a pinned search_path; the viewer they check is the
+-- role really asking, never the definer.
+
+-- Numeric rank of a level, for coherence checks.
+CREATE FUNCTION sharing._level_rank(level text) RETURNS int
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT CASE level WHEN 'none' THEN 0 WHEN 'owned' THEN 1 WHEN 'all' THEN 2 END $$;
+
+-- Does the company still exist? (false while a company is being deleted in cascade)
+CREATE FUNCTION sharing._company_exists(company_id bigint) RETURNS bool
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT EXISTS (SELECT 1 FROM sharing.companies c WHERE c.id = company_id) $$;
+
+-- The company's default role, or an error that says how to fix it.
+CREATE FUNCTION sharing._default_role(company_id bigint) RETURNS bigint
+LANGUAGE plpgsql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rid bigint;
+BEGIN
+    SELECT r.id INTO rid FROM sharing.roles r WHERE r.company_id = _default_role.company_id AND r.is_default;
+    IF rid IS NULL THEN
+        RAISE EXCEPTION 'company % has no default role', company_id
+            USING ERRCODE = 'check_violation',
+                  HINT = 'mark one role of the company with is_default = true';
+    END IF;
+    RETURN rid;
+END
+$$;
+
+---------------------------------------------------------------------------
+-- companies: only superuser viewers (or DBAs) manage them; a new company gets
+-- the standard Administrator / Manager / User roles (SPEC §7).
+---------------------------------------------------------------------------
+CREATE FUNCTION sharing._superuser_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sharing._require_superuser();
+    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION sharing._companies_seed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    admin_id bigint;
+    manager_id bigint;
+    user_id bigint;
+BEGIN
+    INSERT INTO sharing.roles (company_id, name, description, is_admin, is_protected)
+    VALUES (NEW.id, 'Administrator', 'All permissions, including administration', true, true)
+    RETURNING id INTO admin_id;
+    INSERT INTO sharing.roles (company_id, name, description, reports_to)
+    VALUES (NEW.id, 'Manager', 'Create, view, edit and delete every record', admin_id)
+    RETURNING id INTO manager_id;
+    INSERT INTO sharing.roles (company_id, name, description, reports_to, is_default, is_protected)
+    VALUES (NEW.id, 'User', 'Create, view, edit and delete owned records', manager_id, true, true)
+    RETURNING id INTO user_id;
+    INSERT INTO sharing.role_permissions (role_id, object_type, action, level)
+    SELECT s.role_id, t.name, a.action, s.level
+      FROM (VALUES (manager_id, 'all'), (user_id, 'owned')) AS s (role_id, level)
+     CROSS JOIN sharing.object_types t
+     CROSS JOIN (VALUES ('create'), ('view'), ('edit'), ('delete')) AS a (action);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER companies_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.companies
+    FOR EACH ROW EXECUTE FUNCTION sharing._superuser_guard();
+CREATE TRIGGER companies_seed AFTER INSERT ON sharing.companies
+    FOR EACH ROW EXECUTE FUNCTION sharing._companies_seed();
+
+---------------------------------------------------------------------------
+-- object_types: admins (or DBAs) manage them; a new type gets the standard rows of
+-- every company's Manager (all) and User (owned) roles.
+---------------------------------------------------------------------------
+CREATE FUNCTION sharing._object_types_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sharing._require_privilege('admin', NULL);
+    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION sharing._object_types_seed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO sharing.role_permissions (role_id, object_type, action, level)
+    SELECT r.id, NEW.name, a.action, CASE r.name WHEN 'Manager' THEN 'all' ELSE 'owned' END
+      FROM sharing.roles r
+     CROSS JOIN (VALUES ('create'), ('view'), ('edit'), ('delete')) AS a (action)
+     WHERE r.name IN ('Manager', 'User')
+    ON CONFLICT (role_id, object_type, action) DO NOTHING;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER object_types_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.object_types
+    FOR EACH ROW EXECUTE FUNCTION sharing._object_types_guard();
+CREATE TRIGGER object_types_seed AFTER INSERT ON sharing.object_types
+    FOR EACH ROW EXECUTE FUNCTION sharing._object_types_seed();
+
+---------------------------------------------------------------------------
+-- users: manage_users; superuser flags only from superusers; every active user
+-- keeps at least one role (invariant 3).
+---------------------------------------------------------------------------
+CREATE FUNCTION sharing._users_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF sharing._company_exists(OLD.company_id) THEN
+            PERFORM sharing._require_privilege('manage_users', OLD.company_id);
+        END IF;
+        RETURN OLD;
+    END IF;
+    PERFORM sharing._require_privilege('manage_users', NEW.company_id);
+    IF TG_OP = 'UPDATE' THEN
+        PERFORM sharing._require_privilege('manage_users', OLD.company_id);
+    END IF;
+    IF (NEW.is_superuser OR NEW.is_super_company_member)
+       AND (TG_OP = 'INSERT'
+            OR NEW.is_superuser IS DISTINCT FROM OLD.is_superuser
+            OR NEW.is_super_company_member IS DISTINCT FROM OLD.is_super_company_member) THEN
+        PERFORM sharing._require_superuser();
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION sharing._users_keep_a_role() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.company_id <> OLD.company_id THEN
+        -- Moving to another company: the new company's default role replaces the old roles.
+        INSERT INTO sharing.user_roles (user_id, role_id)
+        VALUES (NEW.id, sharing._default_role(NEW.company_id))
+        ON CONFLICT (user_id, role_id) DO NOTHING;
+        DELETE FROM sharing.user_roles m
+         USING sharing.roles r
+         WHERE m.user_id = NEW.id AND r.id = m.role_id AND r.company_id <> NEW.company_id;
+        RAISE NOTICE 'user % moved to company %: their roles were replaced by its default role',
+            NEW.id, NEW.company_id;
+    ELSIF NOT EXISTS (SELECT 1 FROM sharing.user_roles m WHERE m.user_id = NEW.id)
+          AND (TG_OP = 'INSERT' OR NEW.status = 'active') THEN
+        INSERT INTO sharing.user_roles (user_id, role_id)
+        VALUES (NEW.id, sharing._default_role(NEW.company_id));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER users_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.users
+    FOR EACH ROW EXECUTE FUNCTION sharing._users_guard();
+CREATE TRIGGER users_keep_a_role AFTER INSERT OR UPDATE OF company_id, status ON sharing.users
+    FOR EACH ROW EXECUTE FUNCTION sharing._users_keep_a_role();
+
+---------------------------------------------------------------------------
+-- roles: manage_roles; acyclic reports_to / based_on inside one company
+-- (invariant 1); one default per company; protected roles and roles still in use
+-- are not deleted (invariant 4).
+---------------------------------------------------------------------------
+CREATE FUNCTION sharing._roles_check() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    link_name text;
+    link_id bigint;
+    other_company bigint;
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.company_id <> OLD.company_id THEN
+        RAISE EXCEPTION 'role "%" (%) cannot move from company % to company %',
+                NEW.name, NEW.id, OLD.company_id, NEW.company_id
+            USING ERRCODE = 'check_violation',
+                  HINT = 'create a role in the other company instead, e.g. with sharing.copy_role()';
+    END IF;
+    -- Serialize changes to one company's role graph, so two concurrent edits
+    -- cannot close a cycle between them.
+    PERFORM 1 FROM sharing.companies c WHERE c.id = NEW.company_id FOR NO KEY UPDATE;
+
+    FOREACH link_name IN ARRAY ARRAY['reports_to', 'based_on'] LOOP
+        link_id := CASE link_name WHEN 'reports_to' THEN NEW.reports_to ELSE NEW.based_on END;
+        CONTINUE WHEN link_id IS NULL;
+        SELECT r.company_id INTO other_company FROM sharing.roles r WHERE r.id = link_id;
+        IF other_company IS NULL THEN
+            RAISE EXCEPTION 'role "%": % points to role %, which does not exist', NEW.name, link_name, link_id
+                USING ERRCODE = 'foreign_key_violation';
+        END IF;
+        IF other_company <> NEW.company_id THEN
+            RAISE EXCEPTION 'role "%" of company % cannot have % = % (a role of company %)',
+                    NEW.name, NEW.company_id, link_name, link_id, other_company
+                USING ERRCODE = 'check_violation',
+                      HINT = 'reports_to and based_on chains stay inside one company';
+        END IF;
+        IF TG_OP = 'UPDATE' AND EXISTS (
+            WITH RECURSIVE chain (id, depth) AS (
+                SELECT link_id, 1
+                UNION ALL
+                SELECT CASE link_name WHEN 'reports_to' THEN r.reports_to ELSE r.based_on END, c.depth + 1
+                  FROM chain c JOIN sharing.roles r ON r.id = c.id
+                 WHERE c.depth < 100000
+            )
+            SELECT 1 FROM chain WHERE chain.id = NEW.id
+        ) THEN
+            RAISE EXCEPTION 'role "%" (%) cannot have % = %: that would close a cycle',
+                    NEW.name, NEW.id, link_name, link_id
+                USING ERRCODE = 'check_violation',
+                      HINT = format('role %s is already above role %s through %s', NEW.id, link_id, link_name);
+        END IF;
+    END LOOP;
+
+    -- One default role per company: setting a new one unsets the old one;
+    -- unsetting the only one directly is refused.
+    IF NEW.is_default AND (TG_OP = 'INSERT' OR NOT OLD.is_default) THEN
+        UPDATE sharing.roles r SET is_default = false
+         WHERE r.company_id = NEW.company_id AND r.is_default AND r.id <> NEW.id;
+    ELSIF TG_OP = 'UPDATE' AND OLD.is_default AND NOT NEW.is_default AND pg_trigger_depth() = 1 THEN
+        RAISE EXCEPTION 'role "%" is the default role of company % and cannot stop being it', NEW.name, NEW.company_id
+            USING ERRCODE = 'check_violation',
+                  HINT = 'mark another role with is_default = true; this one is then unset';
+    END IF;
+
+    -- No escalation.
+    PERFORM sharing._require_privilege('manage_roles', NEW.company_id);
+    IF NEW.is_admin AND (TG_OP = 'INSERT' OR NOT OLD.is_admin) THEN
+        PERFORM sharing._require_privilege('admin', NEW.company_id);
+    END IF;
+    IF NEW.based_on IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.based_on IS DISTINCT FROM OLD.based_on) THEN
+        PERFORM sharing._require_role_within(NEW.based_on);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION sharing._roles_before_delete() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF NOT sharing._company_exists(OLD.company_id) THEN
+        RETURN OLD; -- the whole company is being deleted
+    END IF;
+    PERFORM sharing._require_privilege('manage_roles', OLD.company_id);
+    IF OLD.is_protected THEN
+        RAISE EXCEPTION 'role "%" (%) is protected and cannot be deleted', OLD.name, OLD.id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'set is_protected = false first if it really must go';
+    END IF;
+    IF OLD.is_default THEN
+        RAISE EXCEPTION 'role "%" (%) is the default role of company % and cannot be deleted',
+                OLD.name, OLD.id, OLD.company_id
+            USING ERRCODE = 'check_violation',
+                  HINT = 'mark another role with is_default = true first';
+    END IF;
+    SELECT count(*) INTO n FROM sharing.user_roles m WHERE m.role_id = OLD.id;
+    IF n > 0 THEN
+        RAISE EXCEPTION 'role "%" (%) still has % member(s)', OLD.name, OLD.id, n
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = format('use sharing.delete_role(%s, reassign_to) to move its members to another role', OLD.id);
+    END IF;
+    SELECT count(*) INTO n FROM sharing.roles r WHERE r.reports_to = OLD.id;
+    IF n > 0 THEN
+        RAISE EXCEPTION 'role "%" (%) has % subordinate role(s) reporting to it', OLD.name, OLD.id, n
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = format('move them first: UPDATE sharing.roles SET reports_to = ... WHERE reports_to = %s', OLD.id);
+    END IF;
+    SELECT count(*) INTO n FROM sharing.roles r WHERE r.based_on = OLD.id;
+    IF n > 0 THEN
+        RAISE EXCEPTION 'role "%" (%) is the base of % other role(s)', OLD.name, OLD.id, n
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = format('rebase them first: UPDATE sharing.roles SET based_on = ... WHERE based_on = %s', OLD.id);
+    END IF;
+    RETURN OLD;
+END
+$$;
+
+CREATE TRIGGER roles_check BEFORE INSERT OR UPDATE ON sharing.roles
+    FOR EACH ROW EXECUTE FUNCTION sharing._roles_check();
+CREATE TRIGGER roles_before_delete BEFORE DELETE ON sharing.roles
+    FOR EACH ROW EXECUTE FUNCTION sharing._roles_before_delete();
+
+---------------------------------------------------------------------------
+-- user_roles: manage_users and no escalation; a role of the user's own company;
+-- removing the last role assigns the default role, unless it is the default role.
+---------------------------------------------------------------------------
+CREATE FUNCTION sharing._user_roles_check() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    user_company bigint;
+    role_company bigint;
+    role_name text;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        SELECT u.company_id INTO user_company FROM sharing.users u WHERE u.id = OLD.user_id;
+        IF user_company IS NOT NULL THEN
+            PERFORM sharing._require_privilege('manage_users', user_company);
+        END IF;
+        IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+    END IF;
+    SELECT u.company_id INTO user_company FROM sharing.users u WHERE u.id = NEW.user_id FOR NO KEY UPDATE;
+    SELECT r.company_id, r.name INTO role_company, role_name FROM sharing.roles r WHERE r.id = NEW.role_id;
+    IF user_company IS NULL OR role_company IS NULL THEN
+        RETURN NEW; -- the foreign keys report it
+    END IF;
+    IF user_company <> role_company THEN
+        RAISE EXCEPTION 'user % of company % cannot get role "%" (%) of company %',
+                NEW.user_id, user_company, role_name, NEW.role_id, role_company
+            USING ERRCODE = 'check_violation',
+                  HINT = 'assign a role of the user''s own company';
+    END IF;
+    PERFORM sharing._require_privilege('manage_users', user_company);
+    PERFORM sharing._require_role_within(NEW.role_id);
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION sharing._user_roles_keep_one() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    u record;
+    default_id bigint;
+    role_name text;
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.user_id = OLD.user_id AND NEW.role_id = OLD.role_id THEN
+        RETURN NULL;
+    END IF;
+    SELECT * INTO u FROM sharing.users x WHERE x.id = OLD.user_id FOR NO KEY UPDATE;
+    IF NOT FOUND OR u.status <> 'active' OR NOT sharing._company_exists(u.company_id)
+       OR EXISTS (SELECT 1 FROM sharing.user_roles m WHERE m.user_id = OLD.user_id) THEN
+        RETURN NULL;
+    END IF;
+    default_id := sharing._default_role(u.company_id);
+    IF default_id = OLD.role_id THEN
+        SELECT r.name INTO role_name FROM sharing.roles r WHERE r.id = OLD.role_id;
+        RAISE EXCEPTION 'cannot remove role "%" from user %: it is the default role and their only role',
+                role_name, OLD.user_id
+            USING ERRCODE = 'check_violation',
+                  HINT = 'assign the user another role first, then remove this one';
+    END IF;
+    INSERT INTO sharing.user_roles (user_id, role_id) VALUES (OLD.user_id, default_id);
+    RAISE NOTICE 'user % lost their last role and now has the default role', OLD.user_id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER user_roles_check BEFORE INSERT OR UPDATE OR DELETE ON sharing.user_roles
+    FOR EACH ROW EXECUTE FUNCTION sharing._user_roles_check();
+CREATE TRIGGER user_roles_keep_one AFTER UPDATE OR DELETE ON sharing.user_roles
+    FOR EACH ROW EXECUTE FUNCTION sharing._user_roles_keep_one();
+
+---------------------------------------------------------------------------
+-- role_permissions: manage_roles, levels within the viewer's own (invariant 5),
+-- coherent per role and type (invariant 2).
+---------------------------------------------------------------------------
+CREATE FUNCTION sharing._role_permissions_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    company bigint;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        SELECT r.company_id INTO company FROM sharing.roles r WHERE r.id = OLD.role_id;
+        IF company IS NOT NULL AND sharing._company_exists(company) THEN
+            PERFORM sharing._require_privilege('manage_roles', company);
+        END IF;
+        IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+    END IF;
+    SELECT r.company_id INTO company FROM sharing.roles r WHERE r.id = NEW.role_id;
+    IF company IS NOT NULL THEN
+        PERFORM sharing._require_privilege('manage_roles', company);
+    END IF;
+    PERFORM sharing._require_level(NEW.object_type, NEW.action, NEW.level);
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION sharing._role_permissions_coherent() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target record;
+    lv record;
+BEGIN
+    FOR target IN
+        SELECT DISTINCT x.role_id, x.object_type
+          FROM (SELECT NEW.role_id, NEW.object_type WHERE TG_OP <> 'DELETE'
+                UNION ALL
+                SELECT OLD.role_id, OLD.object_type WHERE TG_OP <> 'INSERT') AS x (role_id, object_type)
+    LOOP
+        SELECT COALESCE(max(sharing._level_rank(p.level)) FILTER (WHERE p.action = 'view'), 0) AS v,
+               COALESCE(max(sharing._level_rank(p.level)) FILTER (WHERE p.action = 'edit'), 0) AS e,
+               COALESCE(max(sharing._level_rank(p.level)) FILTER (WHERE p.action = 'delete'), 0) AS d,
+               max(p.level) FILTER (WHERE p.action = 'view') AS vl,
+               max(p.level) FILTER (WHERE p.action = 'edit') AS el,
+               max(p.level) FILTER (WHERE p.action = 'delete') AS dl,
+               (SELECT r.name FROM sharing.roles r WHERE r.id = target.role_id) AS role_name
+          INTO lv
+          FROM sharing.role_permissions p
+         WHERE p.role_id = target.role_id AND p.object_type = target.object_type;
+        IF lv.e > lv.v THEN
+            RAISE EXCEPTION 'incoherent permissions for role "%" (%) on "%": edit is "%" but view is "%"',
+                    lv.role_name, target.role_id, target.object_type, lv.el, COALESCE(lv.vl, 'none')
+                USING ERRCODE = 'check_violation',
+                      HINT = 'edit can be at most view (none < owned < all): raise view first, or lower edit';
+        END IF;
+        IF lv.d > lv.e THEN
+            RAISE EXCEPTION 'incoherent permissions for role "%" (%) on "%": delete is "%" but edit is "%"',
+                    lv.role_name, target.role_id, target.object_type, lv.dl, COALESCE(lv.el, 'none')
+                USING ERRCODE = 'check_violation',
+                      HINT = 'delete can be at most edit (none < owned < all): raise edit first, or lower delete';
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER role_permissions_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.role_permissions
+    FOR EACH ROW EXECUTE FUNCTION sharing._role_permissions_guard();
+CREATE TRIGGER role_permissions_coherent AFTER INSERT OR UPDATE OR DELETE ON sharing.role_permissions
+    FOR EACH ROW EXECUTE FUNCTION sharing._role_permissions_coherent();
+
+---------------------------------------------------------------------------
+-- role_privileges: valid names, manage_roles, only privileges the viewer holds.
+---------------------------------------------------------------------------
+CREATE FUNCTION sharing._role_privileges_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    company bigint;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        SELECT r.company_id INTO company FROM sharing.roles r WHERE r.id = OLD.role_id;
+        IF company IS NOT NULL AND sharing._company_exists(company) THEN
+            PERFORM sharing._require_privilege('manage_roles', company);
+        END IF;
+        IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+    END IF;
+    PERFORM sharing._check_privilege_name(NEW.privilege);
+    SELECT r.company_id INTO company FROM sharing.roles r WHERE r.id = NEW.role_id;
+    IF company IS NOT NULL THEN
+        PERFORM sharing._require_privilege('manage_roles', company);
+    END IF;
+    PERFORM sharing._require_grantable_privilege(NEW.privilege);
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER role_privileges_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.role_privileges
+    FOR EACH ROW EXECUTE FUNCTION sharing._role_privileges_guard();
+
+---------------------------------------------------------------------------
+-- sharing_rules: roles of the rule's company, manage_sharing, and only access the
+-- viewer holds on every record of the type.
+---------------------------------------------------------------------------
+CREATE FUNCTION sharing._sharing_rules_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bad record;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') AND sharing._company_exists(OLD.company_id) THEN
+        PERFORM sharing._require_privilege('manage_sharing', OLD.company_id);
+    END IF;
+    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+    SELECT r.id, r.name, r.company_id INTO bad
+      FROM sharing.roles r
+     WHERE r.id IN (NEW.source_role, NEW.target_role) AND r.company_id <> NEW.company_id
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'sharing rule of company % cannot use role "%" (%) of company %',
+                NEW.company_id, bad.name, bad.id, bad.company_id
+            USING ERRCODE = 'check_violation',
+                  HINT = 'sharing rules work inside one company; use an agreement between companies';
+    END IF;
+    PERFORM sharing._require_privilege('manage_sharing', NEW.company_id);
+    PERFORM sharing._require_level(NEW.object_type, 'view', 'all');
+    IF NEW.access = 'read_write' THEN
+        PERFORM sharing._require_level(NEW.object_type, 'edit', 'all');
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER sharing_rules_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.sharing_rules
+    FOR EACH ROW EXECUTE FUNCTION sharing._sharing_rules_guard();
+
+---------------------------------------------------------------------------
+-- agreements and their permissions: only from the grantor company (invariant 6),
+-- with manage_sharing, for actions the viewer holds on every record.
+---------------------------------------------------------------------------
+CREATE FUNCTION sharing._agreements_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE')
+       AND sharing._company_exists(OLD.grantor_company) AND sharing._company_exists(OLD.grantee_company) THEN
+        PERFORM sharing._require_grantor(OLD.grantor_company, OLD.grantee_company);
+    END IF;
+    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+    PERFORM sharing._require_grantor(NEW.grantor_company, NEW.grantee_company);
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION sharing._agreement_permissions_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a record;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        SELECT * INTO a FROM sharing.agreements x WHERE x.id = OLD.agreement_id;
+        IF FOUND THEN
+            PERFORM sharing._require_grantor(a.grantor_company, a.grantee_company);
+        END IF;
+        IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+    END IF;
+    SELECT * INTO a FROM sharing.agreements x WHERE x.id = NEW.agreement_id;
+    IF FOUND THEN
+        PERFORM sharing._require_grantor(a.grantor_company, a.grantee_company);
+    END IF;
+    PERFORM sharing._require_level(NEW.object_type, NEW.action, 'all');
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER agreements_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.agreements
+    FOR EACH ROW EXECUTE FUNCTION sharing._agreements_guard();
+CREATE TRIGGER agreement_permissions_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.agreement_permissions
+    FOR EACH ROW EXECUTE FUNCTION sharing._agreement_permissions_guard();
+
+---------------------------------------------------------------------------
+-- trusted_app_roles: superusers (or DBAs) only.
+---------------------------------------------------------------------------
+CREATE TRIGGER trusted_app_roles_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.trusted_app_roles
+    FOR EACH ROW EXECUTE FUNCTION sharing._superuser_guard();

@@ -1,0 +1,29 @@
+//! Every configuration parameter of pg_sharing, in one place.
+
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+
+
+/// `sharing.viewer`: the application user id a trusted application server acts for
+/// (`SET LOCAL sharing.viewer = '42'`). Read by `sharing.current_viewer()`, which
+/// decides whether the session may use it.
+pub static VIEWER: GucSetting<Option<std::ffi::CString>> =
+    GucSetting::<Option<std::ffi::CString>>::new(None);
+
+pub fn init() {
+    GucRegistry::define_string_guc(
+        c"sharing.viewer",
+        c"Application user id whose visibility applies to this session or transaction.",
+        c"Honoured only for PostgreSQL superusers and members of a role in sharing.trusted_app_roles; a login mapped through sharing.users.db_role always acts as its own user.",
+        &VIEWER,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
+
+/// The raw setting, trimmed; `None` when unset or empty (poolers reset to '').
+pub fn viewer_setting() -> Option<String> {
+    let value = VIEWER.get()?;
+    let text = value.to_str().ok().map(str::trim).unwrap_or("").to_string();
+    (!text.is_empty()).then_some(text)
+}
+

@@ -1,0 +1,88 @@
+//! The no-escalation checks (SPEC §2.5), called by the triggers of sql/triggers.sql.
+//! Each returns at once when there is no viewer (a DBA session) and otherwise asks
+//! `model::authority` about the acting viewer.
+
+use super::errors::{deny, invalid_parameter};
+use super::snapshot::load_org;
+use super::viewer::resolve_viewer;
+use crate::model::authority::Actor;
+use crate::model::org::Org;
+use crate::model::privileges::{classify_privilege, PrivilegeKind};
+use crate::model::types::{Action, Level};
+use pgrx::prelude::*;
+
+/// Run `check` for the acting viewer, if any.
+fn as_viewer(check: impl FnOnce(&Actor) -> Result<(), crate::model::authority::Denial>) {
+    let Some(viewer) = resolve_viewer() else {
+        return;
+    };
+    let org: Org = load_org();
+    let actor = Actor::resolve(&org, viewer).unwrap_or_else(|d| deny(d));
+    if actor.is_superuser() {
+        return;
+    }
+    check(&actor).unwrap_or_else(|d| deny(d));
+}
+
+fn parse<T: std::str::FromStr<Err = crate::model::types::ParseError>>(text: &str) -> T {
+    text.parse()
+        .unwrap_or_else(|e: crate::model::types::ParseError| invalid_parameter(e.to_string(), None))
+}
+
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn _require_privilege(privilege: &str, company_id: Option<i64>, allow_super_member: default!(bool, true)) {
+    as_viewer(|a| a.require_privilege(privilege, company_id, allow_super_member));
+}
+
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn _require_superuser() {
+    as_viewer(|a| a.require_superuser());
+}
+
+/// `object_type` NULL means every object type (a rule for every type).
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn _require_level(object_type: Option<&str>, action: &str, level: &str) {
+    let action: Action = parse(action);
+    let level: Level = parse(level);
+    as_viewer(|a| a.require_level(object_type, action, level));
+}
+
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn _require_grantable_privilege(privilege: &str) {
+    as_viewer(|a| a.require_grantable_privilege(privilege));
+}
+
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn _require_role_within(role_id: i64) {
+    as_viewer(|a| a.require_role_within(role_id));
+}
+
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn _require_grantor(grantor_company: i64, grantee_company: i64) {
+    as_viewer(|a| a.require_grantor(grantor_company, grantee_company));
+}
+
+/// Validate a privilege name for `role_privileges`: refuse bad names, and NOTICE
+/// custom names without a dot.
+#[pg_extern(stable, strict, parallel_safe)]
+#[search_path(pg_catalog, pg_temp)]
+fn _check_privilege_name(privilege: &str) {
+    match classify_privilege(privilege) {
+        Ok(PrivilegeKind::System) | Ok(PrivilegeKind::Custom { dotted: true }) => {}
+        Ok(PrivilegeKind::Custom { dotted: false }) => {
+            pgrx::notice!(
+                "custom privilege \"{privilege}\" has no dot; dotted names such as \"app.{privilege}\" never collide with a future system privilege"
+            );
+        }
+        Err(e) => invalid_parameter(
+            e.to_string(),
+            Some("system privileges: admin, manage_users, manage_roles, manage_sharing, billing, reports, export, api_tokens, webhooks, view_activities; custom ones are best dotted, e.g. app.crm"),
+        ),
+    }
+}

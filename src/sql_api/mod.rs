@@ -1,0 +1,8 @@
+//! The thin pgrx layer: SQL functions that load rows into `crate::model` and
+//! return its answers. No sharing rule is decided here.
+
+pub mod errors;
+pub mod guards;
+pub mod perms;
+pub mod snapshot;
+pub mod viewer;

@@ -1,0 +1,89 @@
+//! Effective permissions (SPEC §3) as SQL functions.
+
+use super::errors::invalid_parameter;
+use super::snapshot::load_org;
+use crate::model::org::Org;
+use crate::model::perms::{effective_perms as perms_of, role_matrix, EffectivePerms};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+
+fn perms_or_error(org: &Org, user_id: i64) -> EffectivePerms {
+    perms_of(org, user_id).unwrap_or_else(|| {
+        invalid_parameter(
+            format!("unknown user {user_id}: no such id in sharing.users"),
+            None,
+        )
+    })
+}
+
+/// Everything a user may do, as one JSON document (roles, levels, privileges).
+#[pg_extern(stable, strict, parallel_restricted, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn effective_perms(user_id: i64) -> JsonB {
+    let org = load_org();
+    let doc = perms_or_error(&org, user_id);
+    JsonB(serde_json::to_value(doc).expect("effective permissions serialize"))
+}
+
+/// The same as rows: one per object type and action.
+#[pg_extern(stable, strict, parallel_restricted, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn effective_permissions(
+    user_id: i64,
+) -> TableIterator<
+    'static,
+    (
+        name!(object_type, String),
+        name!(action, String),
+        name!(level, String),
+    ),
+> {
+    let org = load_org();
+    let doc = perms_or_error(&org, user_id);
+    let rows: Vec<_> = doc
+        .permissions
+        .into_iter()
+        .flat_map(|(t, actions)| {
+            actions
+                .into_iter()
+                .map(move |(a, l)| (t.clone(), a.to_string(), l.to_string()))
+        })
+        .collect();
+    TableIterator::new(rows)
+}
+
+/// Does the user hold the privilege (system or custom)?
+#[pg_extern(stable, strict, parallel_restricted, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn has_privilege(user_id: i64, name: &str) -> bool {
+    let org = load_org();
+    if org.user(user_id).is_none() {
+        invalid_parameter(
+            format!("unknown user {user_id}: no such id in sharing.users"),
+            None,
+        );
+    }
+    crate::model::perms::user_permissions(&org, user_id).has_privilege(name)
+}
+
+/// Every role's effective level per object type and action (inheritance and admin
+/// applied); the rows behind `sharing.role_permission_matrix`.
+#[pg_extern(stable, parallel_restricted, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn _role_matrix() -> TableIterator<
+    'static,
+    (
+        name!(company_id, i64),
+        name!(role_id, i64),
+        name!(object_type, String),
+        name!(action, String),
+        name!(level, String),
+    ),
+> {
+    let org = load_org();
+    let rows: Vec<_> = role_matrix(&org)
+        .into_iter()
+        .map(|(c, r, t, a, l)| (c, r, t, a.to_string(), l.to_string()))
+        .collect();
+    TableIterator::new(rows)
+}
