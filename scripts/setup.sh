@@ -32,5 +32,7 @@ if ! grep -qs "pg$PG_MAJOR" "$HOME/.pgrx/config.toml"; then
   cargo pgrx init --pg"$PG_MAJOR" "$PG_CONFIG"
 fi
 
-say "building and installing pg_sharing into PostgreSQL $PG_MAJOR"
-cargo pgrx install --release --pg-config "$PG_CONFIG" --features "pg$PG_MAJOR" --no-default-features >/dev/null
+PROFILE=${PROFILE:-release}
+say "building and installing pg_sharing ($PROFILE) into PostgreSQL $PG_MAJOR"
+release_flag=(); [ "$PROFILE" = release ] && release_flag=(--release)
+cargo pgrx install "${release_flag[@]}" --pg-config "$PG_CONFIG" --features "pg$PG_MAJOR" --no-default-features >/dev/null

@@ -76,7 +76,7 @@ BEGIN
         END IF;
         INSERT INTO sharing.user_roles (user_id, role_id)
         SELECT m.user_id, heir.id FROM sharing.user_roles m WHERE m.role_id = victim.id
-        ON CONFLICT (user_id, role_id) DO NOTHING;
+        ON CONFLICT ON CONSTRAINT user_roles_user_id_role_id_key DO NOTHING;
         DELETE FROM sharing.user_roles m WHERE m.role_id = victim.id;
     END IF;
     DELETE FROM sharing.roles r WHERE r.id = victim.id;

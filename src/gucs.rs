@@ -2,7 +2,6 @@
 
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 
-
 /// `sharing.viewer`: the application user id a trusted application server acts for
 /// (`SET LOCAL sharing.viewer = '42'`). Read by `sharing.current_viewer()`, which
 /// decides whether the session may use it.
@@ -26,4 +25,3 @@ pub fn viewer_setting() -> Option<String> {
     let text = value.to_str().ok().map(str::trim).unwrap_or("").to_string();
     (!text.is_empty()).then_some(text)
 }
-

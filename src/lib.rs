@@ -15,7 +15,11 @@ pub mod sql_api;
 pgrx::pg_module_magic!(name, version);
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
-extension_sql_file!("../sql/snapshot.sql", name = "snapshot", requires = ["schema"]);
+extension_sql_file!(
+    "../sql/snapshot.sql",
+    name = "snapshot",
+    requires = ["schema"]
+);
 extension_sql_file!(
     "../sql/triggers.sql",
     name = "triggers",

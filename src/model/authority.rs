@@ -93,7 +93,10 @@ impl<'a> Actor<'a> {
             return Ok(());
         }
         Err(deny(
-            format!("viewer {} lacks the privilege \"{privilege}\"", self.user_id),
+            format!(
+                "viewer {} lacks the privilege \"{privilege}\"",
+                self.user_id
+            ),
             Some(&format!(
                 "a role with \"{privilege}\" (or an admin role) must be assigned to user {} first",
                 self.user_id
@@ -138,7 +141,8 @@ impl<'a> Actor<'a> {
     }
 
     pub fn require_grantable_privilege(&self, privilege: &str) -> Result<(), Denial> {
-        if self.perms.has_privilege(privilege) || (self.perms.admin && !is_system_privilege(privilege))
+        if self.perms.has_privilege(privilege)
+            || (self.perms.admin && !is_system_privilege(privilege))
         {
             return Ok(());
         }
@@ -156,7 +160,10 @@ impl<'a> Actor<'a> {
         let Some(role) = self.org.role(role_id) else {
             return Ok(()); // the foreign key reports a missing role
         };
-        if let Some(excess) = self.perms.first_excess(&role_permissions(self.org, role_id)) {
+        if let Some(excess) = self
+            .perms
+            .first_excess(&role_permissions(self.org, role_id))
+        {
             return Err(deny(
                 format!(
                     "viewer {} cannot hand out role \"{}\" ({role_id}): it gives {excess}",
@@ -259,14 +266,22 @@ mod tests {
     fn managers_assign_only_roles_within_their_permissions() {
         let org = org();
         let manager = Actor::resolve(&org, 11).unwrap();
-        assert!(manager.require_privilege("manage_users", Some(1), true).is_ok());
-        assert!(manager.require_privilege("manage_roles", Some(1), true).is_err());
+        assert!(manager
+            .require_privilege("manage_users", Some(1), true)
+            .is_ok());
+        assert!(manager
+            .require_privilege("manage_roles", Some(1), true)
+            .is_err());
         assert!(manager.require_role_within(3).is_ok());
         let err = manager.require_role_within(1).unwrap_err();
         assert!(err.message.contains("Administrator") && err.message.contains("admin flag"));
-        assert!(manager.require_level(Some("deals"), Action::Delete, Level::All).is_ok());
+        assert!(manager
+            .require_level(Some("deals"), Action::Delete, Level::All)
+            .is_ok());
         let user = Actor::resolve(&org, 12).unwrap();
-        let err = user.require_level(Some("deals"), Action::View, Level::All).unwrap_err();
+        let err = user
+            .require_level(Some("deals"), Action::View, Level::All)
+            .unwrap_err();
         assert!(err.message.contains("\"owned\""), "{}", err.message);
     }
 
@@ -274,8 +289,12 @@ mod tests {
     fn admins_are_bounded_by_their_company_and_inactive_viewers_by_everything() {
         let org = org();
         let admin = Actor::resolve(&org, 10).unwrap();
-        assert!(admin.require_privilege("manage_roles", Some(1), true).is_ok());
-        assert!(admin.require_privilege("manage_roles", Some(2), true).is_err());
+        assert!(admin
+            .require_privilege("manage_roles", Some(1), true)
+            .is_ok());
+        assert!(admin
+            .require_privilege("manage_roles", Some(2), true)
+            .is_err());
         assert!(admin.require_grantable_privilege("app.crm").is_ok());
         assert!(admin.require_superuser().is_err());
         assert!(Actor::resolve(&org, 13).is_err());
@@ -291,6 +310,9 @@ mod tests {
         let err = grantee_admin.require_grantor(1, 2).unwrap_err();
         assert!(err.message.contains("the grantee"), "{}", err.message);
         let manager = Actor::resolve(&org, 11).unwrap();
-        assert!(manager.require_grantor(1, 2).is_err(), "needs manage_sharing");
+        assert!(
+            manager.require_grantor(1, 2).is_err(),
+            "needs manage_sharing"
+        );
     }
 }

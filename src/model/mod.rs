@@ -1,8 +1,8 @@
 //! The sharing model in plain Rust: no pgrx, no SQL. The `sql_api` side loads rows
 //! into an [`org::Org`] and asks these modules for decisions.
 
-pub mod org;
 pub mod authority;
+pub mod org;
 pub mod perms;
 pub mod privileges;
 pub mod types;

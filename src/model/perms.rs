@@ -215,10 +215,7 @@ pub fn effective_perms(org: &Org, user_id: i64) -> Option<EffectivePerms> {
     let permissions = types
         .iter()
         .map(|t| {
-            let per_action = Action::ALL
-                .iter()
-                .map(|a| (*a, set.level(t, *a)))
-                .collect();
+            let per_action = Action::ALL.iter().map(|a| (*a, set.level(t, *a))).collect();
             (t.to_string(), per_action)
         })
         .collect();
@@ -243,7 +240,13 @@ pub fn role_matrix(org: &Org) -> Vec<(i64, i64, String, Action, Level)> {
         let set = role_permissions(org, role.id);
         for t in &types {
             for a in Action::ALL {
-                rows.push((role.company_id, role.id, t.to_string(), *a, set.level(t, *a)));
+                rows.push((
+                    role.company_id,
+                    role.id,
+                    t.to_string(),
+                    *a,
+                    set.level(t, *a),
+                ));
             }
         }
     }

@@ -23,7 +23,9 @@ pub const SYSTEM_PRIVILEGES: &[&str] = &[
 pub enum PrivilegeKind {
     System,
     /// A custom name; `dotted` is false for names that deserve a NOTICE.
-    Custom { dotted: bool },
+    Custom {
+        dotted: bool,
+    },
 }
 
 /// Why a privilege name is refused.
@@ -35,7 +37,9 @@ pub enum PrivilegeNameError {
     Separator(String),
     #[error("privilege name \"{0}\" is longer than 63 characters")]
     TooLong(String),
-    #[error("privilege name \"{given}\" differs from the system privilege \"{system}\" only by case")]
+    #[error(
+        "privilege name \"{given}\" differs from the system privilege \"{system}\" only by case"
+    )]
     SystemCase { given: String, system: &'static str },
 }
 

@@ -111,7 +111,10 @@ fn a_cycle_in_based_on_does_not_hang() {
         .grant(2, "deals", Action::View, Level::All)
         .build();
     assert_eq!(org.based_on_chain(1), vec![1, 2]);
-    assert_eq!(role_permissions(&org, 1).level("deals", Action::View), Level::All);
+    assert_eq!(
+        role_permissions(&org, 1).level("deals", Action::View),
+        Level::All
+    );
 }
 
 #[test]
@@ -136,7 +139,10 @@ fn roles_combine_per_type_and_action() {
     assert_eq!(level(&org, 2, "deals", Action::View), Level::None);
     let doc = effective_perms(&org, 1).unwrap();
     assert_eq!(doc.roles, vec!["Deals".to_string(), "Leads".to_string()]);
-    assert_eq!(doc.privileges, vec!["app.crm".to_string(), "reports".to_string()]);
+    assert_eq!(
+        doc.privileges,
+        vec!["app.crm".to_string(), "reports".to_string()]
+    );
 }
 
 #[test]
@@ -160,10 +166,16 @@ fn admin_role_and_admin_privilege_give_everything_of_the_system() {
                 assert_eq!(doc.permissions[t][a], Level::All);
             }
         }
-        assert_eq!(doc.privileges.len(), super::privileges::SYSTEM_PRIVILEGES.len());
+        assert_eq!(
+            doc.privileges.len(),
+            super::privileges::SYSTEM_PRIVILEGES.len()
+        );
         let set = user_permissions(&org, u);
         assert!(set.has_privilege("manage_roles"));
-        assert!(!set.has_privilege("app.crm"), "admin is not every custom privilege");
+        assert!(
+            !set.has_privilege("app.crm"),
+            "admin is not every custom privilege"
+        );
     }
 }
 
@@ -236,7 +248,10 @@ fn escalation_is_what_the_granter_lacks() {
         .privilege(3, "app.crm")
         .build();
     let manager = role_permissions(&org, 1);
-    assert_eq!(manager.first_excess(&role_permissions(&org, 2)), Some(Excess::Admin));
+    assert_eq!(
+        manager.first_excess(&role_permissions(&org, 2)),
+        Some(Excess::Admin)
+    );
     assert_eq!(
         manager.first_excess(&role_permissions(&org, 3)),
         Some(Excess::Privilege("app.crm".into()))
@@ -246,6 +261,10 @@ fn escalation_is_what_the_granter_lacks() {
     let user = role_permissions(&org, 3);
     assert!(matches!(
         user.first_excess(&manager),
-        Some(Excess::Level { wanted: Level::All, held: Level::Owned, .. })
+        Some(Excess::Level {
+            wanted: Level::All,
+            held: Level::Owned,
+            ..
+        })
     ));
 }

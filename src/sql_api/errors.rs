@@ -16,11 +16,19 @@ pub fn raise(code: PgSqlErrorCode, message: impl Into<String>, hint: Option<&str
 }
 
 pub fn invalid_parameter(message: impl Into<String>, hint: Option<&str>) -> ! {
-    raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message, hint)
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        message,
+        hint,
+    )
 }
 
 pub fn insufficient_privilege(message: impl Into<String>, hint: Option<&str>) -> ! {
-    raise(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, message, hint)
+    raise(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        message,
+        hint,
+    )
 }
 
 /// A model refusal becomes `insufficient_privilege`.

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what is missing, builds and
+# installs the extension, starts a throwaway cluster, runs the pure-Rust unit
+# tests and the client-side integration tests against real PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+PG_MAJOR=${PG_MAJOR:-15}
+PORT=${PG_SHARING_TEST_PORT:-54329}
+
+PROFILE=debug scripts/setup.sh
+
+echo "==> starting a throwaway cluster on port $PORT"
+scripts/cluster.sh start test "$PORT"
+trap 'scripts/cluster.sh stop test' EXIT
+psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 \
+  -c "CREATE DATABASE pg_sharing_tmpl" \
+  -c "ALTER DATABASE pg_sharing_tmpl WITH is_template = true"
+psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d pg_sharing_tmpl -v ON_ERROR_STOP=1 \
+  -c "CREATE EXTENSION pg_sharing"
+
+echo "==> cargo test (unit tests of the model + integration tests on the cluster)"
+PG_SHARING_TEST_PORT=$PORT cargo test --no-default-features --features "pg$PG_MAJOR" -- --test-threads="${TEST_THREADS:-4}"

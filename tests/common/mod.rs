@@ -1,0 +1,171 @@
+//! Client-side test harness: every test gets a fresh database cloned from the
+//! template `pg_sharing_tmpl` (which has the extension installed), on the cluster
+//! started by `scripts/test.sh` (PG_SHARING_TEST_PORT). Real PostgreSQL, real RLS.
+#![allow(dead_code)]
+
+use postgres::{Client, NoTls};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn port() -> String {
+    std::env::var("PG_SHARING_TEST_PORT").unwrap_or_else(|_| {
+        panic!("PG_SHARING_TEST_PORT is not set: run the tests with scripts/test.sh, which starts a cluster")
+    })
+}
+
+pub fn connect_to(db: &str, user: &str) -> Client {
+    let url = format!("host=127.0.0.1 port={} user={user} dbname={db}", port());
+    Client::connect(&url, NoTls).unwrap_or_else(|e| panic!("connect {url}: {e}"))
+}
+
+/// A database of one test; dropped (with its login roles) at the end.
+pub struct TestDb {
+    pub name: String,
+    roles: Vec<String>,
+}
+
+impl TestDb {
+    pub fn new(test: &str) -> TestDb {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("t_{}_{}_{n}", test, std::process::id());
+        let mut admin = connect_to("postgres", "postgres");
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+            .expect("drop old test database");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE pg_sharing_tmpl"))
+            .expect("create test database");
+        TestDb {
+            name,
+            roles: Vec::new(),
+        }
+    }
+
+    /// A superuser connection (a DBA: no viewer unless set).
+    pub fn dba(&self) -> Client {
+        connect_to(&self.name, "postgres")
+    }
+
+    /// Create a login role unique to this test, granted full DML on the sharing
+    /// tables (the no-escalation rules, not table privileges, are under test), and
+    /// return its name.
+    pub fn login(&mut self, short: &str) -> String {
+        let role = format!("{}_{short}", self.name);
+        let mut c = self.dba();
+        c.batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN;
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA sharing TO {role};
+             GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA sharing TO {role};"
+        ))
+        .expect("create login role");
+        self.roles.push(role.clone());
+        role
+    }
+
+    pub fn connect_as(&self, role: &str) -> Client {
+        connect_to(&self.name, role)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let mut admin = connect_to("postgres", "postgres");
+        let _ = admin.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+        for r in &self.roles {
+            let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS {r}"));
+        }
+    }
+}
+
+/// Run `sql` and demand an error with `sqlstate`; returns the error's message,
+/// hint included, for further assertions.
+#[track_caller]
+pub fn expect_error(client: &mut Client, sql: &str, sqlstate: &str) -> String {
+    match client.batch_execute(sql) {
+        Ok(()) => panic!("expected SQLSTATE {sqlstate}, but this succeeded:\n{sql}"),
+        Err(e) => {
+            let db = e
+                .as_db_error()
+                .unwrap_or_else(|| panic!("not a database error: {e}"));
+            assert_eq!(
+                db.code().code(),
+                sqlstate,
+                "wrong SQLSTATE for:\n{sql}\nmessage: {}",
+                db.message()
+            );
+            format!("{} | hint: {}", db.message(), db.hint().unwrap_or(""))
+        }
+    }
+}
+
+/// Every row of every sharing table, as text: equal before and after a refused
+/// statement proves that nothing was half-written.
+pub fn dump(client: &mut Client) -> String {
+    let tables = [
+        "companies",
+        "object_types",
+        "users",
+        "roles",
+        "user_roles",
+        "role_permissions",
+        "role_privileges",
+        "sharing_rules",
+        "agreements",
+        "agreement_permissions",
+        "trusted_app_roles",
+    ];
+    tables
+        .iter()
+        .map(|t| {
+            let row = client
+                .query_one(
+                    &format!("SELECT coalesce(jsonb_agg(x ORDER BY x::text), '[]')::text FROM sharing.{t} x"),
+                    &[],
+                )
+                .unwrap();
+            format!("{t}: {}", row.get::<_, String>(0))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Assert that `sql` fails with `sqlstate` and leaves every sharing table as it was.
+#[track_caller]
+pub fn refused_unchanged(client: &mut Client, sql: &str, sqlstate: &str) -> String {
+    let before = dump(client);
+    let msg = expect_error(client, sql, sqlstate);
+    let after = dump(client);
+    assert_eq!(before, after, "a refused statement changed data:\n{sql}");
+    msg
+}
+
+pub fn one_i64(client: &mut Client, sql: &str) -> i64 {
+    client.query_one(sql, &[]).unwrap().get(0)
+}
+
+pub fn one_str(client: &mut Client, sql: &str) -> String {
+    client.query_one(sql, &[]).unwrap().get(0)
+}
+
+pub fn one_bool(client: &mut Client, sql: &str) -> bool {
+    client.query_one(sql, &[]).unwrap().get(0)
+}
+
+/// Ids of the standard roles of a company: (Administrator, Manager, User).
+pub fn standard_roles(client: &mut Client, company: i64) -> (i64, i64, i64) {
+    let id = |c: &mut Client, n: &str| {
+        one_i64(
+            c,
+            &format!("SELECT id FROM sharing.roles WHERE company_id = {company} AND name = '{n}'"),
+        )
+    };
+    (
+        id(client, "Administrator"),
+        id(client, "Manager"),
+        id(client, "User"),
+    )
+}
