@@ -3,4 +3,11 @@
 -- protected query needs it. DBAs grant the rest to application roles.
 REVOKE ALL ON ALL TABLES IN SCHEMA sharing FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA sharing FROM PUBLIC;
+-- Policies call these as the querying role:
 GRANT EXECUTE ON FUNCTION sharing.current_viewer() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing.can_access(text, text, bigint, bigint, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing.can_see(bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing.reach(bigint) TO PUBLIC;
+-- The agreement views show only the viewer's own company's agreements.
+GRANT EXECUTE ON FUNCTION sharing._viewer_company() TO PUBLIC;
+GRANT SELECT ON sharing.shared_by_you, sharing.shared_with_you TO PUBLIC;

@@ -1,6 +1,6 @@
 -- The whole configuration as one JSON document, read in the caller's snapshot.
 -- The Rust model (src/model/org.rs, OrgSnapshot) deserializes exactly this shape.
-CREATE FUNCTION sharing._org_snapshot() RETURNS jsonb
+CREATE FUNCTION sharing._org_snapshot() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -37,5 +37,5 @@ SELECT jsonb_build_object(
   'agreement_permissions', COALESCE((SELECT jsonb_agg(jsonb_build_object(
         'agreement_id', p.agreement_id, 'object_type', p.object_type, 'action', p.action))
       FROM sharing.agreement_permissions p), '[]')
-)
+)::text
 $$;

@@ -16,9 +16,14 @@ pgrx::pg_module_magic!(name, version);
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!(
+    "../sql/generation.sql",
+    name = "generation",
+    requires = ["schema"]
+);
+extension_sql_file!(
     "../sql/snapshot.sql",
     name = "snapshot",
-    requires = ["schema"]
+    requires = ["generation"]
 );
 extension_sql_file!(
     "../sql/triggers.sql",
@@ -38,6 +43,15 @@ extension_sql_file!(
     "../sql/api.sql",
     name = "api",
     requires = ["triggers", sql_api::perms::_role_matrix]
+);
+extension_sql_file!(
+    "../sql/protect.sql",
+    name = "protect",
+    requires = [
+        "api",
+        sql_api::visibility::can_access,
+        sql_api::viewer::current_viewer
+    ]
 );
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

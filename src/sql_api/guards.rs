@@ -2,11 +2,10 @@
 //! Each returns at once when there is no viewer (a DBA session) and otherwise asks
 //! `model::authority` about the acting viewer.
 
+use super::cache::current_model;
 use super::errors::{deny, invalid_parameter};
-use super::snapshot::load_org;
 use super::viewer::resolve_viewer;
 use crate::model::authority::Actor;
-use crate::model::org::Org;
 use crate::model::privileges::{classify_privilege, PrivilegeKind};
 use crate::model::types::{Action, Level};
 use pgrx::prelude::*;
@@ -16,8 +15,8 @@ fn as_viewer(check: impl FnOnce(&Actor) -> Result<(), crate::model::authority::D
     let Some(viewer) = resolve_viewer() else {
         return;
     };
-    let org: Org = load_org();
-    let actor = Actor::resolve(&org, viewer).unwrap_or_else(|d| deny(d));
+    let model = current_model();
+    let actor = Actor::resolve(&model.org, viewer).unwrap_or_else(|d| deny(d));
     if actor.is_superuser() {
         return;
     }

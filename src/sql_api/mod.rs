@@ -1,8 +1,11 @@
 //! The thin pgrx layer: SQL functions that load rows into `crate::model` and
 //! return its answers. No sharing rule is decided here.
 
+pub mod cache;
 pub mod errors;
 pub mod guards;
 pub mod perms;
 pub mod snapshot;
+pub mod spi_read;
 pub mod viewer;
+pub mod visibility;

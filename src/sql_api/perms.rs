@@ -1,7 +1,7 @@
 //! Effective permissions (SPEC §3) as SQL functions.
 
+use super::cache::current_model;
 use super::errors::invalid_parameter;
-use super::snapshot::load_org;
 use crate::model::org::Org;
 use crate::model::perms::{effective_perms as perms_of, role_matrix, EffectivePerms};
 use pgrx::prelude::*;
@@ -20,8 +20,9 @@ fn perms_or_error(org: &Org, user_id: i64) -> EffectivePerms {
 #[pg_extern(stable, strict, parallel_restricted, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn effective_perms(user_id: i64) -> JsonB {
-    let org = load_org();
-    let doc = perms_or_error(&org, user_id);
+    let model = current_model();
+    let org = &model.org;
+    let doc = perms_or_error(org, user_id);
     JsonB(serde_json::to_value(doc).expect("effective permissions serialize"))
 }
 
@@ -38,8 +39,9 @@ fn effective_permissions(
         name!(level, String),
     ),
 > {
-    let org = load_org();
-    let doc = perms_or_error(&org, user_id);
+    let model = current_model();
+    let org = &model.org;
+    let doc = perms_or_error(org, user_id);
     let rows: Vec<_> = doc
         .permissions
         .into_iter()
@@ -56,14 +58,15 @@ fn effective_permissions(
 #[pg_extern(stable, strict, parallel_restricted, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn has_privilege(user_id: i64, name: &str) -> bool {
-    let org = load_org();
+    let model = current_model();
+    let org = &model.org;
     if org.user(user_id).is_none() {
         invalid_parameter(
             format!("unknown user {user_id}: no such id in sharing.users"),
             None,
         );
     }
-    crate::model::perms::user_permissions(&org, user_id).has_privilege(name)
+    crate::model::perms::user_permissions(org, user_id).has_privilege(name)
 }
 
 /// Every role's effective level per object type and action (inheritance and admin
@@ -80,8 +83,9 @@ fn _role_matrix() -> TableIterator<
         name!(level, String),
     ),
 > {
-    let org = load_org();
-    let rows: Vec<_> = role_matrix(&org)
+    let model = current_model();
+    let org = &model.org;
+    let rows: Vec<_> = role_matrix(org)
         .into_iter()
         .map(|(c, r, t, a, l)| (c, r, t, a.to_string(), l.to_string()))
         .collect();

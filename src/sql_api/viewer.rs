@@ -1,6 +1,7 @@
 //! `sharing.current_viewer()` (SPEC §4): who is asking.
 
 use super::errors::{insufficient_privilege, invalid_parameter, spi_failed};
+use super::spi_read::read_row;
 use crate::gucs;
 use pgrx::prelude::*;
 
@@ -24,28 +25,22 @@ pub fn resolve_viewer() -> Option<i64> {
             )
         })
     });
-    let (mapped, rolname, trusted, requested_exists) = Spi::connect(|client| {
-        let row = client
-            .select(
-                "SELECT (SELECT u.id FROM sharing.users u
-                          WHERE u.db_role = (SELECT a.rolname FROM pg_catalog.pg_authid a WHERE a.oid = $1::pg_catalog.oid)),
-                        (SELECT a.rolname::text FROM pg_catalog.pg_authid a WHERE a.oid = $1::pg_catalog.oid),
-                        EXISTS (SELECT 1 FROM sharing.trusted_app_roles t
-                                  JOIN pg_catalog.pg_authid a ON a.rolname = t.db_role
-                                 WHERE pg_catalog.pg_has_role($1::pg_catalog.oid, a.oid, 'MEMBER')),
-                        EXISTS (SELECT 1 FROM sharing.users u WHERE u.id = $2)",
-                Some(1),
-                &[role_oid.into(), requested.unwrap_or(i64::MIN).into()],
-            )?
-            .first();
-        Ok::<_, pgrx::spi::Error>((
-            row.get::<i64>(1)?,
-            row.get::<String>(2)?.unwrap_or_default(),
-            row.get::<bool>(3)?.unwrap_or(false),
-            row.get::<bool>(4)?.unwrap_or(false),
-        ))
-    })
-    .unwrap_or_else(|e| spi_failed("resolve the viewer", e));
+    // Integers only are formatted into the query; read-only, in this statement's snapshot.
+    let row = read_row(&format!(
+        "SELECT (SELECT u.id FROM sharing.users u
+                  WHERE u.db_role = (SELECT a.rolname FROM pg_catalog.pg_authid a WHERE a.oid = {role_oid}::pg_catalog.oid)),
+                (SELECT a.rolname::text FROM pg_catalog.pg_authid a WHERE a.oid = {role_oid}::pg_catalog.oid),
+                EXISTS (SELECT 1 FROM sharing.trusted_app_roles t
+                          JOIN pg_catalog.pg_authid a ON a.rolname = t.db_role
+                         WHERE pg_catalog.pg_has_role({role_oid}::pg_catalog.oid, a.oid, 'MEMBER')),
+                EXISTS (SELECT 1 FROM sharing.users u WHERE u.id = {})",
+        requested.unwrap_or(i64::MIN)
+    ))
+    .unwrap_or_else(|| spi_failed("resolve the viewer", "no row"));
+    let mapped: Option<i64> = row[0].as_deref().and_then(|t| t.parse().ok());
+    let rolname = row[1].clone().unwrap_or_default();
+    let trusted = row[2].as_deref() == Some("t");
+    let requested_exists = row[3].as_deref() == Some("t");
 
     if let Some(user) = mapped {
         if let Some(other) = requested.filter(|r| *r != user) {

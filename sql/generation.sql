@@ -1,0 +1,43 @@
+-- pg_sharing: the configuration generation (see src/sql_api/cache.rs).
+-- Every statement that may change a sharing table first replaces the one row's
+-- `gen` with a fresh sequence value. Backends read it in their statement's
+-- snapshot and rebuild their compiled model when it differs from the cached one.
+-- The row lock also serializes configuration writers, so generations commit in order.
+
+CREATE SEQUENCE sharing._generation_seq;
+CREATE TABLE sharing._generation (
+    singleton bool PRIMARY KEY DEFAULT true CHECK (singleton),
+    gen       bigint NOT NULL
+);
+INSERT INTO sharing._generation (gen) VALUES (nextval('sharing._generation_seq'));
+
+-- 'table-oid generation writer-xid', read by src/sql_api/cache.rs.
+CREATE FUNCTION sharing._generation_key() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT g.tableoid::int8::text || ' ' || g.gen::text || ' ' || g.xmin::text FROM sharing._generation g $$;
+
+CREATE FUNCTION sharing._bump_generation() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE sharing._generation SET gen = nextval('sharing._generation_seq');
+    RETURN NULL;
+END
+$$;
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['companies', 'object_types', 'users', 'roles', 'user_roles',
+                             'role_permissions', 'role_privileges', 'sharing_rules',
+                             'agreements', 'agreement_permissions', 'trusted_app_roles'] LOOP
+        EXECUTE format('CREATE TRIGGER a_bump_generation BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
+                          ON sharing.%I FOR EACH STATEMENT EXECUTE FUNCTION sharing._bump_generation()', t);
+        -- Also under session_replication_role = replica (logical replication, restores).
+        EXECUTE format('ALTER TABLE sharing.%I ENABLE ALWAYS TRIGGER a_bump_generation', t);
+    END LOOP;
+END
+$$;

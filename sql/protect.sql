@@ -1,0 +1,145 @@
+-- pg_sharing: enforcement (SPEC §6) and the agreement views (SPEC §7).
+
+CREATE TABLE sharing.protected_tables (
+    table_name      regclass PRIMARY KEY,
+    object_type     text NOT NULL REFERENCES sharing.object_types (name) ON UPDATE CASCADE,
+    owner_column    name NOT NULL,
+    company_column  name NOT NULL,
+    assignee_column name,
+    protected_at    timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON sharing.protected_tables FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('sharing.protected_tables', '');
+
+-- The policy expression for one action. Identifiers are quoted with %I, literals
+-- with %L; the table is a regclass (its text form is quoted and qualified).
+CREATE FUNCTION sharing._policy_expr(object_type text, action text, owner_column name,
+                                     company_column name, assignee_column name) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('sharing.can_access(%L::text, %L::text, %I, %I, (SELECT sharing.current_viewer()), %s)',
+                  object_type, action, owner_column, company_column,
+                  CASE WHEN assignee_column IS NULL THEN 'NULL::bigint' ELSE quote_ident(assignee_column) END)
+$$;
+
+-- Protect a table: register it, create the object type if missing, enable and
+-- FORCE row level security, one policy per command.
+CREATE FUNCTION sharing.protect(tbl regclass, object_type text,
+                                owner_column name DEFAULT 'owner_id',
+                                company_column name DEFAULT 'company_id',
+                                assignee_column name DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kind "char";
+    col name;
+    col_type regtype;
+    others text;
+BEGIN
+    IF tbl IS NULL OR object_type IS NULL OR owner_column IS NULL OR company_column IS NULL THEN
+        RAISE EXCEPTION 'sharing.protect needs a table, an object type, an owner column and a company column'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.relkind INTO kind FROM pg_class c WHERE c.oid = tbl;
+    IF kind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', tbl
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'protect the tables a view reads from, and give the view security_invoker = true';
+    END IF;
+    FOREACH col IN ARRAY ARRAY[owner_column, company_column]
+                        || CASE WHEN assignee_column IS NULL THEN ARRAY[]::name[] ELSE ARRAY[assignee_column] END LOOP
+        SELECT a.atttypid::regtype INTO col_type
+          FROM pg_attribute a
+         WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'column "%" of table % does not exist', col, tbl
+                USING ERRCODE = 'undefined_column',
+                      HINT = 'name the owner, company and assignee columns: sharing.protect(tbl, object_type, owner_column, company_column, assignee_column)';
+        END IF;
+        IF col_type NOT IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype) THEN
+            RAISE EXCEPTION 'column "%" of table % has type %, not an integer id', col, tbl, col_type
+                USING ERRCODE = 'datatype_mismatch';
+        END IF;
+    END LOOP;
+    SELECT string_agg(quote_ident(p.polname), ', ') INTO others
+      FROM pg_policy p
+     WHERE p.polrelid = tbl AND p.polpermissive
+       AND p.polname NOT IN ('sharing_select', 'sharing_insert', 'sharing_update', 'sharing_delete');
+    IF others IS NOT NULL THEN
+        RAISE EXCEPTION 'table % already has permissive policies (%) that would widen what pg_sharing allows', tbl, others
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'drop them, or recreate them AS RESTRICTIVE to narrow access further';
+    END IF;
+
+    INSERT INTO sharing.object_types (name) VALUES (object_type) ON CONFLICT (name) DO NOTHING;
+    INSERT INTO sharing.protected_tables (table_name, object_type, owner_column, company_column, assignee_column)
+    VALUES (tbl, object_type, owner_column, company_column, assignee_column)
+    ON CONFLICT (table_name) DO UPDATE
+       SET object_type = EXCLUDED.object_type, owner_column = EXCLUDED.owner_column,
+           company_column = EXCLUDED.company_column, assignee_column = EXCLUDED.assignee_column,
+           protected_at = now();
+
+    EXECUTE format('DROP POLICY IF EXISTS sharing_select ON %s', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS sharing_insert ON %s', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS sharing_update ON %s', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS sharing_delete ON %s', tbl);
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', tbl);
+    EXECUTE format('CREATE POLICY sharing_select ON %s AS PERMISSIVE FOR SELECT TO PUBLIC USING (%s)', tbl,
+                   sharing._policy_expr(object_type, 'view', owner_column, company_column, assignee_column));
+    EXECUTE format('CREATE POLICY sharing_insert ON %s AS PERMISSIVE FOR INSERT TO PUBLIC WITH CHECK (%s)', tbl,
+                   sharing._policy_expr(object_type, 'create', owner_column, company_column, NULL));
+    EXECUTE format('CREATE POLICY sharing_update ON %s AS PERMISSIVE FOR UPDATE TO PUBLIC USING (%s) WITH CHECK (%s)', tbl,
+                   sharing._policy_expr(object_type, 'edit', owner_column, company_column, assignee_column),
+                   sharing._policy_expr(object_type, 'edit', owner_column, company_column, assignee_column));
+    EXECUTE format('CREATE POLICY sharing_delete ON %s AS PERMISSIVE FOR DELETE TO PUBLIC USING (%s)', tbl,
+                   sharing._policy_expr(object_type, 'delete', owner_column, company_column, assignee_column));
+END
+$$;
+
+-- Undo protect(): drop the policies, disable row level security, unregister.
+CREATE FUNCTION sharing.unprotect(tbl regclass) RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM sharing.protected_tables p WHERE p.table_name = tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not protected by pg_sharing', tbl
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'sharing.protected_tables lists the protected tables';
+    END IF;
+    EXECUTE format('DROP POLICY IF EXISTS sharing_select ON %s', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS sharing_insert ON %s', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS sharing_update ON %s', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS sharing_delete ON %s', tbl);
+    EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY', tbl);
+END
+$$;
+
+-- The viewer's company, or NULL without a viewer (the views below then show nothing).
+CREATE FUNCTION sharing._viewer_company() RETURNS bigint
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT u.company_id FROM sharing.users u WHERE u.id = sharing.current_viewer() $$;
+
+CREATE VIEW sharing._agreements_with_permissions AS
+SELECT a.id AS agreement_id, a.grantor_company, g.name AS grantor_name,
+       a.grantee_company, e.name AS grantee_name, a.notes, a.created_at,
+       COALESCE((SELECT jsonb_agg(jsonb_build_object('object_type', p.object_type, 'action', p.action)
+                                  ORDER BY p.object_type, p.action)
+                   FROM sharing.agreement_permissions p WHERE p.agreement_id = a.id), '[]'::jsonb) AS permissions
+  FROM sharing.agreements a
+  JOIN sharing.companies g ON g.id = a.grantor_company
+  JOIN sharing.companies e ON e.id = a.grantee_company;
+
+-- Agreements in which the viewer's company shares its data ("Shared by you").
+CREATE VIEW sharing.shared_by_you AS
+SELECT * FROM sharing._agreements_with_permissions
+ WHERE grantor_company = (SELECT sharing._viewer_company());
+
+-- Agreements in which other companies share their data with the viewer's ("Shared with you").
+CREATE VIEW sharing.shared_with_you AS
+SELECT * FROM sharing._agreements_with_permissions
+ WHERE grantee_company = (SELECT sharing._viewer_company());

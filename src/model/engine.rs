@@ -1,0 +1,574 @@
+//! The visibility engine (SPEC §5): an [`Org`] compiled into dense arrays so that
+//! one decision is a few memory reads.
+//!
+//! * Roles get dense indexes and an Euler-tour interval in their company's
+//!   `reports_to` forest: role `a` is strictly below role `b` exactly when
+//!   `enter[b] < enter[a] <= exit[b]`. No R×R matrix, O(R) memory.
+//! * Users get dense indexes, their roles, flags and a level matrix
+//!   (object type × action) with inheritance, unions and admin already applied.
+//! * Sharing rules are grouped per company; agreements are a hash set of
+//!   (grantor, grantee, type, action).
+//!
+//! [`CompiledOrg::decide`] returns a [`Reason`] as well as the answer, so that
+//! `explain_access` can never disagree with `can_access`.
+
+use super::org::Org;
+use super::perms::user_permissions;
+use super::types::{Action, Level, OrgWideDefault, RuleAccess, RuleScope, Status};
+use std::collections::{HashMap, HashSet};
+
+type RoleIx = u32;
+type TypeIx = u32;
+
+#[derive(Debug, Clone)]
+struct CUser {
+    id: i64,
+    company: i64,
+    status: Status,
+    superuser: bool,
+    super_member: bool,
+    roles: Vec<RoleIx>,
+    /// levels[type * 4 + action]
+    levels: Vec<Level>,
+}
+
+#[derive(Debug, Clone)]
+struct CRule {
+    id: i64,
+    object_type: Option<TypeIx>,
+    source: RoleIx,
+    source_scope: RuleScope,
+    target: RoleIx,
+    target_scope: RuleScope,
+    access: RuleAccess,
+}
+
+#[derive(Debug, Clone)]
+struct CType {
+    org_wide_default: OrgWideDefault,
+    grant_via_hierarchy: bool,
+}
+
+/// Why a decision came out as it did. Cheap to build (no allocation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    UnknownViewer,
+    InactiveViewer(Status),
+    Superuser,
+    UnknownObjectType,
+    /// The record has no company: nothing but superusers can reach it.
+    NoCompany,
+    /// L = none for (type, action).
+    NoPermission,
+    /// Cross-company and no agreement grants (type, action).
+    NoAgreement {
+        grantor: i64,
+        grantee: i64,
+    },
+    /// Cross-company, granted by the agreement with this id.
+    Agreement {
+        agreement_id: i64,
+        level: Level,
+    },
+    /// L = all.
+    LevelAll {
+        cross_company: bool,
+    },
+    Owner,
+    Assignee,
+    /// A role of the owner (or assignee) is strictly below a role of the viewer.
+    Hierarchy {
+        via_assignee: bool,
+        record_role: i64,
+        viewer_role: i64,
+    },
+    Rule {
+        rule_id: i64,
+        via_assignee: bool,
+    },
+    OrgWideDefault(OrgWideDefault),
+    /// L = owned and none of the owned-level conditions holds.
+    NotReached,
+    /// `create` with L = owned for an owner that is neither V nor below V.
+    CreateNotBelow,
+}
+
+/// One decision: the answer, the reason and the level the viewer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub reason: Reason,
+    pub level: Level,
+}
+
+fn decision(allowed: bool, reason: Reason, level: Level) -> Decision {
+    Decision {
+        allowed,
+        reason,
+        level,
+    }
+}
+
+/// A compiled organization: immutable, shared by every decision of a statement.
+#[derive(Debug, Clone, Default)]
+pub struct CompiledOrg {
+    users: Vec<CUser>,
+    user_ix: HashMap<i64, u32>,
+    role_ids: Vec<i64>,
+    role_ix: HashMap<i64, RoleIx>,
+    enter: Vec<u32>,
+    exit: Vec<u32>,
+    types: Vec<CType>,
+    type_ix: HashMap<String, TypeIx>,
+    /// company -> its sharing rules
+    rules: HashMap<i64, Vec<CRule>>,
+    /// (grantor, grantee) -> agreement id
+    agreement_ids: HashMap<(i64, i64), i64>,
+    /// (agreement id, type, action) granted
+    agreement_grants: HashSet<(i64, TypeIx, Action)>,
+}
+
+impl CompiledOrg {
+    /// Compile an org. Linear in users + roles + rows, apart from the per-user
+    /// permission union (linear in each user's roles and their `based_on` chains).
+    pub fn compile(org: &Org) -> CompiledOrg {
+        let snap = &org.snapshot;
+        let role_ids: Vec<i64> = snap.roles.iter().map(|r| r.id).collect();
+        let role_ix: HashMap<i64, RoleIx> = role_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, i as RoleIx))
+            .collect();
+
+        // Euler tour of the reports_to forest. A parent outside the company (or a
+        // cycle, which the triggers prevent) is treated as no parent.
+        let n = role_ids.len();
+        let mut children: Vec<Vec<RoleIx>> = vec![Vec::new(); n];
+        let mut has_parent = vec![false; n];
+        for (i, r) in snap.roles.iter().enumerate() {
+            if let Some(p) = r.reports_to.and_then(|p| role_ix.get(&p).copied()) {
+                if snap.roles[p as usize].company_id == r.company_id {
+                    children[p as usize].push(i as RoleIx);
+                    has_parent[i] = true;
+                }
+            }
+        }
+        let mut enter = vec![0u32; n];
+        let mut exit = vec![0u32; n];
+        let mut visited = vec![false; n];
+        let mut clock = 0u32;
+        let mut stack: Vec<(RoleIx, usize)> = Vec::new();
+        let roots: Vec<RoleIx> = (0..n as RoleIx)
+            .filter(|i| !has_parent[*i as usize])
+            .collect();
+        // Roots first, then anything left over (members of a cycle).
+        for start in roots.into_iter().chain(0..n as RoleIx) {
+            if visited[start as usize] {
+                continue;
+            }
+            visited[start as usize] = true;
+            clock += 1;
+            enter[start as usize] = clock;
+            stack.push((start, 0));
+            while let Some((node, next_child)) = stack.pop() {
+                if let Some(&child) = children[node as usize].get(next_child) {
+                    stack.push((node, next_child + 1));
+                    if !visited[child as usize] {
+                        visited[child as usize] = true;
+                        clock += 1;
+                        enter[child as usize] = clock;
+                        stack.push((child, 0));
+                    }
+                } else {
+                    exit[node as usize] = clock;
+                }
+            }
+        }
+
+        let type_ix: HashMap<String, TypeIx> = snap
+            .object_types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), i as TypeIx))
+            .collect();
+        let types: Vec<CType> = snap
+            .object_types
+            .iter()
+            .map(|t| CType {
+                org_wide_default: t.org_wide_default,
+                grant_via_hierarchy: t.grant_via_hierarchy,
+            })
+            .collect();
+
+        let users: Vec<CUser> = snap
+            .users
+            .iter()
+            .map(|u| {
+                let set = user_permissions(org, u.id);
+                let mut levels = vec![Level::None; types.len() * 4];
+                for (t, ti) in &type_ix {
+                    for a in Action::ALL {
+                        levels[*ti as usize * 4 + a.index()] = set.level(t, *a);
+                    }
+                }
+                CUser {
+                    id: u.id,
+                    company: u.company_id,
+                    status: u.status,
+                    superuser: u.is_superuser,
+                    super_member: u.is_super_company_member,
+                    roles: org
+                        .roles_of(u.id)
+                        .iter()
+                        .filter_map(|r| role_ix.get(r).copied())
+                        .collect(),
+                    levels,
+                }
+            })
+            .collect();
+        let user_ix = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.id, i as u32))
+            .collect();
+
+        let mut rules: HashMap<i64, Vec<CRule>> = HashMap::new();
+        for r in &snap.sharing_rules {
+            let (Some(&source), Some(&target)) =
+                (role_ix.get(&r.source_role), role_ix.get(&r.target_role))
+            else {
+                continue;
+            };
+            let object_type = match &r.object_type {
+                None => None,
+                Some(t) => match type_ix.get(t) {
+                    Some(ix) => Some(*ix),
+                    None => continue,
+                },
+            };
+            rules.entry(r.company_id).or_default().push(CRule {
+                id: r.id,
+                object_type,
+                source,
+                source_scope: r.source_scope,
+                target,
+                target_scope: r.target_scope,
+                access: r.access,
+            });
+        }
+
+        let agreement_ids = snap
+            .agreements
+            .iter()
+            .map(|a| ((a.grantor_company, a.grantee_company), a.id))
+            .collect();
+        let agreement_grants = snap
+            .agreement_permissions
+            .iter()
+            .filter_map(|p| {
+                type_ix
+                    .get(&p.object_type)
+                    .map(|t| (p.agreement_id, *t, p.action))
+            })
+            .collect();
+
+        CompiledOrg {
+            users,
+            user_ix,
+            role_ids,
+            role_ix,
+            enter,
+            exit,
+            types,
+            type_ix,
+            rules,
+            agreement_ids,
+            agreement_grants,
+        }
+    }
+
+    fn user(&self, id: i64) -> Option<&CUser> {
+        self.user_ix.get(&id).map(|&i| &self.users[i as usize])
+    }
+
+    /// Is role `a` strictly below role `b`?
+    fn role_below(&self, a: RoleIx, b: RoleIx) -> bool {
+        let (a, b) = (a as usize, b as usize);
+        self.enter[b] < self.enter[a] && self.enter[a] <= self.exit[b]
+    }
+
+    fn in_scope(&self, role: RoleIx, anchor: RoleIx, scope: RuleScope) -> bool {
+        role == anchor || (scope == RuleScope::RoleAndSubordinates && self.role_below(role, anchor))
+    }
+
+    /// Some role of `record_user` strictly below some role of `viewer`:
+    /// returns (record role id, viewer role id).
+    fn below(&self, record_user: &CUser, viewer: &CUser) -> Option<(i64, i64)> {
+        if record_user.company != viewer.company {
+            return None;
+        }
+        for &vr in &viewer.roles {
+            for &rr in &record_user.roles {
+                if self.role_below(rr, vr) {
+                    return Some((self.role_ids[rr as usize], self.role_ids[vr as usize]));
+                }
+            }
+        }
+        None
+    }
+
+    /// The first rule of V's company for `object_type` (None = type-independent
+    /// rules only) that shares `record_user`'s records with `viewer` for `action`.
+    fn rule_for(
+        &self,
+        record_user: &CUser,
+        viewer: &CUser,
+        object_type: Option<TypeIx>,
+        action: Action,
+    ) -> Option<i64> {
+        if record_user.company != viewer.company {
+            return None;
+        }
+        let rules = self.rules.get(&viewer.company)?;
+        rules
+            .iter()
+            .filter(|r| r.object_type.is_none() || r.object_type == object_type)
+            .filter(|r| r.access.covers(action))
+            .find(|r| {
+                record_user
+                    .roles
+                    .iter()
+                    .any(|&x| self.in_scope(x, r.source, r.source_scope))
+                    && viewer
+                        .roles
+                        .iter()
+                        .any(|&x| self.in_scope(x, r.target, r.target_scope))
+            })
+            .map(|r| r.id)
+    }
+
+    /// `can_see(owner, viewer)`: the type-independent reach.
+    pub fn can_see(&self, owner: i64, viewer: i64) -> bool {
+        let Some(v) = self.user(viewer) else {
+            return false;
+        };
+        if v.superuser && v.status == Status::Active {
+            return true;
+        }
+        if owner == viewer {
+            return true;
+        }
+        let Some(o) = self.user(owner) else {
+            return false;
+        };
+        self.below(o, v).is_some() || self.rule_for(o, v, None, Action::View).is_some()
+    }
+
+    /// `reach(viewer)`: every owner `can_see` admits, ascending.
+    pub fn reach(&self, viewer: i64) -> Vec<i64> {
+        let mut out: Vec<i64> = self
+            .users
+            .iter()
+            .map(|u| u.id)
+            .filter(|o| self.can_see(*o, viewer))
+            .collect();
+        if self.user(viewer).is_some() && !out.contains(&viewer) {
+            out.push(viewer);
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// `can_access(...)` with its reason. `company` None (a NULL column) is
+    /// reachable by superusers only; `owner`/`assignee` None never match.
+    pub fn decide(
+        &self,
+        object_type: &str,
+        action: Action,
+        owner: Option<i64>,
+        company: Option<i64>,
+        viewer: i64,
+        assignee: Option<i64>,
+    ) -> Decision {
+        let Some(v) = self.user(viewer) else {
+            return decision(false, Reason::UnknownViewer, Level::None);
+        };
+        if v.status != Status::Active {
+            return decision(false, Reason::InactiveViewer(v.status), Level::None);
+        }
+        if v.superuser {
+            return decision(true, Reason::Superuser, Level::All);
+        }
+        let Some(&t) = self.type_ix.get(object_type) else {
+            return decision(false, Reason::UnknownObjectType, Level::None);
+        };
+        let level = v.levels[t as usize * 4 + action.index()];
+        let Some(company) = company else {
+            return decision(false, Reason::NoCompany, level);
+        };
+        let cross_company = company != v.company;
+        if cross_company && !v.super_member {
+            let grant = self
+                .agreement_ids
+                .get(&(company, v.company))
+                .filter(|id| self.agreement_grants.contains(&(**id, t, action)));
+            return match grant {
+                Some(&agreement_id) if level != Level::None => decision(
+                    true,
+                    Reason::Agreement {
+                        agreement_id,
+                        level,
+                    },
+                    level,
+                ),
+                Some(_) => decision(false, Reason::NoPermission, level),
+                None => decision(
+                    false,
+                    Reason::NoAgreement {
+                        grantor: company,
+                        grantee: v.company,
+                    },
+                    level,
+                ),
+            };
+        }
+        match level {
+            Level::None => return decision(false, Reason::NoPermission, level),
+            Level::All => return decision(true, Reason::LevelAll { cross_company }, level),
+            Level::Owned => {}
+        }
+        let ty = &self.types[t as usize];
+        let owner_user = owner.and_then(|o| self.user(o));
+        if action == Action::Create {
+            if owner == Some(viewer) {
+                return decision(true, Reason::Owner, level);
+            }
+            if let Some((record_role, viewer_role)) = owner_user.and_then(|o| self.below(o, v)) {
+                return decision(
+                    true,
+                    Reason::Hierarchy {
+                        via_assignee: false,
+                        record_role,
+                        viewer_role,
+                    },
+                    level,
+                );
+            }
+            return decision(false, Reason::CreateNotBelow, level);
+        }
+        if owner == Some(viewer) {
+            return decision(true, Reason::Owner, level);
+        }
+        if assignee == Some(viewer) {
+            return decision(true, Reason::Assignee, level);
+        }
+        let assignee_user = assignee.and_then(|a| self.user(a));
+        let people = [(owner_user, false), (assignee_user, true)];
+        if ty.grant_via_hierarchy {
+            for (person, via_assignee) in people {
+                if let Some((record_role, viewer_role)) = person.and_then(|p| self.below(p, v)) {
+                    return decision(
+                        true,
+                        Reason::Hierarchy {
+                            via_assignee,
+                            record_role,
+                            viewer_role,
+                        },
+                        level,
+                    );
+                }
+            }
+        }
+        for (person, via_assignee) in people {
+            if let Some(rule_id) = person.and_then(|p| self.rule_for(p, v, Some(t), action)) {
+                return decision(
+                    true,
+                    Reason::Rule {
+                        rule_id,
+                        via_assignee,
+                    },
+                    level,
+                );
+            }
+        }
+        if ty.org_wide_default.covers(action) {
+            return decision(true, Reason::OrgWideDefault(ty.org_wide_default), level);
+        }
+        decision(false, Reason::NotReached, level)
+    }
+
+    pub fn can_access(
+        &self,
+        object_type: &str,
+        action: Action,
+        owner: Option<i64>,
+        company: Option<i64>,
+        viewer: i64,
+        assignee: Option<i64>,
+    ) -> bool {
+        self.decide(object_type, action, owner, company, viewer, assignee)
+            .allowed
+    }
+
+    pub fn has_user(&self, id: i64) -> bool {
+        self.user_ix.contains_key(&id)
+    }
+
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn role_count(&self) -> usize {
+        self.role_ids.len()
+    }
+
+    /// Approximate heap bytes held, for the memory report.
+    pub fn heap_bytes(&self) -> usize {
+        let users: usize = self
+            .users
+            .iter()
+            .map(|u| {
+                std::mem::size_of::<CUser>()
+                    + u.roles.capacity() * 4
+                    + u.levels.capacity() * std::mem::size_of::<Level>()
+            })
+            .sum();
+        let maps = (self.user_ix.capacity() + self.role_ix.capacity()) * 24;
+        let roles =
+            self.role_ids.capacity() * 8 + (self.enter.capacity() + self.exit.capacity()) * 4;
+        let rules: usize = self
+            .rules
+            .values()
+            .map(|v| v.capacity() * std::mem::size_of::<CRule>())
+            .sum();
+        users + maps + roles + rules + self.agreement_grants.capacity() * 32
+    }
+
+    /// The role ids of a user (for explanations).
+    pub fn role_ids_of(&self, user: i64) -> Vec<i64> {
+        self.user(user)
+            .map(|u| u.roles.iter().map(|r| self.role_ids[*r as usize]).collect())
+            .unwrap_or_default()
+    }
+
+    /// The chain of role ids from `from` up to (and including) `to`, following
+    /// `reports_to`; used to show the hierarchy path in explanations.
+    pub fn role_path(&self, org: &Org, from: i64, to: i64) -> Vec<i64> {
+        let mut path = vec![from];
+        let mut cur = from;
+        while cur != to {
+            match org.role(cur).and_then(|r| r.reports_to) {
+                Some(p) if !path.contains(&p) => {
+                    path.push(p);
+                    cur = p;
+                }
+                _ => break,
+            }
+        }
+        path
+    }
+
+    pub fn is_role(&self, id: i64) -> bool {
+        self.role_ix.contains_key(&id)
+    }
+}

@@ -1,0 +1,224 @@
+//! The backend cache of the compiled organization.
+//!
+//! Key: the configuration generation, a value of `sharing._generation` that every
+//! change to a `sharing` table replaces with a fresh `nextval` (sql/generation.sql),
+//! read in the asking statement's own snapshot. A change committed by another
+//! session is therefore seen at the next statement, a rolled-back change never
+//! (its generation number is never reused), and a REPEATABLE READ transaction keeps
+//! the generation — and so the model — of its snapshot. When the current
+//! transaction itself changed the configuration, the command id joins the key so
+//! that its own later commands see its own changes.
+//!
+//! Reading the generation is one read-only SPI query; to make a decision a few
+//! memory reads, the generation is remembered per snapshot (its xmin, xmax,
+//! command id, transaction-completion counter and local transaction id), so rows of
+//! one statement never query it again.
+
+use super::spi_read::read_text;
+use crate::model::engine::CompiledOrg;
+use crate::model::org::Org;
+use pgrx::prelude::*;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// One compiled configuration.
+pub struct Model {
+    pub org: Org,
+    pub compiled: CompiledOrg,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct SnapshotKey {
+    lxid: u32,
+    xmin: u32,
+    xmax: u32,
+    xcnt: u32,
+    curcid: u32,
+    completion: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct ModelKey {
+    table: u32,
+    generation: i64,
+    /// Some(command id) when the generation row was written by this transaction.
+    own_command: Option<u32>,
+}
+
+#[derive(Default)]
+struct Cache {
+    by_snapshot: Option<(SnapshotKey, ModelKey)>,
+    /// Most recent first; two entries so that alternating between a REPEATABLE
+    /// READ snapshot and a newer one does not rebuild every time.
+    models: Vec<(ModelKey, Rc<Model>)>,
+    rebuilds: u64,
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+fn local_xid() -> u32 {
+    unsafe {
+        let proc_ = pg_sys::MyProc;
+        if proc_.is_null() {
+            return 0;
+        }
+        #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15", feature = "pg16"))]
+        {
+            (*proc_).lxid
+        }
+        #[cfg(feature = "pg17")]
+        {
+            (*proc_).vxid.lxid
+        }
+    }
+}
+
+/// The identity of the active snapshot, when it has one we can trust.
+fn snapshot_key() -> Option<SnapshotKey> {
+    unsafe {
+        let snap = pg_sys::GetActiveSnapshot();
+        if snap.is_null() {
+            return None;
+        }
+        let s = &*snap;
+        #[cfg(feature = "pg13")]
+        let completion: u64 = {
+            // No completion counter before PostgreSQL 14: hash the in-progress sets.
+            let mut h: u64 = 0xcbf29ce484222325;
+            let mix = |h: &mut u64, x: u32| {
+                *h ^= u64::from(x);
+                *h = h.wrapping_mul(0x100000001b3);
+            };
+            for i in 0..s.xcnt as usize {
+                mix(&mut h, *s.xip.add(i));
+            }
+            if s.subxcnt > 0 {
+                for i in 0..s.subxcnt as usize {
+                    mix(&mut h, *s.subxip.add(i));
+                }
+            }
+            mix(&mut h, s.suboverflowed as u32);
+            h | 1
+        };
+        #[cfg(not(feature = "pg13"))]
+        let completion: u64 = s.snapXactCompletionCount;
+        if completion == 0 {
+            return None;
+        }
+        Some(SnapshotKey {
+            lxid: local_xid(),
+            xmin: s.xmin.into_inner(),
+            xmax: s.xmax.into_inner(),
+            xcnt: s.xcnt,
+            curcid: s.curcid,
+            completion,
+        })
+    }
+}
+
+/// Read the generation row in the active snapshot (as the extension's owner: the
+/// asking role needs no privilege on the sharing tables).
+fn model_key() -> ModelKey {
+    let text = as_bootstrap_superuser(|| read_text("SELECT sharing._generation_key()"))
+        .unwrap_or_else(|| {
+            super::errors::spi_failed("read sharing._generation", "the row is missing")
+        });
+    let mut parts = text
+        .split(' ')
+        .map(|p| p.parse::<i64>().unwrap_or_default());
+    let (table, generation, writer) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    let own = unsafe {
+        pg_sys::TransactionIdIsCurrentTransactionId(pg_sys::TransactionId::from(writer as u32))
+    };
+    let own_command = own.then(|| unsafe {
+        let snap = pg_sys::GetActiveSnapshot();
+        if snap.is_null() {
+            0
+        } else {
+            (*snap).curcid
+        }
+    });
+    ModelKey {
+        table: table as u32,
+        generation,
+        own_command,
+    }
+}
+
+/// Run `f` as the bootstrap superuser, restoring the caller's identity afterwards
+/// (also when `f` raises an ERROR, which unwinds through the guard). Used only for
+/// the two schema-qualified reads of the configuration, whose SQL functions pin
+/// their own search_path.
+fn as_bootstrap_superuser<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(pg_sys::Oid, i32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            unsafe { pg_sys::SetUserIdAndSecContext(self.0, self.1) };
+        }
+    }
+    let mut user = pg_sys::Oid::INVALID;
+    let mut context = 0i32;
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        pg_sys::SetUserIdAndSecContext(
+            pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID),
+            context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+        );
+    }
+    let _restore = Restore(user, context);
+    f()
+}
+
+/// The compiled model for the asking statement's snapshot.
+pub fn current_model() -> Rc<Model> {
+    let snap = snapshot_key();
+    let known = CACHE.with(|c| {
+        let c = c.borrow();
+        match (snap, c.by_snapshot) {
+            (Some(s), Some((cached, key))) if s == cached => c
+                .models
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, m)| m.clone()),
+            _ => None,
+        }
+    });
+    if let Some(model) = known {
+        return model;
+    }
+    let key = model_key();
+    let hit = CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        let pos = c.models.iter().position(|(k, _)| *k == key);
+        let model = pos.map(|p| c.models[p].1.clone());
+        if model.is_some() {
+            c.by_snapshot = snap.map(|s| (s, key));
+        }
+        model
+    });
+    if let Some(model) = hit {
+        return model;
+    }
+    let org = as_bootstrap_superuser(super::snapshot::load_org);
+    let compiled = CompiledOrg::compile(&org);
+    let model = Rc::new(Model { org, compiled });
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.models.insert(0, (key, model.clone()));
+        c.models.truncate(2);
+        c.by_snapshot = snap.map(|s| (s, key));
+        c.rebuilds += 1;
+    });
+    model
+}
+
+/// How many times this backend compiled the model (for tests and benchmarks).
+pub fn rebuild_count() -> u64 {
+    CACHE.with(|c| c.borrow().rebuilds)
+}

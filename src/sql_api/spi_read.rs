@@ -1,0 +1,40 @@
+//! Read-only SPI in the statement's own snapshot.
+//!
+//! pgrx's `Spi` runs queries read-write as soon as the transaction has an xid, and
+//! read-write SPI takes a fresh snapshot per query in READ COMMITTED. Decisions
+//! must match the snapshot of the statement that asks, so every read of the
+//! sharing configuration goes through `SPI_execute(..., read_only = true, ...)`,
+//! which uses the active snapshot and never increments the command counter.
+
+use super::errors::spi_failed;
+use pgrx::prelude::*;
+use std::ffi::{CStr, CString};
+
+/// The first row of `query` as text columns (`None` for NULL); `None` when no row.
+pub fn read_row(query: &str) -> Option<Vec<Option<String>>> {
+    let sql = CString::new(query).expect("queries have no NUL bytes");
+    Spi::connect(|_client| unsafe {
+        let rc = pg_sys::SPI_execute(sql.as_ptr(), true, 1);
+        if rc != pg_sys::SPI_OK_SELECT as i32 {
+            spi_failed("read the sharing configuration", format!("SPI code {rc}"));
+        }
+        if pg_sys::SPI_processed == 0 || pg_sys::SPI_tuptable.is_null() {
+            return None;
+        }
+        let table = &*pg_sys::SPI_tuptable;
+        let tuple = *table.vals;
+        let natts = (*table.tupdesc).natts;
+        let row = (1..=natts)
+            .map(|i| {
+                let v = pg_sys::SPI_getvalue(tuple, table.tupdesc, i);
+                (!v.is_null()).then(|| CStr::from_ptr(v).to_string_lossy().into_owned())
+            })
+            .collect();
+        Some(row)
+    })
+}
+
+/// A single text value.
+pub fn read_text(query: &str) -> Option<String> {
+    read_row(query).and_then(|mut r| r.swap_remove(0))
+}
