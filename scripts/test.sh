@@ -19,5 +19,20 @@ psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 \
 psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d pg_sharing_tmpl -v ON_ERROR_STOP=1 \
   -c "CREATE EXTENSION pg_sharing"
 
+echo "==> cargo fmt --check and cargo clippy -D warnings"
+cargo fmt --all -- --check
+cargo clippy --no-default-features --features "pg$PG_MAJOR" --all-targets -- -D warnings
+
 echo "==> cargo test (unit tests of the model + integration tests on the cluster)"
-PG_SHARING_TEST_PORT=$PORT cargo test --no-default-features --features "pg$PG_MAJOR" -- --test-threads="${TEST_THREADS:-4}"
+log=$(mktemp)
+set +e
+PG_SHARING_TEST_PORT=$PORT cargo test --no-default-features --features "pg$PG_MAJOR" \
+  -- --test-threads="${TEST_THREADS:-4}" --show-output 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
+rm -f "$log"
+echo
+echo "${passed} passed, ${failed} failed"
+exit "$status"

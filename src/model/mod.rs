@@ -3,6 +3,7 @@
 
 pub mod authority;
 pub mod engine;
+pub mod explain;
 pub mod org;
 pub mod perms;
 pub mod privileges;
