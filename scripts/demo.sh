@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The demo on a fresh machine: installs what is missing, builds and installs the
+# extension, starts a throwaway cluster, loads a demo org and shows different
+# viewers seeing different rows. The cluster is removed at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT=${PG_SHARING_DEMO_PORT:-54330}
+scripts/setup.sh
+echo "==> starting a throwaway cluster on port $PORT"
+scripts/cluster.sh start demo "$PORT"
+trap 'scripts/cluster.sh stop demo' EXIT
+psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE demo"
+psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d demo -f demo/demo.sql
