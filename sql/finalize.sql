@@ -11,3 +11,5 @@ GRANT EXECUTE ON FUNCTION sharing.reach(bigint) TO PUBLIC;
 -- The agreement views show only the viewer's own company's agreements.
 GRANT EXECUTE ON FUNCTION sharing._viewer_company() TO PUBLIC;
 GRANT SELECT ON sharing.shared_by_you, sharing.shared_with_you TO PUBLIC;
+-- The audit log shows each viewer their own company's entries (row level security).
+GRANT SELECT ON sharing.audit_log TO PUBLIC;

@@ -63,6 +63,9 @@ DECLARE
     manager_id bigint;
     user_id bigint;
 BEGIN
+    IF current_setting('sharing.seed_standard_roles', true) IN ('off', 'false') THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO sharing.roles (company_id, name, description, is_admin, is_protected)
     VALUES (NEW.id, 'Administrator', 'All permissions, including administration', true, true)
     RETURNING id INTO admin_id;

@@ -8,7 +8,20 @@ use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 pub static VIEWER: GucSetting<Option<std::ffi::CString>> =
     GucSetting::<Option<std::ffi::CString>>::new(None);
 
+/// `sharing.seed_standard_roles`: whether a new company gets the standard
+/// Administrator / Manager / User roles (on by default; `import_company` turns it
+/// off for the duration of its own insert).
+pub static SEED_STANDARD_ROLES: GucSetting<bool> = GucSetting::<bool>::new(true);
+
 pub fn init() {
+    GucRegistry::define_bool_guc(
+        c"sharing.seed_standard_roles",
+        c"Give every new company the standard Administrator, Manager and User roles.",
+        c"Turned off by sharing.import_company while it creates the company from a document.",
+        &SEED_STANDARD_ROLES,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"sharing.viewer",
         c"Application user id whose visibility applies to this session or transaction.",

@@ -53,6 +53,16 @@ extension_sql_file!(
         sql_api::viewer::current_viewer
     ]
 );
+extension_sql_file!(
+    "../sql/audit.sql",
+    name = "audit",
+    requires = ["protect", sql_api::viewer::_asking_role]
+);
+extension_sql_file!(
+    "../sql/portable.sql",
+    name = "portable",
+    requires = ["audit"]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

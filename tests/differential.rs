@@ -243,6 +243,11 @@ fn compare_functions(c: &mut Client) -> (i64, Vec<String>) {
              SELECT format('can_access(%s, %s, record %s, viewer %s): engine %s, reference %s', t, action, id, viewer, engine, reference)
                FROM checks WHERE engine IS DISTINCT FROM reference
              UNION ALL
+             SELECT format('explain_access(%s, %s, record %s, viewer %s) disagrees with can_access', t, action, id, viewer)
+               FROM checks c
+              WHERE (SELECT (sharing.explain_access(c.t, c.action, r.owner_id, r.company_id, c.viewer, r.assignee_id)->>'allowed')::bool
+                       FROM recs r WHERE r.t = c.t AND r.id = c.id) IS DISTINCT FROM c.engine
+             UNION ALL
              SELECT format('can_see(owner %s, viewer %s): engine %s, reference %s', o.id, v.id,
                            sharing.can_see(o.id, v.id), ref.can_see(o.id, v.id))
                FROM sharing.users o CROSS JOIN sharing.users v

@@ -6,6 +6,7 @@ pub mod engine;
 pub mod explain;
 pub mod org;
 pub mod perms;
+pub mod portable;
 pub mod privileges;
 pub mod types;
 

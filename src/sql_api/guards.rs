@@ -10,6 +10,13 @@ use crate::model::privileges::{classify_privilege, PrivilegeKind};
 use crate::model::types::{Action, Level};
 use pgrx::prelude::*;
 
+/// Run `check` for the acting viewer, if any (superusers pass).
+pub fn require_for_viewer(
+    check: impl FnOnce(&Actor) -> Result<(), crate::model::authority::Denial>,
+) {
+    as_viewer(check)
+}
+
 /// Run `check` for the acting viewer, if any.
 fn as_viewer(check: impl FnOnce(&Actor) -> Result<(), crate::model::authority::Denial>) {
     let Some(viewer) = resolve_viewer() else {

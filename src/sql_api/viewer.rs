@@ -76,3 +76,19 @@ pub fn resolve_viewer() -> Option<i64> {
 fn current_viewer() -> Option<i64> {
     resolve_viewer()
 }
+
+/// The database role really asking (see [`asking_role`]), for the audit log.
+#[pg_extern(stable, parallel_safe)]
+#[search_path(pg_catalog, pg_temp)]
+fn _asking_role() -> String {
+    let role = asking_role();
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(role, true);
+        if name.is_null() {
+            return format!("oid {}", role.to_u32());
+        }
+        std::ffi::CStr::from_ptr(name)
+            .to_string_lossy()
+            .into_owned()
+    }
+}

@@ -1,0 +1,652 @@
+//! The portable form of one company (SPEC §8): roles, permissions, privileges,
+//! users, memberships, sharing rules and outgoing agreements, with names in place
+//! of database ids (user ids are the application's own and are kept). Sorted, so
+//! that export → import → export gives the same document.
+//!
+//! Documented in docs/org-format.md.
+
+use super::perms::incoherence;
+use super::privileges::classify_privilege;
+use super::types::{Action, Level, OrgWideDefault, RuleAccess, RuleScope, Status};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+pub const FORMAT: &str = "pg_sharing.company/1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyDoc {
+    pub format: String,
+    pub company: CompanyHeader,
+    #[serde(default)]
+    pub object_types: Vec<ObjectTypeDoc>,
+    #[serde(default)]
+    pub roles: Vec<RoleDoc>,
+    #[serde(default)]
+    pub users: Vec<UserDoc>,
+    #[serde(default)]
+    pub sharing_rules: Vec<RuleDoc>,
+    #[serde(default)]
+    pub agreements: Vec<AgreementDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompanyHeader {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectTypeDoc {
+    pub name: String,
+    pub org_wide_default: OrgWideDefault,
+    pub grant_via_hierarchy: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleDoc {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub reports_to: Option<String>,
+    #[serde(default)]
+    pub based_on: Option<String>,
+    #[serde(default)]
+    pub is_admin: bool,
+    #[serde(default)]
+    pub is_default: bool,
+    #[serde(default)]
+    pub is_protected: bool,
+    /// object type -> action -> level; only the rows that exist. Actions are
+    /// checked by `validate`, so that a bad one is reported at its own path.
+    #[serde(default)]
+    pub permissions: BTreeMap<String, BTreeMap<String, Level>>,
+    #[serde(default)]
+    pub privileges: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserDoc {
+    pub id: i64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default = "active")]
+    pub status: Status,
+    #[serde(default)]
+    pub is_superuser: bool,
+    #[serde(default)]
+    pub is_super_company_member: bool,
+    #[serde(default)]
+    pub db_role: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<MembershipDoc>,
+}
+
+fn active() -> Status {
+    Status::Active
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipDoc {
+    pub role: String,
+    #[serde(default)]
+    pub assigned_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDoc {
+    #[serde(default)]
+    pub object_type: Option<String>,
+    pub source_role: String,
+    pub source_scope: RuleScope,
+    pub target_role: String,
+    pub target_scope: RuleScope,
+    pub access: RuleAccess,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementDoc {
+    pub grantee_company: String,
+    #[serde(default)]
+    pub notes: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub permissions: Vec<AgreementPermissionDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementPermissionDoc {
+    pub object_type: String,
+    pub action: Action,
+}
+
+/// A problem in a document, with the JSON path of the element at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct DocError {
+    pub path: String,
+    pub message: String,
+}
+
+fn err(path: impl Into<String>, message: impl Into<String>) -> DocError {
+    DocError {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+/// Parse a document, reporting the JSON path of a malformed element.
+pub fn parse(text: &str) -> Result<CompanyDoc, DocError> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let doc: CompanyDoc = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        err(
+            if path == "." {
+                "$".to_string()
+            } else {
+                format!("$.{path}")
+            },
+            e.into_inner().to_string(),
+        )
+    })?;
+    validate(&doc)?;
+    Ok(doc)
+}
+
+impl CompanyDoc {
+    /// Put every list in its canonical order.
+    pub fn normalize(&mut self) {
+        self.object_types.sort_by(|a, b| a.name.cmp(&b.name));
+        self.roles.sort_by(|a, b| a.name.cmp(&b.name));
+        for r in &mut self.roles {
+            r.privileges.sort();
+            r.privileges.dedup();
+        }
+        self.users.sort_by_key(|u| u.id);
+        for u in &mut self.users {
+            u.roles.sort_by(|a, b| a.role.cmp(&b.role));
+        }
+        self.sharing_rules.sort();
+        self.agreements
+            .sort_by(|a, b| a.grantee_company.cmp(&b.grantee_company));
+        for a in &mut self.agreements {
+            a.permissions.sort();
+            a.permissions.dedup();
+        }
+    }
+
+    /// Roles in an order where every `reports_to` and `based_on` target comes first.
+    /// `validate` has already refused cycles.
+    pub fn roles_in_dependency_order(&self) -> Vec<&RoleDoc> {
+        let by_name: HashMap<&str, &RoleDoc> =
+            self.roles.iter().map(|r| (r.name.as_str(), r)).collect();
+        let mut done: BTreeSet<&str> = BTreeSet::new();
+        let mut out = Vec::new();
+        fn visit<'a>(
+            r: &'a RoleDoc,
+            by_name: &HashMap<&str, &'a RoleDoc>,
+            done: &mut BTreeSet<&'a str>,
+            out: &mut Vec<&'a RoleDoc>,
+        ) {
+            if done.contains(r.name.as_str()) {
+                return;
+            }
+            done.insert(&r.name);
+            for dep in [&r.reports_to, &r.based_on].into_iter().flatten() {
+                if let Some(d) = by_name.get(dep.as_str()) {
+                    visit(d, by_name, done, out);
+                }
+            }
+            out.push(r);
+        }
+        for r in &self.roles {
+            visit(r, &by_name, &mut done, &mut out);
+        }
+        out
+    }
+}
+
+/// Everything that can be checked without the database, each error at its path.
+pub fn validate(doc: &CompanyDoc) -> Result<(), DocError> {
+    if doc.format != FORMAT {
+        return Err(err(
+            "$.format",
+            format!(
+                "unsupported format \"{}\" (expected \"{FORMAT}\")",
+                doc.format
+            ),
+        ));
+    }
+    if doc.company.name.trim().is_empty() {
+        return Err(err("$.company.name", "company name must not be empty"));
+    }
+    let mut role_names: HashMap<&str, usize> = HashMap::new();
+    for (i, r) in doc.roles.iter().enumerate() {
+        if r.name.trim().is_empty() {
+            return Err(err(
+                format!("$.roles[{i}].name"),
+                "role name must not be empty",
+            ));
+        }
+        if role_names.insert(&r.name, i).is_some() {
+            return Err(err(
+                format!("$.roles[{i}].name"),
+                format!("role \"{}\" appears twice", r.name),
+            ));
+        }
+    }
+    let defaults: Vec<usize> = (0..doc.roles.len())
+        .filter(|i| doc.roles[*i].is_default)
+        .collect();
+    if defaults.len() != 1 {
+        return Err(err(
+            "$.roles",
+            format!(
+                "exactly one role must have is_default = true (found {})",
+                defaults.len()
+            ),
+        ));
+    }
+    for (i, r) in doc.roles.iter().enumerate() {
+        for (field, target) in [("reports_to", &r.reports_to), ("based_on", &r.based_on)] {
+            let Some(t) = target else { continue };
+            if !role_names.contains_key(t.as_str()) {
+                return Err(err(
+                    format!("$.roles[{i}].{field}"),
+                    format!("role \"{}\": {field} names unknown role \"{t}\"", r.name),
+                ));
+            }
+            // Walk the chain: a cycle comes back to this role.
+            let mut seen = BTreeSet::new();
+            let mut cur = Some(t.as_str());
+            while let Some(name) = cur {
+                if name == r.name {
+                    return Err(err(
+                        format!("$.roles[{i}].{field}"),
+                        format!("role \"{}\": {field} closes a cycle", r.name),
+                    ));
+                }
+                if !seen.insert(name) {
+                    break;
+                }
+                let next = &doc.roles[role_names[name]];
+                cur = if field == "reports_to" {
+                    next.reports_to.as_deref()
+                } else {
+                    next.based_on.as_deref()
+                };
+            }
+        }
+        for (t, actions) in &r.permissions {
+            let mut levels = [Level::None; 4];
+            for (a, l) in actions {
+                let action: Action = a.parse().map_err(|e: super::types::ParseError| {
+                    err(format!("$.roles[{i}].permissions.{t}.{a}"), e.to_string())
+                })?;
+                levels[action.index()] = *l;
+            }
+            if let Some((a, la, b, lb)) = incoherence(&levels) {
+                return Err(err(
+                    format!("$.roles[{i}].permissions.{t}"),
+                    format!(
+                        "incoherent levels for role \"{}\": {a} is \"{la}\" but {b} is \"{lb}\"",
+                        r.name
+                    ),
+                ));
+            }
+        }
+        for (j, p) in r.privileges.iter().enumerate() {
+            classify_privilege(p)
+                .map_err(|e| err(format!("$.roles[{i}].privileges[{j}]"), e.to_string()))?;
+        }
+    }
+    let mut user_ids = BTreeSet::new();
+    for (i, u) in doc.users.iter().enumerate() {
+        if !user_ids.insert(u.id) {
+            return Err(err(
+                format!("$.users[{i}].id"),
+                format!("user {} appears twice", u.id),
+            ));
+        }
+        for (j, m) in u.roles.iter().enumerate() {
+            if !role_names.contains_key(m.role.as_str()) {
+                return Err(err(
+                    format!("$.users[{i}].roles[{j}].role"),
+                    format!("user {} holds unknown role \"{}\"", u.id, m.role),
+                ));
+            }
+        }
+        if u.status == Status::Active && u.roles.is_empty() {
+            return Err(err(
+                format!("$.users[{i}].roles"),
+                format!("active user {} must hold at least one role", u.id),
+            ));
+        }
+    }
+    for (i, s) in doc.sharing_rules.iter().enumerate() {
+        for (field, name) in [
+            ("source_role", &s.source_role),
+            ("target_role", &s.target_role),
+        ] {
+            if !role_names.contains_key(name.as_str()) {
+                return Err(err(
+                    format!("$.sharing_rules[{i}].{field}"),
+                    format!("unknown role \"{name}\""),
+                ));
+            }
+        }
+    }
+    let mut grantees = BTreeSet::new();
+    for (i, a) in doc.agreements.iter().enumerate() {
+        if a.grantee_company == doc.company.name {
+            return Err(err(
+                format!("$.agreements[{i}].grantee_company"),
+                "a company cannot have an agreement with itself",
+            ));
+        }
+        if !grantees.insert(&a.grantee_company) {
+            return Err(err(
+                format!("$.agreements[{i}].grantee_company"),
+                format!("two agreements with \"{}\"", a.grantee_company),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The raw rows of one company, as `sharing._company_rows` renders them.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CompanyRows {
+    pub company: Option<RawCompany>,
+    pub object_types: Vec<ObjectTypeDoc>,
+    pub roles: Vec<RawRole>,
+    pub role_permissions: Vec<RawPermission>,
+    pub role_privileges: Vec<RawPrivilege>,
+    pub users: Vec<RawUser>,
+    pub user_roles: Vec<RawMembership>,
+    pub sharing_rules: Vec<RawRule>,
+    pub agreements: Vec<RawAgreement>,
+    pub agreement_permissions: Vec<RawAgreementPermission>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RawCompany {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RawRole {
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub reports_to: Option<i64>,
+    pub based_on: Option<i64>,
+    pub is_admin: bool,
+    pub is_default: bool,
+    pub is_protected: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RawPermission {
+    pub role_id: i64,
+    pub object_type: String,
+    pub action: Action,
+    pub level: Level,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RawPrivilege {
+    pub role_id: i64,
+    pub privilege: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RawUser {
+    pub id: i64,
+    pub name: Option<String>,
+    pub status: Status,
+    pub is_superuser: bool,
+    pub is_super_company_member: bool,
+    pub db_role: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RawMembership {
+    pub user_id: i64,
+    pub role_id: i64,
+    pub assigned_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RawRule {
+    pub object_type: Option<String>,
+    pub source_role: i64,
+    pub source_scope: RuleScope,
+    pub target_role: i64,
+    pub target_scope: RuleScope,
+    pub access: RuleAccess,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RawAgreement {
+    pub id: i64,
+    pub grantee_company: String,
+    pub notes: Option<String>,
+    pub created_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RawAgreementPermission {
+    pub agreement_id: i64,
+    pub object_type: String,
+    pub action: Action,
+}
+
+/// Build the portable document from a company's rows: ids become names, only the
+/// object types the company refers to are listed, everything in canonical order.
+pub fn export_document(rows: &CompanyRows) -> Option<CompanyDoc> {
+    let company = rows.company.as_ref()?;
+    let role_name: HashMap<i64, &str> =
+        rows.roles.iter().map(|r| (r.id, r.name.as_str())).collect();
+    let name_of = |id: Option<i64>| id.and_then(|i| role_name.get(&i).map(|n| n.to_string()));
+    let mut used_types: BTreeSet<&str> = BTreeSet::new();
+    let roles = rows
+        .roles
+        .iter()
+        .map(|r| {
+            let mut permissions: BTreeMap<String, BTreeMap<String, Level>> = BTreeMap::new();
+            for p in rows.role_permissions.iter().filter(|p| p.role_id == r.id) {
+                used_types.insert(&p.object_type);
+                permissions
+                    .entry(p.object_type.clone())
+                    .or_default()
+                    .insert(p.action.to_string(), p.level);
+            }
+            RoleDoc {
+                name: r.name.clone(),
+                description: r.description.clone(),
+                reports_to: name_of(r.reports_to),
+                based_on: name_of(r.based_on),
+                is_admin: r.is_admin,
+                is_default: r.is_default,
+                is_protected: r.is_protected,
+                permissions,
+                privileges: rows
+                    .role_privileges
+                    .iter()
+                    .filter(|p| p.role_id == r.id)
+                    .map(|p| p.privilege.clone())
+                    .collect(),
+            }
+        })
+        .collect();
+    let users = rows
+        .users
+        .iter()
+        .map(|u| UserDoc {
+            id: u.id,
+            name: u.name.clone(),
+            status: u.status,
+            is_superuser: u.is_superuser,
+            is_super_company_member: u.is_super_company_member,
+            db_role: u.db_role.clone(),
+            roles: rows
+                .user_roles
+                .iter()
+                .filter(|m| m.user_id == u.id)
+                .filter_map(|m| {
+                    role_name.get(&m.role_id).map(|n| MembershipDoc {
+                        role: n.to_string(),
+                        assigned_at: m.assigned_at.clone(),
+                    })
+                })
+                .collect(),
+        })
+        .collect();
+    let sharing_rules = rows
+        .sharing_rules
+        .iter()
+        .filter_map(|s| {
+            if let Some(t) = &s.object_type {
+                used_types.insert(t);
+            }
+            Some(RuleDoc {
+                object_type: s.object_type.clone(),
+                source_role: name_of(Some(s.source_role))?,
+                source_scope: s.source_scope,
+                target_role: name_of(Some(s.target_role))?,
+                target_scope: s.target_scope,
+                access: s.access,
+            })
+        })
+        .collect();
+    let agreements = rows
+        .agreements
+        .iter()
+        .map(|a| AgreementDoc {
+            grantee_company: a.grantee_company.clone(),
+            notes: a.notes.clone(),
+            created_at: a.created_at.clone(),
+            permissions: rows
+                .agreement_permissions
+                .iter()
+                .filter(|p| p.agreement_id == a.id)
+                .map(|p| {
+                    used_types.insert(&p.object_type);
+                    AgreementPermissionDoc {
+                        object_type: p.object_type.clone(),
+                        action: p.action,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let object_types = rows
+        .object_types
+        .iter()
+        .filter(|t| used_types.contains(t.name.as_str()))
+        .cloned()
+        .collect();
+    let mut doc = CompanyDoc {
+        format: FORMAT.to_string(),
+        company: CompanyHeader {
+            name: company.name.clone(),
+        },
+        object_types,
+        roles,
+        users,
+        sharing_rules,
+        agreements,
+    };
+    doc.normalize();
+    Some(doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal() -> serde_json::Value {
+        serde_json::json!({
+            "format": FORMAT,
+            "company": {"name": "Acme"},
+            "roles": [
+                {"name": "Boss", "is_admin": true},
+                {"name": "Staff", "reports_to": "Boss", "based_on": "Boss", "is_default": true,
+                 "permissions": {"deals": {"view": "all", "edit": "owned"}}, "privileges": ["app.crm"]}
+            ],
+            "users": [{"id": 7, "name": "ann", "roles": [{"role": "Staff"}]}]
+        })
+    }
+
+    fn parse_value(v: &serde_json::Value) -> Result<CompanyDoc, DocError> {
+        parse(&v.to_string())
+    }
+
+    #[test]
+    fn a_minimal_document_parses_and_orders_roles() {
+        let doc = parse_value(&minimal()).unwrap();
+        let order: Vec<&str> = doc
+            .roles_in_dependency_order()
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(order, vec!["Boss", "Staff"]);
+        assert_eq!(doc.users[0].status, Status::Active);
+    }
+
+    #[test]
+    fn errors_point_at_the_json_path() {
+        let mut v = minimal();
+        v["roles"][1]["permissions"]["deals"]["view"] = "everything".into();
+        let e = parse_value(&v).unwrap_err();
+        assert_eq!(e.path, "$.roles[1].permissions.deals.view", "{e}");
+        let mut v = minimal();
+        v["roles"][1]["permissions"]["deals"]["read"] = "all".into();
+        assert_eq!(
+            parse_value(&v).unwrap_err().path,
+            "$.roles[1].permissions.deals.read"
+        );
+        let mut v = minimal();
+        v["roles"][0]["reports_to"] = "Staff".into();
+        let e = parse_value(&v).unwrap_err();
+        assert!(
+            e.path.ends_with(".reports_to") && e.message.contains("cycle"),
+            "{e}"
+        );
+        let mut v = minimal();
+        v["users"][0]["roles"][0]["role"] = "Ghost".into();
+        assert_eq!(
+            parse_value(&v).unwrap_err().path,
+            "$.users[0].roles[0].role"
+        );
+        let mut v = minimal();
+        v["roles"][1]["permissions"]["deals"]["view"] = "none".into();
+        assert_eq!(
+            parse_value(&v).unwrap_err().path,
+            "$.roles[1].permissions.deals"
+        );
+        let mut v = minimal();
+        v["roles"][1]["privileges"][0] = "Billing".into();
+        assert_eq!(
+            parse_value(&v).unwrap_err().path,
+            "$.roles[1].privileges[0]"
+        );
+        let mut v = minimal();
+        v["surprise"] = 1.into();
+        assert!(parse_value(&v).unwrap_err().message.contains("surprise"));
+        let mut v = minimal();
+        v["format"] = "other/9".into();
+        assert_eq!(parse_value(&v).unwrap_err().path, "$.format");
+    }
+}

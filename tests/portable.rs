@@ -1,0 +1,463 @@
+//! SPEC §8: export_company / import_company round trips, refusals with JSON paths,
+//! all-or-nothing; and the audit log on every table and operation, with tenant
+//! isolation.
+
+mod common;
+use common::*;
+use postgres::Client;
+use serde_json::{json, Value};
+
+const ORG: &str = "
+INSERT INTO sharing.object_types (name, org_wide_default) VALUES ('deals', 'private'), ('contacts', 'public_read');
+SELECT sharing.create_company('Acme');
+SELECT sharing.create_company('Globex');
+UPDATE sharing.roles SET name = 'Regular user' WHERE company_id = 1 AND name = 'User';
+INSERT INTO sharing.roles (company_id, name, description, reports_to, based_on) VALUES
+  (1, 'Sales Director', 'top of sales', 1, 2),
+  (1, 'Salesperson', 'User plus Insight', 2, 3);
+INSERT INTO sharing.role_privileges (role_id, privilege)
+  SELECT id, 'app.insight' FROM sharing.roles WHERE name = 'Salesperson';
+INSERT INTO sharing.role_permissions (role_id, object_type, action, level)
+  SELECT id, 'contacts', 'view', 'all' FROM sharing.roles WHERE name = 'Salesperson';
+INSERT INTO sharing.users (id, company_id, name, status, db_role) VALUES
+  (7, 1, 'ann', 'active', 'ann_login'), (8, 1, 'bob', 'pending', NULL), (9, 1, 'cy', 'active', NULL);
+INSERT INTO sharing.user_roles (user_id, role_id, assigned_at)
+  SELECT 7, id, '2026-01-02 03:04:05.123456+00' FROM sharing.roles WHERE name = 'Salesperson';
+DELETE FROM sharing.user_roles WHERE user_id = 7 AND role_id = 3;
+INSERT INTO sharing.sharing_rules (company_id, object_type, source_role, source_scope, target_role, target_scope, access)
+  SELECT 1, 'deals', s.id, 'role_and_subordinates', d.id, 'role', 'read_write'
+    FROM sharing.roles s, sharing.roles d WHERE s.name = 'Salesperson' AND d.name = 'Sales Director';
+INSERT INTO sharing.agreements (grantor_company, grantee_company, notes) VALUES (1, 2, 'resellers');
+INSERT INTO sharing.agreement_permissions (agreement_id, object_type, action) VALUES (1, 'deals', 'view'), (1, 'deals', 'delete');
+";
+
+fn export(c: &mut Client, company: &str) -> Value {
+    let text = one_str(
+        c,
+        &format!("SELECT sharing.export_company(id)::text FROM sharing.companies WHERE name = '{company}'"),
+    );
+    serde_json::from_str(&text).unwrap()
+}
+
+fn import(c: &mut Client, doc: &Value) -> Result<i64, postgres::Error> {
+    c.query_one(
+        "SELECT sharing.import_company($1::text::jsonb)",
+        &[&doc.to_string()],
+    )
+    .map(|r| r.get(0))
+}
+
+#[test]
+fn export_import_export_is_exact() {
+    let a = TestDb::new("roundtripa");
+    let b = TestDb::new("roundtripb");
+    let mut ca = a.dba();
+    ca.batch_execute(ORG).unwrap();
+    let doc = export(&mut ca, "Acme");
+    assert_eq!(doc["format"], "pg_sharing.company/1");
+    assert_eq!(doc["company"]["name"], "Acme");
+    let roles: Vec<&str> = doc["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        roles,
+        vec![
+            "Administrator",
+            "Manager",
+            "Regular user",
+            "Sales Director",
+            "Salesperson"
+        ]
+    );
+    assert_eq!(
+        doc["users"][0]["roles"],
+        json!([{"role": "Salesperson", "assigned_at": "2026-01-02T03:04:05.123456Z"}])
+    );
+    assert_eq!(doc["agreements"][0]["grantee_company"], "Globex");
+    assert_eq!(doc["sharing_rules"][0]["access"], "read_write");
+
+    let mut cb = b.dba();
+    // A different time zone must not change the document.
+    cb.batch_execute("SET TimeZone = 'America/Los_Angeles'")
+        .unwrap();
+    import(&mut cb, &doc).unwrap();
+    assert_eq!(export(&mut cb, "Acme"), doc, "export -> import -> export");
+    // The grantee did not exist: it was created with the standard roles.
+    assert_eq!(one_i64(&mut cb, "SELECT count(*) FROM sharing.roles r JOIN sharing.companies c ON c.id = r.company_id WHERE c.name = 'Globex'"), 3);
+    // Decisions agree too.
+    let decisions = "SELECT string_agg(sharing.can_access('deals', a, o.id, 1, v.id)::text, ',' ORDER BY a, o.id, v.id)
+                       FROM sharing.users o, sharing.users v, unnest(ARRAY['view','edit','delete']) a
+                      WHERE o.company_id = (SELECT id FROM sharing.companies WHERE name = 'Acme')
+                        AND v.company_id = o.company_id";
+    let in_a = one_str(
+        &mut ca,
+        &decisions.replace(
+            ", 1, v.id",
+            ", (SELECT id FROM sharing.companies WHERE name = 'Acme'), v.id",
+        ),
+    );
+    let in_b = one_str(
+        &mut cb,
+        &decisions.replace(
+            ", 1, v.id",
+            ", (SELECT id FROM sharing.companies WHERE name = 'Acme'), v.id",
+        ),
+    );
+    assert_eq!(in_a, in_b);
+    // Importing the same company twice is refused at $.company.name.
+    let e = import(&mut cb, &doc).unwrap_err();
+    let db = e.as_db_error().unwrap();
+    assert_eq!(db.code().code(), "23505");
+    assert!(db.message().contains("$.company.name"), "{}", db.message());
+}
+
+fn bad(c: &mut Client, doc: &Value, sqlstate: &str, path: &str) {
+    let before = dump(c);
+    let e = import(c, doc).expect_err("a bad document must be refused");
+    let db = e.as_db_error().unwrap();
+    assert_eq!(db.code().code(), sqlstate, "{}", db.message());
+    assert!(
+        db.message().contains(path),
+        "expected path {path} in: {}",
+        db.message()
+    );
+    assert_eq!(before, dump(c), "nothing of a refused import remains");
+}
+
+#[test]
+fn bad_documents_are_refused_whole_with_their_json_path() {
+    let a = TestDb::new("baddocs");
+    let mut c = a.dba();
+    c.batch_execute(ORG).unwrap();
+    let mut doc = export(&mut c, "Acme");
+    doc["company"]["name"] = "Initech".into();
+    let edit = |f: &dyn Fn(&mut Value)| {
+        let mut d = doc.clone();
+        f(&mut d);
+        d
+    };
+    bad(
+        &mut c,
+        &edit(&|d| d["roles"][4]["based_on"] = "Nobody".into()),
+        "22023",
+        "$.roles[4].based_on",
+    );
+    bad(
+        &mut c,
+        &edit(&|d| d["roles"][0]["reports_to"] = "Manager".into()),
+        "22023",
+        "$.roles[0].reports_to",
+    );
+    bad(
+        &mut c,
+        &edit(&|d| d["roles"][1]["permissions"]["deals"]["view"] = "none".into()),
+        "22023",
+        "$.roles[1].permissions.deals",
+    );
+    bad(
+        &mut c,
+        &edit(&|d| d["roles"][1]["permissions"]["deals"]["view"] = "lots".into()),
+        "22023",
+        "$.roles[1].permissions.deals.view",
+    );
+    bad(
+        &mut c,
+        &edit(&|d| d["users"][0]["roles"][0]["role"] = "Ghost".into()),
+        "22023",
+        "$.users[0].roles[0].role",
+    );
+    bad(
+        &mut c,
+        &edit(&|d| d["users"][1]["id"] = 7.into()),
+        "22023",
+        "$.users[1].id",
+    );
+    bad(
+        &mut c,
+        &edit(&|d| d["roles"][0]["privileges"] = json!(["Billing"])),
+        "22023",
+        "$.roles[0].privileges[0]",
+    );
+    bad(
+        &mut c,
+        &edit(&|d| d["format"] = "v0".into()),
+        "22023",
+        "$.format",
+    );
+    bad(
+        &mut c,
+        &edit(&|d| d["roles"][2]["is_default"] = false.into()),
+        "22023",
+        "$.roles",
+    );
+    // Conflicts only the database can see are reported at their path too.
+    bad(
+        &mut c,
+        &edit(&|d| d["users"][0]["db_role"] = "taken".into()),
+        "23505",
+        "$.users",
+    );
+    c.batch_execute("UPDATE sharing.users SET db_role = 'taken' WHERE id = 9")
+        .unwrap();
+    let clash = edit(&|d| {
+        d["users"][0]["db_role"] = "taken".into();
+        d["users"][0]["id"] = 70.into();
+        d["users"][1]["id"] = 80.into();
+        d["users"][2]["id"] = 90.into();
+    });
+    bad(&mut c, &clash, "23505", "$.users[0]");
+    bad(
+        &mut c,
+        &edit(&|d| {
+            d["users"][0]["id"] = 9.into();
+            d["users"][1]["id"] = 80.into();
+            d["users"][2]["id"] = 90.into();
+            d["users"][0]["db_role"] = Value::Null;
+        }),
+        "23505",
+        "$.users[0]",
+    );
+    // Valid, with new ids: accepted.
+    let ok = edit(&|d| {
+        d["users"][0]["id"] = 70.into();
+        d["users"][1]["id"] = 80.into();
+        d["users"][2]["id"] = 90.into();
+        d["users"][0]["db_role"] = Value::Null;
+    });
+    import(&mut c, &ok).unwrap();
+    assert_eq!(one_i64(&mut c, "SELECT count(*) FROM sharing.roles r JOIN sharing.companies c ON c.id = r.company_id WHERE c.name = 'Initech'"), 5);
+}
+
+#[test]
+fn imports_obey_the_no_escalation_rules() {
+    let a = TestDb::new("importviewer");
+    let mut c = a.dba();
+    c.batch_execute(ORG).unwrap();
+    let mut doc = export(&mut c, "Acme");
+    doc["company"]["name"] = "Initech".into();
+    for (i, id) in [(0, 70), (1, 80), (2, 90)] {
+        doc["users"][i]["id"] = id.into();
+        doc["users"][i]["db_role"] = Value::Null;
+    }
+    // A company admin (not a superuser) may not create companies at all.
+    c.batch_execute(
+        "RESET sharing.viewer;
+         INSERT INTO sharing.users (id, company_id, name) VALUES (1, 1, 'admin');
+         INSERT INTO sharing.user_roles (user_id, role_id) VALUES (1, 1);
+         SET sharing.viewer = '1';",
+    )
+    .unwrap();
+    bad(&mut c, &doc, "42501", "$.company");
+    c.batch_execute("RESET sharing.viewer").unwrap();
+}
+
+#[test]
+fn audit_log_records_every_change_and_isolates_tenants() {
+    let mut db = TestDb::new("audit");
+    let app = db.login("app");
+    let mut c = db.dba();
+    c.batch_execute(ORG).unwrap();
+    c.batch_execute(&format!(
+        "INSERT INTO sharing.trusted_app_roles VALUES ('{app}');
+         INSERT INTO sharing.users (id, company_id, name) VALUES (1, 1, 'acme admin'), (2, 2, 'globex admin');
+         INSERT INTO sharing.user_roles (user_id, role_id) VALUES (1, 1), (2, 4);
+         CREATE TABLE t (id int, owner_id bigint, company_id bigint);
+         SELECT sharing.protect('t', 'things');
+         UPDATE sharing.object_types SET grant_via_hierarchy = false WHERE name = 'things';
+         UPDATE sharing.companies SET name = 'Acme Inc' WHERE id = 1;
+         UPDATE sharing.users SET name = 'ann b' WHERE id = 7;
+         UPDATE sharing.roles SET description = 'changed' WHERE name = 'Salesperson';
+         UPDATE sharing.user_roles SET assigned_at = now() WHERE user_id = 7;
+         UPDATE sharing.role_permissions SET level = 'owned' WHERE object_type = 'contacts' AND action = 'view' AND level = 'all' AND role_id > 6;
+         UPDATE sharing.role_privileges SET privilege = 'app.insight2';
+         UPDATE sharing.sharing_rules SET access = 'read';
+         UPDATE sharing.agreements SET notes = 'changed';
+         UPDATE sharing.agreement_permissions SET action = 'edit' WHERE action = 'delete';
+         UPDATE sharing.trusted_app_roles SET db_role = db_role;
+         UPDATE sharing.protected_tables SET protected_at = now();
+         SET sharing.viewer = '1';
+         DELETE FROM sharing.sharing_rules;
+         RESET sharing.viewer;
+         DELETE FROM sharing.agreement_permissions WHERE action = 'edit';
+         DELETE FROM sharing.agreements;
+         DELETE FROM sharing.role_privileges;
+         DELETE FROM sharing.role_permissions WHERE object_type = 'things';
+         DELETE FROM sharing.user_roles WHERE user_id = 8;
+         DELETE FROM sharing.users WHERE id = 9;
+         SELECT sharing.unprotect('t');
+         DELETE FROM sharing.object_types WHERE name = 'things';
+         DELETE FROM sharing.roles WHERE name = 'Sales Director';
+         DELETE FROM sharing.trusted_app_roles;
+         DELETE FROM sharing.companies WHERE id = 2;"
+    ))
+    .unwrap();
+    let seen: Vec<String> = c
+        .query(
+            "SELECT DISTINCT table_name || ':' || operation FROM sharing.audit_log ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut want = Vec::new();
+    for t in [
+        "agreement_permissions",
+        "agreements",
+        "companies",
+        "object_types",
+        "protected_tables",
+        "role_permissions",
+        "role_privileges",
+        "roles",
+        "sharing_rules",
+        "trusted_app_roles",
+        "user_roles",
+        "users",
+    ] {
+        for op in ["DELETE", "INSERT", "UPDATE"] {
+            want.push(format!("{t}:{op}"));
+        }
+    }
+    assert_eq!(seen, want, "every table, every operation");
+    // The row images, the role and the viewer are recorded.
+    let (role, viewer, old, new): (String, Option<i64>, Option<Value>, Option<Value>) = {
+        let r = c
+            .query_one(
+                "SELECT db_role::text, viewer, old_row::text, new_row::text FROM sharing.audit_log
+                  WHERE table_name = 'sharing_rules' AND operation = 'DELETE'",
+                &[],
+            )
+            .unwrap();
+        let parse = |s: Option<String>| s.map(|t| serde_json::from_str::<Value>(&t).unwrap());
+        (r.get(0), r.get(1), parse(r.get(2)), parse(r.get(3)))
+    };
+    assert_eq!((role.as_str(), viewer), ("postgres", Some(1)));
+    assert_eq!(old.unwrap()["access"], "read");
+    assert!(new.is_none());
+    let (old, new): (String, String) = {
+        let r = c
+            .query_one(
+                "SELECT old_row->>'name', new_row->>'name' FROM sharing.audit_log
+                  WHERE table_name = 'companies' AND operation = 'UPDATE'",
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!((old.as_str(), new.as_str()), ("Acme", "Acme Inc"));
+
+    // Tenant isolation: Acme's admin reads only Acme's entries; no viewer reads none.
+    c.batch_execute(&format!(
+        "INSERT INTO sharing.trusted_app_roles VALUES ('{app}')"
+    ))
+    .unwrap();
+    let mut acme = db.connect_as(&app);
+    acme.batch_execute("SET sharing.viewer = '1'").unwrap();
+    let companies: Vec<Option<i64>> = acme
+        .query("SELECT DISTINCT company_id FROM sharing.audit_log", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(companies, vec![Some(1)]);
+    assert!(one_i64(&mut acme, "SELECT count(*) FROM sharing.audit_log") > 10);
+    let mut nobody = db.connect_as(&app);
+    assert_eq!(
+        one_i64(&mut nobody, "SELECT count(*) FROM sharing.audit_log"),
+        0
+    );
+    // Application users cannot rewrite history, even with blanket table grants:
+    // row level security has no policy for changes.
+    assert_eq!(
+        acme.execute("DELETE FROM sharing.audit_log", &[]).unwrap(),
+        0
+    );
+    assert_eq!(
+        acme.execute("UPDATE sharing.audit_log SET viewer = 0", &[])
+            .unwrap(),
+        0
+    );
+    expect_error(&mut acme, "INSERT INTO sharing.audit_log (db_role, table_name, operation) VALUES ('x', 'y', 'INSERT')", "42501");
+}
+
+#[test]
+fn explain_access_gives_reasons() {
+    let db = TestDb::new("explain");
+    let mut c = db.dba();
+    c.batch_execute(ORG).unwrap();
+    c.batch_execute(
+        "INSERT INTO sharing.users (id, company_id, name) VALUES (1, 1, 'dora'), (2, 2, 'gus');
+         INSERT INTO sharing.user_roles (user_id, role_id)
+           SELECT 1, id FROM sharing.roles WHERE name = 'Sales Director';
+         UPDATE sharing.roles SET based_on = 3 WHERE name = 'Sales Director';",
+    )
+    .unwrap();
+    let explain = |c: &mut Client, args: &str| -> Value {
+        serde_json::from_str(&one_str(
+            c,
+            &format!("SELECT sharing.explain_access({args})::text"),
+        ))
+        .unwrap()
+    };
+    // Hierarchy: the path by role names.
+    let e = explain(&mut c, "'deals', 'view', 7, 1, 1");
+    assert_eq!(
+        (e["allowed"].clone(), e["reason"].clone()),
+        (json!(true), json!("sharing_rule"))
+    );
+    assert_eq!(e["detail"]["access"], "read_write");
+    let e = explain(&mut c, "'deals', 'delete', 7, 1, 1");
+    assert_eq!(e["reason"], "not_reached", "{e}");
+    assert_eq!(e["allowed"], false);
+    let e = explain(&mut c, "'contacts', 'view', 7, 1, 9");
+    assert_eq!(e["reason"], "org_wide_default");
+    let e = explain(&mut c, "'deals', 'view', 7, 1, 2");
+    assert_eq!(e["reason"], "agreement");
+    assert_eq!(e["detail"]["agreement_id"], 1);
+    let e = explain(&mut c, "'deals', 'edit', 7, 1, 2");
+    assert_eq!(
+        (e["allowed"].clone(), e["reason"].clone()),
+        (json!(false), json!("no_agreement"))
+    );
+    let e = explain(&mut c, "'deals', 'view', 7, 1, 8");
+    assert_eq!(e["reason"], "inactive_viewer");
+    c.batch_execute(
+        "DELETE FROM sharing.sharing_rules;
+         UPDATE sharing.roles SET reports_to = (SELECT id FROM sharing.roles WHERE name = 'Sales Director')
+          WHERE name = 'Salesperson';",
+    )
+    .unwrap();
+    let e = explain(&mut c, "'deals', 'view', 7, 1, 1");
+    assert_eq!(e["reason"], "hierarchy", "{e}");
+    assert_eq!(
+        e["detail"]["path"],
+        json!(["Salesperson", "Sales Director"]),
+        "{e}"
+    );
+    assert_eq!(e["detail"]["viewer_role"], "Sales Director");
+    let from: Vec<&str> = e["level_from_roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(from, vec!["Regular user", "Sales Director"], "{e}");
+    // And it always agrees with can_access.
+    let disagreements = one_i64(
+        &mut c,
+        "SELECT count(*) FROM sharing.users o, sharing.users v, sharing.companies co,
+                unnest(ARRAY['create','view','edit','delete']) a, unnest(ARRAY['deals','contacts']) t
+          WHERE (sharing.explain_access(t, a, o.id, co.id, v.id)->>'allowed')::bool
+                IS DISTINCT FROM sharing.can_access(t, a, o.id, co.id, v.id)",
+    );
+    assert_eq!(disagreements, 0);
+    expect_error(
+        &mut c,
+        "SELECT sharing.explain_access('deals', 'view', 7, 1, NULL)",
+        "22004",
+    );
+}
