@@ -15,7 +15,7 @@
 use super::org::Org;
 use super::perms::user_permissions;
 use super::types::{Action, Level, OrgWideDefault, RuleAccess, RuleScope, Status};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 type RoleIx = u32;
 type TypeIx = u32;
@@ -232,7 +232,7 @@ impl CompiledOrg {
             .map(|(i, u)| (u.id, i as u32))
             .collect();
 
-        let mut rules: HashMap<i64, Vec<CRule>> = HashMap::new();
+        let mut rules: HashMap<i64, Vec<CRule>> = HashMap::default();
         for r in &snap.sharing_rules {
             let (Some(&source), Some(&target)) =
                 (role_ix.get(&r.source_role), role_ix.get(&r.target_role))

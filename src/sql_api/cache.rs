@@ -34,6 +34,7 @@ struct SnapshotKey {
     xmax: u32,
     xcnt: u32,
     curcid: u32,
+    /// hash of the in-progress transaction sets
     completion: u64,
 }
 
@@ -75,7 +76,9 @@ fn local_xid() -> u32 {
     }
 }
 
-/// The identity of the active snapshot, when it has one we can trust.
+/// The identity of the active snapshot: everything that decides which transactions
+/// it sees. (The active snapshot is a copy, and copies do not keep PostgreSQL's
+/// completion counter, so the in-progress sets are hashed instead.)
 fn snapshot_key() -> Option<SnapshotKey> {
     unsafe {
         let snap = pg_sys::GetActiveSnapshot();
@@ -83,37 +86,30 @@ fn snapshot_key() -> Option<SnapshotKey> {
             return None;
         }
         let s = &*snap;
-        #[cfg(feature = "pg13")]
-        let completion: u64 = {
-            // No completion counter before PostgreSQL 14: hash the in-progress sets.
-            let mut h: u64 = 0xcbf29ce484222325;
-            let mix = |h: &mut u64, x: u32| {
-                *h ^= u64::from(x);
-                *h = h.wrapping_mul(0x100000001b3);
-            };
-            for i in 0..s.xcnt as usize {
-                mix(&mut h, *s.xip.add(i));
-            }
-            if s.subxcnt > 0 {
-                for i in 0..s.subxcnt as usize {
-                    mix(&mut h, *s.subxip.add(i));
-                }
-            }
-            mix(&mut h, s.suboverflowed as u32);
-            h | 1
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut mix = |x: u32| {
+            h ^= u64::from(x);
+            h = h.wrapping_mul(0x0100_0000_01b3);
         };
-        #[cfg(not(feature = "pg13"))]
-        let completion: u64 = s.snapXactCompletionCount;
-        if completion == 0 {
-            return None;
+        if !s.xip.is_null() {
+            for i in 0..s.xcnt as usize {
+                mix((*s.xip.add(i)).into_inner());
+            }
         }
+        if s.subxcnt > 0 && !s.subxip.is_null() {
+            for i in 0..s.subxcnt as usize {
+                mix((*s.subxip.add(i)).into_inner());
+            }
+        }
+        mix(s.suboverflowed as u32);
+        mix(s.takenDuringRecovery as u32);
         Some(SnapshotKey {
             lxid: local_xid(),
             xmin: s.xmin.into_inner(),
             xmax: s.xmax.into_inner(),
             xcnt: s.xcnt,
             curcid: s.curcid,
-            completion,
+            completion: h,
         })
     }
 }

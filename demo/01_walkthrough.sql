@@ -53,8 +53,9 @@ INSERT INTO deals (owner_id, company_id, amount, title) VALUES
   (2, 1, 90000, 'Director''s key account'), (3, 1, 40000, 'Regional deal'),
   (4, 1, 12000, 'Sam #1'), (4, 1, 8000, 'Sam #2'), (5, 1, 15000, 'Sue #1'),
   (1, 1, 5000, 'Admin test deal'), (7, 2, 30000, 'Globex own deal');
-INSERT INTO sharing.agreements (id, grantor_company, grantee_company, notes) VALUES (1, 1, 2, 'reseller programme');
-INSERT INTO sharing.agreement_permissions (agreement_id, object_type, action) VALUES (1, 'deals', 'view');
+INSERT INTO sharing.agreements (grantor_company, grantee_company, notes) VALUES (1, 2, 'reseller programme')
+RETURNING id AS agreement \gset
+INSERT INTO sharing.agreement_permissions (agreement_id, object_type, action) VALUES (:agreement, 'deals', 'view');
 
 -- the application server's role: trusted to set sharing.viewer per request
 CREATE ROLE demo_app NOLOGIN;
