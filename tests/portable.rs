@@ -461,3 +461,22 @@ fn explain_access_gives_reasons() {
         "22004",
     );
 }
+
+#[test]
+fn the_documented_example_imports_and_round_trips() {
+    let md = include_str!("../docs/org-format.md");
+    let start = md
+        .find("```json\n")
+        .expect("docs/org-format.md has a JSON example")
+        + 8;
+    let end = start + md[start..].find("```").unwrap();
+    let example: Value = serde_json::from_str(&md[start..end]).expect("the example is valid JSON");
+    let db = TestDb::new("docexample");
+    let mut c = db.dba();
+    import(&mut c, &example).unwrap();
+    assert_eq!(
+        export(&mut c, "Acme"),
+        example,
+        "the example is exactly what export writes"
+    );
+}
