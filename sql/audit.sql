@@ -15,6 +15,7 @@ CREATE TABLE sharing.audit_log (
 );
 CREATE INDEX audit_log_company_at_idx ON sharing.audit_log (company_id, at);
 SELECT pg_catalog.pg_extension_config_dump('sharing.audit_log', '');
+SELECT pg_catalog.pg_extension_config_dump('sharing.audit_log_id_seq', '');
 
 -- The company a row of a sharing table belongs to, from the row itself or its parents.
 CREATE FUNCTION sharing._row_company(table_name text, r jsonb) RETURNS bigint

@@ -23,6 +23,84 @@ AS $$
                   CASE WHEN assignee_column IS NULL THEN 'NULL::bigint' ELSE quote_ident(assignee_column) END)
 $$;
 
+-- Policies, FORCE row level security and the TRUNCATE guard on one relation.
+CREATE FUNCTION sharing._apply_policies(tbl regclass, object_type text, owner_column name,
+                                        company_column name, assignee_column name) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sharing._drop_policies(tbl);
+    EXECUTE format('CREATE POLICY sharing_select ON %s AS PERMISSIVE FOR SELECT TO PUBLIC USING (%s)', tbl,
+                   sharing._policy_expr(object_type, 'view', owner_column, company_column, assignee_column));
+    EXECUTE format('CREATE POLICY sharing_insert ON %s AS PERMISSIVE FOR INSERT TO PUBLIC WITH CHECK (%s)', tbl,
+                   sharing._policy_expr(object_type, 'create', owner_column, company_column, NULL));
+    EXECUTE format('CREATE POLICY sharing_update ON %s AS PERMISSIVE FOR UPDATE TO PUBLIC USING (%s) WITH CHECK (%s)', tbl,
+                   sharing._policy_expr(object_type, 'edit', owner_column, company_column, assignee_column),
+                   sharing._policy_expr(object_type, 'edit', owner_column, company_column, assignee_column));
+    EXECUTE format('CREATE POLICY sharing_delete ON %s AS PERMISSIVE FOR DELETE TO PUBLIC USING (%s)', tbl,
+                   sharing._policy_expr(object_type, 'delete', owner_column, company_column, assignee_column));
+    -- TRUNCATE ignores row level security: only superusers may empty a protected table.
+    EXECUTE format('CREATE TRIGGER sharing_no_truncate BEFORE TRUNCATE ON %s
+                    FOR EACH STATEMENT EXECUTE FUNCTION sharing._refuse_truncate()', tbl);
+    -- Last: this ALTER TABLE fires the partition event trigger, which then finds
+    -- the policies already in place.
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', tbl);
+END
+$$;
+
+CREATE FUNCTION sharing._drop_policies(tbl regclass) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $$
+BEGIN
+    EXECUTE format('DROP POLICY IF EXISTS sharing_select ON %s', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS sharing_insert ON %s', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS sharing_update ON %s', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS sharing_delete ON %s', tbl);
+    EXECUTE format('DROP TRIGGER IF EXISTS sharing_no_truncate ON %s', tbl);
+END
+$$;
+
+CREATE FUNCTION sharing._refuse_truncate() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+        RAISE EXCEPTION 'TRUNCATE of %.% is refused: it would bypass pg_sharing''s row level security',
+                quote_ident(TG_TABLE_SCHEMA), quote_ident(TG_TABLE_NAME)
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'DELETE obeys the policies; a superuser may TRUNCATE';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- A partition created or attached later under a protected table gets its policies.
+CREATE FUNCTION sharing._protect_new_partitions() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p record;
+BEGIN
+    FOR p IN
+        SELECT t.relid, pt.object_type, pt.owner_column, pt.company_column, pt.assignee_column
+          FROM sharing.protected_tables pt
+          CROSS JOIN LATERAL pg_partition_tree(pt.table_name) t
+         WHERE t.relid <> pt.table_name
+           AND NOT EXISTS (SELECT 1 FROM pg_policy x WHERE x.polrelid = t.relid AND x.polname = 'sharing_select')
+    LOOP
+        PERFORM sharing._apply_policies(p.relid, p.object_type, p.owner_column, p.company_column, p.assignee_column);
+    END LOOP;
+END
+$$;
+CREATE EVENT TRIGGER sharing_protect_new_partitions ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION sharing._protect_new_partitions();
+
 -- Protect a table: register it, create the object type if missing, enable and
 -- FORCE row level security, one policy per command.
 CREATE FUNCTION sharing.protect(tbl regclass, object_type text,
@@ -81,20 +159,19 @@ BEGIN
            company_column = EXCLUDED.company_column, assignee_column = EXCLUDED.assignee_column,
            protected_at = now();
 
-    EXECUTE format('DROP POLICY IF EXISTS sharing_select ON %s', tbl);
-    EXECUTE format('DROP POLICY IF EXISTS sharing_insert ON %s', tbl);
-    EXECUTE format('DROP POLICY IF EXISTS sharing_update ON %s', tbl);
-    EXECUTE format('DROP POLICY IF EXISTS sharing_delete ON %s', tbl);
-    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', tbl);
-    EXECUTE format('CREATE POLICY sharing_select ON %s AS PERMISSIVE FOR SELECT TO PUBLIC USING (%s)', tbl,
-                   sharing._policy_expr(object_type, 'view', owner_column, company_column, assignee_column));
-    EXECUTE format('CREATE POLICY sharing_insert ON %s AS PERMISSIVE FOR INSERT TO PUBLIC WITH CHECK (%s)', tbl,
-                   sharing._policy_expr(object_type, 'create', owner_column, company_column, NULL));
-    EXECUTE format('CREATE POLICY sharing_update ON %s AS PERMISSIVE FOR UPDATE TO PUBLIC USING (%s) WITH CHECK (%s)', tbl,
-                   sharing._policy_expr(object_type, 'edit', owner_column, company_column, assignee_column),
-                   sharing._policy_expr(object_type, 'edit', owner_column, company_column, assignee_column));
-    EXECUTE format('CREATE POLICY sharing_delete ON %s AS PERMISSIVE FOR DELETE TO PUBLIC USING (%s)', tbl,
-                   sharing._policy_expr(object_type, 'delete', owner_column, company_column, assignee_column));
+    -- The table and every partition below it: a query naming a partition directly
+    -- must obey the same policies.
+    PERFORM sharing._apply_policies(p.relid, object_type, owner_column, company_column, assignee_column)
+       FROM pg_partition_tree(tbl) p;
+END
+$$;
+
+CREATE FUNCTION sharing._disable_rls(tbl regclass) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY', tbl);
 END
 $$;
 
@@ -110,11 +187,8 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'sharing.protected_tables lists the protected tables';
     END IF;
-    EXECUTE format('DROP POLICY IF EXISTS sharing_select ON %s', tbl);
-    EXECUTE format('DROP POLICY IF EXISTS sharing_insert ON %s', tbl);
-    EXECUTE format('DROP POLICY IF EXISTS sharing_update ON %s', tbl);
-    EXECUTE format('DROP POLICY IF EXISTS sharing_delete ON %s', tbl);
-    EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY', tbl);
+    PERFORM sharing._drop_policies(p.relid) FROM pg_partition_tree(tbl) p;
+    PERFORM sharing._disable_rls(p.relid) FROM pg_partition_tree(tbl) p;
 END
 $$;
 

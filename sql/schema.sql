@@ -122,3 +122,13 @@ SELECT pg_catalog.pg_extension_config_dump('sharing.sharing_rules', '');
 SELECT pg_catalog.pg_extension_config_dump('sharing.agreements', '');
 SELECT pg_catalog.pg_extension_config_dump('sharing.agreement_permissions', '');
 SELECT pg_catalog.pg_extension_config_dump('sharing.trusted_app_roles', '');
+-- ... and the identity sequences, so that restored ids keep counting from where they were.
+SELECT pg_catalog.pg_extension_config_dump('sharing.companies_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('sharing.users_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('sharing.roles_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('sharing.user_roles_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('sharing.role_permissions_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('sharing.role_privileges_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('sharing.sharing_rules_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('sharing.agreements_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('sharing.agreement_permissions_id_seq', '');
