@@ -23,6 +23,16 @@ AS $$
                   CASE WHEN assignee_column IS NULL THEN 'NULL::bigint' ELSE quote_ident(assignee_column) END)
 $$;
 
+-- A table and, for a partitioned table, every partition below it (parents first).
+CREATE FUNCTION sharing._relation_tree(tbl regclass) RETURNS TABLE (relid regclass)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT tbl
+    UNION ALL
+    SELECT t.relid FROM pg_partition_tree(tbl) t WHERE t.relid <> tbl
+$$;
+
 -- Policies, FORCE row level security and the TRUNCATE guard on one relation.
 CREATE FUNCTION sharing._apply_policies(tbl regclass, object_type text, owner_column name,
                                         company_column name, assignee_column name) RETURNS void
@@ -162,7 +172,7 @@ BEGIN
     -- The table and every partition below it: a query naming a partition directly
     -- must obey the same policies.
     PERFORM sharing._apply_policies(p.relid, object_type, owner_column, company_column, assignee_column)
-       FROM pg_partition_tree(tbl) p;
+       FROM sharing._relation_tree(tbl) p;
 END
 $$;
 
@@ -187,8 +197,8 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'sharing.protected_tables lists the protected tables';
     END IF;
-    PERFORM sharing._drop_policies(p.relid) FROM pg_partition_tree(tbl) p;
-    PERFORM sharing._disable_rls(p.relid) FROM pg_partition_tree(tbl) p;
+    PERFORM sharing._drop_policies(p.relid) FROM sharing._relation_tree(tbl) p;
+    PERFORM sharing._disable_rls(p.relid) FROM sharing._relation_tree(tbl) p;
 END
 $$;
 

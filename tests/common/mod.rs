@@ -169,3 +169,46 @@ pub fn standard_roles(client: &mut Client, company: i64) -> (i64, i64, i64) {
         id(client, "User"),
     )
 }
+
+/// Insightly's example: Sales Director > Regional Sales Managers > Salespeople.
+/// Users: 1 admin, 2 director, 3 east manager, 4 west manager, 5/6 east reps,
+/// 7 west rep, 8 a pending guest. One deal per user (id = owner id).
+pub const INSIGHTLY: &str = "
+INSERT INTO sharing.object_types (name) VALUES ('deals');
+INSERT INTO sharing.companies (id, name) VALUES (1, 'Acme');
+INSERT INTO sharing.roles (id, company_id, name, reports_to, based_on) VALUES
+  (10, 1, 'Sales Director', 1, 2),
+  (11, 1, 'East Sales Manager', 10, 3),
+  (12, 1, 'West Sales Manager', 10, 3),
+  (13, 1, 'East Salesperson', 11, 3),
+  (14, 1, 'West Salesperson', 12, 3);
+INSERT INTO sharing.users (id, company_id, name, status) VALUES
+  (1, 1, 'ada', 'active'), (2, 1, 'dan', 'active'), (3, 1, 'eve', 'active'), (4, 1, 'wes', 'active'),
+  (5, 1, 'ed', 'active'), (6, 1, 'em', 'active'), (7, 1, 'will', 'active'), (8, 1, 'guest', 'pending');
+INSERT INTO sharing.user_roles (user_id, role_id) VALUES
+  (1, 1), (2, 10), (3, 11), (4, 12), (5, 13), (6, 13), (7, 14);
+DELETE FROM sharing.user_roles WHERE role_id = 3 AND user_id BETWEEN 1 AND 7;
+CREATE TABLE deals (id bigint PRIMARY KEY, owner_id bigint, company_id bigint, amount numeric, note text);
+SELECT sharing.protect('deals', 'deals');
+INSERT INTO deals SELECT u.id, u.id, 1, u.id * 100, 'deal of ' || u.name FROM sharing.users u;
+";
+
+/// A database with the Insightly org, and a trusted application role.
+pub fn insightly(db: &mut TestDb) -> (Client, String) {
+    let app = db.login("app");
+    let mut c = db.dba();
+    c.batch_execute(INSIGHTLY).unwrap();
+    c.batch_execute(&format!(
+        "INSERT INTO sharing.trusted_app_roles VALUES ('{app}');
+         GRANT SELECT, INSERT, UPDATE, DELETE ON deals TO {app};"
+    ))
+    .unwrap();
+    (c, app)
+}
+
+pub fn as_viewer(db: &TestDb, app: &str, viewer: i64) -> Client {
+    let mut c = db.connect_as(app);
+    c.batch_execute(&format!("SET sharing.viewer = '{viewer}'"))
+        .unwrap();
+    c
+}
