@@ -36,3 +36,8 @@ PROFILE=${PROFILE:-release}
 say "building and installing pg_sharing ($PROFILE) into PostgreSQL $PG_MAJOR"
 release_flag=(); [ "$PROFILE" = release ] && release_flag=(--release)
 cargo pgrx install "${release_flag[@]}" --pg-config "$PG_CONFIG" --features "pg$PG_MAJOR" --no-default-features >/dev/null
+
+# Released install scripts of earlier versions, so that ALTER EXTENSION … UPDATE
+# can be tested from them (pgrx installs only the current one and upgrade files).
+sharedir=$("$PG_CONFIG" --sharedir)
+cp sql/released/pg_sharing--*.sql "$sharedir/extension/"

@@ -100,3 +100,10 @@ SELECT r.name AS role, u.name AS "user", c.name AS company, m.assigned_at,
   JOIN sharing.roles r ON r.id = m.role_id
   JOIN sharing.users u ON u.id = m.user_id
   JOIN sharing.companies c ON c.id = r.company_id;
+
+-- The viewer's own effective permissions (what an application draws its menus from).
+-- Since 0.2.0.
+CREATE FUNCTION sharing.my_permissions() RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sharing.effective_perms(sharing.current_viewer()) $$;

@@ -14,6 +14,8 @@ CREATE TABLE sharing.audit_log (
     new_row     jsonb
 );
 CREATE INDEX audit_log_company_at_idx ON sharing.audit_log (company_id, at);
+-- Since 0.2.0: "who changed this role?"
+CREATE INDEX audit_log_table_at_idx ON sharing.audit_log (table_name, at);
 SELECT pg_catalog.pg_extension_config_dump('sharing.audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('sharing.audit_log_id_seq', '');
 

@@ -8,6 +8,8 @@ GRANT EXECUTE ON FUNCTION sharing.current_viewer() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing.can_access(text, text, bigint, bigint, bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing.can_see(bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing.reach(bigint) TO PUBLIC;
+-- Each viewer may read their own effective permissions.
+GRANT EXECUTE ON FUNCTION sharing.my_permissions() TO PUBLIC;
 -- The agreement views show only the viewer's own company's agreements.
 GRANT EXECUTE ON FUNCTION sharing._viewer_company() TO PUBLIC;
 GRANT SELECT ON sharing.shared_by_you, sharing.shared_with_you TO PUBLIC;

@@ -42,7 +42,12 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/api.sql",
     name = "api",
-    requires = ["triggers", sql_api::perms::_role_matrix]
+    requires = [
+        "triggers",
+        sql_api::perms::_role_matrix,
+        sql_api::perms::effective_perms,
+        sql_api::viewer::current_viewer
+    ]
 );
 extension_sql_file!(
     "../sql/protect.sql",

@@ -42,6 +42,15 @@ impl TestDb {
         }
     }
 
+    /// A database without the extension (for upgrade and restore tests).
+    pub fn empty(test: &str) -> TestDb {
+        let db = TestDb::new(test);
+        db.dba()
+            .batch_execute("DROP EXTENSION pg_sharing CASCADE; DROP SCHEMA sharing CASCADE;")
+            .expect("remove the extension");
+        db
+    }
+
     /// A superuser connection (a DBA: no viewer unless set).
     pub fn dba(&self) -> Client {
         connect_to(&self.name, "postgres")

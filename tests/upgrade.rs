@@ -1,0 +1,107 @@
+//! ALTER EXTENSION pg_sharing UPDATE from every released version keeps all data and
+//! decisions, and ends with exactly the objects of a fresh install.
+
+mod common;
+use common::*;
+use postgres::Client;
+
+const ORG: &str = "
+INSERT INTO sharing.object_types (name) VALUES ('deals');
+SELECT sharing.create_company('Acme'); SELECT sharing.create_company('Globex');
+INSERT INTO sharing.roles (id, company_id, name, reports_to, based_on) VALUES (100, 1, 'Lead', 2, 3), (101, 1, 'Rep', 100, 3);
+INSERT INTO sharing.users (id, company_id, name) VALUES (1, 1, 'admin'), (2, 1, 'lead'), (3, 1, 'rep'), (4, 1, 'rep2'), (5, 2, 'partner');
+INSERT INTO sharing.user_roles (user_id, role_id) VALUES (1, 1), (2, 100), (3, 101), (4, 101);
+INSERT INTO sharing.role_privileges (role_id, privilege) VALUES (101, 'app.insight');
+INSERT INTO sharing.sharing_rules (company_id, object_type, source_role, target_role) VALUES (1, 'deals', 101, 101);
+INSERT INTO sharing.agreements (grantor_company, grantee_company) VALUES (1, 2);
+INSERT INTO sharing.agreement_permissions (agreement_id, object_type, action) VALUES (1, 'deals', 'view');
+CREATE TABLE deals (id bigint PRIMARY KEY, owner_id bigint, company_id bigint, amount int);
+SELECT sharing.protect('deals', 'deals');
+INSERT INTO deals SELECT g, 1 + g % 5, CASE WHEN g % 5 = 4 THEN 2 ELSE 1 END, g FROM generate_series(1, 50) g;
+";
+
+fn decisions(c: &mut Client) -> String {
+    one_str(
+        c,
+        "SELECT string_agg(format('%s/%s/%s=%s', v.id, o.id, a, sharing.can_access('deals', a, o.id, o.company_id, v.id)), ' '
+                           ORDER BY v.id, o.id, a)
+           FROM sharing.users v, sharing.users o, unnest(ARRAY['create','view','edit','delete']) a",
+    )
+}
+
+/// Every member object of the extension, with what matters of each function.
+fn members(c: &mut Client) -> Vec<String> {
+    c.query(
+        "SELECT pg_describe_object(d.classid, d.objid, 0)
+                || COALESCE(' ' || (SELECT concat_ws('|', p.provolatile, p.proisstrict, p.prosecdef, p.proparallel,
+                                                     p.proconfig::text, md5(p.prosrc), p.proacl::text)
+                                      FROM pg_proc p WHERE d.classid = 'pg_proc'::regclass AND p.oid = d.objid), '')
+           FROM pg_depend d
+          WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+            AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_sharing')
+         UNION ALL
+         SELECT 'index ' || pg_get_indexdef(i.indexrelid)
+           FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+          WHERE t.relnamespace = 'sharing'::regnamespace
+         UNION ALL
+         SELECT format('column %s.%s %s %s', a.attrelid::regclass, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull)
+           FROM pg_attribute a JOIN pg_class t ON t.oid = a.attrelid
+          WHERE t.relnamespace = 'sharing'::regnamespace AND t.relkind IN ('r', 'v') AND a.attnum > 0 AND NOT a.attisdropped
+         UNION ALL
+         SELECT format('trigger %s on %s: %s', g.tgname, g.tgrelid::regclass, g.tgenabled)
+           FROM pg_trigger g JOIN pg_class t ON t.oid = g.tgrelid
+          WHERE t.relnamespace = 'sharing'::regnamespace AND NOT g.tgisinternal
+          ORDER BY 1",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+#[test]
+fn update_from_0_1_0_keeps_everything_and_matches_a_fresh_install() {
+    let old = TestDb::empty("upgrade");
+    let mut c = old.dba();
+    c.batch_execute("CREATE EXTENSION pg_sharing VERSION '0.1.0'")
+        .unwrap();
+    c.batch_execute(ORG).unwrap();
+    let before = (decisions(&mut c), dump(&mut c));
+    let audit_before = one_i64(&mut c, "SELECT count(*) FROM sharing.audit_log");
+    c.batch_execute("ALTER EXTENSION pg_sharing UPDATE")
+        .unwrap();
+    assert_eq!(
+        one_str(
+            &mut c,
+            "SELECT extversion FROM pg_extension WHERE extname = 'pg_sharing'"
+        ),
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(
+        (decisions(&mut c), dump(&mut c)),
+        before,
+        "data and decisions survive"
+    );
+    assert_eq!(
+        one_i64(&mut c, "SELECT count(*) FROM sharing.audit_log"),
+        audit_before
+    );
+    // What 0.2.0 added works on the upgraded database.
+    c.batch_execute("SET sharing.viewer = '3'").unwrap();
+    assert_eq!(
+        one_str(&mut c, "SELECT sharing.my_permissions()->>'privileges'"),
+        r#"["app.insight"]"#
+    );
+    c.batch_execute("RESET sharing.viewer").unwrap();
+    // And the upgraded extension is the same as a fresh install of this version.
+    let fresh = TestDb::new("upgradefresh");
+    let upgraded = members(&mut c);
+    let installed = members(&mut fresh.dba());
+    let only_upgraded: Vec<&String> = upgraded.iter().filter(|m| !installed.contains(m)).collect();
+    let only_fresh: Vec<&String> = installed.iter().filter(|m| !upgraded.contains(m)).collect();
+    assert!(
+        only_upgraded.is_empty() && only_fresh.is_empty(),
+        "upgrade and fresh install differ:\nonly after upgrade: {only_upgraded:#?}\nonly in a fresh install: {only_fresh:#?}"
+    );
+}
