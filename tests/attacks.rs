@@ -7,14 +7,6 @@ use common::*;
 use postgres::Client;
 use std::sync::{Arc, Mutex};
 
-fn ids(c: &mut Client, sql: &str) -> Vec<i64> {
-    c.query(sql, &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
-}
-
 /// A connection as `role` that records every NOTICE it receives.
 fn with_notices(db: &TestDb, role: &str) -> (Client, Arc<Mutex<Vec<String>>>) {
     let notices = Arc::new(Mutex::new(Vec::new()));

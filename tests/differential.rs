@@ -264,14 +264,6 @@ fn compare_functions(c: &mut Client) -> (i64, Vec<String>) {
     (decisions, rows.iter().map(|r| r.get(0)).collect())
 }
 
-fn ids(c: &mut Client, sql: &str) -> Vec<i64> {
-    c.query(sql, &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
-}
-
 /// Compare what real queries on the protected tables return, as each viewer.
 fn compare_queries(
     c: &mut Client,

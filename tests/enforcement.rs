@@ -6,14 +6,6 @@ use common::*;
 use postgres::Client;
 use std::io::Read;
 
-fn ids(c: &mut Client, sql: &str) -> Vec<i64> {
-    c.query(sql, &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
-}
-
 fn visible(c: &mut Client) -> Vec<i64> {
     ids(c, "SELECT id FROM deals ORDER BY id")
 }

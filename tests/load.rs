@@ -7,7 +7,6 @@
 
 mod common;
 use common::*;
-use postgres::Client;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,14 +55,6 @@ fn classify(e: &postgres::Error, counters: &Counters, what: &str) {
             eprintln!("unexpected error in {what}: {e:?}");
         }
     }
-}
-
-fn ids(c: &mut Client, sql: &str) -> Vec<i64> {
-    c.query(sql, &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
 }
 
 /// One client: repeatedly, in one REPEATABLE READ transaction, compute the

@@ -4,7 +4,6 @@
 
 mod common;
 use common::*;
-use postgres::Client;
 use std::process::Command;
 
 fn pg_bin(tool: &str) -> String {
@@ -16,39 +15,14 @@ fn port() -> String {
     std::env::var("PG_SHARING_TEST_PORT").unwrap()
 }
 
-const ORG: &str = "
-INSERT INTO sharing.object_types (name) VALUES ('deals');
-SELECT sharing.create_company('Acme'); SELECT sharing.create_company('Globex');
-INSERT INTO sharing.roles (id, company_id, name, reports_to, based_on) VALUES
-  (100, 1, 'Lead', 2, 3), (101, 1, 'Rep', 100, 3);
-INSERT INTO sharing.users (id, company_id, name) VALUES (1, 1, 'admin'), (2, 1, 'lead'), (3, 1, 'rep'), (4, 1, 'rep2'), (5, 2, 'partner');
-INSERT INTO sharing.user_roles (user_id, role_id) VALUES (1, 1), (2, 100), (3, 101), (4, 101);
-INSERT INTO sharing.sharing_rules (company_id, object_type, source_role, target_role) VALUES (1, 'deals', 101, 101);
-INSERT INTO sharing.agreements (grantor_company, grantee_company) VALUES (1, 2);
-INSERT INTO sharing.agreement_permissions (agreement_id, object_type, action) VALUES (1, 'deals', 'view');
-CREATE TABLE deals (id bigint PRIMARY KEY, owner_id bigint, company_id bigint, amount int);
-SELECT sharing.protect('deals', 'deals');
-INSERT INTO deals SELECT g, 1 + g % 5, CASE WHEN g % 5 = 4 THEN 2 ELSE 1 END, g FROM generate_series(1, 200) g;
-";
-
-/// Every decision for every (viewer, owner, action) as one string.
-fn decisions(c: &mut Client) -> String {
-    one_str(
-        c,
-        "SELECT string_agg(format('%s/%s/%s=%s', v.id, o.id, a, sharing.can_access('deals', a, o.id, o.company_id, v.id)), ' '
-                           ORDER BY v.id, o.id, a)
-           FROM sharing.users v, sharing.users o, unnest(ARRAY['create','view','edit','delete']) a",
-    )
-}
-
 #[test]
 fn dump_and_restore_bring_back_configuration_policies_and_decisions() {
     let source = TestDb::new("dumpsrc");
     let target = TestDb::new("dumpdst");
     let file = format!("/tmp/{}.dump", source.name);
     let mut s = source.dba();
-    s.batch_execute(ORG).unwrap();
-    let before = decisions(&mut s);
+    s.batch_execute(SMALL_ORG).unwrap();
+    let before = all_decisions(&mut s);
     let out = Command::new(pg_bin("pg_dump"))
         .args([
             "-h",
@@ -98,7 +72,7 @@ fn dump_and_restore_bring_back_configuration_policies_and_decisions() {
     );
     let mut t = target.dba();
     assert_eq!(
-        decisions(&mut t),
+        all_decisions(&mut t),
         before,
         "identical decisions after restore"
     );

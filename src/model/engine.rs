@@ -347,6 +347,21 @@ impl CompiledOrg {
             .map(|r| r.id)
     }
 
+    /// The hierarchy reason when a role of `person` is strictly below a role of `viewer`.
+    fn hierarchy_reason(
+        &self,
+        person: Option<&CUser>,
+        viewer: &CUser,
+        via_assignee: bool,
+    ) -> Option<Reason> {
+        let (record_role, viewer_role) = self.below(person?, viewer)?;
+        Some(Reason::Hierarchy {
+            via_assignee,
+            record_role,
+            viewer_role,
+        })
+    }
+
     /// `can_see(owner, viewer)`: the type-independent reach.
     pub fn can_see(&self, owner: i64, viewer: i64) -> bool {
         let Some(v) = self.user(viewer) else {
@@ -443,16 +458,8 @@ impl CompiledOrg {
             if owner == Some(viewer) {
                 return decision(true, Reason::Owner, level);
             }
-            if let Some((record_role, viewer_role)) = owner_user.and_then(|o| self.below(o, v)) {
-                return decision(
-                    true,
-                    Reason::Hierarchy {
-                        via_assignee: false,
-                        record_role,
-                        viewer_role,
-                    },
-                    level,
-                );
+            if let Some(reason) = self.hierarchy_reason(owner_user, v, false) {
+                return decision(true, reason, level);
             }
             return decision(false, Reason::CreateNotBelow, level);
         }
@@ -466,16 +473,8 @@ impl CompiledOrg {
         let people = [(owner_user, false), (assignee_user, true)];
         if ty.grant_via_hierarchy {
             for (person, via_assignee) in people {
-                if let Some((record_role, viewer_role)) = person.and_then(|p| self.below(p, v)) {
-                    return decision(
-                        true,
-                        Reason::Hierarchy {
-                            via_assignee,
-                            record_role,
-                            viewer_role,
-                        },
-                        level,
-                    );
+                if let Some(reason) = self.hierarchy_reason(person, v, via_assignee) {
+                    return decision(true, reason, level);
                 }
             }
         }

@@ -221,3 +221,40 @@ pub fn as_viewer(db: &TestDb, app: &str, viewer: i64) -> Client {
         .unwrap();
     c
 }
+
+/// The first column of every row, as ids.
+pub fn ids(c: &mut Client, sql: &str) -> Vec<i64> {
+    c.query(sql, &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// A small two-company org with a protected `deals` table (owners 1..5, 200 deals),
+/// for the operations and upgrade tests.
+pub const SMALL_ORG: &str = "
+INSERT INTO sharing.object_types (name) VALUES ('deals');
+SELECT sharing.create_company('Acme'); SELECT sharing.create_company('Globex');
+INSERT INTO sharing.roles (id, company_id, name, reports_to, based_on) VALUES
+  (100, 1, 'Lead', 2, 3), (101, 1, 'Rep', 100, 3);
+INSERT INTO sharing.users (id, company_id, name) VALUES (1, 1, 'admin'), (2, 1, 'lead'), (3, 1, 'rep'), (4, 1, 'rep2'), (5, 2, 'partner');
+INSERT INTO sharing.user_roles (user_id, role_id) VALUES (1, 1), (2, 100), (3, 101), (4, 101);
+INSERT INTO sharing.role_privileges (role_id, privilege) VALUES (101, 'app.insight');
+INSERT INTO sharing.sharing_rules (company_id, object_type, source_role, target_role) VALUES (1, 'deals', 101, 101);
+INSERT INTO sharing.agreements (grantor_company, grantee_company) VALUES (1, 2);
+INSERT INTO sharing.agreement_permissions (agreement_id, object_type, action) VALUES (1, 'deals', 'view');
+CREATE TABLE deals (id bigint PRIMARY KEY, owner_id bigint, company_id bigint, amount int);
+SELECT sharing.protect('deals', 'deals');
+INSERT INTO deals SELECT g, 1 + g % 5, CASE WHEN g % 5 = 4 THEN 2 ELSE 1 END, g FROM generate_series(1, 200) g;
+";
+
+/// Every decision for every (viewer, owner, action) on `deals`, as one string.
+pub fn all_decisions(c: &mut Client) -> String {
+    one_str(
+        c,
+        "SELECT string_agg(format('%s/%s/%s=%s', v.id, o.id, a, sharing.can_access('deals', a, o.id, o.company_id, v.id)), ' '
+                           ORDER BY v.id, o.id, a)
+           FROM sharing.users v, sharing.users o, unnest(ARRAY['create','view','edit','delete']) a",
+    )
+}
