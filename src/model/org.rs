@@ -160,6 +160,42 @@ impl Org {
         }
     }
 
+    /// Approximate heap bytes held (rows, strings and indexes), for the memory report.
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let s = &self.snapshot;
+        let strings: usize = s
+            .users
+            .iter()
+            .map(|u| u.name.as_ref().map_or(0, |n| n.capacity()))
+            .sum::<usize>()
+            + s.roles.iter().map(|r| r.name.capacity()).sum::<usize>()
+            + s.role_permissions
+                .iter()
+                .map(|p| p.object_type.capacity())
+                .sum::<usize>()
+            + s.role_privileges
+                .iter()
+                .map(|p| p.privilege.capacity())
+                .sum::<usize>();
+        let rows = s.users.capacity() * size_of::<UserRow>()
+            + s.roles.capacity() * size_of::<RoleRow>()
+            + s.role_permissions.capacity() * size_of::<RolePermissionRow>()
+            + s.role_privileges.capacity() * size_of::<RolePrivilegeRow>()
+            + s.user_roles.capacity() * size_of::<UserRoleRow>()
+            + s.sharing_rules.capacity() * size_of::<SharingRuleRow>();
+        let index_entry = 32;
+        let indexes = (self.user_index.len() + self.role_index.len()) * index_entry
+            + (self.role_perm_rows.len() + self.role_priv_rows.len()) * (index_entry + 24)
+            + self.user_role_ids.len() * (index_entry + 24)
+            + self
+                .user_role_ids
+                .values()
+                .map(|v| v.capacity() * 8)
+                .sum::<usize>();
+        strings + rows + indexes
+    }
+
     pub fn from_json(text: &str) -> Result<Org, serde_json::Error> {
         serde_json::from_str::<OrgSnapshot>(text).map(Org::new)
     }

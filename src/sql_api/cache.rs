@@ -53,6 +53,7 @@ struct Cache {
     /// READ snapshot and a newer one does not rebuild every time.
     models: Vec<(ModelKey, Rc<Model>)>,
     rebuilds: u64,
+    last_rebuild_micros: u64,
 }
 
 thread_local! {
@@ -201,8 +202,10 @@ pub fn current_model() -> Rc<Model> {
     if let Some(model) = hit {
         return model;
     }
+    let started = std::time::Instant::now();
     let org = as_bootstrap_superuser(super::snapshot::load_org);
     let compiled = CompiledOrg::compile(&org);
+    let took = started.elapsed().as_micros() as u64;
     let model = Rc::new(Model { org, compiled });
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
@@ -210,6 +213,7 @@ pub fn current_model() -> Rc<Model> {
         c.models.truncate(2);
         c.by_snapshot = snap.map(|s| (s, key));
         c.rebuilds += 1;
+        c.last_rebuild_micros = took;
     });
     model
 }
@@ -217,4 +221,12 @@ pub fn current_model() -> Rc<Model> {
 /// How many times this backend compiled the model (for tests and benchmarks).
 pub fn rebuild_count() -> u64 {
     CACHE.with(|c| c.borrow().rebuilds)
+}
+
+/// (rebuilds so far, duration of the last rebuild in microseconds).
+pub fn rebuild_stats() -> (u64, u64) {
+    CACHE.with(|c| {
+        let c = c.borrow();
+        (c.rebuilds, c.last_rebuild_micros)
+    })
 }

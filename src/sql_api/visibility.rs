@@ -104,6 +104,23 @@ fn explain_access(
     JsonB(explain(&model.org, &model.compiled, &question, d))
 }
 
+/// The compiled model of this backend, for benchmarks and monitoring: users, roles,
+/// approximate heap bytes, rebuilds so far and the last rebuild's duration.
+#[pg_extern(stable, parallel_restricted)]
+fn _model_stats() -> JsonB {
+    let model = current_model();
+    let (rebuilds, last_micros) = super::cache::rebuild_stats();
+    JsonB(serde_json::json!({
+        "users": model.compiled.user_count(),
+        "roles": model.compiled.role_count(),
+        "heap_bytes": model.compiled.heap_bytes() + model.org.heap_bytes(),
+        "compiled_bytes": model.compiled.heap_bytes(),
+        "rows_bytes": model.org.heap_bytes(),
+        "rebuilds": rebuilds,
+        "last_rebuild_ms": last_micros as f64 / 1000.0,
+    }))
+}
+
 /// How many times this backend compiled the model; for tests of the cache.
 #[pg_extern(volatile, parallel_restricted)]
 fn _model_rebuilds() -> i64 {

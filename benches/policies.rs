@@ -1,0 +1,187 @@
+//! The benchmark of docs/benchmarks.md: pg_sharing's policies against the unprotected
+//! table, the hand-written optimal filter, the SQL policies a user would write today
+//! and a naive per-row policy — all in one run, on one cluster (BENCH_PORT), with the
+//! dataset of bench/dataset.sql loaded into database `bench`.
+//!
+//! Run it with `bash scripts/bench.sh`, which prepares everything.
+
+use postgres::{Client, NoTls};
+use std::time::Instant;
+
+fn connect(user: &str) -> Client {
+    let port = std::env::var("BENCH_PORT").unwrap_or_else(|_| "54331".into());
+    Client::connect(&format!("host=127.0.0.1 port={port} user={user} dbname=bench"), NoTls)
+        .expect("connect to the benchmark cluster (run scripts/bench.sh)")
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// Median milliseconds of `runs` executions of `sql` (after one warm-up). For an
+/// UPDATE, each run is rolled back.
+fn time_ms(c: &mut Client, sql: &str, runs: usize) -> f64 {
+    let update = sql.starts_with("UPDATE");
+    let once = |c: &mut Client| {
+        if update {
+            c.batch_execute("BEGIN").unwrap();
+        }
+        let t = Instant::now();
+        c.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        if update {
+            c.batch_execute("ROLLBACK").unwrap();
+        }
+        ms
+    };
+    once(c);
+    median((0..runs).map(|_| once(c)).collect())
+}
+
+struct Viewer {
+    name: &'static str,
+    id: i64,
+}
+
+fn main() {
+    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let viewers = [
+        Viewer { name: "salesperson (leaf)", id: 400 },
+        Viewer { name: "manager (2 above leaves)", id: 22 },
+        Viewer { name: "director (1 below top)", id: 2 },
+        Viewer { name: "admin", id: 20001 },
+    ];
+    let mut dba = connect("postgres");
+    let mut app = connect("bench_app");
+    let rows: i64 = dba.query_one("SELECT count(*) FROM deals", &[]).unwrap().get(0);
+    println!("## Policies: {rows} deals, 20,000 users, 1,365 roles; median of {runs} runs, milliseconds\n");
+    println!("| viewer | query | 1 unprotected | 2 hand-written optimal | 3a SQL policy (set) | 3b SQL policy (array) | 5 pg_sharing | 5 ÷ 2 | 5 ÷ 1 | 3a ÷ 5 | 3b ÷ 5 |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut summary = Vec::new();
+    for v in &viewers {
+        let reach: Vec<i64> = dba
+            .query("SELECT sharing.reach($1)", &[&v.id])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let list = format!(
+            "'{{{}}}'::bigint[]",
+            reach.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(",")
+        );
+        let visible_id: i64 = dba
+            .query_one(&format!("SELECT min(id) FROM deals WHERE owner_id = ANY ({list})"), &[])
+            .unwrap()
+            .get(0);
+        app.batch_execute(&format!("SET sharing.viewer = '{}'", v.id)).unwrap();
+        let queries = [
+            ("report", "SELECT count(*), sum(amount) FROM {t}{w}".to_string()),
+            ("list view", "SELECT id, amount, created_at FROM {t}{w} ORDER BY created_at DESC LIMIT 50".to_string()),
+            ("point read", format!("SELECT * FROM {{t}} WHERE id = {visible_id}{{and}}")),
+            ("update one row", format!("UPDATE {{t}} SET amount = amount + 1 WHERE id = {visible_id}{{and}}")),
+        ];
+        for (qname, q) in &queries {
+            let render = |t: &str, filter: Option<&str>| {
+                q.replace("{t}", t)
+                    .replace("{w}", &filter.map(|f| format!(" WHERE {f}")).unwrap_or_default())
+                    .replace("{and}", &filter.map(|f| format!(" AND {f}")).unwrap_or_default())
+            };
+            let optimal_filter = format!("owner_id = ANY ({list})");
+            let plain = time_ms(&mut dba, &render("deals", None), runs);
+            let optimal = time_ms(&mut dba, &render("deals", Some(&optimal_filter)), runs);
+            let a = time_ms(&mut app, &render("deals_a", None), runs);
+            let b = time_ms(&mut app, &render("deals_b", None), runs);
+            let ours = time_ms(&mut app, &render("deals", None), runs);
+            println!(
+                "| {} | {qname} | {plain:.2} | {optimal:.2} | {a:.2} | {b:.2} | {ours:.2} | {:.2} | {:.2} | {:.1} | {:.1} |",
+                v.name,
+                ours / optimal,
+                ours / plain,
+                a / ours,
+                b / ours
+            );
+            summary.push((v.name, *qname, ours / optimal, ours / plain));
+        }
+    }
+
+    // The naive per-row policy, on its 100,000-row table.
+    println!("\n## Naive per-row SQL policy (4), on 100,000 rows; median of {} runs, milliseconds\n", runs.min(3));
+    println!("| viewer | report: naive (4) | report: same 100,000 rows through pg_sharing's function | ratio |");
+    println!("|---|---|---|---|");
+    for v in &viewers {
+        app.batch_execute(&format!("SET sharing.viewer = '{}'", v.id)).unwrap();
+        let naive = time_ms(&mut app, "SELECT count(*), sum(amount) FROM deals_naive", runs.min(3));
+        let ours = time_ms(&mut app, "SELECT count(*), sum(amount) FROM deals WHERE id <= 100000", runs.min(3));
+        println!("| {} | {naive:.1} | {ours:.1} | {:.0}× |", v.name, naive / ours);
+    }
+
+    // Point checks: decisions per second in one backend.
+    let n = 2_000_000;
+    let base = time_ms(&mut dba, &format!("SELECT count(*) FILTER (WHERE (1 + g % 20000) > 0) FROM generate_series(1, {n}) g"), 3);
+    let with = time_ms(
+        &mut dba,
+        &format!("SELECT count(*) FILTER (WHERE sharing.can_access('deals', 'view', 1 + g % 20000, 1, 22)) FROM generate_series(1, {n}) g"),
+        3,
+    );
+    println!("\n## Point checks\n");
+    println!(
+        "`can_access` over {n} varying owners: {:.0} ms ({:.0} ms of it the query without the call): **{:.2} M decisions/s** in one backend (net of the query: {:.2} M/s).",
+        with,
+        base,
+        n as f64 / with / 1000.0,
+        n as f64 / (with - base).max(0.001) / 1000.0
+    );
+
+    // Rebuild after a change, and memory, at 1×, 10× and 100× users.
+    println!("\n## Rebuild after a change, and memory\n");
+    println!("| users | rebuild in the next statement (ms) | compiled model + rows (MB) | bytes per user | bytes per role |");
+    println!("|---|---|---|---|---|");
+    let scales: Vec<i64> = std::env::var("BENCH_USER_SCALES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_else(|| vec![20_000, 200_000, 2_000_000]);
+    let mut viewer_session = connect("bench_app");
+    viewer_session.batch_execute("SET sharing.viewer = '400'").unwrap();
+    for target in scales {
+        let have: i64 = dba.query_one("SELECT count(*) FROM sharing.users", &[]).unwrap().get(0);
+        if target > have {
+            dba.batch_execute(&format!(
+                "SET session_replication_role = replica;
+                 INSERT INTO sharing.users (id, company_id, name) SELECT u, 1, 'x' || u FROM generate_series(100000, 100000 + {add} - 1) u;
+                 INSERT INTO sharing.user_roles (user_id, role_id) SELECT u, 10000 + 341 + (u % 1024) FROM generate_series(100000, 100000 + {add} - 1) u;
+                 RESET session_replication_role;",
+                add = target - have
+            ))
+            .unwrap();
+        }
+        let mut samples = Vec::new();
+        let mut stats = serde_json::Value::Null;
+        for i in 0..3 {
+            dba.batch_execute(&format!("UPDATE sharing.roles SET description = 'change {i}' WHERE id = 10001"))
+                .unwrap();
+            viewer_session.batch_execute("SELECT count(*) FROM deals WHERE id = 1").unwrap();
+            let text: String = viewer_session
+                .query_one("SELECT sharing._model_stats()::text", &[])
+                .unwrap()
+                .get(0);
+            stats = serde_json::from_str(&text).unwrap();
+            samples.push(stats["last_rebuild_ms"].as_f64().unwrap());
+        }
+        let users = stats["users"].as_f64().unwrap();
+        let bytes = stats["heap_bytes"].as_f64().unwrap();
+        println!(
+            "| {} | {:.1} | {:.1} | {:.0} | {:.0} |",
+            users,
+            median(samples),
+            bytes / 1e6,
+            bytes / users,
+            bytes / stats["roles"].as_f64().unwrap()
+        );
+    }
+
+    println!("\n## Summary of the policy ratios (target: 5 ÷ 2 ≤ 1.5; admin report 5 ÷ 1 ≤ 1.1)\n");
+    for (v, q, r2, r1) in summary {
+        println!("- {v}, {q}: 5÷2 = {r2:.2}, 5÷1 = {r1:.2}");
+    }
+}
