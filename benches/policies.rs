@@ -10,8 +10,11 @@ use std::time::Instant;
 
 fn connect(user: &str) -> Client {
     let port = std::env::var("BENCH_PORT").unwrap_or_else(|_| "54331".into());
-    Client::connect(&format!("host=127.0.0.1 port={port} user={user} dbname=bench"), NoTls)
-        .expect("connect to the benchmark cluster (run scripts/bench.sh)")
+    Client::connect(
+        &format!("host=127.0.0.1 port={port} user={user} dbname=bench"),
+        NoTls,
+    )
+    .expect("connect to the benchmark cluster (run scripts/bench.sh)")
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -28,7 +31,8 @@ fn time_ms(c: &mut Client, sql: &str, runs: usize) -> f64 {
             c.batch_execute("BEGIN").unwrap();
         }
         let t = Instant::now();
-        c.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        c.batch_execute(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         if update {
             c.batch_execute("ROLLBACK").unwrap();
@@ -45,16 +49,34 @@ struct Viewer {
 }
 
 fn main() {
-    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
     let viewers = [
-        Viewer { name: "salesperson (leaf)", id: 400 },
-        Viewer { name: "manager (2 above leaves)", id: 22 },
-        Viewer { name: "director (1 below top)", id: 2 },
-        Viewer { name: "admin", id: 20001 },
+        Viewer {
+            name: "salesperson (leaf)",
+            id: 400,
+        },
+        Viewer {
+            name: "manager (2 above leaves)",
+            id: 22,
+        },
+        Viewer {
+            name: "director (1 below top)",
+            id: 2,
+        },
+        Viewer {
+            name: "admin",
+            id: 20001,
+        },
     ];
     let mut dba = connect("postgres");
     let mut app = connect("bench_app");
-    let rows: i64 = dba.query_one("SELECT count(*) FROM deals", &[]).unwrap().get(0);
+    let rows: i64 = dba
+        .query_one("SELECT count(*) FROM deals", &[])
+        .unwrap()
+        .get(0);
     println!("## Policies: {rows} deals, 20,000 users, 1,365 roles; median of {runs} runs, milliseconds\n");
     println!("| viewer | query | 1 unprotected | 2 hand-written optimal | 3a SQL policy (set) | 3b SQL policy (array) | 5 pg_sharing | 5 ÷ 2 | 5 ÷ 1 | 3a ÷ 5 | 3b ÷ 5 |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
@@ -68,24 +90,51 @@ fn main() {
             .collect();
         let list = format!(
             "'{{{}}}'::bigint[]",
-            reach.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(",")
+            reach
+                .iter()
+                .map(|o| o.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
         );
         let visible_id: i64 = dba
-            .query_one(&format!("SELECT min(id) FROM deals WHERE owner_id = ANY ({list})"), &[])
+            .query_one(
+                &format!("SELECT min(id) FROM deals WHERE owner_id = ANY ({list})"),
+                &[],
+            )
             .unwrap()
             .get(0);
-        app.batch_execute(&format!("SET sharing.viewer = '{}'", v.id)).unwrap();
+        app.batch_execute(&format!("SET sharing.viewer = '{}'", v.id))
+            .unwrap();
         let queries = [
-            ("report", "SELECT count(*), sum(amount) FROM {t}{w}".to_string()),
-            ("list view", "SELECT id, amount, created_at FROM {t}{w} ORDER BY created_at DESC LIMIT 50".to_string()),
-            ("point read", format!("SELECT * FROM {{t}} WHERE id = {visible_id}{{and}}")),
-            ("update one row", format!("UPDATE {{t}} SET amount = amount + 1 WHERE id = {visible_id}{{and}}")),
+            (
+                "report",
+                "SELECT count(*), sum(amount) FROM {t}{w}".to_string(),
+            ),
+            (
+                "list view",
+                "SELECT id, amount, created_at FROM {t}{w} ORDER BY created_at DESC LIMIT 50"
+                    .to_string(),
+            ),
+            (
+                "point read",
+                format!("SELECT * FROM {{t}} WHERE id = {visible_id}{{and}}"),
+            ),
+            (
+                "update one row",
+                format!("UPDATE {{t}} SET amount = amount + 1 WHERE id = {visible_id}{{and}}"),
+            ),
         ];
         for (qname, q) in &queries {
             let render = |t: &str, filter: Option<&str>| {
                 q.replace("{t}", t)
-                    .replace("{w}", &filter.map(|f| format!(" WHERE {f}")).unwrap_or_default())
-                    .replace("{and}", &filter.map(|f| format!(" AND {f}")).unwrap_or_default())
+                    .replace(
+                        "{w}",
+                        &filter.map(|f| format!(" WHERE {f}")).unwrap_or_default(),
+                    )
+                    .replace(
+                        "{and}",
+                        &filter.map(|f| format!(" AND {f}")).unwrap_or_default(),
+                    )
             };
             let optimal_filter = format!("owner_id = ANY ({list})");
             let plain = time_ms(&mut dba, &render("deals", None), runs);
@@ -106,19 +155,41 @@ fn main() {
     }
 
     // The naive per-row policy, on its 100,000-row table.
-    println!("\n## Naive per-row SQL policy (4), on 100,000 rows; median of {} runs, milliseconds\n", runs.min(3));
+    println!(
+        "\n## Naive per-row SQL policy (4), on 100,000 rows; median of {} runs, milliseconds\n",
+        runs.min(3)
+    );
     println!("| viewer | report: naive (4) | report: same 100,000 rows through pg_sharing's function | ratio |");
     println!("|---|---|---|---|");
     for v in &viewers {
-        app.batch_execute(&format!("SET sharing.viewer = '{}'", v.id)).unwrap();
-        let naive = time_ms(&mut app, "SELECT count(*), sum(amount) FROM deals_naive", runs.min(3));
-        let ours = time_ms(&mut app, "SELECT count(*), sum(amount) FROM deals WHERE id <= 100000", runs.min(3));
-        println!("| {} | {naive:.1} | {ours:.1} | {:.0}× |", v.name, naive / ours);
+        app.batch_execute(&format!("SET sharing.viewer = '{}'", v.id))
+            .unwrap();
+        let naive = time_ms(
+            &mut app,
+            "SELECT count(*), sum(amount) FROM deals_naive",
+            runs.min(3),
+        );
+        let ours = time_ms(
+            &mut app,
+            "SELECT count(*), sum(amount) FROM deals WHERE id <= 100000",
+            runs.min(3),
+        );
+        println!(
+            "| {} | {naive:.1} | {ours:.1} | {:.0}× |",
+            v.name,
+            naive / ours
+        );
     }
 
     // Point checks: decisions per second in one backend.
     let n = 2_000_000;
-    let base = time_ms(&mut dba, &format!("SELECT count(*) FILTER (WHERE (1 + g % 20000) > 0) FROM generate_series(1, {n}) g"), 3);
+    let base = time_ms(
+        &mut dba,
+        &format!(
+            "SELECT count(*) FILTER (WHERE (1 + g % 20000) > 0) FROM generate_series(1, {n}) g"
+        ),
+        3,
+    );
     let with = time_ms(
         &mut dba,
         &format!("SELECT count(*) FILTER (WHERE sharing.can_access('deals', 'view', 1 + g % 20000, 1, 22)) FROM generate_series(1, {n}) g"),
@@ -142,9 +213,14 @@ fn main() {
         .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
         .unwrap_or_else(|| vec![20_000, 200_000, 2_000_000]);
     let mut viewer_session = connect("bench_app");
-    viewer_session.batch_execute("SET sharing.viewer = '400'").unwrap();
+    viewer_session
+        .batch_execute("SET sharing.viewer = '400'")
+        .unwrap();
     for target in scales {
-        let have: i64 = dba.query_one("SELECT count(*) FROM sharing.users", &[]).unwrap().get(0);
+        let have: i64 = dba
+            .query_one("SELECT count(*) FROM sharing.users", &[])
+            .unwrap()
+            .get(0);
         if target > have {
             dba.batch_execute(&format!(
                 "SET session_replication_role = replica;
@@ -158,9 +234,13 @@ fn main() {
         let mut samples = Vec::new();
         let mut stats = serde_json::Value::Null;
         for i in 0..3 {
-            dba.batch_execute(&format!("UPDATE sharing.roles SET description = 'change {i}' WHERE id = 10001"))
+            dba.batch_execute(&format!(
+                "UPDATE sharing.roles SET description = 'change {i}' WHERE id = 10001"
+            ))
+            .unwrap();
+            viewer_session
+                .batch_execute("SELECT count(*) FROM deals WHERE id = 1")
                 .unwrap();
-            viewer_session.batch_execute("SELECT count(*) FROM deals WHERE id = 1").unwrap();
             let text: String = viewer_session
                 .query_one("SELECT sharing._model_stats()::text", &[])
                 .unwrap()

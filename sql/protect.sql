@@ -13,12 +13,16 @@ SELECT pg_catalog.pg_extension_config_dump('sharing.protected_tables', '');
 
 -- The policy expression for one action. Identifiers are quoted with %I, literals
 -- with %L; the table is a regclass (its text form is quoted and qualified).
+-- First the company comparison that decides every row for viewers with level
+-- `all` (one InitPlan per statement), then the full decision.
 CREATE FUNCTION sharing._policy_expr(object_type text, action text, owner_column name,
                                      company_column name, assignee_column name) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT format('sharing.can_access(%L::text, %L::text, %I, %I, (SELECT sharing.current_viewer()), %s)',
+    SELECT format('(%I = (SELECT sharing._all_rows_company(%L::text, %L::text, (SELECT sharing.current_viewer())))'
+                  ' OR sharing.can_access(%L::text, %L::text, %I, %I, (SELECT sharing.current_viewer()), %s))',
+                  company_column, object_type, action,
                   object_type, action, owner_column, company_column,
                   CASE WHEN assignee_column IS NULL THEN 'NULL::bigint' ELSE quote_ident(assignee_column) END)
 $$;

@@ -55,6 +55,7 @@ extension_sql_file!(
     requires = [
         "api",
         sql_api::visibility::can_access,
+        sql_api::visibility::_all_rows_company,
         sql_api::viewer::current_viewer
     ]
 );

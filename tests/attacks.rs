@@ -40,16 +40,23 @@ fn viewer_spoofing_through_functions_fails() {
     let mut c = db.connect_as(&ed);
     expect_error(&mut c, "SELECT * FROM as_director()", "42501");
     expect_error(&mut c, "SELECT * FROM reset_then_read()", "42501");
-    // set_config in a WHERE clause runs after the policy fixed the viewer for the
-    // statement: the statement still sees ed's rows only, the next one is refused.
+    // set_config in a WHERE clause: depending on when the planner evaluates it, the
+    // statement either keeps ed's viewer (and sees his rows only) or is refused; the
+    // next statement is refused either way.
     c.batch_execute("BEGIN").unwrap();
-    assert_eq!(
-        ids(
-            &mut c,
-            "SELECT id FROM deals WHERE set_config('sharing.viewer', '2', true) IS NOT NULL"
-        ),
-        vec![5]
-    );
+    match c.query(
+        "SELECT id FROM deals WHERE set_config('sharing.viewer', '2', true) IS NOT NULL",
+        &[],
+    ) {
+        Ok(rows) => {
+            let got: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+            assert_eq!(got, vec![5]);
+        }
+        Err(e) => assert_eq!(e.code().unwrap().code(), "42501", "{e}"),
+    }
+    c.batch_execute("ROLLBACK; BEGIN").unwrap();
+    c.batch_execute("SELECT set_config('sharing.viewer', '2', true)")
+        .unwrap();
     expect_error(&mut c, "SELECT id FROM deals", "42501");
     c.batch_execute("ROLLBACK").unwrap();
     // A SECURITY DEFINER function owned by a superuser does not lend its rights to
@@ -71,14 +78,18 @@ fn leaky_functions_only_see_visible_rows() {
     // with a leaky probe (tiny COST, RAISE NOTICE of its argument).
     let mut db = TestDb::new("atkleak");
     let (mut dba, app) = insightly(&mut db);
+    // Before PostgreSQL 15 there is no security_invoker: a view owned by the
+    // (non-superuser) application role filters for it all the same.
+    let invoker = invoker_option(&mut dba);
     dba.batch_execute(&format!(
         "CREATE FUNCTION leak(text) RETURNS bool LANGUAGE plpgsql COST 0.0000001 AS
            $$ BEGIN RAISE NOTICE 'leak: %', $1; RETURN true; END $$;
          GRANT EXECUTE ON FUNCTION leak(text) TO {app};
          CREATE TABLE notes (deal_id bigint, body text); INSERT INTO notes SELECT id, 'n' || id FROM deals;
          GRANT SELECT ON notes TO {app};
-         CREATE VIEW v_deals WITH (security_invoker = true) AS SELECT * FROM deals;
-         CREATE VIEW v_barrier WITH (security_barrier = true, security_invoker = true) AS SELECT * FROM deals WHERE amount > 0;
+         CREATE VIEW v_deals WITH ({invoker}) AS SELECT * FROM deals;
+         CREATE VIEW v_barrier WITH (security_barrier = true, {invoker}) AS SELECT * FROM deals WHERE amount > 0;
+         ALTER VIEW v_deals OWNER TO {app}; ALTER VIEW v_barrier OWNER TO {app};
          GRANT SELECT ON v_deals, v_barrier TO {app};"
     ))
     .unwrap();
@@ -154,6 +165,9 @@ fn rejected_writes_return_nothing_and_truncate_is_refused() {
     expect_error(&mut ed, "INSERT INTO requests VALUES (4)", "42501");
     ed.batch_execute("INSERT INTO requests VALUES (5)").unwrap();
     // MERGE (PostgreSQL 15) obeys every policy.
+    if !pg15_or_later(&mut dba) {
+        return;
+    }
     let merged = ed
         .execute(
             "MERGE INTO deals d USING (VALUES (4), (5)) s (id) ON d.id = s.id

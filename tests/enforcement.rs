@@ -269,13 +269,15 @@ fn snapshots_keep_their_view() {
 fn every_read_path_obeys() {
     let mut db = TestDb::new("readpaths");
     let (mut dba, app) = insightly(&mut db);
+    let invoker = invoker_option(&mut dba);
     dba.batch_execute(&format!(
         "CREATE TABLE notes (id serial PRIMARY KEY, deal_id bigint, body text);
          INSERT INTO notes (deal_id, body) SELECT id, 'note ' || id FROM deals;
          GRANT SELECT ON notes TO {app};
-         CREATE VIEW deals_invoker WITH (security_invoker = true) AS SELECT id, amount FROM deals;
+         CREATE VIEW deals_invoker WITH ({invoker}) AS SELECT id, amount FROM deals;
+         ALTER VIEW deals_invoker OWNER TO {app};
          GRANT SELECT ON deals_invoker TO {app};
-         CREATE FUNCTION deal_ids() RETURNS SETOF bigint LANGUAGE sql STABLE AS 'SELECT id FROM deals';"
+         CREATE FUNCTION deal_ids() RETURNS SETOF bigint LANGUAGE sql STABLE AS 'SELECT id FROM deals';",
     ))
     .unwrap();
     let mut eve = as_viewer(&db, &app, 3);

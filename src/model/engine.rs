@@ -496,6 +496,19 @@ impl CompiledOrg {
         decision(false, Reason::NotReached, level)
     }
 
+    /// The company all of whose records `viewer` may `action` on `object_type`
+    /// (their own company when their level is `all`), or `None`. Lets a policy
+    /// decide those rows by comparing the company column alone: step 4 of SPEC §5
+    /// allows every record of the viewer's company once L = all.
+    pub fn all_rows_company(&self, object_type: &str, action: Action, viewer: i64) -> Option<i64> {
+        let v = self.user(viewer)?;
+        if v.status != Status::Active {
+            return None;
+        }
+        let t = *self.type_ix.get(object_type)?;
+        (v.levels[t as usize * 4 + action.index()] == Level::All).then_some(v.company)
+    }
+
     pub fn can_access(
         &self,
         object_type: &str,

@@ -258,3 +258,19 @@ pub fn all_decisions(c: &mut Client) -> String {
            FROM sharing.users v, sharing.users o, unnest(ARRAY['create','view','edit','delete']) a",
     )
 }
+
+/// PostgreSQL 15 or later (security_invoker views, MERGE)?
+pub fn pg15_or_later(c: &mut Client) -> bool {
+    let v: String = c.query_one("SHOW server_version_num", &[]).unwrap().get(0);
+    v.parse::<i32>().unwrap_or(0) >= 150000
+}
+
+/// The view option that makes a view check permissions as its caller (15+), or a
+/// harmless one before (the tests then own such views by the application role).
+pub fn invoker_option(c: &mut Client) -> &'static str {
+    if pg15_or_later(c) {
+        "security_invoker = true"
+    } else {
+        "check_option = local"
+    }
+}
