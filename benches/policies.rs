@@ -260,6 +260,41 @@ fn main() {
         );
     }
 
+    // Scaling of the report query with the table size.
+    let big: i64 = std::env::var("BENCH_SCALE_ROWS").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000_000);
+    if big > 0 {
+        dba.batch_execute(&format!(
+            "CREATE TABLE deals_big (LIKE deals INCLUDING ALL);
+             INSERT INTO deals_big SELECT g, 1 + (g * 7919) % 20000, 1, (g % 10000)::numeric,
+                    timestamptz '2026-01-01' + (g % 31536000) * interval '1 second'
+               FROM generate_series(1, {big}) g;
+             SELECT sharing.protect('deals_big', 'deals');
+             GRANT SELECT ON deals_big TO bench_app;
+             VACUUM ANALYZE deals_big;"
+        ))
+        .unwrap();
+        println!("\n## Report query (`count(*), sum(amount)`) at 1M and {big} rows, milliseconds\n");
+        println!("| viewer | rows | unprotected | hand-written optimal | pg_sharing | pg_sharing ÷ optimal |");
+        println!("|---|---|---|---|---|---|");
+        for v in [&viewers[0], &viewers[2]] {
+            let reach: Vec<String> = dba
+                .query("SELECT sharing.reach($1)::text", &[&v.id])
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let filter = format!("owner_id = ANY ('{{{}}}'::bigint[])", reach.join(","));
+            app.batch_execute(&format!("SET sharing.viewer = '{}'", v.id)).unwrap();
+            for (table, rows) in [("deals", 1_000_000i64), ("deals_big", big)] {
+                let q = format!("SELECT count(*), sum(amount) FROM {table}");
+                let plain = time_ms(&mut dba, &q, 3);
+                let optimal = time_ms(&mut dba, &format!("{q} WHERE {filter}"), 3);
+                let ours = time_ms(&mut app, &q, 3);
+                println!("| {} | {rows} | {plain:.1} | {optimal:.1} | {ours:.1} | {:.1} |", v.name, ours / optimal);
+            }
+        }
+    }
+
     println!("\n## Summary of the policy ratios (target: 5 ÷ 2 ≤ 1.5; admin report 5 ÷ 1 ≤ 1.1)\n");
     for (v, q, r2, r1) in summary {
         println!("- {v}, {q}: 5÷2 = {r2:.2}, 5÷1 = {r1:.2}");

@@ -28,8 +28,63 @@ struct CUser {
     superuser: bool,
     super_member: bool,
     roles: Vec<RoleIx>,
+    /// Euler-tour entry of each role, inline for the usual one or two roles, so
+    /// that a hierarchy test on a row's owner reads no other memory.
+    enters: [u32; 2],
     /// levels[type * 4 + action]
     levels: Vec<Level>,
+}
+
+/// User id -> dense index: a direct table when ids are dense enough (the usual
+/// case: application ids from a sequence), a hash map otherwise.
+#[derive(Debug, Clone)]
+enum UserIndex {
+    Dense { min: i64, slots: Vec<u32> },
+    Sparse(HashMap<i64, u32>),
+}
+
+impl Default for UserIndex {
+    fn default() -> Self {
+        UserIndex::Sparse(HashMap::default())
+    }
+}
+
+impl UserIndex {
+    const ABSENT: u32 = u32::MAX;
+
+    fn build(ids: impl Iterator<Item = i64> + Clone, n: usize) -> UserIndex {
+        let (min, max) = ids.clone().fold((i64::MAX, i64::MIN), |(lo, hi), id| {
+            (lo.min(id), hi.max(id))
+        });
+        if n > 0 && (max as i128 - min as i128) < (4 * n as i128 + 1024) {
+            let mut slots = vec![Self::ABSENT; (max - min + 1) as usize];
+            for (i, id) in ids.enumerate() {
+                slots[(id - min) as usize] = i as u32;
+            }
+            UserIndex::Dense { min, slots }
+        } else {
+            UserIndex::Sparse(ids.enumerate().map(|(i, id)| (id, i as u32)).collect())
+        }
+    }
+
+    #[inline]
+    fn get(&self, id: i64) -> Option<u32> {
+        match self {
+            UserIndex::Dense { min, slots } => {
+                let off = id.checked_sub(*min)?;
+                let slot = *slots.get(usize::try_from(off).ok()?)?;
+                (slot != Self::ABSENT).then_some(slot)
+            }
+            UserIndex::Sparse(map) => map.get(&id).copied(),
+        }
+    }
+
+    fn len_bytes(&self) -> usize {
+        match self {
+            UserIndex::Dense { slots, .. } => slots.capacity() * 4,
+            UserIndex::Sparse(map) => map.capacity() * 24,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -113,7 +168,7 @@ fn decision(allowed: bool, reason: Reason, level: Level) -> Decision {
 #[derive(Debug, Clone, Default)]
 pub struct CompiledOrg {
     users: Vec<CUser>,
-    user_ix: HashMap<i64, u32>,
+    user_ix: UserIndex,
     role_ids: Vec<i64>,
     role_ix: HashMap<i64, RoleIx>,
     enter: Vec<u32>,
@@ -211,26 +266,25 @@ impl CompiledOrg {
                         levels[*ti as usize * 4 + a.index()] = set.level(t, *a);
                     }
                 }
+                let roles: Vec<RoleIx> = org
+                    .roles_of(u.id)
+                    .iter()
+                    .filter_map(|r| role_ix.get(r).copied())
+                    .collect();
+                let enter_of = |k: usize| roles.get(k).map_or(0, |r| enter[*r as usize]);
                 CUser {
                     id: u.id,
                     company: u.company_id,
                     status: u.status,
                     superuser: u.is_superuser,
                     super_member: u.is_super_company_member,
-                    roles: org
-                        .roles_of(u.id)
-                        .iter()
-                        .filter_map(|r| role_ix.get(r).copied())
-                        .collect(),
+                    enters: [enter_of(0), enter_of(1)],
+                    roles,
                     levels,
                 }
             })
             .collect();
-        let user_ix = users
-            .iter()
-            .enumerate()
-            .map(|(i, u)| (u.id, i as u32))
-            .collect();
+        let user_ix = UserIndex::build(users.iter().map(|u| u.id), users.len());
 
         let mut rules: HashMap<i64, Vec<CRule>> = HashMap::default();
         for r in &snap.sharing_rules {
@@ -287,8 +341,9 @@ impl CompiledOrg {
         }
     }
 
+    #[inline]
     fn user(&self, id: i64) -> Option<&CUser> {
-        self.user_ix.get(&id).map(|&i| &self.users[i as usize])
+        self.user_ix.get(id).map(|i| &self.users[i as usize])
     }
 
     /// Is role `a` strictly below role `b`?
@@ -308,8 +363,16 @@ impl CompiledOrg {
             return None;
         }
         for &vr in &viewer.roles {
-            for &rr in &record_user.roles {
-                if self.role_below(rr, vr) {
+            let (lo, hi) = (self.enter[vr as usize], self.exit[vr as usize]);
+            for k in 0..record_user.roles.len() {
+                // The first two entries are inline; more roles are rare.
+                let e = if k < 2 {
+                    record_user.enters[k]
+                } else {
+                    self.enter[record_user.roles[k] as usize]
+                };
+                if lo < e && e <= hi {
+                    let rr = record_user.roles[k];
                     return Some((self.role_ids[rr as usize], self.role_ids[vr as usize]));
                 }
             }
@@ -523,7 +586,7 @@ impl CompiledOrg {
     }
 
     pub fn has_user(&self, id: i64) -> bool {
-        self.user_ix.contains_key(&id)
+        self.user_ix.get(id).is_some()
     }
 
     pub fn user_count(&self) -> usize {
@@ -545,7 +608,7 @@ impl CompiledOrg {
                     + u.levels.capacity() * std::mem::size_of::<Level>()
             })
             .sum();
-        let maps = (self.user_ix.capacity() + self.role_ix.capacity()) * 24;
+        let maps = self.user_ix.len_bytes() + self.role_ix.capacity() * 24;
         let roles =
             self.role_ids.capacity() * 8 + (self.enter.capacity() + self.exit.capacity()) * 4;
         let rules: usize = self
@@ -582,5 +645,86 @@ impl CompiledOrg {
 
     pub fn is_role(&self, id: i64) -> bool {
         self.role_ix.contains_key(&id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::org::*;
+
+    fn org_with_ids(ids: &[i64]) -> Org {
+        let mut s = OrgSnapshot::default();
+        s.object_types.push(ObjectTypeRow {
+            name: "deals".into(),
+            org_wide_default: OrgWideDefault::Private,
+            grant_via_hierarchy: true,
+        });
+        for (id, parent) in [(1, None), (2, Some(1)), (3, Some(2))] {
+            s.roles.push(RoleRow {
+                id,
+                company_id: 1,
+                name: format!("r{id}"),
+                reports_to: parent,
+                based_on: None,
+                is_admin: false,
+                is_default: false,
+            });
+            s.role_permissions.push(RolePermissionRow {
+                role_id: id,
+                object_type: "deals".into(),
+                action: Action::View,
+                level: Level::Owned,
+            });
+        }
+        for (k, id) in ids.iter().enumerate() {
+            s.users.push(UserRow {
+                id: *id,
+                company_id: 1,
+                name: None,
+                status: Status::Active,
+                is_superuser: false,
+                is_super_company_member: false,
+            });
+            // The first user holds r1 and two more roles (the third is not inline).
+            let roles: &[i64] = if k == 0 { &[3, 2, 1] } else { &[3] };
+            for r in roles {
+                s.user_roles.push(UserRoleRow {
+                    user_id: *id,
+                    role_id: *r,
+                });
+            }
+        }
+        Org::new(s)
+    }
+
+    #[test]
+    fn dense_and_sparse_user_ids_decide_alike() {
+        for ids in [vec![1, 2, 3], vec![-5, 1_000_000_000_000, i64::MAX - 1]] {
+            let c = CompiledOrg::compile(&org_with_ids(&ids));
+            let (boss, a, b) = (ids[0], ids[1], ids[2]);
+            assert!(c.can_see(a, boss), "{ids:?}: r1 (third role) is above r3");
+            assert!(!c.can_see(a, b), "{ids:?}: peers");
+            assert!(c.can_access("deals", Action::View, Some(b), Some(1), boss, None));
+            assert!(!c.can_access("deals", Action::View, Some(boss), Some(1), a, None));
+            for absent in [i64::MIN, i64::MAX, 0, 7] {
+                if !ids.contains(&absent) {
+                    assert!(!c.has_user(absent), "{absent}");
+                    assert!(!c.can_access(
+                        "deals",
+                        Action::View,
+                        Some(absent),
+                        Some(1),
+                        absent,
+                        None
+                    ));
+                }
+            }
+            assert_eq!(c.reach(boss), {
+                let mut v = ids.clone();
+                v.sort();
+                v
+            });
+        }
     }
 }
