@@ -112,6 +112,13 @@ fn leaky_functions_only_see_visible_rows() {
         "SELECT * FROM deals WHERE id = 4 AND leak(note)",
         "SELECT * FROM deals WHERE note = 'deal of wes' OR leak(note)",
         "SELECT * FROM deals d1, deals d2 WHERE d1.id = d2.id AND leak(d2.note)",
+        "SELECT * FROM deals WHERE leak(note) FOR UPDATE",
+        "SELECT * FROM deals TABLESAMPLE SYSTEM (100) WHERE leak(note)",
+        "SELECT n.body FROM notes n, LATERAL (SELECT * FROM deals d WHERE d.id = n.deal_id AND leak(d.note)) x",
+        "SELECT DISTINCT ON (owner_id) * FROM deals WHERE leak(note) ORDER BY owner_id",
+        "WITH RECURSIVE r (id) AS (SELECT id FROM deals WHERE leak(note) UNION SELECT id + 100 FROM r WHERE id < 50) SELECT * FROM r",
+        "SELECT owner_id, count(*) FROM deals WHERE leak(note) GROUP BY GROUPING SETS ((owner_id), ())",
+        "SELECT * FROM deals WHERE id IN (4, 5, 6) AND leak(note) ORDER BY id LIMIT 1",
     ];
     let visible = ["deal of eve", "deal of ed", "deal of em"];
     for q in queries {
