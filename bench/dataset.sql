@@ -79,5 +79,6 @@ CREATE POLICY n ON deals_naive USING (row_visible(owner_id));
 
 CREATE ROLE bench_app LOGIN;
 GRANT SELECT, UPDATE ON deals, deals_a, deals_b, deals_naive TO bench_app;
+GRANT EXECUTE ON FUNCTION sharing._model_stats() TO bench_app;
 INSERT INTO sharing.trusted_app_roles VALUES ('bench_app');
 VACUUM ANALYZE;

@@ -28,7 +28,7 @@ pub struct Model {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-struct SnapshotKey {
+pub struct SnapshotKey {
     lxid: u32,
     xmin: u32,
     xmax: u32,
@@ -80,7 +80,7 @@ fn local_xid() -> u32 {
 /// The identity of the active snapshot: everything that decides which transactions
 /// it sees. (The active snapshot is a copy, and copies do not keep PostgreSQL's
 /// completion counter, so the in-progress sets are hashed instead.)
-fn snapshot_key() -> Option<SnapshotKey> {
+pub fn snapshot_key() -> Option<SnapshotKey> {
     unsafe {
         let snap = pg_sys::GetActiveSnapshot();
         if snap.is_null() {

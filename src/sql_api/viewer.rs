@@ -12,8 +12,37 @@ fn asking_role() -> pg_sys::Oid {
     unsafe { pg_sys::GetOuterUserId() }
 }
 
+type ViewerKey = (super::cache::SnapshotKey, u32, Option<String>);
+
+thread_local! {
+    /// The last successful resolution, for the same snapshot, role and setting: the
+    /// several InitPlans of one statement resolve the viewer once. Errors are never
+    /// remembered. Everything the answer depends on (the sharing tables, the role
+    /// catalogs) is read in that snapshot, so the same key gives the same answer.
+    static LAST: std::cell::RefCell<Option<(ViewerKey, Option<i64>)>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Resolve the viewer of this statement, or `None` (no viewer: fail closed).
 pub fn resolve_viewer() -> Option<i64> {
+    let key = super::cache::snapshot_key()
+        .map(|snap| (snap, asking_role().to_u32(), gucs::viewer_setting()));
+    if let Some(key) = &key {
+        let hit = LAST.with(|l| match &*l.borrow() {
+            Some((k, v)) if k == key => Some(*v),
+            _ => None,
+        });
+        if let Some(v) = hit {
+            return v;
+        }
+    }
+    let viewer = resolve_viewer_uncached();
+    if let Some(key) = key {
+        LAST.with(|l| *l.borrow_mut() = Some((key, viewer)));
+    }
+    viewer
+}
+
+fn resolve_viewer_uncached() -> Option<i64> {
     let role = asking_role();
     let role_oid = i64::from(role.to_u32());
     let setting = gucs::viewer_setting();
