@@ -224,10 +224,11 @@ fn main() {
         if target > have {
             dba.batch_execute(&format!(
                 "SET session_replication_role = replica;
-                 INSERT INTO sharing.users (id, company_id, name) SELECT u, 1, 'x' || u FROM generate_series(100000, 100000 + {add} - 1) u;
-                 INSERT INTO sharing.user_roles (user_id, role_id) SELECT u, 10000 + 341 + (u % 1024) FROM generate_series(100000, 100000 + {add} - 1) u;
+                 INSERT INTO sharing.users (id, company_id, name) SELECT u, 1, 'x' || u FROM generate_series({first}, {first} + {add} - 1) u;
+                 INSERT INTO sharing.user_roles (user_id, role_id) SELECT u, 10000 + 341 + (u % 1024) FROM generate_series({first}, {first} + {add} - 1) u;
                  RESET session_replication_role;",
-                add = target - have
+                add = target - have,
+                first = 100_000 + have
             ))
             .unwrap();
         }

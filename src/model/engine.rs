@@ -13,7 +13,7 @@
 //! `explain_access` can never disagree with `can_access`.
 
 use super::org::Org;
-use super::perms::user_permissions;
+use super::perms::role_permissions;
 use super::types::{Action, Level, OrgWideDefault, RuleAccess, RuleScope, Status};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
@@ -255,15 +255,41 @@ impl CompiledOrg {
             })
             .collect();
 
+        // Each role's level matrix, with its based_on cascade and admin flag.
+        let width = types.len() * 4;
+        let role_levels: HashMap<i64, Vec<Level>> = snap
+            .roles
+            .iter()
+            .map(|r| {
+                let set = role_permissions(org, r.id);
+                let mut levels = vec![Level::None; width];
+                for (t, ti) in &type_ix {
+                    for a in Action::ALL {
+                        levels[*ti as usize * 4 + a.index()] = set.level(t, *a);
+                    }
+                }
+                (r.id, levels)
+            })
+            .collect();
+
         let users: Vec<CUser> = snap
             .users
             .iter()
             .map(|u| {
-                let set = user_permissions(org, u.id);
-                let mut levels = vec![Level::None; types.len() * 4];
-                for (t, ti) in &type_ix {
-                    for a in Action::ALL {
-                        levels[*ti as usize * 4 + a.index()] = set.level(t, *a);
+                // Union of the roles' matrices (computed once per role above):
+                // the same as perms::user_permissions, without a set per user.
+                let mut levels = vec![Level::None; width];
+                if u.status == Status::Active {
+                    if u.is_superuser {
+                        levels.fill(Level::All);
+                    } else {
+                        for r in org.roles_of(u.id) {
+                            if let Some(rl) = role_levels.get(r) {
+                                for (l, x) in levels.iter_mut().zip(rl) {
+                                    *l = (*l).max(*x);
+                                }
+                            }
+                        }
                     }
                 }
                 let roles: Vec<RoleIx> = org
