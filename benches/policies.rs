@@ -269,7 +269,7 @@ fn main() {
     if big > 0 {
         dba.batch_execute(&format!(
             "CREATE TABLE deals_big (LIKE deals INCLUDING ALL);
-             INSERT INTO deals_big SELECT g, 1 + (g * 7919) % 20000, 1, (g % 10000)::numeric,
+             INSERT INTO deals_big SELECT g, 1 + (g::bigint * 7919) % 20000, 1, (g % 10000)::numeric,
                     timestamptz '2026-01-01' + (g % 31536000) * interval '1 second'
                FROM generate_series(1, {big}) g;
              SELECT sharing.protect('deals_big', 'deals');
