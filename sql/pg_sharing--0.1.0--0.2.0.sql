@@ -87,3 +87,9 @@ SELECT json_build_object(
       FROM sharing.agreement_permissions p), '[]'::json)
 )::text
 $$;
+
+-- Decisions stay in the leader process: a parallel worker would compile the whole
+-- organization again for every query.
+ALTER FUNCTION sharing.can_access(text, text, bigint, bigint, bigint, bigint) PARALLEL RESTRICTED;
+ALTER FUNCTION sharing.can_see(bigint, bigint) PARALLEL RESTRICTED;
+ALTER FUNCTION sharing.reach(bigint) PARALLEL RESTRICTED;

@@ -4,6 +4,10 @@
 //!
 //! These are SECURITY INVOKER on purpose: no `SET search_path`, no definer switch
 //! per row. The cache reads the configuration with its own privileges.
+//!
+//! The deciding functions are PARALLEL RESTRICTED: a parallel worker starts with an
+//! empty cache and would compile the whole organization again for every query
+//! (seconds at millions of users), so decisions stay in the leader, whose model is warm.
 
 use super::cache::current_model;
 use super::errors::invalid_parameter;
@@ -34,14 +38,14 @@ fn require_type(org: &Org, object_type: &str) {
 
 /// Does `viewer` reach `owner`'s records, whatever their type (hierarchy, owner,
 /// type-independent sharing rules, superuser)?
-#[pg_extern(stable, strict, parallel_safe)]
+#[pg_extern(stable, strict, parallel_restricted)]
 fn can_see(owner: i64, viewer: i64) -> bool {
     current_model().compiled.can_see(owner, viewer)
 }
 
 /// May `viewer` do `action` on a record of `object_type` owned by `owner` in
 /// `company` (and assigned to `assignee`)? NULL viewer: false (fail closed).
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(stable, parallel_restricted)]
 fn can_access(
     object_type: Option<&str>,
     action: Option<&str>,
@@ -80,7 +84,7 @@ fn _all_rows_company(
 }
 
 /// Every owner whose records `viewer` reaches (see `can_see`).
-#[pg_extern(stable, strict, parallel_safe)]
+#[pg_extern(stable, strict, parallel_restricted)]
 fn reach(viewer: i64) -> SetOfIterator<'static, i64> {
     SetOfIterator::new(current_model().compiled.reach(viewer))
 }
