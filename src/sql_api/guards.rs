@@ -10,15 +10,10 @@ use crate::model::privileges::{classify_privilege, PrivilegeKind};
 use crate::model::types::{Action, Level};
 use pgrx::prelude::*;
 
-/// Run `check` for the acting viewer, if any (superusers pass).
+/// Run `check` for the acting viewer, if any (superusers pass; inactive viewers fail).
 pub fn require_for_viewer(
     check: impl FnOnce(&Actor) -> Result<(), crate::model::authority::Denial>,
 ) {
-    as_viewer(check)
-}
-
-/// Run `check` for the acting viewer, if any.
-fn as_viewer(check: impl FnOnce(&Actor) -> Result<(), crate::model::authority::Denial>) {
     let Some(viewer) = resolve_viewer() else {
         return;
     };
@@ -37,13 +32,13 @@ fn _require_privilege(
     company_id: Option<i64>,
     allow_super_member: default!(bool, true),
 ) {
-    as_viewer(|a| a.require_privilege(privilege, company_id, allow_super_member));
+    require_for_viewer(|a| a.require_privilege(privilege, company_id, allow_super_member));
 }
 
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn _require_superuser() {
-    as_viewer(|a| a.require_superuser());
+    require_for_viewer(|a| a.require_superuser());
 }
 
 /// `object_type` NULL means every object type (a rule for every type).
@@ -54,25 +49,25 @@ fn _require_level(object_type: Option<&str>, action: &str, level: &str) {
     let (Ok(action), Ok(level)) = (action.parse::<Action>(), level.parse::<Level>()) else {
         return;
     };
-    as_viewer(|a| a.require_level(object_type, action, level));
+    require_for_viewer(|a| a.require_level(object_type, action, level));
 }
 
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn _require_grantable_privilege(privilege: &str) {
-    as_viewer(|a| a.require_grantable_privilege(privilege));
+    require_for_viewer(|a| a.require_grantable_privilege(privilege));
 }
 
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn _require_role_within(role_id: i64) {
-    as_viewer(|a| a.require_role_within(role_id));
+    require_for_viewer(|a| a.require_role_within(role_id));
 }
 
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn _require_grantor(grantor_company: i64, grantee_company: i64) {
-    as_viewer(|a| a.require_grantor(grantor_company, grantee_company));
+    require_for_viewer(|a| a.require_grantor(grantor_company, grantee_company));
 }
 
 /// Validate a privilege name for `role_privileges`: refuse bad names, and NOTICE

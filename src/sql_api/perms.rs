@@ -7,13 +7,19 @@ use crate::model::perms::{effective_perms as perms_of, role_matrix, EffectivePer
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
-fn perms_or_error(org: &Org, user_id: i64) -> EffectivePerms {
-    perms_of(org, user_id).unwrap_or_else(|| {
+/// An unknown user id is an error, never an empty answer.
+fn require_user(org: &Org, user_id: i64) {
+    if org.user(user_id).is_none() {
         invalid_parameter(
             format!("unknown user {user_id}: no such id in sharing.users"),
             None,
-        )
-    })
+        );
+    }
+}
+
+fn perms_or_error(org: &Org, user_id: i64) -> EffectivePerms {
+    require_user(org, user_id);
+    perms_of(org, user_id).expect("a known user has effective permissions")
 }
 
 /// Everything a user may do, as one JSON document (roles, levels, privileges).
@@ -60,12 +66,7 @@ fn effective_permissions(
 fn has_privilege(user_id: i64, name: &str) -> bool {
     let model = current_model();
     let org = &model.org;
-    if org.user(user_id).is_none() {
-        invalid_parameter(
-            format!("unknown user {user_id}: no such id in sharing.users"),
-            None,
-        );
-    }
+    require_user(org, user_id);
     crate::model::perms::user_permissions(org, user_id).has_privilege(name)
 }
 
