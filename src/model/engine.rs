@@ -181,6 +181,46 @@ pub struct CompiledOrg {
     agreement_ids: HashMap<(i64, i64), i64>,
     /// (agreement id, type, action) granted
     agreement_grants: HashSet<(i64, TypeIx, Action)>,
+    /// Users by the Euler-tour entry of each of their roles (a CSR table): the users
+    /// of role with entry `e` are `members[member_start[e]..member_start[e + 1]]`,
+    /// so the users of a whole subtree are one contiguous run.
+    member_start: Vec<u32>,
+    members: Vec<u32>,
+}
+
+/// Which owners' records a viewer may reach for one (type, action), when that is a
+/// finite set: what the planner turns into an `owner = ANY(...)` index condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerBound {
+    /// Records of any owner may be allowed (level `all`, an org-wide default, an
+    /// agreement, a superuser, an unknown type): no owner condition is exact enough.
+    Unbounded,
+    /// Every allowed record (with no assignee) has one of these owners, ascending.
+    Owners(Vec<i64>),
+}
+
+/// The CSR table of [`CompiledOrg::members`]: entries run from 1 to the number of roles.
+fn members_by_entry(users: &[CUser], enter: &[u32]) -> (Vec<u32>, Vec<u32>) {
+    let slots = enter.len() + 2;
+    let mut start = vec![0u32; slots];
+    for u in users {
+        for &r in &u.roles {
+            start[enter[r as usize] as usize + 1] += 1;
+        }
+    }
+    for i in 1..slots {
+        start[i] += start[i - 1];
+    }
+    let mut next = start.clone();
+    let mut members = vec![0u32; start[slots - 1] as usize];
+    for (ix, u) in users.iter().enumerate() {
+        for &r in &u.roles {
+            let e = enter[r as usize] as usize;
+            members[next[e] as usize] = ix as u32;
+            next[e] += 1;
+        }
+    }
+    (start, members)
 }
 
 impl CompiledOrg {
@@ -352,7 +392,11 @@ impl CompiledOrg {
             })
             .collect();
 
+        let (member_start, members) = members_by_entry(&users, &enter);
+
         CompiledOrg {
+            member_start,
+            members,
             users,
             user_ix,
             role_ids,
@@ -611,6 +655,82 @@ impl CompiledOrg {
             .allowed
     }
 
+    /// The users holding a role whose Euler entry lies in `lo..=hi`, in `company`.
+    fn members_in(&self, lo: u32, hi: u32, company: i64, out: &mut Vec<i64>) {
+        let (lo, hi) = (lo as usize, (hi as usize + 1).min(self.member_start.len() - 1));
+        if lo >= hi {
+            return;
+        }
+        let run = &self.members[self.member_start[lo] as usize..self.member_start[hi] as usize];
+        out.extend(
+            run.iter()
+                .map(|&ix| &self.users[ix as usize])
+                .filter(|u| u.company == company)
+                .map(|u| u.id),
+        );
+    }
+
+    /// The owners whose records (without an assignee) `viewer` may `action` on
+    /// `object_type`, when [`decide`](Self::decide) can allow no other: every
+    /// allowed `(owner, company)` has `owner` in the list. Linear in the answer,
+    /// through the Euler tour: a subtree's users are one run of [`Self::members`].
+    pub fn owner_bound(&self, object_type: &str, action: Action, viewer: i64) -> OwnerBound {
+        let Some(v) = self.user(viewer) else {
+            return OwnerBound::Owners(Vec::new());
+        };
+        if v.status != Status::Active {
+            return OwnerBound::Owners(Vec::new());
+        }
+        let Some(&t) = self.type_ix.get(object_type) else {
+            return OwnerBound::Unbounded;
+        };
+        if v.superuser {
+            return OwnerBound::Unbounded;
+        }
+        let level = v.levels[t as usize * 4 + action.index()];
+        match level {
+            Level::None => return OwnerBound::Owners(Vec::new()),
+            Level::All => return OwnerBound::Unbounded,
+            Level::Owned => {}
+        }
+        // Another company's records through an agreement: any owner.
+        let agreed = self.agreement_ids.iter().any(|(&(_, grantee), id)| {
+            grantee == v.company && self.agreement_grants.contains(&(*id, t, action))
+        });
+        if agreed {
+            return OwnerBound::Unbounded;
+        }
+        let ty = &self.types[t as usize];
+        if action != Action::Create && ty.org_wide_default.covers(action) {
+            return OwnerBound::Unbounded;
+        }
+        let mut owners = vec![viewer];
+        if action == Action::Create || ty.grant_via_hierarchy {
+            for &vr in &v.roles {
+                let (lo, hi) = (self.enter[vr as usize], self.exit[vr as usize]);
+                self.members_in(lo + 1, hi, v.company, &mut owners);
+            }
+        }
+        if action != Action::Create {
+            for r in self.rules.get(&v.company).into_iter().flatten() {
+                let applies = (r.object_type.is_none() || r.object_type == Some(t))
+                    && r.access.covers(action)
+                    && v.roles.iter().any(|&x| self.in_scope(x, r.target, r.target_scope));
+                if applies {
+                    let lo = self.enter[r.source as usize];
+                    let hi = match r.source_scope {
+                        RuleScope::Role => lo,
+                        RuleScope::RoleAndSubordinates => self.exit[r.source as usize],
+                    };
+                    self.members_in(lo, hi, v.company, &mut owners);
+                }
+            }
+        }
+        owners.sort_unstable();
+        owners.dedup();
+        OwnerBound::Owners(owners)
+    }
+
     pub fn has_user(&self, id: i64) -> bool {
         self.user_ix.get(id).is_some()
     }
@@ -642,7 +762,8 @@ impl CompiledOrg {
             .values()
             .map(|v| v.capacity() * std::mem::size_of::<CRule>())
             .sum();
-        users + maps + roles + rules + self.agreement_grants.capacity() * 32
+        let members = (self.member_start.capacity() + self.members.capacity()) * 4;
+        users + maps + roles + rules + members + self.agreement_grants.capacity() * 32
     }
 
     /// The role ids of a user (for explanations).
@@ -751,6 +872,152 @@ mod tests {
                 v.sort();
                 v
             });
+        }
+    }
+
+    /// A random organization of two companies: role forests, memberships, rules,
+    /// agreements, org-wide defaults and levels, all drawn from `seed`.
+    fn random_org(seed: u64) -> Org {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut s = OrgSnapshot::default();
+        let owds = OrgWideDefault::ALL;
+        for name in ["deals", "notes"] {
+            s.object_types.push(ObjectTypeRow {
+                name: name.into(),
+                org_wide_default: owds[rng.gen_range(0..owds.len())],
+                grant_via_hierarchy: rng.gen_bool(0.7),
+            });
+        }
+        let roles: i64 = rng.gen_range(2..14);
+        for id in 1..=roles {
+            let company_id = if id <= roles / 2 + 1 { 1 } else { 2 };
+            let parent = (id > 1 && rng.gen_bool(0.8)).then(|| rng.gen_range(1..id));
+            s.roles.push(RoleRow {
+                id,
+                company_id,
+                name: format!("r{id}"),
+                reports_to: parent,
+                based_on: None,
+                is_admin: false,
+                is_default: false,
+            });
+            for t in ["deals", "notes"] {
+                for a in Action::ALL {
+                    let level = [Level::None, Level::Owned, Level::Owned, Level::All]
+                        [rng.gen_range(0..4)];
+                    s.role_permissions.push(RolePermissionRow {
+                        role_id: id,
+                        object_type: t.into(),
+                        action: *a,
+                        level,
+                    });
+                }
+            }
+        }
+        let company_of = |r: i64| if r <= roles / 2 + 1 { 1 } else { 2 };
+        for id in 100..100 + rng.gen_range(1..16) {
+            let role = rng.gen_range(1..=roles);
+            s.users.push(UserRow {
+                id,
+                company_id: company_of(role),
+                name: None,
+                status: if rng.gen_bool(0.9) { Status::Active } else { Status::Disabled },
+                is_superuser: rng.gen_bool(0.05),
+                is_super_company_member: rng.gen_bool(0.1),
+            });
+            s.user_roles.push(UserRoleRow { user_id: id, role_id: role });
+            if rng.gen_bool(0.2) {
+                let other = rng.gen_range(1..=roles);
+                if company_of(other) == company_of(role) && other != role {
+                    s.user_roles.push(UserRoleRow { user_id: id, role_id: other });
+                }
+            }
+        }
+        for id in 1..rng.gen_range(1..5) {
+            let (src, dst) = (rng.gen_range(1..=roles), rng.gen_range(1..=roles));
+            if company_of(src) != company_of(dst) {
+                continue;
+            }
+            let scope = |b: bool| if b { RuleScope::Role } else { RuleScope::RoleAndSubordinates };
+            s.sharing_rules.push(SharingRuleRow {
+                id,
+                company_id: company_of(src),
+                object_type: rng.gen_bool(0.5).then(|| "deals".to_string()),
+                source_role: src,
+                source_scope: scope(rng.gen_bool(0.5)),
+                target_role: dst,
+                target_scope: scope(rng.gen_bool(0.5)),
+                access: if rng.gen_bool(0.5) { RuleAccess::Read } else { RuleAccess::ReadWrite },
+            });
+        }
+        if rng.gen_bool(0.3) {
+            s.agreements.push(AgreementRow { id: 1, grantor_company: 2, grantee_company: 1 });
+            s.agreement_permissions.push(AgreementPermissionRow {
+                agreement_id: 1,
+                object_type: "deals".into(),
+                action: Action::View,
+            });
+        }
+        Org::new(s)
+    }
+
+    /// The planner's owner condition never drops a record `decide` allows.
+    #[test]
+    fn owner_bound_holds_every_allowed_owner() {
+        let mut bounded = 0;
+        for seed in 0..300 {
+            let org = random_org(seed);
+            let c = CompiledOrg::compile(&org);
+            let users: Vec<i64> = org.snapshot.users.iter().map(|u| u.id).collect();
+            let owners: Vec<Option<i64>> = users
+                .iter()
+                .map(|u| Some(*u))
+                .chain([None, Some(999)])
+                .collect();
+            for &viewer in users.iter().chain([&12345]) {
+                for t in ["deals", "notes", "missing"] {
+                    for &a in Action::ALL {
+                        let OwnerBound::Owners(list) = c.owner_bound(t, a, viewer) else {
+                            continue;
+                        };
+                        bounded += 1;
+                        assert!(list.windows(2).all(|w| w[0] < w[1]), "sorted, distinct");
+                        for owner in &owners {
+                            for company in [Some(1), Some(2), None] {
+                                if c.can_access(t, a, *owner, company, viewer, None) {
+                                    assert!(
+                                        owner.is_some_and(|o| list.contains(&o)),
+                                        "seed {seed}: {viewer} may {a:?} {t} of {owner:?} in {company:?} outside {list:?}"
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(bounded > 1000, "the bound was exercised ({bounded})");
+    }
+
+    /// And it is tight: every listed owner other than the viewer is reached.
+    #[test]
+    fn owner_bound_lists_only_reached_owners() {
+        for seed in 0..300 {
+            let org = random_org(seed);
+            let c = CompiledOrg::compile(&org);
+            for u in &org.snapshot.users {
+                for &a in Action::ALL {
+                    if let OwnerBound::Owners(list) = c.owner_bound("deals", a, u.id) {
+                        for o in list.iter().filter(|o| **o != u.id) {
+                            assert!(
+                                c.can_access("deals", a, Some(*o), Some(u.company_id), u.id, None),
+                                "seed {seed}: {o} listed for {} but not reached", u.id
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 }
