@@ -23,6 +23,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     UPDATE sharing._generation SET gen = nextval('sharing._generation_seq');
+    -- Plans of protected tables may be shaped for the old configuration
+    -- (src/sql_api/planner.rs): other sessions make them again after this commits.
+    PERFORM sharing._forget_plans(c.oid)
+       FROM sharing.protected_tables pt
+      CROSS JOIN LATERAL sharing._relation_tree(pt.table_name) t
+       JOIN pg_catalog.pg_class c ON c.oid = t.relid;
     RETURN NULL;
 END
 $$;

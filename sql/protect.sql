@@ -13,18 +13,21 @@ SELECT pg_catalog.pg_extension_config_dump('sharing.protected_tables', '');
 
 -- The policy expression for one action. Identifiers are quoted with %I, literals
 -- with %L; the table is a regclass (its text form is quoted and qualified).
--- First the company comparison that decides every row for viewers with level
--- `all` (one InitPlan per statement), then the full decision.
+-- One call of sharing._policy with the viewer and the company every record of
+-- which the viewer may act on (level `all`), each computed once per statement
+-- (InitPlans). The planner rewrites the call for the viewer it plans for
+-- (src/sql_api/planner.rs): one company comparison per row for level `all`, an
+-- index condition on the owner column for owner-bounded viewers.
 CREATE FUNCTION sharing._policy_expr(object_type text, action text, owner_column name,
                                      company_column name, assignee_column name) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT format('(%I = (SELECT sharing._all_rows_company(%L::text, %L::text, (SELECT sharing.current_viewer())))'
-                  ' OR sharing.can_access(%L::text, %L::text, %I, %I, (SELECT sharing.current_viewer()), %s))',
-                  company_column, object_type, action,
+    SELECT format('sharing._policy(%L::text, %L::text, %I, %I, (SELECT sharing.current_viewer()), %s,'
+                  ' (SELECT sharing._all_rows_company(%L::text, %L::text, (SELECT sharing.current_viewer()))))',
                   object_type, action, owner_column, company_column,
-                  CASE WHEN assignee_column IS NULL THEN 'NULL::bigint' ELSE quote_ident(assignee_column) END)
+                  CASE WHEN assignee_column IS NULL THEN 'NULL::bigint' ELSE quote_ident(assignee_column) END,
+                  object_type, action)
 $$;
 
 -- A table and, for a partitioned table, every partition below it (parents first).

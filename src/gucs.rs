@@ -22,14 +22,21 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
-    GucRegistry::define_string_guc(
-        c"sharing.viewer",
-        c"Application user id whose visibility applies to this session or transaction.",
-        c"Honoured only for PostgreSQL superusers and members of a role in sharing.trusted_app_roles; a login mapped through sharing.users.db_role always acts as its own user.",
-        &VIEWER,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
+    // The assign hook resets plans shaped for the previous viewer
+    // (src/sql_api/planner.rs); it cannot fail.
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            c"sharing.viewer",
+            c"Application user id whose visibility applies to this session or transaction.",
+            c"Honoured only for PostgreSQL superusers and members of a role in sharing.trusted_app_roles; a login mapped through sharing.users.db_role always acts as its own user.",
+            &VIEWER,
+            GucContext::Userset,
+            GucFlags::default(),
+            None,
+            Some(crate::sql_api::planner::viewer_assigned),
+            None,
+        );
+    }
 }
 
 /// The raw setting, trimmed; `None` when unset or empty (poolers reset to '').

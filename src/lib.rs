@@ -56,6 +56,11 @@ extension_sql_file!(
         "api",
         sql_api::visibility::can_access,
         sql_api::visibility::_all_rows_company,
+        sql_api::visibility::_policy,
+        sql_api::visibility::_can_access_for,
+        sql_api::visibility::_can_access_parallel,
+        sql_api::visibility::_index_owners,
+        sql_api::planner::_forget_plans,
         sql_api::viewer::current_viewer
     ]
 );

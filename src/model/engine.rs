@@ -657,7 +657,10 @@ impl CompiledOrg {
 
     /// The users holding a role whose Euler entry lies in `lo..=hi`, in `company`.
     fn members_in(&self, lo: u32, hi: u32, company: i64, out: &mut Vec<i64>) {
-        let (lo, hi) = (lo as usize, (hi as usize + 1).min(self.member_start.len() - 1));
+        let (lo, hi) = (
+            lo as usize,
+            (hi as usize + 1).min(self.member_start.len() - 1),
+        );
         if lo >= hi {
             return;
         }
@@ -715,7 +718,9 @@ impl CompiledOrg {
             for r in self.rules.get(&v.company).into_iter().flatten() {
                 let applies = (r.object_type.is_none() || r.object_type == Some(t))
                     && r.access.covers(action)
-                    && v.roles.iter().any(|&x| self.in_scope(x, r.target, r.target_scope));
+                    && v.roles
+                        .iter()
+                        .any(|&x| self.in_scope(x, r.target, r.target_scope));
                 if applies {
                     let lo = self.enter[r.source as usize];
                     let hi = match r.source_scope {
@@ -904,8 +909,8 @@ mod tests {
             });
             for t in ["deals", "notes"] {
                 for a in Action::ALL {
-                    let level = [Level::None, Level::Owned, Level::Owned, Level::All]
-                        [rng.gen_range(0..4)];
+                    let level =
+                        [Level::None, Level::Owned, Level::Owned, Level::All][rng.gen_range(0..4)];
                     s.role_permissions.push(RolePermissionRow {
                         role_id: id,
                         object_type: t.into(),
@@ -922,15 +927,25 @@ mod tests {
                 id,
                 company_id: company_of(role),
                 name: None,
-                status: if rng.gen_bool(0.9) { Status::Active } else { Status::Disabled },
+                status: if rng.gen_bool(0.9) {
+                    Status::Active
+                } else {
+                    Status::Disabled
+                },
                 is_superuser: rng.gen_bool(0.05),
                 is_super_company_member: rng.gen_bool(0.1),
             });
-            s.user_roles.push(UserRoleRow { user_id: id, role_id: role });
+            s.user_roles.push(UserRoleRow {
+                user_id: id,
+                role_id: role,
+            });
             if rng.gen_bool(0.2) {
                 let other = rng.gen_range(1..=roles);
                 if company_of(other) == company_of(role) && other != role {
-                    s.user_roles.push(UserRoleRow { user_id: id, role_id: other });
+                    s.user_roles.push(UserRoleRow {
+                        user_id: id,
+                        role_id: other,
+                    });
                 }
             }
         }
@@ -939,7 +954,13 @@ mod tests {
             if company_of(src) != company_of(dst) {
                 continue;
             }
-            let scope = |b: bool| if b { RuleScope::Role } else { RuleScope::RoleAndSubordinates };
+            let scope = |b: bool| {
+                if b {
+                    RuleScope::Role
+                } else {
+                    RuleScope::RoleAndSubordinates
+                }
+            };
             s.sharing_rules.push(SharingRuleRow {
                 id,
                 company_id: company_of(src),
@@ -948,11 +969,19 @@ mod tests {
                 source_scope: scope(rng.gen_bool(0.5)),
                 target_role: dst,
                 target_scope: scope(rng.gen_bool(0.5)),
-                access: if rng.gen_bool(0.5) { RuleAccess::Read } else { RuleAccess::ReadWrite },
+                access: if rng.gen_bool(0.5) {
+                    RuleAccess::Read
+                } else {
+                    RuleAccess::ReadWrite
+                },
             });
         }
         if rng.gen_bool(0.3) {
-            s.agreements.push(AgreementRow { id: 1, grantor_company: 2, grantee_company: 1 });
+            s.agreements.push(AgreementRow {
+                id: 1,
+                grantor_company: 2,
+                grantee_company: 1,
+            });
             s.agreement_permissions.push(AgreementPermissionRow {
                 agreement_id: 1,
                 object_type: "deals".into(),
@@ -1012,7 +1041,8 @@ mod tests {
                         for o in list.iter().filter(|o| **o != u.id) {
                             assert!(
                                 c.can_access("deals", a, Some(*o), Some(u.company_id), u.id, None),
-                                "seed {seed}: {o} listed for {} but not reached", u.id
+                                "seed {seed}: {o} listed for {} but not reached",
+                                u.id
                             );
                         }
                     }

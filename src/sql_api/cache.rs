@@ -15,8 +15,9 @@
 //! one statement never query it again.
 
 use super::spi_read::read_text;
-use crate::model::engine::CompiledOrg;
+use crate::model::engine::{CompiledOrg, OwnerBound};
 use crate::model::org::Org;
+use crate::model::types::Action;
 use pgrx::prelude::*;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -25,6 +26,25 @@ use std::rc::Rc;
 pub struct Model {
     pub org: Org,
     pub compiled: CompiledOrg,
+    /// Owner bounds asked for so far (a few viewers per backend), so that a
+    /// statement planned with an owner index condition does not recompute its array.
+    bounds: RefCell<rustc_hash::FxHashMap<(i64, Action, String), OwnerBound>>,
+}
+
+impl Model {
+    pub fn owner_bound(&self, object_type: &str, action: Action, viewer: i64) -> OwnerBound {
+        let key = (viewer, action, object_type.to_string());
+        if let Some(b) = self.bounds.borrow().get(&key) {
+            return b.clone();
+        }
+        let bound = self.compiled.owner_bound(object_type, action, viewer);
+        let mut bounds = self.bounds.borrow_mut();
+        if bounds.len() >= 64 {
+            bounds.clear();
+        }
+        bounds.insert(key, bound.clone());
+        bound
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -152,7 +172,7 @@ fn model_key() -> ModelKey {
 /// (also when `f` raises an ERROR, which unwinds through the guard). Used only for
 /// the two schema-qualified reads of the configuration, whose SQL functions pin
 /// their own search_path.
-fn as_bootstrap_superuser<R>(f: impl FnOnce() -> R) -> R {
+pub fn as_bootstrap_superuser<R>(f: impl FnOnce() -> R) -> R {
     struct Restore(pg_sys::Oid, i32);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -206,7 +226,13 @@ pub fn current_model() -> Rc<Model> {
     let org = as_bootstrap_superuser(super::snapshot::load_org);
     let compiled = CompiledOrg::compile(&org);
     let took = started.elapsed().as_micros() as u64;
-    let model = Rc::new(Model { org, compiled });
+    let model = Rc::new(Model {
+        org,
+        compiled,
+        bounds: RefCell::default(),
+    });
+    // Plans shaped for the previous configuration are made again.
+    super::planner::forget_shaped_plans();
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         c.models.insert(0, (key, model.clone()));

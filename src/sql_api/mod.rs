@@ -5,6 +5,7 @@ pub mod cache;
 pub mod errors;
 pub mod guards;
 pub mod perms;
+pub mod planner;
 pub mod portable;
 pub mod snapshot;
 pub mod spi_read;

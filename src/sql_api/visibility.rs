@@ -11,7 +11,7 @@
 
 use super::cache::current_model;
 use super::errors::invalid_parameter;
-use crate::model::engine::{CompiledOrg, Reason};
+use crate::model::engine::{CompiledOrg, OwnerBound, Reason};
 use crate::model::explain::{explain, Question};
 use crate::model::org::Org;
 use crate::model::types::Action;
@@ -43,16 +43,14 @@ fn can_see(owner: i64, viewer: i64) -> bool {
     current_model().compiled.can_see(owner, viewer)
 }
 
-/// May `viewer` do `action` on a record of `object_type` owned by `owner` in
-/// `company` (and assigned to `assignee`)? NULL viewer: false (fail closed).
-#[pg_extern(stable, parallel_restricted)]
-fn can_access(
+/// The one decision every deciding SQL function makes. NULL viewer: false.
+fn allowed(
     object_type: Option<&str>,
     action: Option<&str>,
     owner: Option<i64>,
     company: Option<i64>,
     viewer: Option<i64>,
-    assignee: default!(Option<i64>, "NULL"),
+    assignee: Option<i64>,
 ) -> bool {
     let (Some(object_type), Some(action), Some(viewer)) = (object_type, action, viewer) else {
         return false;
@@ -65,6 +63,101 @@ fn can_access(
         require_type(&model.org, object_type);
     }
     decision.allowed
+}
+
+/// May `viewer` do `action` on a record of `object_type` owned by `owner` in
+/// `company` (and assigned to `assignee`)? NULL viewer: false (fail closed).
+/// With a constant viewer, the planner can use an index on the owner column.
+#[pg_extern(stable, parallel_restricted, cost = 10, support = _access_support)]
+fn can_access(
+    object_type: Option<&str>,
+    action: Option<&str>,
+    owner: Option<i64>,
+    company: Option<i64>,
+    viewer: Option<i64>,
+    assignee: default!(Option<i64>, "NULL"),
+) -> bool {
+    allowed(object_type, action, owner, company, viewer, assignee)
+}
+
+/// The policy of a protected table (sql/protect.sql): `can_access` for the
+/// statement's viewer, with the company every record of which the viewer may
+/// `action` (or NULL) computed once. The planner rewrites it (src/sql_api/planner.rs).
+#[pg_extern(stable, parallel_restricted, cost = 10, support = _access_support)]
+#[allow(clippy::too_many_arguments)]
+fn _policy(
+    object_type: Option<&str>,
+    action: Option<&str>,
+    owner: Option<i64>,
+    company: Option<i64>,
+    viewer: Option<i64>,
+    assignee: Option<i64>,
+    all_rows_company: Option<i64>,
+) -> bool {
+    (company.is_some() && company == all_rows_company)
+        || allowed(object_type, action, owner, company, viewer, assignee)
+}
+
+/// `can_access` as planned for `planned_viewer` (the planner's rewrite of
+/// `_policy`): the answer is for `viewer`; `planned_viewer` only shapes the plan.
+#[pg_extern(stable, parallel_restricted, cost = 10, support = _access_support)]
+#[allow(clippy::too_many_arguments)]
+fn _can_access_for(
+    object_type: Option<&str>,
+    action: Option<&str>,
+    owner: Option<i64>,
+    company: Option<i64>,
+    viewer: Option<i64>,
+    assignee: Option<i64>,
+    planned_viewer: Option<i64>,
+) -> bool {
+    let _ = planned_viewer;
+    allowed(object_type, action, owner, company, viewer, assignee)
+}
+
+/// `can_access`, PARALLEL SAFE: the second arm of the rewrite for viewers with
+/// level `all`, who decide their own company's rows by one comparison, so that
+/// parallel workers (which would compile the model) rarely call it.
+#[pg_extern(stable, parallel_safe, cost = 10)]
+fn _can_access_parallel(
+    object_type: Option<&str>,
+    action: Option<&str>,
+    owner: Option<i64>,
+    company: Option<i64>,
+    viewer: Option<i64>,
+    assignee: Option<i64>,
+) -> bool {
+    allowed(object_type, action, owner, company, viewer, assignee)
+}
+
+/// The owner bound of `viewer` for (type, action), remembered with the model.
+pub fn owner_bound(object_type: &str, action: Action, viewer: i64) -> OwnerBound {
+    current_model().owner_bound(object_type, action, viewer)
+}
+
+/// The owners of an index condition the planner made from a policy: the viewer's
+/// [`OwnerBound`]. A viewer whose records are not owner-bounded means the plan was
+/// made for another viewer or configuration: refuse (40001) rather than miss rows.
+#[pg_extern(stable, parallel_restricted)]
+fn _index_owners(object_type: Option<&str>, action: Option<&str>, viewer: Option<i64>) -> Vec<i64> {
+    let (Some(object_type), Some(action), Some(viewer)) = (object_type, action, viewer) else {
+        return Vec::new();
+    };
+    let action = parse_action(action);
+    match owner_bound(object_type, action, viewer) {
+        OwnerBound::Owners(owners) => owners,
+        OwnerBound::Unbounded => {
+            require_type(&current_model().org, object_type);
+            super::planner::forget_shaped_plans();
+            super::errors::raise(
+                pgrx::PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+                format!(
+                    "the plan of this statement used an owner index for a viewer whose {object_type} are not owner-bounded (viewer {viewer})"
+                ),
+                Some("the viewer or the sharing configuration changed after the statement was planned; run it again"),
+            )
+        }
+    }
 }
 
 /// The company every record of which `viewer` may `action` (level `all`), or NULL.

@@ -1,0 +1,117 @@
+-- pg_sharing 0.2.0 -> 0.3.0: planner support for the policies (issue 4).
+-- A released upgrade script is never edited; the next change gets a new file.
+-- A fresh 0.3.0 install creates the same objects (tests/upgrade.rs compares them).
+\echo Use "ALTER EXTENSION pg_sharing UPDATE TO '0.3.0'" to load this file. \quit
+
+-- The planner support function and the functions it rewrites policies into
+-- (src/sql_api/planner.rs).
+CREATE FUNCTION sharing."_access_support"(
+	"request" internal /* Internal */
+) RETURNS internal /* Internal */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_access_support_wrapper';
+
+CREATE FUNCTION sharing."_policy"(
+	"object_type" TEXT, /* Option < & str > */
+	"action" TEXT, /* Option < & str > */
+	"owner" bigint, /* Option < i64 > */
+	"company" bigint, /* Option < i64 > */
+	"viewer" bigint, /* Option < i64 > */
+	"assignee" bigint, /* Option < i64 > */
+	"all_rows_company" bigint /* Option < i64 > */
+) RETURNS bool /* bool */
+STABLE PARALLEL RESTRICTED SUPPORT sharing."_access_support" COST 10
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_policy_wrapper';
+
+CREATE FUNCTION sharing."_can_access_for"(
+	"object_type" TEXT, /* Option < & str > */
+	"action" TEXT, /* Option < & str > */
+	"owner" bigint, /* Option < i64 > */
+	"company" bigint, /* Option < i64 > */
+	"viewer" bigint, /* Option < i64 > */
+	"assignee" bigint, /* Option < i64 > */
+	"planned_viewer" bigint /* Option < i64 > */
+) RETURNS bool /* bool */
+STABLE PARALLEL RESTRICTED SUPPORT sharing."_access_support" COST 10
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_can_access_for_wrapper';
+
+CREATE FUNCTION sharing."_can_access_parallel"(
+	"object_type" TEXT, /* Option < & str > */
+	"action" TEXT, /* Option < & str > */
+	"owner" bigint, /* Option < i64 > */
+	"company" bigint, /* Option < i64 > */
+	"viewer" bigint, /* Option < i64 > */
+	"assignee" bigint /* Option < i64 > */
+) RETURNS bool /* bool */
+STABLE PARALLEL SAFE COST 10
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_can_access_parallel_wrapper';
+
+CREATE FUNCTION sharing."_index_owners"(
+	"object_type" TEXT, /* Option < & str > */
+	"action" TEXT, /* Option < & str > */
+	"viewer" bigint /* Option < i64 > */
+) RETURNS bigint[] /* Vec < i64 > */
+STABLE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_index_owners_wrapper';
+
+CREATE FUNCTION sharing."_forget_plans"(
+	"rel" oid /* pg_sys :: Oid */
+) RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_forget_plans_wrapper';
+
+ALTER FUNCTION sharing.can_access(text, text, bigint, bigint, bigint, bigint)
+    SUPPORT sharing._access_support COST 10;
+
+REVOKE ALL ON FUNCTION sharing._access_support(internal) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sharing._forget_plans(oid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sharing._policy(text, text, bigint, bigint, bigint, bigint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sharing._can_access_for(text, text, bigint, bigint, bigint, bigint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sharing._can_access_parallel(text, text, bigint, bigint, bigint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sharing._index_owners(text, text, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._policy(text, text, bigint, bigint, bigint, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._can_access_for(text, text, bigint, bigint, bigint, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._can_access_parallel(text, text, bigint, bigint, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._index_owners(text, text, bigint) TO PUBLIC;
+
+-- Configuration statements make other sessions re-plan protected tables.
+CREATE OR REPLACE FUNCTION sharing._bump_generation() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE sharing._generation SET gen = nextval('sharing._generation_seq');
+    -- Plans of protected tables may be shaped for the old configuration
+    -- (src/sql_api/planner.rs): other sessions make them again after this commits.
+    PERFORM sharing._forget_plans(c.oid)
+       FROM sharing.protected_tables pt
+      CROSS JOIN LATERAL sharing._relation_tree(pt.table_name) t
+       JOIN pg_catalog.pg_class c ON c.oid = t.relid;
+    RETURN NULL;
+END
+$$;
+
+-- Policies call sharing._policy, which the planner rewrites per viewer.
+CREATE OR REPLACE FUNCTION sharing._policy_expr(object_type text, action text, owner_column name,
+                                     company_column name, assignee_column name) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('sharing._policy(%L::text, %L::text, %I, %I, (SELECT sharing.current_viewer()), %s,'
+                  ' (SELECT sharing._all_rows_company(%L::text, %L::text, (SELECT sharing.current_viewer()))))',
+                  object_type, action, owner_column, company_column,
+                  CASE WHEN assignee_column IS NULL THEN 'NULL::bigint' ELSE quote_ident(assignee_column) END,
+                  object_type, action)
+$$;
+
+-- Every protected table (and partition) gets the new policies now.
+SELECT sharing._apply_policies(t.relid, pt.object_type, pt.owner_column, pt.company_column, pt.assignee_column)
+  FROM sharing.protected_tables pt
+ CROSS JOIN LATERAL sharing._relation_tree(pt.table_name) t
+  JOIN pg_catalog.pg_class c ON c.oid = t.relid;

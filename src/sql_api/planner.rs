@@ -1,0 +1,392 @@
+//! Planner support for the deciding functions: what lets a protected query cost
+//! about what the same query costs with the visibility filter written by hand.
+//!
+//! Policies call `sharing._policy(type, action, owner, company, viewer, assignee,
+//! all_rows_company)` (sql/protect.sql). Its support function `_access_support`
+//! answers three planner requests:
+//!
+//! * **Simplify** — rewrites `_policy` for the viewer the statement is planned for:
+//!   level `all` gives `company = (SELECT _all_rows_company(…)) OR
+//!   _can_access_parallel(…)` (one comparison per row, parallel-safe); any other
+//!   viewer gives `_can_access_for(…, planned_viewer)`. Both are equal to `_policy`
+//!   for *every* viewer, so a plan reused for another viewer is still right.
+//! * **Selectivity** — the share of rows whose owner is in the viewer's
+//!   [`OwnerBound`], estimated from the owner column's statistics.
+//! * **IndexCondition** — a lossy `owner = ANY(sharing._index_owners(type, action,
+//!   viewer))` on a btree index of the owner column, when the planned viewer's
+//!   records are owner-bounded. The array is computed when the scan starts, for the
+//!   viewer of that execution; `_index_owners` refuses (SQLSTATE 40001, after
+//!   resetting this backend's plans) if that viewer is not owner-bounded, so a plan
+//!   kept across a change can fail but never drop a row silently.
+//!
+//! Plans are kept from going stale: [`forget_shaped_plans`] resets the backend's
+//! plan cache when `sharing.viewer` changes or the model is rebuilt, and every
+//! configuration statement invalidates the relcache of the protected tables
+//! (`_forget_plans`), which makes other sessions re-plan at their next transaction.
+
+use super::cache::current_model;
+use super::viewer::resolve_viewer;
+use crate::model::engine::OwnerBound;
+use crate::model::types::Action;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::Internal;
+use std::cell::Cell;
+use std::ffi::CStr;
+
+thread_local! {
+    /// Some plan of this backend was shaped for a viewer since the last reset.
+    static SHAPED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Reset this backend's cached plans if any was shaped for a viewer. Called when
+/// `sharing.viewer` changes and when the model is rebuilt.
+pub fn forget_shaped_plans() {
+    if SHAPED.with(|s| s.replace(false)) {
+        unsafe { pg_sys::ResetPlanCache() };
+    }
+}
+
+/// `sharing.viewer`'s assign hook: plans shaped for the previous viewer go.
+#[pg_guard]
+pub unsafe extern "C-unwind" fn viewer_assigned(
+    _newval: *const std::ffi::c_char,
+    _extra: *mut std::ffi::c_void,
+) {
+    forget_shaped_plans();
+}
+
+const INT8_EQ_OP: u32 = 410;
+const INT8_EQ_FUNC: u32 = 467;
+const BT_EQUAL_STRATEGY: i16 = 3;
+const OWNER_ARG: usize = 2;
+const COMPANY_ARG: usize = 3;
+const VIEWER_ARG: usize = 4;
+const ASSIGNEE_ARG: usize = 5;
+/// `_policy`'s last argument; `_can_access_for`'s planned viewer.
+const EXTRA_ARG: usize = 6;
+
+/// The OID of `sharing.<name>(<args>)`, or InvalidOid.
+unsafe fn sharing_function(name: &CStr, args: &[pg_sys::Oid]) -> pg_sys::Oid {
+    let mut names = pg_sys::lappend(
+        std::ptr::null_mut(),
+        pg_sys::makeString(pg_sys::pstrdup(c"sharing".as_ptr())).cast(),
+    );
+    names = pg_sys::lappend(
+        names,
+        pg_sys::makeString(pg_sys::pstrdup(name.as_ptr())).cast(),
+    );
+    pg_sys::LookupFuncName(names, args.len() as i32, args.as_ptr(), true)
+}
+
+const TEXT: pg_sys::Oid = pg_sys::TEXTOID;
+const INT8: pg_sys::Oid = pg_sys::INT8OID;
+
+fn policy_fn() -> pg_sys::Oid {
+    unsafe { sharing_function(c"_policy", &[TEXT, TEXT, INT8, INT8, INT8, INT8, INT8]) }
+}
+fn for_viewer_fn() -> pg_sys::Oid {
+    unsafe {
+        sharing_function(
+            c"_can_access_for",
+            &[TEXT, TEXT, INT8, INT8, INT8, INT8, INT8],
+        )
+    }
+}
+fn parallel_fn() -> pg_sys::Oid {
+    unsafe {
+        sharing_function(
+            c"_can_access_parallel",
+            &[TEXT, TEXT, INT8, INT8, INT8, INT8],
+        )
+    }
+}
+fn can_access_fn() -> pg_sys::Oid {
+    unsafe { sharing_function(c"can_access", &[TEXT, TEXT, INT8, INT8, INT8, INT8]) }
+}
+fn index_owners_fn() -> pg_sys::Oid {
+    unsafe { sharing_function(c"_index_owners", &[TEXT, TEXT, INT8]) }
+}
+
+unsafe fn list_len(list: *mut pg_sys::List) -> usize {
+    if list.is_null() {
+        0
+    } else {
+        (*list).length as usize
+    }
+}
+
+unsafe fn nth(list: *mut pg_sys::List, n: usize) -> *mut pg_sys::Node {
+    (*(*list).elements.add(n)).ptr_value.cast()
+}
+
+unsafe fn list_of(nodes: &[*mut pg_sys::Node]) -> *mut pg_sys::List {
+    nodes
+        .iter()
+        .fold(std::ptr::null_mut(), |l, n| pg_sys::lappend(l, (*n).cast()))
+}
+
+unsafe fn copy(node: *mut pg_sys::Node) -> *mut pg_sys::Node {
+    pg_sys::copyObjectImpl(node.cast()).cast()
+}
+
+/// A non-null constant argument, as a Const.
+unsafe fn constant(node: *mut pg_sys::Node) -> Option<&'static pg_sys::Const> {
+    if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_Const {
+        return None;
+    }
+    let c = &*(node as *const pg_sys::Const);
+    (!c.constisnull).then_some(c)
+}
+
+unsafe fn is_null_constant(node: *mut pg_sys::Node) -> bool {
+    !node.is_null()
+        && (*node).type_ == pg_sys::NodeTag::T_Const
+        && (*(node as *const pg_sys::Const)).constisnull
+}
+
+unsafe fn text_constant(node: *mut pg_sys::Node) -> Option<String> {
+    let c = constant(node)?;
+    if c.consttype != TEXT {
+        return None;
+    }
+    String::from_datum(c.constvalue, false)
+}
+
+/// The viewer a constant argument names: `Some(None)` for a NULL constant.
+unsafe fn viewer_constant(node: *mut pg_sys::Node) -> Option<Option<i64>> {
+    if is_null_constant(node) {
+        return Some(None);
+    }
+    let c = constant(node)?;
+    (c.consttype == INT8).then(|| i64::from_datum(c.constvalue, false))
+}
+
+/// The (object type, action) of constant first arguments.
+unsafe fn type_and_action(args: *mut pg_sys::List) -> Option<(String, Action)> {
+    let object_type = text_constant(nth(args, 0))?;
+    let action = text_constant(nth(args, 1))?.parse().ok()?;
+    Some((object_type, action))
+}
+
+/// Planner support function of `_policy`, `_can_access_for` and `can_access`.
+#[pg_extern(immutable, strict, parallel_safe)]
+pub fn _access_support(request: Internal) -> Internal {
+    // The planner reads a NULL pointer (not an SQL NULL) as "no help".
+    let Some(datum) = request.unwrap() else {
+        return Internal::from(Some(pg_sys::Datum::from(0usize)));
+    };
+    let node = datum.cast_mut_ptr::<pg_sys::Node>();
+    let answer = unsafe {
+        match (*node).type_ {
+            pg_sys::NodeTag::T_SupportRequestSimplify => simplify(node.cast()),
+            pg_sys::NodeTag::T_SupportRequestSelectivity => selectivity(node.cast()),
+            pg_sys::NodeTag::T_SupportRequestIndexCondition => index_condition(node.cast()),
+            _ => std::ptr::null_mut(),
+        }
+    };
+    Internal::from(Some(pg_sys::Datum::from(answer)))
+}
+
+unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys::Node {
+    let req = &*req;
+    let call = &*req.fcall;
+    if req.root.is_null() || list_len(call.args) != 7 || call.funcid != policy_fn() {
+        return std::ptr::null_mut();
+    }
+    let args = call.args;
+    let Some((object_type, action)) = type_and_action(args) else {
+        return std::ptr::null_mut();
+    };
+    let (for_viewer, parallel) = (for_viewer_fn(), parallel_fn());
+    if !pg_sys::ActiveSnapshotSet()
+        || for_viewer == pg_sys::InvalidOid
+        || parallel == pg_sys::InvalidOid
+    {
+        return std::ptr::null_mut();
+    }
+    // As current_viewer() would (it is SECURITY DEFINER); the asking role is the
+    // session's, which this does not change.
+    let viewer = super::cache::as_bootstrap_superuser(resolve_viewer);
+    SHAPED.with(|s| s.set(true));
+    let all_rows = viewer.is_some_and(|v| {
+        current_model()
+            .compiled
+            .all_rows_company(&object_type, action, v)
+            .is_some()
+    });
+    let company = nth(args, COMPANY_ARG);
+    let decide_args: Vec<*mut pg_sys::Node> = (0..6).map(|i| copy(nth(args, i))).collect();
+    if all_rows && pg_sys::exprType(company) == INT8 {
+        let same_company = pg_sys::make_opclause(
+            pg_sys::Oid::from(INT8_EQ_OP),
+            pg_sys::BOOLOID,
+            false,
+            copy(company).cast(),
+            copy(nth(args, EXTRA_ARG)).cast(),
+            pg_sys::InvalidOid,
+            pg_sys::InvalidOid,
+        );
+        (*(same_company as *mut pg_sys::OpExpr)).opfuncid = pg_sys::Oid::from(INT8_EQ_FUNC);
+        let rest = pg_sys::makeFuncExpr(
+            parallel,
+            pg_sys::BOOLOID,
+            list_of(&decide_args),
+            pg_sys::InvalidOid,
+            call.inputcollid,
+            pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
+        );
+        let either = list_of(&[same_company.cast(), rest.cast()]);
+        return pg_sys::makeBoolExpr(pg_sys::BoolExprType::OR_EXPR, either, -1).cast();
+    }
+    let planned = pg_sys::makeConst(
+        INT8,
+        -1,
+        pg_sys::InvalidOid,
+        8,
+        viewer.map_or(pg_sys::Datum::from(0), pg_sys::Datum::from),
+        viewer.is_none(),
+        true,
+    );
+    let mut for_args = decide_args;
+    for_args.push(planned.cast());
+    pg_sys::makeFuncExpr(
+        for_viewer,
+        pg_sys::BOOLOID,
+        list_of(&for_args),
+        pg_sys::InvalidOid,
+        call.inputcollid,
+        pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
+    )
+    .cast()
+}
+
+/// The viewer whose records a `_can_access_for` / `can_access` call is planned
+/// for: its planned-viewer constant, or a constant viewer argument.
+unsafe fn viewer_planned_for(funcid: pg_sys::Oid, args: *mut pg_sys::List) -> Option<Option<i64>> {
+    if list_len(args) == 7 && funcid == for_viewer_fn() {
+        viewer_constant(nth(args, EXTRA_ARG))
+    } else if list_len(args) == 6 && funcid == can_access_fn() {
+        viewer_constant(nth(args, VIEWER_ARG))
+    } else {
+        None
+    }
+}
+
+/// The owner bound of the planned viewer, when the call has no assignee.
+unsafe fn planned_bound(funcid: pg_sys::Oid, args: *mut pg_sys::List) -> Option<OwnerBound> {
+    let viewer = viewer_planned_for(funcid, args)?;
+    if !is_null_constant(nth(args, ASSIGNEE_ARG)) {
+        return None;
+    }
+    let (object_type, action) = type_and_action(args)?;
+    let Some(viewer) = viewer else {
+        return Some(OwnerBound::Owners(Vec::new()));
+    };
+    if !pg_sys::ActiveSnapshotSet() {
+        return None;
+    }
+    Some(super::visibility::owner_bound(&object_type, action, viewer))
+}
+
+/// `owner = ANY('{…}'::bigint[])` over at most 64 of the owners.
+unsafe fn owner_sample_clause(owner: *mut pg_sys::Node, owners: &[i64]) -> *mut pg_sys::Node {
+    let sample: Vec<i64> = owners.iter().take(64).copied().collect();
+    let array = sample.into_datum().expect("an array datum");
+    let array_const = pg_sys::makeConst(
+        pg_sys::INT8ARRAYOID,
+        -1,
+        pg_sys::InvalidOid,
+        -1,
+        array,
+        false,
+        false,
+    );
+    any_of(owner, array_const.cast())
+}
+
+unsafe fn any_of(owner: *mut pg_sys::Node, array: *mut pg_sys::Node) -> *mut pg_sys::Node {
+    let saop = pg_sys::palloc0(std::mem::size_of::<pg_sys::ScalarArrayOpExpr>())
+        as *mut pg_sys::ScalarArrayOpExpr;
+    (*saop).xpr.type_ = pg_sys::NodeTag::T_ScalarArrayOpExpr;
+    (*saop).opno = pg_sys::Oid::from(INT8_EQ_OP);
+    (*saop).opfuncid = pg_sys::Oid::from(INT8_EQ_FUNC);
+    (*saop).useOr = true;
+    (*saop).inputcollid = pg_sys::InvalidOid;
+    (*saop).args = list_of(&[copy(owner), array]);
+    (*saop).location = -1;
+    saop.cast()
+}
+
+unsafe fn selectivity(req: *mut pg_sys::SupportRequestSelectivity) -> *mut pg_sys::Node {
+    let r = &mut *req;
+    if r.is_join || r.root.is_null() {
+        return std::ptr::null_mut();
+    }
+    let Some(bound) = planned_bound(r.funcid, r.args) else {
+        return std::ptr::null_mut();
+    };
+    let owner = nth(r.args, OWNER_ARG);
+    r.selectivity = match bound {
+        OwnerBound::Unbounded => 1.0,
+        OwnerBound::Owners(owners) if owners.is_empty() => 0.0,
+        OwnerBound::Owners(owners) => {
+            if pg_sys::exprType(owner) != INT8 {
+                return std::ptr::null_mut();
+            }
+            let clause = owner_sample_clause(owner, &owners);
+            let sampled = owners.len().min(64) as f64;
+            let s = pg_sys::clause_selectivity(r.root, clause, r.varRelid, r.jointype, r.sjinfo);
+            (s * owners.len() as f64 / sampled).clamp(0.0, 1.0)
+        }
+    };
+    req.cast()
+}
+
+unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) -> *mut pg_sys::Node {
+    let r = &mut *req;
+    if r.node.is_null() || (*r.node).type_ != pg_sys::NodeTag::T_FuncExpr {
+        return std::ptr::null_mut();
+    }
+    let call = &*(r.node as *const pg_sys::FuncExpr);
+    if r.indexarg as usize != OWNER_ARG || r.index.is_null() {
+        return std::ptr::null_mut();
+    }
+    let owner = nth(call.args, OWNER_ARG);
+    let equal = pg_sys::get_opfamily_member(r.opfamily, INT8, INT8, BT_EQUAL_STRATEGY);
+    if (*r.index).relam != pg_sys::BTREE_AM_OID
+        || pg_sys::exprType(owner) != INT8
+        || equal != pg_sys::Oid::from(INT8_EQ_OP)
+    {
+        return std::ptr::null_mut();
+    }
+    let Some(OwnerBound::Owners(_)) = planned_bound(call.funcid, call.args) else {
+        return std::ptr::null_mut();
+    };
+    let index_owners = index_owners_fn();
+    if index_owners == pg_sys::InvalidOid {
+        return std::ptr::null_mut();
+    }
+    SHAPED.with(|s| s.set(true));
+    let owners = pg_sys::makeFuncExpr(
+        index_owners,
+        pg_sys::INT8ARRAYOID,
+        list_of(&[
+            copy(nth(call.args, 0)),
+            copy(nth(call.args, 1)),
+            copy(nth(call.args, VIEWER_ARG)),
+        ]),
+        pg_sys::InvalidOid,
+        call.inputcollid,
+        pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
+    );
+    r.lossy = true;
+    list_of(&[any_of(owner, owners.cast())]).cast()
+}
+
+/// Invalidate the relcache entry of `rel` at commit, so that every session's
+/// cached plans on it are made again (for the configuration statement trigger).
+#[pg_extern(volatile, strict, parallel_unsafe)]
+fn _forget_plans(rel: pg_sys::Oid) {
+    unsafe { pg_sys::CacheInvalidateRelcacheByRelid(rel) };
+}
