@@ -1,0 +1,259 @@
+//! The planner support of the policies (src/sql_api/planner.rs): owner-index
+//! conditions for owner-bounded viewers, one company comparison for level `all`,
+//! and plans kept across a change of viewer or of configuration — which must be
+//! made again, or refuse, but never return the wrong rows.
+
+mod common;
+use common::*;
+use postgres::Client;
+
+/// The Insightly org with 20,000 more deals spread over its eight users and an
+/// index on the owner column.
+fn big_insightly(db: &mut TestDb) -> (Client, String) {
+    let (mut dba, app) = insightly(db);
+    dba.batch_execute(
+        "INSERT INTO deals SELECT g, g % 8 + 1, 1, g, 'bulk' FROM generate_series(100, 20099) g;
+         CREATE INDEX deals_owner_idx ON deals (owner_id);
+         ANALYZE deals;",
+    )
+    .unwrap();
+    (dba, app)
+}
+
+fn plan(c: &mut Client, sql: &str) -> String {
+    c.query(&format!("EXPLAIN {sql}"), &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What `viewer` may see, computed by the DBA (no row level security) with `can_access`.
+fn expected_count(dba: &mut Client, viewer: i64) -> i64 {
+    one_i64(
+        dba,
+        &format!(
+            "SELECT count(*) FROM deals WHERE sharing.can_access('deals', 'view', owner_id, company_id, {viewer})"
+        ),
+    )
+}
+
+const OWNER_INDEX_COND: &str = "Index Cond: (owner_id = ANY (sharing._index_owners(";
+
+#[test]
+fn owner_bounded_viewers_read_through_the_owner_index() {
+    let mut db = TestDb::new("plan_owner");
+    let (mut dba, app) = big_insightly(&mut db);
+    for viewer in [3, 4, 5, 7] {
+        let mut c = as_viewer(&db, &app, viewer);
+        let p = plan(&mut c, "SELECT count(*), sum(amount) FROM deals");
+        assert!(p.contains(OWNER_INDEX_COND), "viewer {viewer}:\n{p}");
+        assert!(!p.contains("Seq Scan"), "viewer {viewer}:\n{p}");
+        let want = expected_count(&mut dba, viewer);
+        assert!(want > 0);
+        assert_eq!(one_i64(&mut c, "SELECT count(*) FROM deals"), want);
+        // Point reads and updates of a row outside the reach find nothing.
+        assert_eq!(
+            one_i64(&mut c, "SELECT count(*) FROM deals WHERE id = 2"),
+            0
+        );
+        assert_eq!(
+            c.execute("UPDATE deals SET amount = 0 WHERE id = 2", &[])
+                .unwrap(),
+            0
+        );
+    }
+    // The estimate comes from the owner column's statistics: viewer 5 owns 1/8 of
+    // the rows; the default for a function would be a third of the table.
+    let mut c = as_viewer(&db, &app, 5);
+    let p = plan(&mut c, "SELECT id FROM deals");
+    let rows: f64 = p
+        .split("rows=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no estimate in\n{p}"));
+    assert!((1000.0..=6000.0).contains(&rows), "estimate {rows}:\n{p}");
+}
+
+#[test]
+fn level_all_is_one_company_comparison_per_row() {
+    let mut db = TestDb::new("plan_all");
+    let (mut dba, app) = big_insightly(&mut db);
+    for viewer in [1, 2] {
+        let mut c = as_viewer(&db, &app, viewer);
+        let p = plan(&mut c, "SELECT count(*) FROM deals");
+        assert!(p.contains("(company_id = $"), "viewer {viewer}:\n{p}");
+        assert!(p.contains("_can_access_parallel"), "viewer {viewer}:\n{p}");
+        assert!(!p.contains("_index_owners"), "viewer {viewer}:\n{p}");
+        assert_eq!(
+            one_i64(&mut c, "SELECT count(*) FROM deals"),
+            expected_count(&mut dba, viewer)
+        );
+    }
+    // No viewer: nothing, whichever way the rows are read.
+    let mut nobody = db.connect_as(&app);
+    assert_eq!(one_i64(&mut nobody, "SELECT count(*) FROM deals"), 0);
+    assert_eq!(
+        one_i64(&mut nobody, "SELECT count(*) FROM deals WHERE owner_id = 5"),
+        0
+    );
+}
+
+#[test]
+fn can_access_with_a_constant_viewer_uses_the_owner_index_too() {
+    let mut db = TestDb::new("plan_const");
+    let (mut dba, _app) = big_insightly(&mut db);
+    let q = "SELECT count(*) FROM deals WHERE sharing.can_access('deals', 'view', owner_id, company_id, 3)";
+    let p = plan(&mut dba, q);
+    assert!(p.contains(OWNER_INDEX_COND), "{p}");
+    let by_owner = one_i64(
+        &mut dba,
+        "SELECT count(*) FROM deals WHERE owner_id IN (3, 5, 6)",
+    );
+    assert_eq!(one_i64(&mut dba, q), by_owner);
+    // A viewer in a column is a join condition: no index condition is made from it.
+    let p = plan(
+        &mut dba,
+        "SELECT count(*) FROM deals d JOIN sharing.users u ON sharing.can_access('deals', 'view', d.owner_id, d.company_id, u.id)",
+    );
+    assert!(!p.contains("_index_owners"), "{p}");
+}
+
+/// A generic plan made for a salesperson, executed after the viewer changed.
+#[test]
+fn a_plan_kept_across_a_viewer_change_is_made_again() {
+    let mut db = TestDb::new("plan_viewer");
+    let (mut dba, app) = big_insightly(&mut db);
+    let mut c = db.connect_as(&app);
+    c.batch_execute(
+        "SET plan_cache_mode = force_generic_plan;
+         PREPARE q AS SELECT count(*) FROM deals;
+         SET sharing.viewer = '5';",
+    )
+    .unwrap();
+    assert_eq!(one_i64(&mut c, "EXECUTE q"), expected_count(&mut dba, 5));
+    assert!(plan(&mut c, "EXECUTE q").contains(OWNER_INDEX_COND));
+    for viewer in [1, 3, 2, 5, 1] {
+        c.batch_execute(&format!("SET sharing.viewer = '{viewer}'"))
+            .unwrap();
+        assert_eq!(
+            one_i64(&mut c, "EXECUTE q"),
+            expected_count(&mut dba, viewer),
+            "viewer {viewer}"
+        );
+    }
+    // The same through SET LOCAL in transactions, and in a PL/pgSQL function
+    // (whose statements keep their plans for the session).
+    dba.batch_execute(&format!(
+        "CREATE FUNCTION deal_count() RETURNS bigint LANGUAGE plpgsql AS
+           $$ BEGIN RETURN (SELECT count(*) FROM deals); END $$;
+         GRANT EXECUTE ON FUNCTION deal_count() TO {app};"
+    ))
+    .unwrap();
+    for viewer in [5, 1, 4, 2, 7] {
+        c.batch_execute(&format!("BEGIN; SET LOCAL sharing.viewer = '{viewer}'"))
+            .unwrap();
+        let want = expected_count(&mut dba, viewer);
+        assert_eq!(one_i64(&mut c, "EXECUTE q"), want, "viewer {viewer}");
+        assert_eq!(
+            one_i64(&mut c, "SELECT deal_count()"),
+            want,
+            "viewer {viewer}"
+        );
+        c.batch_execute("COMMIT").unwrap();
+    }
+}
+
+/// Another session widens the salesperson's visibility (an org-wide default):
+/// the next transaction plans again and sees every row.
+#[test]
+fn a_configuration_change_in_another_session_is_planned_for() {
+    let mut db = TestDb::new("plan_config");
+    let (mut dba, app) = big_insightly(&mut db);
+    let mut c = as_viewer(&db, &app, 5);
+    c.batch_execute(
+        "SET plan_cache_mode = force_generic_plan; PREPARE q AS SELECT count(*) FROM deals",
+    )
+    .unwrap();
+    let own = expected_count(&mut dba, 5);
+    assert_eq!(one_i64(&mut c, "EXECUTE q"), own);
+    dba.batch_execute(
+        "UPDATE sharing.object_types SET org_wide_default = 'public_read' WHERE name = 'deals'",
+    )
+    .unwrap();
+    let all = one_i64(&mut dba, "SELECT count(*) FROM deals");
+    assert_eq!(expected_count(&mut dba, 5), all);
+    assert_eq!(one_i64(&mut c, "EXECUTE q"), all);
+    assert!(!plan(&mut c, "EXECUTE q").contains("_index_owners"));
+    dba.batch_execute(
+        "UPDATE sharing.object_types SET org_wide_default = 'private' WHERE name = 'deals'",
+    )
+    .unwrap();
+    assert_eq!(one_i64(&mut c, "EXECUTE q"), own);
+    assert!(plan(&mut c, "EXECUTE q").contains(OWNER_INDEX_COND));
+}
+
+/// Inside one READ COMMITTED transaction, a change committed by another session
+/// is planned for at the next statement as well.
+#[test]
+fn a_change_during_a_transaction_is_planned_for_at_the_next_statement() {
+    let mut db = TestDb::new("plan_txn");
+    let (mut dba, app) = big_insightly(&mut db);
+    let mut c = as_viewer(&db, &app, 5);
+    c.batch_execute(
+        "SET plan_cache_mode = force_generic_plan; PREPARE q AS SELECT count(*) FROM deals",
+    )
+    .unwrap();
+    let own = expected_count(&mut dba, 5);
+    c.batch_execute("BEGIN").unwrap();
+    assert_eq!(one_i64(&mut c, "EXECUTE q"), own);
+    dba.batch_execute(
+        "UPDATE sharing.object_types SET org_wide_default = 'public_read' WHERE name = 'deals'",
+    )
+    .unwrap();
+    let all = one_i64(&mut dba, "SELECT count(*) FROM deals");
+    assert_eq!(one_i64(&mut c, "EXECUTE q"), all);
+    c.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(one_i64(&mut c, "EXECUTE q"), all);
+}
+
+/// Should an owner-index condition ever run for a viewer whose records are not
+/// owner-bounded (a plan outliving every invalidation), it refuses with 40001
+/// instead of returning too few rows.
+#[test]
+fn an_owner_index_condition_refuses_a_viewer_it_cannot_bound() {
+    let mut db = TestDb::new("plan_refuse");
+    let (mut dba, app) = big_insightly(&mut db);
+    let mut c = as_viewer(&db, &app, 5);
+    // The owners of a bounded viewer: the manager 3 and the two east reps.
+    assert_eq!(
+        one_str(
+            &mut c,
+            "SELECT sharing._index_owners('deals', 'view', 3)::text"
+        ),
+        "{3,5,6}"
+    );
+    assert_eq!(
+        one_str(
+            &mut c,
+            "SELECT sharing._index_owners('deals', 'view', NULL)::text"
+        ),
+        "{}"
+    );
+    for unbounded in [1, 2] {
+        let message = expect_error(
+            &mut c,
+            &format!("SELECT sharing._index_owners('deals', 'view', {unbounded})"),
+            "40001",
+        );
+        assert!(message.contains("not owner-bounded"), "{message}");
+        assert!(message.contains("run it again"), "{message}");
+    }
+    expect_error(
+        &mut dba,
+        "SELECT sharing._index_owners('nope', 'view', 3)",
+        "22023",
+    );
+}
