@@ -14,7 +14,7 @@
 //! command id, transaction-completion counter and local transaction id), so rows of
 //! one statement never query it again.
 
-use super::spi_read::read_text;
+use super::spi_read::read_row_kept;
 use crate::model::engine::{CompiledOrg, OwnerBound};
 use crate::model::org::Org;
 use crate::model::types::Action;
@@ -138,10 +138,10 @@ pub fn snapshot_key() -> Option<SnapshotKey> {
 /// Read the generation row in the active snapshot (as the extension's owner: the
 /// asking role needs no privilege on the sharing tables).
 fn model_key() -> ModelKey {
-    let text = as_bootstrap_superuser(|| read_text("SELECT sharing._generation_key()"))
-        .unwrap_or_else(|| {
-            super::errors::spi_failed("read sharing._generation", "the row is missing")
-        });
+    let text = as_bootstrap_superuser(|| {
+        read_row_kept("SELECT sharing._generation_key()", &[]).and_then(|mut r| r.swap_remove(0))
+    })
+    .unwrap_or_else(|| super::errors::spi_failed("read sharing._generation", "the row is missing"));
     let mut parts = text
         .split(' ')
         .map(|p| p.parse::<i64>().unwrap_or_default());

@@ -18,23 +18,65 @@ pub fn read_row(query: &str) -> Option<Vec<Option<String>>> {
         if rc != pg_sys::SPI_OK_SELECT as i32 {
             spi_failed("read the sharing configuration", format!("SPI code {rc}"));
         }
-        if pg_sys::SPI_processed == 0 || pg_sys::SPI_tuptable.is_null() {
-            return None;
-        }
-        let table = &*pg_sys::SPI_tuptable;
-        let tuple = *table.vals;
-        let natts = (*table.tupdesc).natts;
-        let row = (1..=natts)
-            .map(|i| {
-                let v = pg_sys::SPI_getvalue(tuple, table.tupdesc, i);
-                (!v.is_null()).then(|| CStr::from_ptr(v).to_string_lossy().into_owned())
-            })
-            .collect();
-        Some(row)
+        first_row()
     })
+}
+
+/// The first row of the last SPI result as text columns.
+unsafe fn first_row() -> Option<Vec<Option<String>>> {
+    if pg_sys::SPI_processed == 0 || pg_sys::SPI_tuptable.is_null() {
+        return None;
+    }
+    let table = &*pg_sys::SPI_tuptable;
+    let tuple = *table.vals;
+    let natts = (*table.tupdesc).natts;
+    let row = (1..=natts)
+        .map(|i| {
+            let v = pg_sys::SPI_getvalue(tuple, table.tupdesc, i);
+            (!v.is_null()).then(|| CStr::from_ptr(v).to_string_lossy().into_owned())
+        })
+        .collect();
+    Some(row)
 }
 
 /// A single text value.
 pub fn read_text(query: &str) -> Option<String> {
     read_row(query).and_then(|mut r| r.swap_remove(0))
+}
+
+thread_local! {
+    /// Plans of the per-statement reads, prepared once per backend (SPI_keepplan),
+    /// keyed by their query text.
+    static KEPT: std::cell::RefCell<std::collections::HashMap<&'static str, pg_sys::SPIPlanPtr>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// `read_row` for a fixed query with parameters `$1…`, through a plan kept for the
+/// backend's life: what every statement pays is the execution, not parse and plan.
+pub fn read_row_kept(
+    query: &'static str,
+    args: &[(pg_sys::Oid, pg_sys::Datum)],
+) -> Option<Vec<Option<String>>> {
+    Spi::connect(|_client| unsafe {
+        let plan = KEPT.with(|k| k.borrow().get(query).copied());
+        let plan = match plan {
+            Some(p) => p,
+            None => {
+                let sql = CString::new(query).expect("queries have no NUL bytes");
+                let mut types: Vec<pg_sys::Oid> = args.iter().map(|a| a.0).collect();
+                let p = pg_sys::SPI_prepare(sql.as_ptr(), types.len() as i32, types.as_mut_ptr());
+                if p.is_null() || pg_sys::SPI_keepplan(p) != 0 {
+                    spi_failed("prepare a read of the sharing configuration", query);
+                }
+                KEPT.with(|k| k.borrow_mut().insert(query, p));
+                p
+            }
+        };
+        let mut values: Vec<pg_sys::Datum> = args.iter().map(|a| a.1).collect();
+        let rc = pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), std::ptr::null(), true, 1);
+        if rc != pg_sys::SPI_OK_SELECT as i32 {
+            spi_failed("read the sharing configuration", format!("SPI code {rc}"));
+        }
+        first_row()
+    })
 }

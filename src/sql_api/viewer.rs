@@ -1,7 +1,7 @@
 //! `sharing.current_viewer()` (SPEC §4): who is asking.
 
 use super::errors::{insufficient_privilege, invalid_parameter, spi_failed};
-use super::spi_read::read_row;
+use super::spi_read::read_row_kept;
 use crate::gucs;
 use pgrx::prelude::*;
 
@@ -44,7 +44,6 @@ pub fn resolve_viewer() -> Option<i64> {
 
 fn resolve_viewer_uncached() -> Option<i64> {
     let role = asking_role();
-    let role_oid = i64::from(role.to_u32());
     let setting = gucs::viewer_setting();
     let requested = setting.as_deref().map(|text| {
         text.parse::<i64>().unwrap_or_else(|_| {
@@ -54,17 +53,20 @@ fn resolve_viewer_uncached() -> Option<i64> {
             )
         })
     });
-    // Integers only are formatted into the query; read-only, in this statement's snapshot.
-    let row = read_row(&format!(
+    // Read-only, in this statement's snapshot, through a plan kept for the backend.
+    let row = read_row_kept(
         "SELECT (SELECT u.id FROM sharing.users u
-                  WHERE u.db_role = (SELECT a.rolname FROM pg_catalog.pg_authid a WHERE a.oid = {role_oid}::pg_catalog.oid)),
-                (SELECT a.rolname::text FROM pg_catalog.pg_authid a WHERE a.oid = {role_oid}::pg_catalog.oid),
+                  WHERE u.db_role = (SELECT a.rolname FROM pg_catalog.pg_authid a WHERE a.oid = $1)),
+                (SELECT a.rolname::text FROM pg_catalog.pg_authid a WHERE a.oid = $1),
                 EXISTS (SELECT 1 FROM sharing.trusted_app_roles t
                           JOIN pg_catalog.pg_authid a ON a.rolname = t.db_role
-                         WHERE pg_catalog.pg_has_role({role_oid}::pg_catalog.oid, a.oid, 'MEMBER')),
-                EXISTS (SELECT 1 FROM sharing.users u WHERE u.id = {})",
-        requested.unwrap_or(i64::MIN)
-    ))
+                         WHERE pg_catalog.pg_has_role($1, a.oid, 'MEMBER')),
+                EXISTS (SELECT 1 FROM sharing.users u WHERE u.id = $2)",
+        &[
+            (pg_sys::OIDOID, pg_sys::Datum::from(role.to_u32())),
+            (pg_sys::INT8OID, pg_sys::Datum::from(requested.unwrap_or(i64::MIN))),
+        ],
+    )
     .unwrap_or_else(|| spi_failed("resolve the viewer", "no row"));
     let mapped: Option<i64> = row[0].as_deref().and_then(|t| t.parse().ok());
     let rolname = row[1].clone().unwrap_or_default();
