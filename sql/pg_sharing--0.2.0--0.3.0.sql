@@ -66,6 +66,17 @@ STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_forget_plans_wrapper';
 
+CREATE FUNCTION sharing."_filter_holds"(
+	"object_type" TEXT, /* Option < & str > */
+	"action" TEXT, /* Option < & str > */
+	"viewer" bigint, /* Option < i64 > */
+	"owners" bigint[], /* :: std :: option :: Option < Vec < i64 > > */
+	"company" bigint /* Option < i64 > */
+) RETURNS bool /* bool */
+STABLE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_filter_holds_wrapper';
+
 ALTER FUNCTION sharing.can_access(text, text, bigint, bigint, bigint, bigint)
     SUPPORT sharing._access_support COST 10;
 
@@ -75,10 +86,12 @@ REVOKE ALL ON FUNCTION sharing._policy(text, text, bigint, bigint, bigint, bigin
 REVOKE ALL ON FUNCTION sharing._can_access_for(text, text, bigint, bigint, bigint, bigint, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sharing._can_access_parallel(text, text, bigint, bigint, bigint, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sharing._index_owners(text, text, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sharing._filter_holds(text, text, bigint, bigint[], bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._policy(text, text, bigint, bigint, bigint, bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._can_access_for(text, text, bigint, bigint, bigint, bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._can_access_parallel(text, text, bigint, bigint, bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._index_owners(text, text, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._filter_holds(text, text, bigint, bigint[], bigint) TO PUBLIC;
 
 -- Configuration statements make other sessions re-plan protected tables.
 CREATE OR REPLACE FUNCTION sharing._bump_generation() RETURNS trigger

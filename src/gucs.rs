@@ -13,7 +13,23 @@ pub static VIEWER: GucSetting<Option<std::ffi::CString>> =
 /// off for the duration of its own insert).
 pub static SEED_STANDARD_ROLES: GucSetting<bool> = GucSetting::<bool>::new(true);
 
+/// `sharing.inline_filter_min_share`: the share of their company's users a viewer
+/// must reach for the planner to inline their decisions as a constant filter
+/// (`company = C AND owner = ANY('{…}')`, hashed, parallel-safe) rather than read
+/// through an owner index (src/sql_api/planner.rs). 0 always inlines; above 1, never.
+pub static INLINE_FILTER_MIN_SHARE: GucSetting<f64> = GucSetting::<f64>::new(0.05);
+
 pub fn init() {
+    GucRegistry::define_float_guc(
+        c"sharing.inline_filter_min_share",
+        c"Share of the company's users a viewer must reach for policies to inline a constant owner filter.",
+        c"Below it, policies read through an index on the owner column; 0 always inlines, above 1 never.",
+        &INLINE_FILTER_MIN_SHARE,
+        0.0,
+        2.0,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_bool_guc(
         c"sharing.seed_standard_roles",
         c"Give every new company the standard Administrator, Manager and User roles.",

@@ -60,6 +60,7 @@ extension_sql_file!(
         sql_api::visibility::_can_access_for,
         sql_api::visibility::_can_access_parallel,
         sql_api::visibility::_index_owners,
+        sql_api::visibility::_filter_holds,
         sql_api::planner::_forget_plans,
         sql_api::viewer::current_viewer
     ]
@@ -79,6 +80,7 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
+    sql_api::planner::init();
 }
 
 /// pgrx test-framework hooks (used by `cargo pgrx test`).

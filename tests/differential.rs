@@ -306,8 +306,12 @@ fn compare_queries(
         } else {
             ""
         };
+        // And the planner's two shapes for owner-level viewers are both compared:
+        // the constant filter (share 0: always) and the owner index (share 1.5: never).
+        let share = ["0", "1.5", "0.05"][rng.gen_range(0..3)];
         c.batch_execute(&format!(
-            "SAVEPOINT q; SET LOCAL ROLE {app}; SET LOCAL sharing.viewer = '{v}'; {no_seqscan}"
+            "SAVEPOINT q; SET LOCAL ROLE {app}; SET LOCAL sharing.viewer = '{v}'; {no_seqscan}
+             SET LOCAL sharing.inline_filter_min_share = {share};"
         ))
         .unwrap();
         if !no_seqscan.is_empty() {
@@ -320,6 +324,15 @@ fn compare_queries(
             if plan.iter().any(|l| l.contains("_index_owners")) {
                 INDEX_PLANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
+        }
+        let plan: Vec<String> = c
+            .query("EXPLAIN SELECT id FROM contacts", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if plan.iter().any(|l| l.contains("CASE WHEN")) {
+            INLINE_PLANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         for (t, view, edit_and_view, delete) in expected {
             let got = ids(c, &format!("SELECT id FROM {t} ORDER BY id"));
@@ -382,6 +395,8 @@ fn compare_queries(
 
 /// Protected reads planned with an owner-index condition, over the whole run.
 static INDEX_PLANS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Protected reads planned with an inlined constant filter.
+static INLINE_PLANS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Run `orgs` random orgs from seed `first` in a database of their own.
 fn run_orgs(name: &str, first: u64, orgs: u64) {
@@ -417,8 +432,10 @@ fn run_orgs(name: &str, first: u64, orgs: u64) {
         c.batch_execute("ROLLBACK").unwrap();
     }
     let index_plans = INDEX_PLANS.load(std::sync::atomic::Ordering::Relaxed);
-    println!("differential seeds {first}..{}: {orgs} random orgs, {decisions} decisions through the functions, {queries} protected statements ({index_plans} reads planned with an owner-index condition so far), 0 disagreements", first + orgs - 1);
+    let inline_plans = INLINE_PLANS.load(std::sync::atomic::Ordering::Relaxed);
+    println!("differential seeds {first}..{}: {orgs} random orgs, {decisions} decisions through the functions, {queries} protected statements (so far {index_plans} reads planned with an owner-index condition, {inline_plans} with an inlined filter), 0 disagreements", first + orgs - 1);
     assert!(index_plans > 0, "no protected read used the owner index");
+    assert!(inline_plans > 0, "no protected read used an inlined filter");
 }
 
 fn settings() -> (u64, u64) {

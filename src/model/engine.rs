@@ -186,6 +186,8 @@ pub struct CompiledOrg {
     /// so the users of a whole subtree are one contiguous run.
     member_start: Vec<u32>,
     members: Vec<u32>,
+    /// company -> how many users it has
+    company_users: HashMap<i64, u32>,
 }
 
 /// Which owners' records a viewer may reach for one (type, action), when that is a
@@ -393,8 +395,13 @@ impl CompiledOrg {
             .collect();
 
         let (member_start, members) = members_by_entry(&users, &enter);
+        let mut company_users: HashMap<i64, u32> = HashMap::default();
+        for u in &users {
+            *company_users.entry(u.company).or_default() += 1;
+        }
 
         CompiledOrg {
+            company_users,
             member_start,
             members,
             users,
@@ -736,6 +743,38 @@ impl CompiledOrg {
         OwnerBound::Owners(owners)
     }
 
+    /// When `viewer`'s decisions on records without an assignee are exactly "the
+    /// company is C and the owner is one of these": `Some((owners, C))`. That is a
+    /// filter the planner can inline as constants (level `owned` in the viewer's own
+    /// company, no org-wide default, agreement or super-company membership that
+    /// reaches further). An unknown or inactive viewer, or level `none`, gives no
+    /// owners: nothing is allowed.
+    pub fn exact_owner_filter(
+        &self,
+        object_type: &str,
+        action: Action,
+        viewer: i64,
+    ) -> Option<(Vec<i64>, i64)> {
+        let Some(v) = self.user(viewer) else {
+            return Some((Vec::new(), 0));
+        };
+        if v.status != Status::Active || !self.type_ix.contains_key(object_type) {
+            return (v.status != Status::Active).then(|| (Vec::new(), v.company));
+        }
+        if v.super_member {
+            return None;
+        }
+        match self.owner_bound(object_type, action, viewer) {
+            OwnerBound::Owners(owners) => Some((owners, v.company)),
+            OwnerBound::Unbounded => None,
+        }
+    }
+
+    /// How many users `company` has (to tell a few owners from a large share).
+    pub fn company_user_count(&self, company: i64) -> usize {
+        self.company_users.get(&company).map_or(0, |n| *n as usize)
+    }
+
     pub fn has_user(&self, id: i64) -> bool {
         self.user_ix.get(id).is_some()
     }
@@ -1048,6 +1087,110 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// The constant filter is exactly `decide` (for records without an assignee).
+    #[test]
+    fn exact_owner_filter_is_exactly_the_decision() {
+        let mut exact = 0;
+        for seed in 0..300 {
+            let org = random_org(seed);
+            let c = CompiledOrg::compile(&org);
+            let users: Vec<i64> = org.snapshot.users.iter().map(|u| u.id).collect();
+            for &viewer in users.iter().chain([&12345]) {
+                for t in ["deals", "notes", "missing"] {
+                    for &a in Action::ALL {
+                        let Some((owners, company)) = c.exact_owner_filter(t, a, viewer) else {
+                            continue;
+                        };
+                        exact += 1;
+                        for owner in users.iter().map(|u| Some(*u)).chain([None, Some(999)]) {
+                            for co in [Some(1), Some(2), None] {
+                                let inline = co == Some(company)
+                                    && owner.is_some_and(|o| owners.contains(&o));
+                                assert_eq!(
+                                    c.can_access(t, a, owner, co, viewer, None),
+                                    inline,
+                                    "seed {seed}: viewer {viewer} {a:?} {t} owner {owner:?} company {co:?}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(exact > 1000, "exercised ({exact})");
+    }
+    #[test]
+    #[ignore]
+    fn rebuild_timing() {
+        let mut s = OrgSnapshot::default();
+        s.object_types.push(ObjectTypeRow {
+            name: "deals".into(),
+            org_wide_default: OrgWideDefault::Private,
+            grant_via_hierarchy: true,
+        });
+        for n in 0..1365i64 {
+            s.roles.push(RoleRow {
+                id: 10000 + n,
+                company_id: 1,
+                name: format!("r{n}"),
+                reports_to: if n == 0 {
+                    None
+                } else {
+                    Some(10000 + (n - 1) / 4)
+                },
+                based_on: Some(3),
+                is_admin: false,
+                is_default: false,
+            });
+        }
+        for id in 1..=3 {
+            s.roles.push(RoleRow {
+                id,
+                company_id: 1,
+                name: format!("std{id}"),
+                reports_to: None,
+                based_on: None,
+                is_admin: id == 1,
+                is_default: id == 3,
+            });
+        }
+        s.role_permissions.push(RolePermissionRow {
+            role_id: 3,
+            object_type: "deals".into(),
+            action: Action::View,
+            level: Level::Owned,
+        });
+        for u in 1..=20000i64 {
+            s.users.push(UserRow {
+                id: u,
+                company_id: 1,
+                name: Some(format!("u{u}")),
+                status: Status::Active,
+                is_superuser: false,
+                is_super_company_member: false,
+            });
+            s.user_roles.push(UserRoleRow {
+                user_id: u,
+                role_id: 10000 + if u <= 341 { u - 1 } else { 341 + (u % 1024) },
+            });
+        }
+        let json = serde_json::to_string(&s).unwrap();
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            let org = Org::from_json(&json).unwrap();
+            let t1 = t.elapsed();
+            let c = CompiledOrg::compile(&org);
+            let t2 = t.elapsed();
+            eprintln!(
+                "json {} bytes: parse+index {:?}, compile {:?} ({} users)",
+                json.len(),
+                t1,
+                t2 - t1,
+                c.user_count()
+            );
         }
     }
 }

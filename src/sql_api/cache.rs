@@ -29,6 +29,7 @@ pub struct Model {
     /// Owner bounds asked for so far (a few viewers per backend), so that a
     /// statement planned with an owner index condition does not recompute its array.
     bounds: RefCell<rustc_hash::FxHashMap<(i64, Action, String), OwnerBound>>,
+    filters: RefCell<rustc_hash::FxHashMap<(i64, Action, String), Option<(Vec<i64>, i64)>>>,
 }
 
 impl Model {
@@ -44,6 +45,28 @@ impl Model {
         }
         bounds.insert(key, bound.clone());
         bound
+    }
+
+    /// [`CompiledOrg::exact_owner_filter`], remembered like the owner bounds.
+    pub fn exact_owner_filter(
+        &self,
+        object_type: &str,
+        action: Action,
+        viewer: i64,
+    ) -> Option<(Vec<i64>, i64)> {
+        let key = (viewer, action, object_type.to_string());
+        if let Some(f) = self.filters.borrow().get(&key) {
+            return f.clone();
+        }
+        let filter = self
+            .compiled
+            .exact_owner_filter(object_type, action, viewer);
+        let mut filters = self.filters.borrow_mut();
+        if filters.len() >= 64 {
+            filters.clear();
+        }
+        filters.insert(key, filter.clone());
+        filter
     }
 }
 
@@ -138,18 +161,22 @@ pub fn snapshot_key() -> Option<SnapshotKey> {
 /// Read the generation row in the active snapshot (as the extension's owner: the
 /// asking role needs no privilege on the sharing tables).
 fn model_key() -> ModelKey {
-    let text = as_bootstrap_superuser(|| {
-        read_row_kept("SELECT sharing._generation_key()", &[]).and_then(|mut r| r.swap_remove(0))
+    // The table itself, not sharing._generation_key(): a SQL function with a SET
+    // clause would be parsed and planned again at every call.
+    let row = as_bootstrap_superuser(|| {
+        read_row_kept(
+            "SELECT g.tableoid::pg_catalog.int8, g.gen, g.xmin::pg_catalog.text FROM sharing._generation g",
+            &[],
+        )
     })
     .unwrap_or_else(|| super::errors::spi_failed("read sharing._generation", "the row is missing"));
-    let mut parts = text
-        .split(' ')
-        .map(|p| p.parse::<i64>().unwrap_or_default());
-    let (table, generation, writer) = (
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-    );
+    let number = |i: usize| {
+        row.get(i)
+            .and_then(|v| v.as_deref())
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or_default()
+    };
+    let (table, generation, writer) = (number(0), number(1), number(2));
     let own = unsafe {
         pg_sys::TransactionIdIsCurrentTransactionId(pg_sys::TransactionId::from(writer as u32))
     };
@@ -230,6 +257,7 @@ pub fn current_model() -> Rc<Model> {
         org,
         compiled,
         bounds: RefCell::default(),
+        filters: RefCell::default(),
     });
     // Plans shaped for the previous configuration are made again.
     super::planner::forget_shaped_plans();

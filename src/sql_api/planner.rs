@@ -82,30 +82,60 @@ unsafe fn sharing_function(name: &CStr, args: &[pg_sys::Oid]) -> pg_sys::Oid {
 const TEXT: pg_sys::Oid = pg_sys::TEXTOID;
 const INT8: pg_sys::Oid = pg_sys::INT8OID;
 
-fn policy_fn() -> pg_sys::Oid {
-    unsafe { sharing_function(c"_policy", &[TEXT, TEXT, INT8, INT8, INT8, INT8, INT8]) }
+/// The OIDs of the functions the planner support knows, looked up once per backend
+/// and forgotten whenever pg_proc changes (a syscache callback).
+#[derive(Clone, Copy)]
+struct Functions {
+    policy: pg_sys::Oid,
+    for_viewer: pg_sys::Oid,
+    parallel: pg_sys::Oid,
+    can_access: pg_sys::Oid,
+    index_owners: pg_sys::Oid,
+    all_rows_company: pg_sys::Oid,
+    filter_holds: pg_sys::Oid,
 }
-fn for_viewer_fn() -> pg_sys::Oid {
-    unsafe {
-        sharing_function(
-            c"_can_access_for",
-            &[TEXT, TEXT, INT8, INT8, INT8, INT8, INT8],
-        )
+
+thread_local! {
+    static FUNCTIONS: Cell<Option<Functions>> = const { Cell::new(None) };
+}
+
+fn functions() -> Functions {
+    if let Some(f) = FUNCTIONS.with(Cell::get) {
+        return f;
     }
+    let seven = [TEXT, TEXT, INT8, INT8, INT8, INT8, INT8];
+    let f = unsafe {
+        Functions {
+            policy: sharing_function(c"_policy", &seven),
+            for_viewer: sharing_function(c"_can_access_for", &seven),
+            parallel: sharing_function(c"_can_access_parallel", &seven[..6]),
+            can_access: sharing_function(c"can_access", &seven[..6]),
+            index_owners: sharing_function(c"_index_owners", &seven[..3]),
+            all_rows_company: sharing_function(c"_all_rows_company", &seven[..3]),
+            filter_holds: sharing_function(
+                c"_filter_holds",
+                &[TEXT, TEXT, INT8, pg_sys::INT8ARRAYOID, INT8],
+            ),
+        }
+    };
+    FUNCTIONS.with(|c| c.set(Some(f)));
+    f
 }
-fn parallel_fn() -> pg_sys::Oid {
+
+#[pg_guard]
+unsafe extern "C-unwind" fn functions_changed(_arg: pg_sys::Datum, _cache: i32, _hash: u32) {
+    FUNCTIONS.with(|c| c.set(None));
+}
+
+/// Register the pg_proc callback (from `_PG_init`).
+pub fn init() {
     unsafe {
-        sharing_function(
-            c"_can_access_parallel",
-            &[TEXT, TEXT, INT8, INT8, INT8, INT8],
-        )
+        pg_sys::CacheRegisterSyscacheCallback(
+            pg_sys::SysCacheIdentifier::PROCOID as i32,
+            Some(functions_changed),
+            pg_sys::Datum::from(0usize),
+        );
     }
-}
-fn can_access_fn() -> pg_sys::Oid {
-    unsafe { sharing_function(c"can_access", &[TEXT, TEXT, INT8, INT8, INT8, INT8]) }
-}
-fn index_owners_fn() -> pg_sys::Oid {
-    unsafe { sharing_function(c"_index_owners", &[TEXT, TEXT, INT8]) }
 }
 
 unsafe fn list_len(list: *mut pg_sys::List) -> usize {
@@ -191,14 +221,18 @@ pub fn _access_support(request: Internal) -> Internal {
 unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys::Node {
     let req = &*req;
     let call = &*req.fcall;
-    if req.root.is_null() || list_len(call.args) != 7 || call.funcid != policy_fn() {
+    if req.root.is_null() || list_len(call.args) != 7 || call.funcid != functions().policy {
         return std::ptr::null_mut();
     }
     let args = call.args;
     let Some((object_type, action)) = type_and_action(args) else {
         return std::ptr::null_mut();
     };
-    let (for_viewer, parallel) = (for_viewer_fn(), parallel_fn());
+    let Functions {
+        for_viewer,
+        parallel,
+        ..
+    } = functions();
     if !pg_sys::ActiveSnapshotSet()
         || for_viewer == pg_sys::InvalidOid
         || parallel == pg_sys::InvalidOid
@@ -239,6 +273,11 @@ unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys::Nod
         let either = list_of(&[same_company.cast(), rest.cast()]);
         return pg_sys::makeBoolExpr(pg_sys::BoolExprType::OR_EXPR, either, -1).cast();
     }
+    if let Some(viewer) = viewer {
+        if let Some(inline) = inline_filter(args, &object_type, action, viewer) {
+            return inline;
+        }
+    }
     let planned = pg_sys::makeConst(
         INT8,
         -1,
@@ -261,12 +300,149 @@ unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys::Nod
     .cast()
 }
 
+/// Above this many owners the constant array is not worth its planning time.
+const MAX_INLINE_OWNERS: usize = 100_000;
+
+/// For a viewer whose decisions are exactly "company = C and owner in S" and whose
+/// S is a large share of the company: the hand-written filter itself, guarded once
+/// per statement —
+/// `CASE WHEN (SELECT _filter_holds(type, action, viewer, S, C))
+///       THEN company = C AND owner = ANY(S) ELSE _can_access_parallel(…) END`.
+/// PostgreSQL hashes the constant array and may read in parallel; if the viewer or
+/// the configuration changed since planning, the guard is false and every row is
+/// decided by the engine, so the plan stays right for any viewer.
+unsafe fn inline_filter(
+    args: *mut pg_sys::List,
+    object_type: &str,
+    action: Action,
+    viewer: i64,
+) -> Option<*mut pg_sys::Node> {
+    // The filter is exact only for records without an assignee.
+    if !is_null_constant(nth(args, ASSIGNEE_ARG)) {
+        return None;
+    }
+    let model = current_model();
+    let (owners, company_id) = model.exact_owner_filter(object_type, action, viewer)?;
+    // A viewer reaching a large share of the company is better served by a constant
+    // filter (sequential, parallel or created_at scans); a few owners by the owner index.
+    let company_users = model.compiled.company_user_count(company_id).max(1) as f64;
+    let min_share = crate::gucs::INLINE_FILTER_MIN_SHARE.get();
+    if owners.is_empty()
+        || owners.len() > MAX_INLINE_OWNERS
+        || (owners.len() as f64) < min_share * company_users
+    {
+        return None;
+    }
+    let (owner, company) = (nth(args, OWNER_ARG), nth(args, COMPANY_ARG));
+    if pg_sys::exprType(owner) != INT8 || pg_sys::exprType(company) != INT8 {
+        return None;
+    }
+    let f = functions();
+    let owners_const = pg_sys::makeConst(
+        pg_sys::INT8ARRAYOID,
+        -1,
+        pg_sys::InvalidOid,
+        -1,
+        owners.clone().into_datum()?,
+        false,
+        false,
+    );
+    let company_const = pg_sys::makeConst(
+        INT8,
+        -1,
+        pg_sys::InvalidOid,
+        8,
+        pg_sys::Datum::from(company_id),
+        false,
+        true,
+    );
+    let guard = guard_sublink(nth(args, EXTRA_ARG), &f, owners_const, company_const)?;
+    let same_company = pg_sys::make_opclause(
+        pg_sys::Oid::from(INT8_EQ_OP),
+        pg_sys::BOOLOID,
+        false,
+        copy(company).cast(),
+        copy(company_const.cast()).cast(),
+        pg_sys::InvalidOid,
+        pg_sys::InvalidOid,
+    );
+    (*(same_company as *mut pg_sys::OpExpr)).opfuncid = pg_sys::Oid::from(INT8_EQ_FUNC);
+    let owned = any_of(owner, copy(owners_const.cast()));
+    let then = pg_sys::makeBoolExpr(
+        pg_sys::BoolExprType::AND_EXPR,
+        list_of(&[same_company.cast(), owned]),
+        -1,
+    );
+    let decide_args: Vec<*mut pg_sys::Node> = (0..6).map(|i| copy(nth(args, i))).collect();
+    let otherwise = pg_sys::makeFuncExpr(
+        f.parallel,
+        pg_sys::BOOLOID,
+        list_of(&decide_args),
+        pg_sys::InvalidOid,
+        pg_sys::DEFAULT_COLLATION_OID,
+        pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
+    );
+    let when = pg_sys::palloc0(std::mem::size_of::<pg_sys::CaseWhen>()) as *mut pg_sys::CaseWhen;
+    (*when).xpr.type_ = pg_sys::NodeTag::T_CaseWhen;
+    (*when).expr = guard.cast();
+    (*when).result = then.cast();
+    (*when).location = -1;
+    let case = pg_sys::palloc0(std::mem::size_of::<pg_sys::CaseExpr>()) as *mut pg_sys::CaseExpr;
+    (*case).xpr.type_ = pg_sys::NodeTag::T_CaseExpr;
+    (*case).casetype = pg_sys::BOOLOID;
+    (*case).args = list_of(&[when.cast()]);
+    (*case).defresult = otherwise.cast();
+    (*case).location = -1;
+    Some(case.cast())
+}
+
+/// The guard of [`inline_filter`]: a copy of the policy's
+/// `(SELECT _all_rows_company(type, action, (SELECT current_viewer())))` sub-select
+/// asking `_filter_holds(type, action, (SELECT current_viewer()), S, C)` instead, so
+/// that it runs once per statement, for the viewer of that execution.
+unsafe fn guard_sublink(
+    arc: *mut pg_sys::Node,
+    f: &Functions,
+    owners: *mut pg_sys::Const,
+    company: *mut pg_sys::Const,
+) -> Option<*mut pg_sys::Node> {
+    if arc.is_null()
+        || (*arc).type_ != pg_sys::NodeTag::T_SubLink
+        || f.filter_holds == pg_sys::InvalidOid
+    {
+        return None;
+    }
+    let link = copy(arc) as *mut pg_sys::SubLink;
+    let query = (*link).subselect as *mut pg_sys::Query;
+    if (*link).subLinkType != pg_sys::SubLinkType::EXPR_SUBLINK
+        || query.is_null()
+        || (*query).type_ != pg_sys::NodeTag::T_Query
+        || list_len((*query).targetList) != 1
+    {
+        return None;
+    }
+    let entry = nth((*query).targetList, 0) as *mut pg_sys::TargetEntry;
+    let call = (*entry).expr as *mut pg_sys::FuncExpr;
+    if call.is_null()
+        || (*call).xpr.type_ != pg_sys::NodeTag::T_FuncExpr
+        || (*call).funcid != f.all_rows_company
+        || list_len((*call).args) != 3
+    {
+        return None;
+    }
+    (*call).funcid = f.filter_holds;
+    (*call).funcresulttype = pg_sys::BOOLOID;
+    (*call).args = pg_sys::lappend((*call).args, copy(owners.cast()).cast());
+    (*call).args = pg_sys::lappend((*call).args, copy(company.cast()).cast());
+    Some(link.cast())
+}
+
 /// The viewer whose records a `_can_access_for` / `can_access` call is planned
 /// for: its planned-viewer constant, or a constant viewer argument.
 unsafe fn viewer_planned_for(funcid: pg_sys::Oid, args: *mut pg_sys::List) -> Option<Option<i64>> {
-    if list_len(args) == 7 && funcid == for_viewer_fn() {
+    if list_len(args) == 7 && funcid == functions().for_viewer {
         viewer_constant(nth(args, EXTRA_ARG))
-    } else if list_len(args) == 6 && funcid == can_access_fn() {
+    } else if list_len(args) == 6 && funcid == functions().can_access {
         viewer_constant(nth(args, VIEWER_ARG))
     } else {
         None
@@ -363,7 +539,7 @@ unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) -> *mu
     let Some(OwnerBound::Owners(_)) = planned_bound(call.funcid, call.args) else {
         return std::ptr::null_mut();
     };
-    let index_owners = index_owners_fn();
+    let index_owners = functions().index_owners;
     if index_owners == pg_sys::InvalidOid {
         return std::ptr::null_mut();
     }

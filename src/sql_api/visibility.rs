@@ -130,6 +130,29 @@ fn _can_access_parallel(
     allowed(object_type, action, owner, company, viewer, assignee)
 }
 
+/// Is `viewer`'s filter for (type, action) still exactly "company = `company` and
+/// owner in `owners`"? The once-per-statement guard of the constant filter the
+/// planner inlines for viewers who reach a large share of their company (see
+/// src/sql_api/planner.rs); when it is false the policy decides row by row.
+#[pg_extern(stable, parallel_restricted)]
+fn _filter_holds(
+    object_type: Option<&str>,
+    action: Option<&str>,
+    viewer: Option<i64>,
+    owners: Option<Vec<i64>>,
+    company: Option<i64>,
+) -> bool {
+    let (Some(object_type), Some(action), Some(viewer), Some(owners), Some(company)) =
+        (object_type, action, viewer, owners, company)
+    else {
+        return false;
+    };
+    let Ok(action) = action.parse::<Action>() else {
+        return false;
+    };
+    current_model().exact_owner_filter(object_type, action, viewer) == Some((owners, company))
+}
+
 /// The owner bound of `viewer` for (type, action), remembered with the model.
 pub fn owner_bound(object_type: &str, action: Action, viewer: i64) -> OwnerBound {
     current_model().owner_bound(object_type, action, viewer)
