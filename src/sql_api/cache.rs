@@ -22,29 +22,40 @@ use pgrx::prelude::*;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+/// Per-viewer answers remembered with a model: (viewer, action, object type).
+type Memo<T> = RefCell<rustc_hash::FxHashMap<(i64, Action, String), T>>;
+
+/// The memo's answer for the key, computed once (a few viewers per backend; the
+/// memo is emptied when it grows past 64 entries).
+fn remember<T: Clone>(memo: &Memo<T>, key: (i64, Action, &str), compute: impl FnOnce() -> T) -> T {
+    let key = (key.0, key.1, key.2.to_string());
+    if let Some(v) = memo.borrow().get(&key) {
+        return v.clone();
+    }
+    let value = compute();
+    let mut memo = memo.borrow_mut();
+    if memo.len() >= 64 {
+        memo.clear();
+    }
+    memo.insert(key, value.clone());
+    value
+}
+
 /// One compiled configuration.
 pub struct Model {
     pub org: Org,
     pub compiled: CompiledOrg,
-    /// Owner bounds asked for so far (a few viewers per backend), so that a
-    /// statement planned with an owner index condition does not recompute its array.
-    bounds: RefCell<rustc_hash::FxHashMap<(i64, Action, String), OwnerBound>>,
-    filters: RefCell<rustc_hash::FxHashMap<(i64, Action, String), Option<(Vec<i64>, i64)>>>,
+    /// Owner bounds and inlinable filters asked for so far, so that statements
+    /// planned for the same viewer do not compute their arrays again.
+    bounds: Memo<OwnerBound>,
+    filters: Memo<Option<(Vec<i64>, i64)>>,
 }
 
 impl Model {
     pub fn owner_bound(&self, object_type: &str, action: Action, viewer: i64) -> OwnerBound {
-        let key = (viewer, action, object_type.to_string());
-        if let Some(b) = self.bounds.borrow().get(&key) {
-            return b.clone();
-        }
-        let bound = self.compiled.owner_bound(object_type, action, viewer);
-        let mut bounds = self.bounds.borrow_mut();
-        if bounds.len() >= 64 {
-            bounds.clear();
-        }
-        bounds.insert(key, bound.clone());
-        bound
+        remember(&self.bounds, (viewer, action, object_type), || {
+            self.compiled.owner_bound(object_type, action, viewer)
+        })
     }
 
     /// [`CompiledOrg::exact_owner_filter`], remembered like the owner bounds.
@@ -54,19 +65,10 @@ impl Model {
         action: Action,
         viewer: i64,
     ) -> Option<(Vec<i64>, i64)> {
-        let key = (viewer, action, object_type.to_string());
-        if let Some(f) = self.filters.borrow().get(&key) {
-            return f.clone();
-        }
-        let filter = self
-            .compiled
-            .exact_owner_filter(object_type, action, viewer);
-        let mut filters = self.filters.borrow_mut();
-        if filters.len() >= 64 {
-            filters.clear();
-        }
-        filters.insert(key, filter.clone());
-        filter
+        remember(&self.filters, (viewer, action, object_type), || {
+            self.compiled
+                .exact_owner_filter(object_type, action, viewer)
+        })
     }
 }
 
