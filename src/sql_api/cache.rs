@@ -9,10 +9,11 @@
 //! transaction itself changed the configuration, the command id joins the key so
 //! that its own later commands see its own changes.
 //!
-//! Reading the generation is one read-only SPI query; to make a decision a few
-//! memory reads, the generation is remembered per snapshot (its xmin, xmax,
-//! command id, transaction-completion counter and local transaction id), so rows of
-//! one statement never query it again.
+//! Reading the generation is one read-only SPI query (a plan kept for the backend);
+//! to make a decision a few memory reads, the generation is remembered per snapshot
+//! (its xmin, xmax, in-progress sets and command id — and the local transaction id
+//! once the transaction has an xid), so rows of one statement, and consecutive
+//! read-only statements that see the same committed data, never query it again.
 
 use super::spi_read::read_row_kept;
 use crate::model::engine::{CompiledOrg, OwnerBound};
@@ -149,8 +150,14 @@ pub fn snapshot_key() -> Option<SnapshotKey> {
         }
         mix(s.suboverflowed as u32);
         mix(s.takenDuringRecovery as u32);
+        // A transaction that may have written (it has an xid) keys its snapshots to
+        // itself. A read-only one does not: two snapshots with the same xmin, xmax and
+        // in-progress sets see the same committed data whatever their transaction
+        // (any transaction with an xid that ended in between would have moved xmax),
+        // so consecutive read-only statements share the generation read and model.
+        let wrote = pg_sys::GetTopTransactionIdIfAny() != pg_sys::InvalidTransactionId;
         Some(SnapshotKey {
-            lxid: local_xid(),
+            lxid: if wrote { local_xid() } else { 0 },
             xmin: s.xmin.into_inner(),
             xmax: s.xmax.into_inner(),
             xcnt: s.xcnt,
