@@ -41,7 +41,7 @@ CREATE TABLE deals_b (LIKE deals INCLUDING ALL);
 INSERT INTO deals_a SELECT * FROM deals;
 INSERT INTO deals_b SELECT * FROM deals;
 CREATE TABLE deals_naive (LIKE deals INCLUDING ALL);
-INSERT INTO deals_naive SELECT * FROM deals WHERE id <= 20000;
+INSERT INTO deals_naive SELECT * FROM deals WHERE id <= 5000;
 SELECT sharing.protect('deals', 'deals');
 
 -- The SQL a user would write today: visible owners by a recursive CTE over the

@@ -338,6 +338,50 @@ fn search_path_hijacking_changes_nothing() {
     );
 }
 
+/// The planner resolves the viewer while planning, as the asking role and under its
+/// search_path: an operator planted ahead of pg_catalog must never be called (it
+/// would run with the extension's rights) nor change a decision.
+#[test]
+fn planted_operators_are_never_called_by_the_planner_support() {
+    let mut db = TestDb::new("atkoper");
+    let (mut dba, app) = insightly(&mut db);
+    dba.batch_execute(&format!(
+        "CREATE SCHEMA evil AUTHORIZATION {app};
+         CREATE TABLE evil.calls (op text);
+         GRANT ALL ON evil.calls TO PUBLIC;"
+    ))
+    .unwrap();
+    let mut c = db.connect_as(&app);
+    c.batch_execute(
+        "CREATE FUNCTION evil.eq_oid(a oid, b oid) RETURNS bool LANGUAGE plpgsql AS
+           $$ BEGIN INSERT INTO evil.calls VALUES ('oid'); RETURN true; END $$;
+         CREATE FUNCTION evil.eq_int8(a bigint, b bigint) RETURNS bool LANGUAGE plpgsql AS
+           $$ BEGIN INSERT INTO evil.calls VALUES ('bigint'); RETURN true; END $$;
+         CREATE FUNCTION evil.eq_name(a name, b text) RETURNS bool LANGUAGE plpgsql AS
+           $$ BEGIN INSERT INTO evil.calls VALUES ('name'); RETURN true; END $$;
+         CREATE FUNCTION evil.eq_text(a text, b text) RETURNS bool LANGUAGE plpgsql AS
+           $$ BEGIN INSERT INTO evil.calls VALUES ('text'); RETURN true; END $$;
+         CREATE OPERATOR evil.= (LEFTARG = oid, RIGHTARG = oid, FUNCTION = evil.eq_oid);
+         CREATE OPERATOR evil.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = evil.eq_int8);
+         CREATE OPERATOR evil.= (LEFTARG = name, RIGHTARG = text, FUNCTION = evil.eq_name);
+         CREATE OPERATOR evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.eq_text);
+         SET search_path = evil, pg_catalog;
+         SET sharing.viewer = '5';",
+    )
+    .unwrap();
+    // Planned and executed in this fresh backend: the kept reads are made here.
+    assert_eq!(
+        ids(&mut c, "SELECT id FROM public.deals ORDER BY id"),
+        vec![5]
+    );
+    c.batch_execute("SET sharing.viewer = '3'").unwrap();
+    assert_eq!(
+        ids(&mut c, "SELECT id FROM public.deals ORDER BY id"),
+        vec![3, 5, 6]
+    );
+    assert_eq!(one_i64(&mut dba, "SELECT count(*) FROM evil.calls"), 0);
+}
+
 #[test]
 fn hostile_inputs_are_clean_errors_or_false() {
     let mut db = TestDb::new("atkinputs");

@@ -38,9 +38,18 @@ fn members(c: &mut Client) -> Vec<String> {
 
 #[test]
 fn update_from_0_1_0_keeps_everything_and_matches_a_fresh_install() {
-    let old = TestDb::empty("upgrade");
+    update_keeps_everything_and_matches_a_fresh_install("0.1.0");
+}
+
+#[test]
+fn update_from_0_2_0_keeps_everything_and_matches_a_fresh_install() {
+    update_keeps_everything_and_matches_a_fresh_install("0.2.0");
+}
+
+fn update_keeps_everything_and_matches_a_fresh_install(from: &str) {
+    let old = TestDb::empty(&format!("upgrade{}", from.replace('.', "")));
     let mut c = old.dba();
-    c.batch_execute("CREATE EXTENSION pg_sharing VERSION '0.1.0'")
+    c.batch_execute(&format!("CREATE EXTENSION pg_sharing VERSION '{from}'"))
         .unwrap();
     c.batch_execute(SMALL_ORG).unwrap();
     let before = (all_decisions(&mut c), dump(&mut c));
@@ -70,8 +79,17 @@ fn update_from_0_1_0_keeps_everything_and_matches_a_fresh_install() {
         r#"["app.insight"]"#
     );
     c.batch_execute("RESET sharing.viewer").unwrap();
+    // Protected tables got the 0.3.0 policies, which the planner rewrites per viewer.
+    assert_eq!(
+        one_i64(
+            &mut c,
+            "SELECT count(*) FROM pg_policy WHERE polname LIKE 'sharing_%'
+                AND pg_get_expr(COALESCE(polqual, polwithcheck), polrelid) NOT LIKE 'sharing._policy(%'"
+        ),
+        0
+    );
     // And the upgraded extension is the same as a fresh install of this version.
-    let fresh = TestDb::new("upgradefresh");
+    let fresh = TestDb::new(&format!("upgradefresh{}", from.replace('.', "")));
     let upgraded = members(&mut c);
     let installed = members(&mut fresh.dba());
     let only_upgraded: Vec<&String> = upgraded.iter().filter(|m| !installed.contains(m)).collect();

@@ -1,20 +1,107 @@
 //! Loading the organization into the pure model.
+//!
+//! Two reads in the current statement's snapshot: `sharing._org_snapshot()`
+//! (sql/snapshot.sql), every small table as one JSON document, and
+//! `sharing._org_people()`, the users and their roles as parallel arrays —
+//! building JSON for every user was most of a rebuild's time.
 
 use super::errors::{raise, spi_failed};
-use super::spi_read::read_text;
-use crate::model::org::Org;
+use super::spi_read::{read_text, with_first_row_kept};
+use crate::model::org::{Org, OrgSnapshot, UserRoleRow, UserRow};
+use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
-/// The whole configuration, read in the current statement's snapshot through
-/// `sharing._org_snapshot()` (sql/snapshot.sql), which renders every row as JSON.
+fn corrupt(what: impl std::fmt::Display) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+        format!("pg_sharing could not decode the sharing configuration: {what}"),
+        None,
+    )
+}
+
+/// An array column of `_org_people()`, NULL elements refused.
+unsafe fn column<T>(datums: &[Option<pg_sys::Datum>], i: usize) -> Vec<T>
+where
+    Vec<Option<T>>: FromDatum,
+{
+    let Some(datum) = datums.get(i).copied().flatten() else {
+        return Vec::new(); // array_agg of no rows
+    };
+    Vec::<Option<T>>::from_datum(datum, false)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| v.unwrap_or_else(|| corrupt(format!("a NULL in column {i} of _org_people()"))))
+        .collect()
+}
+
+/// The users and user_roles rows (names are left out: only explanations show them).
+fn load_people(snapshot: &mut OrgSnapshot) {
+    let people = with_first_row_kept("SELECT * FROM sharing._org_people()", |d| unsafe {
+        let ids: Vec<i64> = column(d, 0);
+        let companies: Vec<i64> = column(d, 1);
+        let statuses: Vec<String> = column(d, 2);
+        let superusers: Vec<bool> = column(d, 3);
+        let super_members: Vec<bool> = column(d, 4);
+        let member_users: Vec<i64> = column(d, 5);
+        let member_roles: Vec<i64> = column(d, 6);
+        if [
+            companies.len(),
+            statuses.len(),
+            superusers.len(),
+            super_members.len(),
+        ]
+        .iter()
+        .any(|n| *n != ids.len())
+            || member_users.len() != member_roles.len()
+        {
+            corrupt("arrays of different lengths from _org_people()");
+        }
+        let users: Vec<UserRow> = (0..ids.len())
+            .map(|i| UserRow {
+                id: ids[i],
+                company_id: companies[i],
+                name: None,
+                status: statuses[i]
+                    .parse()
+                    .unwrap_or_else(|_| corrupt(format!("user status \"{}\"", statuses[i]))),
+                is_superuser: superusers[i],
+                is_super_company_member: super_members[i],
+            })
+            .collect();
+        let user_roles: Vec<UserRoleRow> = member_users
+            .iter()
+            .zip(&member_roles)
+            .map(|(u, r)| UserRoleRow {
+                user_id: *u,
+                role_id: *r,
+            })
+            .collect();
+        (users, user_roles)
+    })
+    .unwrap_or_else(|| spi_failed("read the sharing users", "no rows"));
+    (snapshot.users, snapshot.user_roles) = people;
+}
+
+fn people_function_exists() -> bool {
+    unsafe {
+        let names = [c"sharing", c"_org_people"]
+            .iter()
+            .fold(std::ptr::null_mut(), |l, n| {
+                pg_sys::lappend(l, pg_sys::makeString(pg_sys::pstrdup(n.as_ptr())).cast())
+            });
+        pg_sys::LookupFuncName(names, 0, std::ptr::null(), true) != pg_sys::InvalidOid
+    }
+}
+
+/// The whole configuration, read in the current statement's snapshot.
 pub fn load_org() -> Org {
     let text = read_text("SELECT sharing._org_snapshot()")
         .unwrap_or_else(|| spi_failed("read the sharing configuration", "no rows"));
-    Org::from_json(&text).unwrap_or_else(|e| {
-        raise(
-            PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
-            format!("pg_sharing could not decode the sharing configuration: {e}"),
-            None,
-        )
-    })
+    let mut snapshot: OrgSnapshot = serde_json::from_str(&text).unwrap_or_else(|e| corrupt(e));
+    // Until ALTER EXTENSION … UPDATE, a database of 0.2.0 or older has no
+    // _org_people() and its _org_snapshot() still carries the users.
+    if people_function_exists() {
+        load_people(&mut snapshot);
+    }
+    Org::new(snapshot)
 }

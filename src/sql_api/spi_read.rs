@@ -51,6 +51,35 @@ thread_local! {
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
+/// The backend's kept plan of `query` (prepared on first use). Inside `Spi::connect`.
+/// PostgreSQL analyzes a kept plan again under the search_path current at each
+/// execution, so `query` must qualify every name and operator (`OPERATOR(pg_catalog.=)`).
+unsafe fn kept_plan(query: &'static str, types: &[pg_sys::Oid]) -> pg_sys::SPIPlanPtr {
+    if let Some(p) = KEPT.with(|k| k.borrow().get(query).copied()) {
+        return p;
+    }
+    let sql = CString::new(query).expect("queries have no NUL bytes");
+    let mut types = types.to_vec();
+    let p = pg_sys::SPI_prepare(sql.as_ptr(), types.len() as i32, types.as_mut_ptr());
+    if p.is_null() || pg_sys::SPI_keepplan(p) != 0 {
+        spi_failed("prepare a read of the sharing configuration", query);
+    }
+    KEPT.with(|k| k.borrow_mut().insert(query, p));
+    p
+}
+
+/// Run a kept plan read-only in the active snapshot; true when it returned a row.
+unsafe fn execute_kept(query: &'static str, args: &[(pg_sys::Oid, pg_sys::Datum)]) -> bool {
+    let types: Vec<pg_sys::Oid> = args.iter().map(|a| a.0).collect();
+    let plan = kept_plan(query, &types);
+    let mut values: Vec<pg_sys::Datum> = args.iter().map(|a| a.1).collect();
+    let rc = pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), std::ptr::null(), true, 1);
+    if rc != pg_sys::SPI_OK_SELECT as i32 {
+        spi_failed("read the sharing configuration", format!("SPI code {rc}"));
+    }
+    pg_sys::SPI_processed > 0 && !pg_sys::SPI_tuptable.is_null()
+}
+
 /// `read_row` for a fixed query with parameters `$1…`, through a plan kept for the
 /// backend's life: what every statement pays is the execution, not parse and plan.
 pub fn read_row_kept(
@@ -58,25 +87,33 @@ pub fn read_row_kept(
     args: &[(pg_sys::Oid, pg_sys::Datum)],
 ) -> Option<Vec<Option<String>>> {
     Spi::connect(|_client| unsafe {
-        let plan = KEPT.with(|k| k.borrow().get(query).copied());
-        let plan = match plan {
-            Some(p) => p,
-            None => {
-                let sql = CString::new(query).expect("queries have no NUL bytes");
-                let mut types: Vec<pg_sys::Oid> = args.iter().map(|a| a.0).collect();
-                let p = pg_sys::SPI_prepare(sql.as_ptr(), types.len() as i32, types.as_mut_ptr());
-                if p.is_null() || pg_sys::SPI_keepplan(p) != 0 {
-                    spi_failed("prepare a read of the sharing configuration", query);
-                }
-                KEPT.with(|k| k.borrow_mut().insert(query, p));
-                p
-            }
-        };
-        let mut values: Vec<pg_sys::Datum> = args.iter().map(|a| a.1).collect();
-        let rc = pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), std::ptr::null(), true, 1);
-        if rc != pg_sys::SPI_OK_SELECT as i32 {
-            spi_failed("read the sharing configuration", format!("SPI code {rc}"));
+        if !execute_kept(query, args) {
+            return None;
         }
         first_row()
+    })
+}
+
+/// The first row of a fixed query (kept plan, no parameters) as binary datums,
+/// handed to `f` while they are still valid (before SPI releases its memory).
+pub fn with_first_row_kept<R>(
+    query: &'static str,
+    f: impl FnOnce(&[Option<pg_sys::Datum>]) -> R,
+) -> Option<R> {
+    Spi::connect(|_client| unsafe {
+        if !execute_kept(query, &[]) {
+            return None;
+        }
+        let table = &*pg_sys::SPI_tuptable;
+        let tuple = *table.vals;
+        let natts = (*table.tupdesc).natts;
+        let datums: Vec<Option<pg_sys::Datum>> = (1..=natts)
+            .map(|i| {
+                let mut isnull = false;
+                let d = pg_sys::SPI_getbinval(tuple, table.tupdesc, i, &mut isnull);
+                (!isnull).then_some(d)
+            })
+            .collect();
+        Some(f(&datums))
     })
 }

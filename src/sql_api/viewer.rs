@@ -54,14 +54,17 @@ fn resolve_viewer_uncached() -> Option<i64> {
         })
     });
     // Read-only, in this statement's snapshot, through a plan kept for the backend.
+    // Every name and operator is schema-qualified: the plan may be made (and made
+    // again) under the asking session's search_path.
     let row = read_row_kept(
         "SELECT (SELECT u.id FROM sharing.users u
-                  WHERE u.db_role = (SELECT a.rolname FROM pg_catalog.pg_authid a WHERE a.oid = $1)),
-                (SELECT a.rolname::text FROM pg_catalog.pg_authid a WHERE a.oid = $1),
+                  WHERE u.db_role OPERATOR(pg_catalog.=) (SELECT a.rolname::pg_catalog.text FROM pg_catalog.pg_authid a
+                                                            WHERE a.oid OPERATOR(pg_catalog.=) $1)),
+                (SELECT a.rolname::pg_catalog.text FROM pg_catalog.pg_authid a WHERE a.oid OPERATOR(pg_catalog.=) $1),
                 EXISTS (SELECT 1 FROM sharing.trusted_app_roles t
-                          JOIN pg_catalog.pg_authid a ON a.rolname = t.db_role
+                          JOIN pg_catalog.pg_authid a ON a.rolname::pg_catalog.text OPERATOR(pg_catalog.=) t.db_role::pg_catalog.text
                          WHERE pg_catalog.pg_has_role($1, a.oid, 'MEMBER')),
-                EXISTS (SELECT 1 FROM sharing.users u WHERE u.id = $2)",
+                EXISTS (SELECT 1 FROM sharing.users u WHERE u.id OPERATOR(pg_catalog.=) $2)",
         &[
             (pg_sys::OIDOID, pg_sys::Datum::from(role.to_u32())),
             (pg_sys::INT8OID, pg_sys::Datum::from(requested.unwrap_or(i64::MIN))),

@@ -237,7 +237,23 @@ fn explain_access(
         viewer,
         assignee,
     };
-    JsonB(explain(&model.org, &model.compiled, &question, d))
+    let mut answer = explain(&model.org, &model.compiled, &question, d);
+    // The model keeps no user names (memory): explanations read them.
+    for (name_key, id) in [("owner_name", owner), ("viewer_name", Some(viewer))] {
+        if let (Some(slot), Some(id)) = (answer.get_mut(name_key), id) {
+            *slot = user_name(id).map_or(serde_json::Value::Null, serde_json::Value::String);
+        }
+    }
+    JsonB(answer)
+}
+
+/// A user's name, read in the statement's snapshot.
+fn user_name(id: i64) -> Option<String> {
+    super::spi_read::read_row_kept(
+        "SELECT u.name FROM sharing.users u WHERE u.id OPERATOR(pg_catalog.=) $1",
+        &[(pg_sys::INT8OID, pg_sys::Datum::from(id))],
+    )
+    .and_then(|mut row| row.swap_remove(0))
 }
 
 /// The compiled model of this backend, for benchmarks and monitoring: users, roles,
