@@ -13,6 +13,7 @@ GRANT EXECUTE ON FUNCTION sharing._can_access_for(text, text, bigint, bigint, bi
 GRANT EXECUTE ON FUNCTION sharing._can_access_parallel(text, text, bigint, bigint, bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._index_owners(text, text, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._filter_holds(text, text, bigint, bigint[], bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._owner_hint(text, text, bigint, bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing.reach(bigint) TO PUBLIC;
 -- Each viewer may read their own effective permissions.
 GRANT EXECUTE ON FUNCTION sharing.my_permissions() TO PUBLIC;

@@ -77,6 +77,15 @@ STABLE PARALLEL RESTRICTED
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_filter_holds_wrapper';
 
+-- Always true: the owner-index access path the planner adds next to a viewer's
+-- inlined filter (src/sql_api/planner.rs). Its support function offers a lossy
+-- `owner = ANY(sharing._index_owners(...))` index condition; the filter decides.
+CREATE FUNCTION sharing._owner_hint(object_type text, action text, owner bigint,
+                                    viewer bigint, planned_viewer bigint) RETURNS bool
+LANGUAGE c STABLE PARALLEL SAFE COST 0.01
+SUPPORT sharing._access_support
+AS 'MODULE_PATHNAME', '_owner_hint';
+
 ALTER FUNCTION sharing.can_access(text, text, bigint, bigint, bigint, bigint)
     SUPPORT sharing._access_support COST 10;
 
@@ -87,11 +96,13 @@ REVOKE ALL ON FUNCTION sharing._can_access_for(text, text, bigint, bigint, bigin
 REVOKE ALL ON FUNCTION sharing._can_access_parallel(text, text, bigint, bigint, bigint, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sharing._index_owners(text, text, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sharing._filter_holds(text, text, bigint, bigint[], bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sharing._owner_hint(text, text, bigint, bigint, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._policy(text, text, bigint, bigint, bigint, bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._can_access_for(text, text, bigint, bigint, bigint, bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._can_access_parallel(text, text, bigint, bigint, bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._index_owners(text, text, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._filter_holds(text, text, bigint, bigint[], bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._owner_hint(text, text, bigint, bigint, bigint) TO PUBLIC;
 
 -- Configuration statements make other sessions re-plan protected tables.
 CREATE OR REPLACE FUNCTION sharing._bump_generation() RETURNS trigger

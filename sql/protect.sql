@@ -11,6 +11,15 @@ CREATE TABLE sharing.protected_tables (
 REVOKE ALL ON sharing.protected_tables FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('sharing.protected_tables', '');
 
+-- Always true: the owner-index access path the planner adds next to a viewer's
+-- inlined filter (src/sql_api/planner.rs). Its support function offers a lossy
+-- `owner = ANY(sharing._index_owners(...))` index condition; the filter decides.
+CREATE FUNCTION sharing._owner_hint(object_type text, action text, owner bigint,
+                                    viewer bigint, planned_viewer bigint) RETURNS bool
+LANGUAGE c STABLE PARALLEL SAFE COST 0.01
+SUPPORT sharing._access_support
+AS 'MODULE_PATHNAME', '_owner_hint';
+
 -- The policy expression for one action. Identifiers are quoted with %I, literals
 -- with %L; the table is a regclass (its text form is quoted and qualified).
 -- One call of sharing._policy with the viewer and the company every record of

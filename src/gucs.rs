@@ -13,18 +13,18 @@ pub static VIEWER: GucSetting<Option<std::ffi::CString>> =
 /// off for the duration of its own insert).
 pub static SEED_STANDARD_ROLES: GucSetting<bool> = GucSetting::<bool>::new(true);
 
-/// `sharing.inline_filter_min_share`: the share of their company's users a viewer
-/// must reach for the planner to inline their decisions as a constant filter
-/// (`company = C AND owner = ANY('{…}')`, hashed, parallel-safe) rather than read
-/// through an owner index (src/sql_api/planner.rs). 0 always inlines; above 1, never.
-pub static INLINE_FILTER_MIN_SHARE: GucSetting<f64> = GucSetting::<f64>::new(0.05);
+/// `sharing.owner_index_max_share`: viewers whose decisions the planner inlines as a
+/// constant filter (`company = C AND owner = ANY('{…}')`, src/sql_api/planner.rs)
+/// and who reach less than this share of their company's users also get an access
+/// path through an index on the owner column. 0: never; above 1: always.
+pub static OWNER_INDEX_MAX_SHARE: GucSetting<f64> = GucSetting::<f64>::new(0.05);
 
 pub fn init() {
     GucRegistry::define_float_guc(
-        c"sharing.inline_filter_min_share",
-        c"Share of the company's users a viewer must reach for policies to inline a constant owner filter.",
-        c"Below it, policies read through an index on the owner column; 0 always inlines, above 1 never.",
-        &INLINE_FILTER_MIN_SHARE,
+        c"sharing.owner_index_max_share",
+        c"Share of the company's users below which a viewer's policy also offers the owner index.",
+        c"Above it, the inlined owner filter is read by sequential, parallel or other index scans; 0 never offers the owner index, above 1 always.",
+        &OWNER_INDEX_MAX_SHARE,
         0.0,
         2.0,
         GucContext::Userset,

@@ -62,6 +62,7 @@ extension_sql_file!(
         sql_api::visibility::_index_owners,
         sql_api::visibility::_filter_holds,
         sql_api::planner::_forget_plans,
+        sql_api::planner::_access_support,
         sql_api::viewer::current_viewer
     ]
 );

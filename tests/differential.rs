@@ -306,12 +306,12 @@ fn compare_queries(
         } else {
             ""
         };
-        // And the planner's two shapes for owner-level viewers are both compared:
-        // the constant filter (share 0: always) and the owner index (share 1.5: never).
+        // And the planner's shapes for owner-level viewers are all compared: the
+        // inlined filter alone (share 0) or with the owner-index hint (share 1.5).
         let share = ["0", "1.5", "0.05"][rng.gen_range(0..3)];
         c.batch_execute(&format!(
             "SAVEPOINT q; SET LOCAL ROLE {app}; SET LOCAL sharing.viewer = '{v}'; {no_seqscan}
-             SET LOCAL sharing.inline_filter_min_share = {share};"
+             SET LOCAL sharing.owner_index_max_share = {share};"
         ))
         .unwrap();
         if !no_seqscan.is_empty() {

@@ -55,6 +55,7 @@ fn owner_bounded_viewers_read_through_the_owner_index() {
         let mut c = as_viewer(&db, &app, viewer);
         let p = plan(&mut c, "SELECT count(*), sum(amount) FROM deals");
         assert!(p.contains(OWNER_INDEX_COND), "viewer {viewer}:\n{p}");
+        assert!(p.contains("CASE WHEN $"), "viewer {viewer}:\n{p}");
         assert!(!p.contains("Seq Scan"), "viewer {viewer}:\n{p}");
         let want = expected_count(&mut dba, viewer);
         assert!(want > 0);
@@ -119,23 +120,25 @@ fn a_large_share_is_an_inlined_constant_filter() {
         &mut c,
         "SELECT sharing._filter_holds('deals', 'view', 3, '{3,5,6}', 1)"
     ));
-    // The share is a setting: above 1 the same viewer reads through the owner index.
-    c.batch_execute("SET sharing.inline_filter_min_share = 1.5")
+    // The share is a setting: above 1 even this viewer's policy offers the owner index.
+    c.batch_execute("SET sharing.owner_index_max_share = 2")
         .unwrap();
     let p = plan(&mut c, "SELECT count(*) FROM deals");
-    assert!(p.contains(OWNER_INDEX_COND), "{p}");
+    assert!(p.contains("sharing._owner_hint("), "{p}");
     assert_eq!(one_i64(&mut c, "SELECT count(*) FROM deals"), want);
-    // And at 0 a rep's single owner is inlined.
-    c.batch_execute("SET sharing.inline_filter_min_share = 0; SET sharing.viewer = '5'")
+    // And at 0 a rep's single owner is read without it.
+    c.batch_execute("SET sharing.owner_index_max_share = 0; SET sharing.viewer = '5'")
         .unwrap();
-    assert!(plan(&mut c, "SELECT count(*) FROM deals").contains("owner_id = ANY ('{5}'"));
+    let p = plan(&mut c, "SELECT count(*) FROM deals");
+    assert!(p.contains("owner_id = ANY ('{5}'"), "{p}");
+    assert!(!p.contains("_owner_hint"), "{p}");
     assert_eq!(
         one_i64(&mut c, "SELECT count(*) FROM deals"),
         expected_count(&mut dba, 5)
     );
     // A generic plan inlined for viewer 3, executed for others, stays right.
     c.batch_execute(
-        "RESET sharing.inline_filter_min_share; SET sharing.viewer = '3';
+        "RESET sharing.owner_index_max_share; SET sharing.viewer = '3';
          SET plan_cache_mode = force_generic_plan; PREPARE q AS SELECT count(*) FROM deals",
     )
     .unwrap();

@@ -56,6 +56,23 @@ pub unsafe extern "C-unwind" fn viewer_assigned(
     forget_shaped_plans();
 }
 
+/// `sharing._owner_hint(type, action, owner, viewer, planned_viewer)`: always true.
+/// It exists for its planner support, which offers the owner index (a lossy
+/// `owner = ANY(_index_owners(…))`) next to an inlined filter that decides the rows.
+/// Written without pgrx's call wrapper: it reads nothing and cannot fail, and it
+/// runs once per row.
+#[no_mangle]
+pub extern "C" fn pg_finfo__owner_hint() -> &'static pg_sys::Pg_finfo_record {
+    static V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+/// See [`pg_finfo__owner_hint`].
+#[no_mangle]
+pub extern "C" fn _owner_hint(_fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    pg_sys::Datum::from(true)
+}
+
 const INT8_EQ_OP: u32 = 410;
 const INT8_EQ_FUNC: u32 = 467;
 const BT_EQUAL_STRATEGY: i16 = 3;
@@ -65,6 +82,9 @@ const VIEWER_ARG: usize = 4;
 const ASSIGNEE_ARG: usize = 5;
 /// `_policy`'s last argument; `_can_access_for`'s planned viewer.
 const EXTRA_ARG: usize = 6;
+/// `_owner_hint(type, action, owner, viewer, planned_viewer)`.
+const HINT_VIEWER_ARG: usize = 3;
+const HINT_PLANNED_ARG: usize = 4;
 
 /// The OID of `sharing.<name>(<args>)`, or InvalidOid.
 unsafe fn sharing_function(name: &CStr, args: &[pg_sys::Oid]) -> pg_sys::Oid {
@@ -93,6 +113,7 @@ struct Functions {
     index_owners: pg_sys::Oid,
     all_rows_company: pg_sys::Oid,
     filter_holds: pg_sys::Oid,
+    owner_hint: pg_sys::Oid,
 }
 
 thread_local! {
@@ -116,6 +137,7 @@ fn functions() -> Functions {
                 c"_filter_holds",
                 &[TEXT, TEXT, INT8, pg_sys::INT8ARRAYOID, INT8],
             ),
+            owner_hint: sharing_function(c"_owner_hint", &seven[..5]),
         }
     };
     FUNCTIONS.with(|c| c.set(Some(f)));
@@ -303,14 +325,15 @@ unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys::Nod
 /// Above this many owners the constant array is not worth its planning time.
 const MAX_INLINE_OWNERS: usize = 100_000;
 
-/// For a viewer whose decisions are exactly "company = C and owner in S" and whose
-/// S is a large share of the company: the hand-written filter itself, guarded once
-/// per statement —
+/// For a viewer whose decisions are exactly "company = C and owner in S": the
+/// hand-written filter itself, guarded once per statement —
 /// `CASE WHEN (SELECT _filter_holds(type, action, viewer, S, C))
 ///       THEN company = C AND owner = ANY(S) ELSE _can_access_parallel(…) END`.
 /// PostgreSQL hashes the constant array and may read in parallel; if the viewer or
 /// the configuration changed since planning, the guard is false and every row is
-/// decided by the engine, so the plan stays right for any viewer.
+/// decided by the engine, so the plan stays right for any viewer. When S is a small
+/// share of the company, `AND _owner_hint(type, action, owner, viewer, planned)`
+/// follows: always true, it lets the planner read through the owner index.
 unsafe fn inline_filter(
     args: *mut pg_sys::List,
     object_type: &str,
@@ -323,16 +346,13 @@ unsafe fn inline_filter(
     }
     let model = current_model();
     let (owners, company_id) = model.exact_owner_filter(object_type, action, viewer)?;
-    // A viewer reaching a large share of the company is better served by a constant
-    // filter (sequential, parallel or created_at scans); a few owners by the owner index.
-    let company_users = model.compiled.company_user_count(company_id).max(1) as f64;
-    let min_share = crate::gucs::INLINE_FILTER_MIN_SHARE.get();
-    if owners.is_empty()
-        || owners.len() > MAX_INLINE_OWNERS
-        || (owners.len() as f64) < min_share * company_users
-    {
+    if owners.len() > MAX_INLINE_OWNERS {
         return None;
     }
+    // A viewer reaching a few owners is best read through the owner index; a large
+    // share of the company by sequential, parallel or created_at scans.
+    let company_users = model.compiled.company_user_count(company_id).max(1) as f64;
+    let few = (owners.len() as f64) < crate::gucs::OWNER_INDEX_MAX_SHARE.get() * company_users;
     let (owner, company) = (nth(args, OWNER_ARG), nth(args, COMPANY_ARG));
     if pg_sys::exprType(owner) != INT8 || pg_sys::exprType(company) != INT8 {
         return None;
@@ -393,7 +413,34 @@ unsafe fn inline_filter(
     (*case).args = list_of(&[when.cast()]);
     (*case).defresult = otherwise.cast();
     (*case).location = -1;
-    Some(case.cast())
+    if !few || f.owner_hint == pg_sys::InvalidOid {
+        return Some(case.cast());
+    }
+    let planned = pg_sys::makeConst(
+        INT8,
+        -1,
+        pg_sys::InvalidOid,
+        8,
+        pg_sys::Datum::from(viewer),
+        false,
+        true,
+    );
+    let hint = pg_sys::makeFuncExpr(
+        f.owner_hint,
+        pg_sys::BOOLOID,
+        list_of(&[
+            copy(nth(args, 0)),
+            copy(nth(args, 1)),
+            copy(owner),
+            copy(nth(args, VIEWER_ARG)),
+            planned.cast(),
+        ]),
+        pg_sys::InvalidOid,
+        pg_sys::DEFAULT_COLLATION_OID,
+        pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
+    );
+    let both = list_of(&[case.cast(), hint.cast()]);
+    Some(pg_sys::makeBoolExpr(pg_sys::BoolExprType::AND_EXPR, both, -1).cast())
 }
 
 /// The guard of [`inline_filter`]: a copy of the policy's
@@ -440,19 +487,28 @@ unsafe fn guard_sublink(
 /// The viewer whose records a `_can_access_for` / `can_access` call is planned
 /// for: its planned-viewer constant, or a constant viewer argument.
 unsafe fn viewer_planned_for(funcid: pg_sys::Oid, args: *mut pg_sys::List) -> Option<Option<i64>> {
-    if list_len(args) == 7 && funcid == functions().for_viewer {
-        viewer_constant(nth(args, EXTRA_ARG))
-    } else if list_len(args) == 6 && funcid == functions().can_access {
-        viewer_constant(nth(args, VIEWER_ARG))
+    let f = functions();
+    match list_len(args) {
+        7 if funcid == f.for_viewer => viewer_constant(nth(args, EXTRA_ARG)),
+        6 if funcid == f.can_access => viewer_constant(nth(args, VIEWER_ARG)),
+        5 if funcid == f.owner_hint => viewer_constant(nth(args, HINT_PLANNED_ARG)),
+        _ => None,
+    }
+}
+
+/// The argument holding the viewer of the execution (an InitPlan or a constant).
+unsafe fn runtime_viewer_arg(funcid: pg_sys::Oid) -> usize {
+    if funcid == functions().owner_hint {
+        HINT_VIEWER_ARG
     } else {
-        None
+        VIEWER_ARG
     }
 }
 
 /// The owner bound of the planned viewer, when the call has no assignee.
 unsafe fn planned_bound(funcid: pg_sys::Oid, args: *mut pg_sys::List) -> Option<OwnerBound> {
     let viewer = viewer_planned_for(funcid, args)?;
-    if !is_null_constant(nth(args, ASSIGNEE_ARG)) {
+    if funcid != functions().owner_hint && !is_null_constant(nth(args, ASSIGNEE_ARG)) {
         return None;
     }
     let (object_type, action) = type_and_action(args)?;
@@ -550,7 +606,7 @@ unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) -> *mu
         list_of(&[
             copy(nth(call.args, 0)),
             copy(nth(call.args, 1)),
-            copy(nth(call.args, VIEWER_ARG)),
+            copy(nth(call.args, runtime_viewer_arg(call.funcid))),
         ]),
         pg_sys::InvalidOid,
         call.inputcollid,
