@@ -22,8 +22,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Median milliseconds of `runs` executions of `sql` (after one warm-up; a single
-/// run when the warm-up took over a second). For an UPDATE, each run is rolled back.
+/// Median milliseconds of `runs` executions of `sql` (after one warm-up; the better
+/// of two when the warm-up took over a second). For an UPDATE, each run is rolled back.
 fn time_ms(c: &mut Client, sql: &str, runs: usize) -> f64 {
     let update = sql.starts_with("UPDATE");
     let once = |c: &mut Client| {
@@ -40,10 +40,11 @@ fn time_ms(c: &mut Client, sql: &str, runs: usize) -> f64 {
         ms
     };
     // Variants slower than a second (the SQL policies at their worst) are timed
-    // once: their ratios are in the hundreds, and the benchmark stays short.
+    // once more, warm, and the faster of the two kept: their ratios are in the
+    // hundreds, and the benchmark stays short.
     let first = once(c);
     if first > 1000.0 {
-        return first;
+        return first.min(once(c));
     }
     median((0..runs).map(|_| once(c)).collect())
 }
@@ -296,6 +297,9 @@ fn main() {
                 .collect();
             let filter = format!("owner_id = ANY ('{{{}}}'::bigint[])", reach.join(","));
             app.batch_execute(&format!("SET sharing.viewer = '{}'", v.id))
+                .unwrap();
+            // protect() changed the configuration: compile the model before timing.
+            app.batch_execute("SELECT count(*) FROM deals WHERE id = 1")
                 .unwrap();
             for (table, rows) in [("deals", 1_000_000i64), ("deals_big", big)] {
                 let q = format!("SELECT count(*), sum(amount) FROM {table}");

@@ -10,10 +10,12 @@ GRANT EXECUTE ON FUNCTION sharing.can_see(bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._all_rows_company(text, text, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._policy(text, text, bigint, bigint, bigint, bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._can_access_for(text, text, bigint, bigint, bigint, bigint, bigint) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION sharing._can_access_parallel(text, text, bigint, bigint, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._decide_current(text, text, bigint, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._all_rows_company_current(text, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._index_owners_current(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._index_owners(text, text, bigint) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION sharing._filter_holds(text, text, bigint, bigint[], bigint) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION sharing._owner_hint(text, text, bigint, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._filter_holds(text, text, bigint[], bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._owner_hint(text, text, bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing.reach(bigint) TO PUBLIC;
 -- Each viewer may read their own effective permissions.
 GRANT EXECUTE ON FUNCTION sharing.my_permissions() TO PUBLIC;

@@ -1,10 +1,11 @@
--- pg_sharing 0.2.0 -> 0.3.0: planner support for the policies (issue 4).
+-- pg_sharing 0.2.0 -> 0.3.0: planner support for the policies (issue 4), faster rebuilds.
 -- A released upgrade script is never edited; the next change gets a new file.
 -- A fresh 0.3.0 install creates the same objects (tests/upgrade.rs compares them).
 \echo Use "ALTER EXTENSION pg_sharing UPDATE TO '0.3.0'" to load this file. \quit
 
--- The planner support function and the functions it rewrites policies into
+-- The planner support function and the functions policies are rewritten into
 -- (src/sql_api/planner.rs).
+
 CREATE FUNCTION sharing."_access_support"(
 	"request" internal /* Internal */
 ) RETURNS internal /* Internal */
@@ -12,18 +13,13 @@ IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_access_support_wrapper';
 
-CREATE FUNCTION sharing."_policy"(
+CREATE FUNCTION sharing."_all_rows_company_current"(
 	"object_type" TEXT, /* Option < & str > */
-	"action" TEXT, /* Option < & str > */
-	"owner" bigint, /* Option < i64 > */
-	"company" bigint, /* Option < i64 > */
-	"viewer" bigint, /* Option < i64 > */
-	"assignee" bigint, /* Option < i64 > */
-	"all_rows_company" bigint /* Option < i64 > */
-) RETURNS bool /* bool */
-STABLE PARALLEL RESTRICTED SUPPORT sharing."_access_support" COST 10
+	"action" TEXT /* Option < & str > */
+) RETURNS bigint /* Option < i64 > */
+STABLE PARALLEL RESTRICTED
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', '_policy_wrapper';
+AS 'MODULE_PATHNAME', '_all_rows_company_current_wrapper';
 
 CREATE FUNCTION sharing."_can_access_for"(
 	"object_type" TEXT, /* Option < & str > */
@@ -38,17 +34,33 @@ STABLE PARALLEL RESTRICTED SUPPORT sharing."_access_support" COST 10
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_can_access_for_wrapper';
 
-CREATE FUNCTION sharing."_can_access_parallel"(
+CREATE FUNCTION sharing."_decide_current"(
 	"object_type" TEXT, /* Option < & str > */
 	"action" TEXT, /* Option < & str > */
 	"owner" bigint, /* Option < i64 > */
 	"company" bigint, /* Option < i64 > */
-	"viewer" bigint, /* Option < i64 > */
 	"assignee" bigint /* Option < i64 > */
 ) RETURNS bool /* bool */
 STABLE PARALLEL SAFE COST 10
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', '_can_access_parallel_wrapper';
+AS 'MODULE_PATHNAME', '_decide_current_wrapper';
+
+CREATE FUNCTION sharing."_filter_holds"(
+	"object_type" TEXT, /* Option < & str > */
+	"action" TEXT, /* Option < & str > */
+	"owners" bigint[], /* :: std :: option :: Option < Vec < i64 > > */
+	"company" bigint /* Option < i64 > */
+) RETURNS bool /* bool */
+STABLE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_filter_holds_wrapper';
+
+CREATE FUNCTION sharing."_forget_plans"(
+	"rel" oid /* pg_sys :: Oid */
+) RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_forget_plans_wrapper';
 
 CREATE FUNCTION sharing."_index_owners"(
 	"object_type" TEXT, /* Option < & str > */
@@ -59,29 +71,32 @@ STABLE PARALLEL RESTRICTED
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_index_owners_wrapper';
 
-CREATE FUNCTION sharing."_forget_plans"(
-	"rel" oid /* pg_sys :: Oid */
-) RETURNS void
-STRICT VOLATILE PARALLEL UNSAFE
-LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', '_forget_plans_wrapper';
-
-CREATE FUNCTION sharing."_filter_holds"(
+CREATE FUNCTION sharing."_index_owners_current"(
 	"object_type" TEXT, /* Option < & str > */
-	"action" TEXT, /* Option < & str > */
-	"viewer" bigint, /* Option < i64 > */
-	"owners" bigint[], /* :: std :: option :: Option < Vec < i64 > > */
-	"company" bigint /* Option < i64 > */
-) RETURNS bool /* bool */
+	"action" TEXT /* Option < & str > */
+) RETURNS bigint[] /* Vec < i64 > */
 STABLE PARALLEL RESTRICTED
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', '_filter_holds_wrapper';
+AS 'MODULE_PATHNAME', '_index_owners_current_wrapper';
+
+CREATE FUNCTION sharing."_policy"(
+	"object_type" TEXT, /* Option < & str > */
+	"action" TEXT, /* Option < & str > */
+	"owner" bigint, /* Option < i64 > */
+	"company" bigint, /* Option < i64 > */
+	"viewer" bigint, /* Option < i64 > */
+	"assignee" bigint, /* Option < i64 > */
+	"all_rows_company" bigint /* Option < i64 > */
+) RETURNS bool /* bool */
+STABLE PARALLEL RESTRICTED SUPPORT sharing."_access_support" COST 10
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_policy_wrapper';
 
 -- Always true: the owner-index access path the planner adds next to a viewer's
 -- inlined filter (src/sql_api/planner.rs). Its support function offers a lossy
--- `owner = ANY(sharing._index_owners(...))` index condition; the filter decides.
+-- `owner = ANY(sharing._index_owners_current(...))` index condition; the filter decides.
 CREATE FUNCTION sharing._owner_hint(object_type text, action text, owner bigint,
-                                    viewer bigint, planned_viewer bigint) RETURNS bool
+                                    planned_viewer bigint) RETURNS bool
 LANGUAGE c STABLE PARALLEL SAFE COST 0.01
 SUPPORT sharing._access_support
 AS 'MODULE_PATHNAME', '_owner_hint';
@@ -90,19 +105,23 @@ ALTER FUNCTION sharing.can_access(text, text, bigint, bigint, bigint, bigint)
     SUPPORT sharing._access_support COST 10;
 
 REVOKE ALL ON FUNCTION sharing._access_support(internal) FROM PUBLIC;
-REVOKE ALL ON FUNCTION sharing._forget_plans(oid) FROM PUBLIC;
-REVOKE ALL ON FUNCTION sharing._policy(text, text, bigint, bigint, bigint, bigint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sharing._all_rows_company_current(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sharing._can_access_for(text, text, bigint, bigint, bigint, bigint, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION sharing._can_access_parallel(text, text, bigint, bigint, bigint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sharing._decide_current(text, text, bigint, bigint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sharing._filter_holds(text, text, bigint[], bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sharing._forget_plans(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION sharing._index_owners(text, text, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION sharing._filter_holds(text, text, bigint, bigint[], bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION sharing._owner_hint(text, text, bigint, bigint, bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION sharing._policy(text, text, bigint, bigint, bigint, bigint, bigint) TO PUBLIC;
+REVOKE ALL ON FUNCTION sharing._index_owners_current(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sharing._policy(text, text, bigint, bigint, bigint, bigint, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sharing._owner_hint(text, text, bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._all_rows_company_current(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._can_access_for(text, text, bigint, bigint, bigint, bigint, bigint) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION sharing._can_access_parallel(text, text, bigint, bigint, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._decide_current(text, text, bigint, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._filter_holds(text, text, bigint[], bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._index_owners(text, text, bigint) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION sharing._filter_holds(text, text, bigint, bigint[], bigint) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION sharing._owner_hint(text, text, bigint, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._index_owners_current(text, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._policy(text, text, bigint, bigint, bigint, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._owner_hint(text, text, bigint, bigint) TO PUBLIC;
 
 -- Configuration statements make other sessions re-plan protected tables.
 CREATE OR REPLACE FUNCTION sharing._bump_generation() RETURNS trigger
@@ -133,12 +152,6 @@ AS $$
                   CASE WHEN assignee_column IS NULL THEN 'NULL::bigint' ELSE quote_ident(assignee_column) END,
                   object_type, action)
 $$;
-
--- Every protected table (and partition) gets the new policies now.
-SELECT sharing._apply_policies(t.relid, pt.object_type, pt.owner_column, pt.company_column, pt.assignee_column)
-  FROM sharing.protected_tables pt
- CROSS JOIN LATERAL sharing._relation_tree(pt.table_name) t
-  JOIN pg_catalog.pg_class c ON c.oid = t.relid;
 
 -- Rebuilds read the users and their roles as arrays, the rest as JSON.
 CREATE OR REPLACE FUNCTION sharing._org_snapshot() RETURNS text
@@ -193,3 +206,9 @@ SELECT u.ids, u.companies, u.statuses, u.superusers, u.super_members, m.users, m
           FROM sharing.user_roles y) m
 $$;
 REVOKE ALL ON FUNCTION sharing._org_people() FROM PUBLIC;
+
+-- Every protected table (and partition) gets the new policies now.
+SELECT sharing._apply_policies(t.relid, pt.object_type, pt.owner_column, pt.company_column, pt.assignee_column)
+  FROM sharing.protected_tables pt
+ CROSS JOIN LATERAL sharing._relation_tree(pt.table_name) t
+  JOIN pg_catalog.pg_class c ON c.oid = t.relid;

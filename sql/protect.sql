@@ -13,9 +13,9 @@ SELECT pg_catalog.pg_extension_config_dump('sharing.protected_tables', '');
 
 -- Always true: the owner-index access path the planner adds next to a viewer's
 -- inlined filter (src/sql_api/planner.rs). Its support function offers a lossy
--- `owner = ANY(sharing._index_owners(...))` index condition; the filter decides.
+-- `owner = ANY(sharing._index_owners_current(...))` index condition; the filter decides.
 CREATE FUNCTION sharing._owner_hint(object_type text, action text, owner bigint,
-                                    viewer bigint, planned_viewer bigint) RETURNS bool
+                                    planned_viewer bigint) RETURNS bool
 LANGUAGE c STABLE PARALLEL SAFE COST 0.01
 SUPPORT sharing._access_support
 AS 'MODULE_PATHNAME', '_owner_hint';

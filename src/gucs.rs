@@ -19,6 +19,27 @@ pub static SEED_STANDARD_ROLES: GucSetting<bool> = GucSetting::<bool>::new(true)
 /// path through an index on the owner column. 0: never; above 1: always.
 pub static OWNER_INDEX_MAX_SHARE: GucSetting<f64> = GucSetting::<f64>::new(0.05);
 
+thread_local! {
+    /// How many times `sharing.viewer` was assigned in this backend (its assign hook
+    /// counts): with the snapshot and role, the key of the viewer resolved last.
+    static VIEWER_ASSIGNMENTS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+pub fn viewer_assignments() -> u64 {
+    VIEWER_ASSIGNMENTS.with(std::cell::Cell::get)
+}
+
+/// `sharing.viewer`'s assign hook: count the assignment, and reset the plans shaped
+/// for the previous viewer (src/sql_api/planner.rs). It cannot fail.
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn viewer_assigned(
+    _newval: *const std::ffi::c_char,
+    _extra: *mut std::ffi::c_void,
+) {
+    VIEWER_ASSIGNMENTS.with(|c| c.set(c.get().wrapping_add(1)));
+    crate::sql_api::planner::forget_shaped_plans();
+}
+
 pub fn init() {
     GucRegistry::define_float_guc(
         c"sharing.owner_index_max_share",
@@ -38,8 +59,6 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
-    // The assign hook resets plans shaped for the previous viewer
-    // (src/sql_api/planner.rs); it cannot fail.
     unsafe {
         GucRegistry::define_string_guc_with_hooks(
             c"sharing.viewer",
@@ -49,7 +68,7 @@ pub fn init() {
             GucContext::Userset,
             GucFlags::default(),
             None,
-            Some(crate::sql_api::planner::viewer_assigned),
+            Some(viewer_assigned),
             None,
         );
     }

@@ -45,7 +45,7 @@ fn expected_count(dba: &mut Client, viewer: i64) -> i64 {
     )
 }
 
-const OWNER_INDEX_COND: &str = "Index Cond: (owner_id = ANY (sharing._index_owners(";
+const OWNER_INDEX_COND: &str = "Index Cond: (owner_id = ANY (sharing._index_owners";
 
 #[test]
 fn owner_bounded_viewers_read_through_the_owner_index() {
@@ -95,31 +95,27 @@ fn a_large_share_is_an_inlined_constant_filter() {
         p.contains("(company_id = '1'::bigint) AND (owner_id = ANY ('{3,5,6,100,"),
         "{p}"
     );
-    assert!(p.contains("ELSE sharing._can_access_parallel("), "{p}");
+    assert!(p.contains("ELSE sharing._decide_current("), "{p}");
     assert!(!p.contains("_index_owners"), "{p}");
     let want = expected_count(&mut dba, 3);
     assert_eq!(one_i64(&mut c, "SELECT count(*) FROM deals"), want);
     // The guard: true only for the viewer and configuration the filter was made for.
     let owners = "(SELECT array_agg(o ORDER BY o) FROM (SELECT 3 UNION SELECT 5 UNION SELECT 6 UNION SELECT generate_series(100, 199)) s(o))";
-    assert!(one_bool(
-        &mut c,
-        &format!("SELECT sharing._filter_holds('deals', 'view', 3, {owners}, 1)")
-    ));
-    for (viewer, company) in [(3, 2), (4, 1), (1, 1)] {
-        assert!(
-            !one_bool(
-                &mut c,
-                &format!(
-                    "SELECT sharing._filter_holds('deals', 'view', {viewer}, {owners}, {company})"
-                )
-            ),
-            "viewer {viewer} company {company}"
-        );
+    let holds = |c: &mut Client, owners: &str, company: i64| {
+        one_bool(
+            c,
+            &format!("SELECT sharing._filter_holds('deals', 'view', {owners}, {company})"),
+        )
+    };
+    assert!(holds(&mut c, owners, 1));
+    assert!(!holds(&mut c, owners, 2));
+    assert!(!holds(&mut c, "'{3,5,6}'", 1));
+    for viewer in [4, 1] {
+        c.batch_execute(&format!("SET sharing.viewer = '{viewer}'"))
+            .unwrap();
+        assert!(!holds(&mut c, owners, 1), "viewer {viewer}");
     }
-    assert!(!one_bool(
-        &mut c,
-        "SELECT sharing._filter_holds('deals', 'view', 3, '{3,5,6}', 1)"
-    ));
+    c.batch_execute("SET sharing.viewer = '3'").unwrap();
     // The share is a setting: above 1 even this viewer's policy offers the owner index.
     c.batch_execute("SET sharing.owner_index_max_share = 2")
         .unwrap();
@@ -161,7 +157,7 @@ fn level_all_is_one_company_comparison_per_row() {
         let mut c = as_viewer(&db, &app, viewer);
         let p = plan(&mut c, "SELECT count(*) FROM deals");
         assert!(p.contains("(company_id = $"), "viewer {viewer}:\n{p}");
-        assert!(p.contains("_can_access_parallel"), "viewer {viewer}:\n{p}");
+        assert!(p.contains("_decide_current"), "viewer {viewer}:\n{p}");
         assert!(!p.contains("_index_owners"), "viewer {viewer}:\n{p}");
         assert_eq!(
             one_i64(&mut c, "SELECT count(*) FROM deals"),

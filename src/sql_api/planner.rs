@@ -7,7 +7,7 @@
 //!
 //! * **Simplify** — rewrites `_policy` for the viewer the statement is planned for:
 //!   level `all` gives `company = (SELECT _all_rows_company(…)) OR
-//!   _can_access_parallel(…)` (one comparison per row, parallel-safe); any other
+//!   _decide_current(…)` (one comparison per row, parallel-safe); any other
 //!   viewer gives `_can_access_for(…, planned_viewer)`. Both are equal to `_policy`
 //!   for *every* viewer, so a plan reused for another viewer is still right.
 //! * **Selectivity** — the share of rows whose owner is in the viewer's
@@ -47,15 +47,6 @@ pub fn forget_shaped_plans() {
     }
 }
 
-/// `sharing.viewer`'s assign hook: plans shaped for the previous viewer go.
-#[pg_guard]
-pub unsafe extern "C-unwind" fn viewer_assigned(
-    _newval: *const std::ffi::c_char,
-    _extra: *mut std::ffi::c_void,
-) {
-    forget_shaped_plans();
-}
-
 /// `sharing._owner_hint(type, action, owner, viewer, planned_viewer)`: always true.
 /// It exists for its planner support, which offers the owner index (a lossy
 /// `owner = ANY(_index_owners(…))`) next to an inlined filter that decides the rows.
@@ -82,9 +73,8 @@ const VIEWER_ARG: usize = 4;
 const ASSIGNEE_ARG: usize = 5;
 /// `_policy`'s last argument; `_can_access_for`'s planned viewer.
 const EXTRA_ARG: usize = 6;
-/// `_owner_hint(type, action, owner, viewer, planned_viewer)`.
-const HINT_VIEWER_ARG: usize = 3;
-const HINT_PLANNED_ARG: usize = 4;
+/// `_owner_hint(type, action, owner, planned_viewer)`.
+const HINT_PLANNED_ARG: usize = 3;
 
 /// The OID of `sharing.<name>(<args>)`, or InvalidOid.
 unsafe fn sharing_function(name: &CStr, args: &[pg_sys::Oid]) -> pg_sys::Oid {
@@ -108,12 +98,14 @@ const INT8: pg_sys::Oid = pg_sys::INT8OID;
 struct Functions {
     policy: pg_sys::Oid,
     for_viewer: pg_sys::Oid,
-    parallel: pg_sys::Oid,
     can_access: pg_sys::Oid,
     index_owners: pg_sys::Oid,
     all_rows_company: pg_sys::Oid,
     filter_holds: pg_sys::Oid,
     owner_hint: pg_sys::Oid,
+    decide_current: pg_sys::Oid,
+    all_rows_company_current: pg_sys::Oid,
+    index_owners_current: pg_sys::Oid,
 }
 
 thread_local! {
@@ -129,15 +121,17 @@ fn functions() -> Functions {
         Functions {
             policy: sharing_function(c"_policy", &seven),
             for_viewer: sharing_function(c"_can_access_for", &seven),
-            parallel: sharing_function(c"_can_access_parallel", &seven[..6]),
             can_access: sharing_function(c"can_access", &seven[..6]),
             index_owners: sharing_function(c"_index_owners", &seven[..3]),
             all_rows_company: sharing_function(c"_all_rows_company", &seven[..3]),
             filter_holds: sharing_function(
                 c"_filter_holds",
-                &[TEXT, TEXT, INT8, pg_sys::INT8ARRAYOID, INT8],
+                &[TEXT, TEXT, pg_sys::INT8ARRAYOID, INT8],
             ),
-            owner_hint: sharing_function(c"_owner_hint", &seven[..5]),
+            owner_hint: sharing_function(c"_owner_hint", &seven[..4]),
+            decide_current: sharing_function(c"_decide_current", &seven[..5]),
+            all_rows_company_current: sharing_function(c"_all_rows_company_current", &seven[..2]),
+            index_owners_current: sharing_function(c"_index_owners_current", &seven[..2]),
         }
     };
     FUNCTIONS.with(|c| c.set(Some(f)));
@@ -250,20 +244,19 @@ unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys::Nod
     let Some((object_type, action)) = type_and_action(args) else {
         return std::ptr::null_mut();
     };
-    let Functions {
-        for_viewer,
-        parallel,
-        ..
-    } = functions();
+    let f = functions();
     if !pg_sys::ActiveSnapshotSet()
-        || for_viewer == pg_sys::InvalidOid
-        || parallel == pg_sys::InvalidOid
+        || [
+            f.for_viewer,
+            f.decide_current,
+            f.all_rows_company_current,
+            f.filter_holds,
+        ]
+        .contains(&pg_sys::InvalidOid)
     {
         return std::ptr::null_mut();
     }
-    // As current_viewer() would (it is SECURITY DEFINER); the asking role is the
-    // session's, which this does not change.
-    let viewer = super::cache::as_bootstrap_superuser(resolve_viewer);
+    let viewer = resolve_viewer();
     SHAPED.with(|s| s.set(true));
     let all_rows = viewer.is_some_and(|v| {
         current_model()
@@ -272,28 +265,18 @@ unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys::Nod
             .is_some()
     });
     let company = nth(args, COMPANY_ARG);
-    let decide_args: Vec<*mut pg_sys::Node> = (0..6).map(|i| copy(nth(args, i))).collect();
     if all_rows && pg_sys::exprType(company) == INT8 {
-        let same_company = pg_sys::make_opclause(
-            pg_sys::Oid::from(INT8_EQ_OP),
-            pg_sys::BOOLOID,
-            false,
-            copy(company).cast(),
-            copy(nth(args, EXTRA_ARG)).cast(),
-            pg_sys::InvalidOid,
-            pg_sys::InvalidOid,
+        let once = once_per_statement(
+            nth(args, EXTRA_ARG),
+            f.all_rows_company_current,
+            INT8,
+            &[copy(nth(args, 0)), copy(nth(args, 1))],
         );
-        (*(same_company as *mut pg_sys::OpExpr)).opfuncid = pg_sys::Oid::from(INT8_EQ_FUNC);
-        let rest = pg_sys::makeFuncExpr(
-            parallel,
-            pg_sys::BOOLOID,
-            list_of(&decide_args),
-            pg_sys::InvalidOid,
-            call.inputcollid,
-            pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
-        );
-        let either = list_of(&[same_company.cast(), rest.cast()]);
-        return pg_sys::makeBoolExpr(pg_sys::BoolExprType::OR_EXPR, either, -1).cast();
+        if let Some(all_rows_company) = once {
+            let same_company = int8_equal(copy(company), all_rows_company);
+            let either = list_of(&[same_company, decide_current(args)]);
+            return pg_sys::makeBoolExpr(pg_sys::BoolExprType::OR_EXPR, either, -1).cast();
+        }
     }
     if let Some(viewer) = viewer {
         if let Some(inline) = inline_filter(args, &object_type, action, viewer) {
@@ -309,10 +292,10 @@ unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys::Nod
         viewer.is_none(),
         true,
     );
-    let mut for_args = decide_args;
+    let mut for_args: Vec<*mut pg_sys::Node> = (0..6).map(|i| copy(nth(args, i))).collect();
     for_args.push(planned.cast());
     pg_sys::makeFuncExpr(
-        for_viewer,
+        f.for_viewer,
         pg_sys::BOOLOID,
         list_of(&for_args),
         pg_sys::InvalidOid,
@@ -323,12 +306,12 @@ unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys::Nod
 }
 
 /// Above this many owners the constant array is not worth its planning time.
-const MAX_INLINE_OWNERS: usize = 100_000;
+const MAX_INLINE_OWNERS: usize = 1_000_000;
 
 /// For a viewer whose decisions are exactly "company = C and owner in S": the
 /// hand-written filter itself, guarded once per statement —
 /// `CASE WHEN (SELECT _filter_holds(type, action, viewer, S, C))
-///       THEN company = C AND owner = ANY(S) ELSE _can_access_parallel(…) END`.
+///       THEN company = C AND owner = ANY(S) ELSE _decide_current(…) END`.
 /// PostgreSQL hashes the constant array and may read in parallel; if the viewer or
 /// the configuration changed since planning, the guard is false and every row is
 /// decided by the engine, so the plan stays right for any viewer. When S is a small
@@ -376,7 +359,17 @@ unsafe fn inline_filter(
         false,
         true,
     );
-    let guard = guard_sublink(nth(args, EXTRA_ARG), &f, owners_const, company_const)?;
+    let guard = once_per_statement(
+        nth(args, EXTRA_ARG),
+        f.filter_holds,
+        pg_sys::BOOLOID,
+        &[
+            copy(nth(args, 0)),
+            copy(nth(args, 1)),
+            copy(owners_const.cast()),
+            copy(company_const.cast()),
+        ],
+    )?;
     let same_company = pg_sys::make_opclause(
         pg_sys::Oid::from(INT8_EQ_OP),
         pg_sys::BOOLOID,
@@ -393,15 +386,7 @@ unsafe fn inline_filter(
         list_of(&[same_company.cast(), owned]),
         -1,
     );
-    let decide_args: Vec<*mut pg_sys::Node> = (0..6).map(|i| copy(nth(args, i))).collect();
-    let otherwise = pg_sys::makeFuncExpr(
-        f.parallel,
-        pg_sys::BOOLOID,
-        list_of(&decide_args),
-        pg_sys::InvalidOid,
-        pg_sys::DEFAULT_COLLATION_OID,
-        pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
-    );
+    let otherwise = decide_current(args);
     let when = pg_sys::palloc0(std::mem::size_of::<pg_sys::CaseWhen>()) as *mut pg_sys::CaseWhen;
     (*when).xpr.type_ = pg_sys::NodeTag::T_CaseWhen;
     (*when).expr = guard.cast();
@@ -432,7 +417,6 @@ unsafe fn inline_filter(
             copy(nth(args, 0)),
             copy(nth(args, 1)),
             copy(owner),
-            copy(nth(args, VIEWER_ARG)),
             planned.cast(),
         ]),
         pg_sys::InvalidOid,
@@ -443,23 +427,24 @@ unsafe fn inline_filter(
     Some(pg_sys::makeBoolExpr(pg_sys::BoolExprType::AND_EXPR, both, -1).cast())
 }
 
-/// The guard of [`inline_filter`]: a copy of the policy's
+/// A once-per-statement `(SELECT function(args))`: a copy of the policy's
 /// `(SELECT _all_rows_company(type, action, (SELECT current_viewer())))` sub-select
-/// asking `_filter_holds(type, action, (SELECT current_viewer()), S, C)` instead, so
-/// that it runs once per statement, for the viewer of that execution.
-unsafe fn guard_sublink(
-    arc: *mut pg_sys::Node,
-    f: &Functions,
-    owners: *mut pg_sys::Const,
-    company: *mut pg_sys::Const,
+/// calling `function(args)` instead (functions that resolve the viewer inside, so
+/// no nested InitPlan remains). PostgreSQL runs it as one InitPlan per execution.
+unsafe fn once_per_statement(
+    template: *mut pg_sys::Node,
+    function: pg_sys::Oid,
+    result_type: pg_sys::Oid,
+    args: &[*mut pg_sys::Node],
 ) -> Option<*mut pg_sys::Node> {
-    if arc.is_null()
-        || (*arc).type_ != pg_sys::NodeTag::T_SubLink
-        || f.filter_holds == pg_sys::InvalidOid
+    let f = functions();
+    if template.is_null()
+        || (*template).type_ != pg_sys::NodeTag::T_SubLink
+        || function == pg_sys::InvalidOid
     {
         return None;
     }
-    let link = copy(arc) as *mut pg_sys::SubLink;
+    let link = copy(template) as *mut pg_sys::SubLink;
     let query = (*link).subselect as *mut pg_sys::Query;
     if (*link).subLinkType != pg_sys::SubLinkType::EXPR_SUBLINK
         || query.is_null()
@@ -473,15 +458,48 @@ unsafe fn guard_sublink(
     if call.is_null()
         || (*call).xpr.type_ != pg_sys::NodeTag::T_FuncExpr
         || (*call).funcid != f.all_rows_company
-        || list_len((*call).args) != 3
     {
         return None;
     }
-    (*call).funcid = f.filter_holds;
-    (*call).funcresulttype = pg_sys::BOOLOID;
-    (*call).args = pg_sys::lappend((*call).args, copy(owners.cast()).cast());
-    (*call).args = pg_sys::lappend((*call).args, copy(company.cast()).cast());
+    (*call).funcid = function;
+    (*call).funcresulttype = result_type;
+    (*call).args = list_of(args);
+    // The sub-select no longer contains the nested viewer sub-select.
+    (*query).hasSubLinks = false;
     Some(link.cast())
+}
+
+/// `left = right` on bigint.
+unsafe fn int8_equal(left: *mut pg_sys::Node, right: *mut pg_sys::Node) -> *mut pg_sys::Node {
+    let eq = pg_sys::make_opclause(
+        pg_sys::Oid::from(INT8_EQ_OP),
+        pg_sys::BOOLOID,
+        false,
+        left.cast(),
+        right.cast(),
+        pg_sys::InvalidOid,
+        pg_sys::InvalidOid,
+    );
+    (*(eq as *mut pg_sys::OpExpr)).opfuncid = pg_sys::Oid::from(INT8_EQ_FUNC);
+    eq.cast()
+}
+
+/// `_decide_current(type, action, owner, company, assignee)`: the full decision for
+/// the statement's viewer, resolved inside (no InitPlan), parallel-safe.
+unsafe fn decide_current(args: *mut pg_sys::List) -> *mut pg_sys::Node {
+    let decide_args: Vec<*mut pg_sys::Node> = [0, 1, OWNER_ARG, COMPANY_ARG, ASSIGNEE_ARG]
+        .iter()
+        .map(|i| copy(nth(args, *i)))
+        .collect();
+    pg_sys::makeFuncExpr(
+        functions().decide_current,
+        pg_sys::BOOLOID,
+        list_of(&decide_args),
+        pg_sys::InvalidOid,
+        pg_sys::DEFAULT_COLLATION_OID,
+        pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
+    )
+    .cast()
 }
 
 /// The viewer whose records a `_can_access_for` / `can_access` call is planned
@@ -491,17 +509,8 @@ unsafe fn viewer_planned_for(funcid: pg_sys::Oid, args: *mut pg_sys::List) -> Op
     match list_len(args) {
         7 if funcid == f.for_viewer => viewer_constant(nth(args, EXTRA_ARG)),
         6 if funcid == f.can_access => viewer_constant(nth(args, VIEWER_ARG)),
-        5 if funcid == f.owner_hint => viewer_constant(nth(args, HINT_PLANNED_ARG)),
+        4 if funcid == f.owner_hint => viewer_constant(nth(args, HINT_PLANNED_ARG)),
         _ => None,
-    }
-}
-
-/// The argument holding the viewer of the execution (an InitPlan or a constant).
-unsafe fn runtime_viewer_arg(funcid: pg_sys::Oid) -> usize {
-    if funcid == functions().owner_hint {
-        HINT_VIEWER_ARG
-    } else {
-        VIEWER_ARG
     }
 }
 
@@ -595,19 +604,24 @@ unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) -> *mu
     let Some(OwnerBound::Owners(_)) = planned_bound(call.funcid, call.args) else {
         return std::ptr::null_mut();
     };
-    let index_owners = functions().index_owners;
+    // The owners of the execution's viewer: `_owner_hint` resolves it inside, the
+    // others pass their viewer argument.
+    let f = functions();
+    let (index_owners, mut owners_args) = if call.funcid == f.owner_hint {
+        (f.index_owners_current, Vec::new())
+    } else {
+        (f.index_owners, vec![copy(nth(call.args, VIEWER_ARG))])
+    };
     if index_owners == pg_sys::InvalidOid {
         return std::ptr::null_mut();
     }
+    owners_args.insert(0, copy(nth(call.args, 1)));
+    owners_args.insert(0, copy(nth(call.args, 0)));
     SHAPED.with(|s| s.set(true));
     let owners = pg_sys::makeFuncExpr(
         index_owners,
         pg_sys::INT8ARRAYOID,
-        list_of(&[
-            copy(nth(call.args, 0)),
-            copy(nth(call.args, 1)),
-            copy(nth(call.args, runtime_viewer_arg(call.funcid))),
-        ]),
+        list_of(&owners_args),
         pg_sys::InvalidOid,
         call.inputcollid,
         pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,

@@ -12,7 +12,8 @@ fn asking_role() -> pg_sys::Oid {
     unsafe { pg_sys::GetOuterUserId() }
 }
 
-type ViewerKey = (super::cache::SnapshotKey, u32, Option<String>);
+/// (snapshot, asking role, `sharing.viewer` assignments so far).
+type ViewerKey = (super::cache::SnapshotKey, u32, u64);
 
 thread_local! {
     /// The last successful resolution, for the same snapshot, role and setting: the
@@ -24,8 +25,13 @@ thread_local! {
 
 /// Resolve the viewer of this statement, or `None` (no viewer: fail closed).
 pub fn resolve_viewer() -> Option<i64> {
-    let key = super::cache::snapshot_key()
-        .map(|snap| (snap, asking_role().to_u32(), gucs::viewer_setting()));
+    let key = super::cache::snapshot_key().map(|snap| {
+        (
+            snap,
+            asking_role().to_u32(),
+            crate::gucs::viewer_assignments(),
+        )
+    });
     if let Some(key) = &key {
         let hit = LAST.with(|l| match &*l.borrow() {
             Some((k, v)) if k == key => Some(*v),
@@ -35,7 +41,9 @@ pub fn resolve_viewer() -> Option<i64> {
             return v;
         }
     }
-    let viewer = resolve_viewer_uncached();
+    // As current_viewer() would run it (SECURITY DEFINER): the reads need the
+    // extension's rights; the asking role is the session's, which this keeps.
+    let viewer = super::cache::as_bootstrap_superuser(resolve_viewer_uncached);
     if let Some(key) = key {
         LAST.with(|l| *l.borrow_mut() = Some((key, viewer)));
     }

@@ -11,6 +11,7 @@
 
 use super::cache::current_model;
 use super::errors::invalid_parameter;
+use super::viewer::resolve_viewer;
 use crate::model::engine::{CompiledOrg, OwnerBound, Reason};
 use crate::model::explain::{explain, Question};
 use crate::model::org::Org;
@@ -115,21 +116,6 @@ fn _can_access_for(
     allowed(object_type, action, owner, company, viewer, assignee)
 }
 
-/// `can_access`, PARALLEL SAFE: the second arm of the rewrite for viewers with
-/// level `all`, who decide their own company's rows by one comparison, so that
-/// parallel workers (which would compile the model) rarely call it.
-#[pg_extern(stable, parallel_safe, cost = 10)]
-fn _can_access_parallel(
-    object_type: Option<&str>,
-    action: Option<&str>,
-    owner: Option<i64>,
-    company: Option<i64>,
-    viewer: Option<i64>,
-    assignee: Option<i64>,
-) -> bool {
-    allowed(object_type, action, owner, company, viewer, assignee)
-}
-
 /// Is `viewer`'s filter for (type, action) still exactly "company = `company` and
 /// owner in `owners`"? The once-per-statement guard of the constant filter the
 /// planner inlines for viewers who reach a large share of their company (see
@@ -138,12 +124,11 @@ fn _can_access_parallel(
 fn _filter_holds(
     object_type: Option<&str>,
     action: Option<&str>,
-    viewer: Option<i64>,
     owners: Option<Vec<i64>>,
     company: Option<i64>,
 ) -> bool {
-    let (Some(object_type), Some(action), Some(viewer), Some(owners), Some(company)) =
-        (object_type, action, viewer, owners, company)
+    let (Some(object_type), Some(action), Some(owners), Some(company), Some(viewer)) =
+        (object_type, action, owners, company, resolve_viewer())
     else {
         return false;
     };
@@ -151,6 +136,39 @@ fn _filter_holds(
         return false;
     };
     current_model().exact_owner_filter(object_type, action, viewer) == Some((owners, company))
+}
+
+/// `can_access` for the statement's viewer, resolved inside (remembered per
+/// snapshot, role and setting): the fallback of the planner's rewrites, which then
+/// need no InitPlan for the viewer. PARALLEL SAFE: a worker resolves the same viewer.
+#[pg_extern(stable, parallel_safe, cost = 10)]
+fn _decide_current(
+    object_type: Option<&str>,
+    action: Option<&str>,
+    owner: Option<i64>,
+    company: Option<i64>,
+    assignee: Option<i64>,
+) -> bool {
+    allowed(
+        object_type,
+        action,
+        owner,
+        company,
+        resolve_viewer(),
+        assignee,
+    )
+}
+
+/// `_all_rows_company` for the statement's viewer (the planner's level-`all` rewrite).
+#[pg_extern(stable, parallel_restricted)]
+fn _all_rows_company_current(object_type: Option<&str>, action: Option<&str>) -> Option<i64> {
+    _all_rows_company(object_type, action, resolve_viewer())
+}
+
+/// `_index_owners` for the statement's viewer (the index condition of `_owner_hint`).
+#[pg_extern(stable, parallel_restricted)]
+fn _index_owners_current(object_type: Option<&str>, action: Option<&str>) -> Vec<i64> {
+    _index_owners(object_type, action, resolve_viewer())
 }
 
 /// The owner bound of `viewer` for (type, action), remembered with the model.
