@@ -31,8 +31,9 @@ struct CUser {
     /// Euler-tour entry of each role, inline for the usual one or two roles, so
     /// that a hierarchy test on a row's owner reads no other memory.
     enters: [u32; 2],
-    /// levels[type * 4 + action]
-    levels: Vec<Level>,
+    /// The user's row of [`CompiledOrg::level_rows`]: users with the same roles share
+    /// one (most users of a large org hold one of a few hundred role sets).
+    levels: u32,
 }
 
 /// User id -> dense index: a direct table when ids are dense enough (the usual
@@ -188,6 +189,9 @@ pub struct CompiledOrg {
     members: Vec<u32>,
     /// company -> how many users it has
     company_users: HashMap<i64, u32>,
+    /// Level matrices, `level_width` (= types × 4) entries each: [type * 4 + action].
+    level_rows: Vec<Level>,
+    level_width: usize,
 }
 
 /// Which owners' records a viewer may reach for one (type, action), when that is a
@@ -314,26 +318,36 @@ impl CompiledOrg {
             })
             .collect();
 
+        // Level rows: 0 = nothing (inactive users), 1 = everything (superusers),
+        // then one per distinct set of roles: the union of the roles' matrices (computed
+        // once per role above), the same as perms::user_permissions.
+        let mut level_rows: Vec<Level> = vec![Level::None; width];
+        level_rows.extend(std::iter::repeat(Level::All).take(width));
+        let mut row_of_roles: HashMap<&[i64], u32> = HashMap::default();
         let users: Vec<CUser> = snap
             .users
             .iter()
             .map(|u| {
-                // Union of the roles' matrices (computed once per role above):
-                // the same as perms::user_permissions, without a set per user.
-                let mut levels = vec![Level::None; width];
-                if u.status == Status::Active {
-                    if u.is_superuser {
-                        levels.fill(Level::All);
-                    } else {
-                        for r in org.roles_of(u.id) {
+                let levels = if u.status != Status::Active {
+                    0
+                } else if u.is_superuser {
+                    1
+                } else {
+                    let held: &[i64] = org.roles_of(u.id);
+                    *row_of_roles.entry(held).or_insert_with(|| {
+                        let mut row = vec![Level::None; width];
+                        for r in held {
                             if let Some(rl) = role_levels.get(r) {
-                                for (l, x) in levels.iter_mut().zip(rl) {
+                                for (l, x) in row.iter_mut().zip(rl) {
                                     *l = (*l).max(*x);
                                 }
                             }
                         }
-                    }
-                }
+                        let index = level_rows.len() / width.max(1);
+                        level_rows.extend(row);
+                        index as u32
+                    })
+                };
                 let roles: Vec<RoleIx> = org
                     .roles_of(u.id)
                     .iter()
@@ -401,6 +415,8 @@ impl CompiledOrg {
         }
 
         CompiledOrg {
+            level_rows,
+            level_width: width,
             company_users,
             member_start,
             members,
@@ -416,6 +432,12 @@ impl CompiledOrg {
             agreement_ids,
             agreement_grants,
         }
+    }
+
+    /// `user`'s level for (type, action).
+    #[inline]
+    fn level(&self, user: &CUser, t: TypeIx, action: Action) -> Level {
+        self.level_rows[user.levels as usize * self.level_width + t as usize * 4 + action.index()]
     }
 
     #[inline]
@@ -557,7 +579,7 @@ impl CompiledOrg {
         let Some(&t) = self.type_ix.get(object_type) else {
             return decision(false, Reason::UnknownObjectType, Level::None);
         };
-        let level = v.levels[t as usize * 4 + action.index()];
+        let level = self.level(v, t, action);
         let Some(company) = company else {
             return decision(false, Reason::NoCompany, level);
         };
@@ -646,7 +668,7 @@ impl CompiledOrg {
             return None;
         }
         let t = *self.type_ix.get(object_type)?;
-        (v.levels[t as usize * 4 + action.index()] == Level::All).then_some(v.company)
+        (self.level(v, t, action) == Level::All).then_some(v.company)
     }
 
     pub fn can_access(
@@ -697,7 +719,7 @@ impl CompiledOrg {
         if v.superuser {
             return OwnerBound::Unbounded;
         }
-        let level = v.levels[t as usize * 4 + action.index()];
+        let level = self.level(v, t, action);
         match level {
             Level::None => return OwnerBound::Owners(Vec::new()),
             Level::All => return OwnerBound::Unbounded,
@@ -792,11 +814,7 @@ impl CompiledOrg {
         let users: usize = self
             .users
             .iter()
-            .map(|u| {
-                std::mem::size_of::<CUser>()
-                    + u.roles.capacity() * 4
-                    + u.levels.capacity() * std::mem::size_of::<Level>()
-            })
+            .map(|u| std::mem::size_of::<CUser>() + u.roles.capacity() * 4)
             .sum();
         let maps = self.user_ix.len_bytes() + self.role_ix.capacity() * 24;
         let roles =
@@ -806,7 +824,8 @@ impl CompiledOrg {
             .values()
             .map(|v| v.capacity() * std::mem::size_of::<CRule>())
             .sum();
-        let members = (self.member_start.capacity() + self.members.capacity()) * 4;
+        let members = (self.member_start.capacity() + self.members.capacity()) * 4
+            + self.level_rows.capacity() * std::mem::size_of::<Level>();
         users + maps + roles + rules + members + self.agreement_grants.capacity() * 32
     }
 
