@@ -322,7 +322,7 @@ impl CompiledOrg {
         // then one per distinct set of roles: the union of the roles' matrices (computed
         // once per role above), the same as perms::user_permissions.
         let mut level_rows: Vec<Level> = vec![Level::None; width];
-        level_rows.extend(std::iter::repeat(Level::All).take(width));
+        level_rows.extend(std::iter::repeat_n(Level::All, width));
         let mut row_of_roles: HashMap<&[i64], u32> = HashMap::default();
         let users: Vec<CUser> = snap
             .users
