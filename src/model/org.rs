@@ -4,8 +4,8 @@
 //! Nothing here knows about PostgreSQL; the SQL side only serializes rows.
 
 use super::types::{Action, Level, OrgWideDefault, RuleAccess, RuleScope, Status};
+use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ObjectTypeRow {
@@ -116,8 +116,10 @@ pub struct Org {
     role_perm_rows: HashMap<i64, Vec<usize>>,
     /// role id -> its own privileges
     role_priv_rows: HashMap<i64, Vec<usize>>,
-    /// user id -> role ids, sorted
-    user_role_ids: HashMap<i64, Vec<i64>>,
+    /// user id -> its span of `user_role_ids` (role ids sorted, distinct): one
+    /// table for all users, not a vector each (millions of users rebuild fast).
+    user_role_span: HashMap<i64, (u32, u32)>,
+    user_role_ids: Vec<i64>,
 }
 
 impl Org {
@@ -134,28 +136,35 @@ impl Org {
             .enumerate()
             .map(|(i, r)| (r.id, i))
             .collect();
-        let mut role_perm_rows: HashMap<i64, Vec<usize>> = HashMap::new();
+        let mut role_perm_rows: HashMap<i64, Vec<usize>> = HashMap::default();
         for (i, p) in snapshot.role_permissions.iter().enumerate() {
             role_perm_rows.entry(p.role_id).or_default().push(i);
         }
-        let mut role_priv_rows: HashMap<i64, Vec<usize>> = HashMap::new();
+        let mut role_priv_rows: HashMap<i64, Vec<usize>> = HashMap::default();
         for (i, p) in snapshot.role_privileges.iter().enumerate() {
             role_priv_rows.entry(p.role_id).or_default().push(i);
         }
-        let mut user_role_ids: HashMap<i64, Vec<i64>> = HashMap::new();
-        for m in &snapshot.user_roles {
-            user_role_ids.entry(m.user_id).or_default().push(m.role_id);
+        let mut pairs: Vec<(i64, i64)> = snapshot
+            .user_roles
+            .iter()
+            .map(|m| (m.user_id, m.role_id))
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut user_role_span: HashMap<i64, (u32, u32)> = HashMap::default();
+        user_role_span.reserve(snapshot.users.len());
+        for (i, (user, _)) in pairs.iter().enumerate() {
+            let span = user_role_span.entry(*user).or_insert((i as u32, i as u32));
+            span.1 = i as u32 + 1;
         }
-        for ids in user_role_ids.values_mut() {
-            ids.sort_unstable();
-            ids.dedup();
-        }
+        let user_role_ids = pairs.into_iter().map(|(_, role)| role).collect();
         Org {
             snapshot,
             user_index,
             role_index,
             role_perm_rows,
             role_priv_rows,
+            user_role_span,
             user_role_ids,
         }
     }
@@ -187,12 +196,8 @@ impl Org {
         let index_entry = 32;
         let indexes = (self.user_index.len() + self.role_index.len()) * index_entry
             + (self.role_perm_rows.len() + self.role_priv_rows.len()) * (index_entry + 24)
-            + self.user_role_ids.len() * (index_entry + 24)
-            + self
-                .user_role_ids
-                .values()
-                .map(|v| v.capacity() * 8)
-                .sum::<usize>();
+            + self.user_role_span.len() * index_entry
+            + self.user_role_ids.capacity() * 8;
         strings + rows + indexes
     }
 
@@ -209,10 +214,11 @@ impl Org {
     }
 
     pub fn roles_of(&self, user_id: i64) -> &[i64] {
-        self.user_role_ids
+        self.user_role_span
             .get(&user_id)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+            .map_or(&[], |&(from, to)| {
+                &self.user_role_ids[from as usize..to as usize]
+            })
     }
 
     pub fn own_permissions(&self, role_id: i64) -> impl Iterator<Item = &RolePermissionRow> {
