@@ -5,15 +5,19 @@
 //! all_rows_company)` (sql/protect.sql). Its support function `_access_support`
 //! answers three planner requests:
 //!
-//! * **Simplify** — rewrites `_policy` for the viewer the statement is planned for:
-//!   level `all` gives `company = (SELECT _all_rows_company(…)) OR
-//!   _decide_current(…)` (one comparison per row, parallel-safe); any other
-//!   viewer gives `_can_access_for(…, planned_viewer)`. Both are equal to `_policy`
-//!   for *every* viewer, so a plan reused for another viewer is still right.
+//! * **Simplify** — rewrites `_policy` for the viewer the statement is planned for
+//!   (docs/design.md has the picture): level `all` gives `company =
+//!   (SELECT _all_rows_company_current(…)) OR _decide_current(…)` (one comparison per
+//!   row, parallel-safe); a viewer whose decisions are exactly "company = C and owner
+//!   in S" gets that filter inlined as constants behind a once-per-statement guard
+//!   ([`inline_filter`]); any other viewer gets `_can_access_for(…, planned_viewer)`.
+//!   Each is equal to `_policy` for *every* viewer, so a plan reused for another
+//!   viewer is still right.
 //! * **Selectivity** — the share of rows whose owner is in the viewer's
 //!   [`OwnerBound`], estimated from the owner column's statistics.
 //! * **IndexCondition** — a lossy `owner = ANY(sharing._index_owners(type, action,
-//!   viewer))` on a btree index of the owner column, when the planned viewer's
+//!   viewer))` (`_index_owners_current` for `_owner_hint`) on a btree index of the
+//!   owner column, when the planned viewer's
 //!   records are owner-bounded. The array is computed when the scan starts, for the
 //!   viewer of that execution; `_index_owners` refuses (SQLSTATE 40001, after
 //!   resetting this backend's plans) if that viewer is not owner-bounded, so a plan
@@ -310,12 +314,12 @@ const MAX_INLINE_OWNERS: usize = 1_000_000;
 
 /// For a viewer whose decisions are exactly "company = C and owner in S": the
 /// hand-written filter itself, guarded once per statement —
-/// `CASE WHEN (SELECT _filter_holds(type, action, viewer, S, C))
+/// `CASE WHEN (SELECT _filter_holds(type, action, S, C))
 ///       THEN company = C AND owner = ANY(S) ELSE _decide_current(…) END`.
 /// PostgreSQL hashes the constant array and may read in parallel; if the viewer or
 /// the configuration changed since planning, the guard is false and every row is
 /// decided by the engine, so the plan stays right for any viewer. When S is a small
-/// share of the company, `AND _owner_hint(type, action, owner, viewer, planned)`
+/// share of the company, `AND _owner_hint(type, action, owner, planned_viewer)`
 /// follows: always true, it lets the planner read through the owner index.
 unsafe fn inline_filter(
     args: *mut pg_sys::List,
