@@ -207,6 +207,46 @@ SELECT u.ids, u.companies, u.statuses, u.superusers, u.super_members, m.users, m
 $$;
 REVOKE ALL ON FUNCTION sharing._org_people() FROM PUBLIC;
 
+-- The WITH CHECK expression for one action: the full decision for the statement's
+-- viewer, resolved inside the call. A check runs on the rows written, never as a
+-- scan condition, so it needs none of the planner's shapes (and no InitPlan).
+CREATE FUNCTION sharing._check_expr(object_type text, action text, owner_column name,
+                                    company_column name, assignee_column name) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('sharing._decide_current(%L::text, %L::text, %I, %I, %s)',
+                  object_type, action, owner_column, company_column,
+                  CASE WHEN assignee_column IS NULL THEN 'NULL::bigint' ELSE quote_ident(assignee_column) END)
+$$;
+REVOKE ALL ON FUNCTION sharing._check_expr(text, text, name, name, name) FROM PUBLIC;
+
+-- Policies, FORCE row level security and the TRUNCATE guard on one relation.
+CREATE OR REPLACE FUNCTION sharing._apply_policies(tbl regclass, object_type text, owner_column name,
+                                        company_column name, assignee_column name) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sharing._drop_policies(tbl);
+    EXECUTE format('CREATE POLICY sharing_select ON %s AS PERMISSIVE FOR SELECT TO PUBLIC USING (%s)', tbl,
+                   sharing._policy_expr(object_type, 'view', owner_column, company_column, assignee_column));
+    EXECUTE format('CREATE POLICY sharing_insert ON %s AS PERMISSIVE FOR INSERT TO PUBLIC WITH CHECK (%s)', tbl,
+                   sharing._check_expr(object_type, 'create', owner_column, company_column, NULL));
+    EXECUTE format('CREATE POLICY sharing_update ON %s AS PERMISSIVE FOR UPDATE TO PUBLIC USING (%s) WITH CHECK (%s)', tbl,
+                   sharing._policy_expr(object_type, 'edit', owner_column, company_column, assignee_column),
+                   sharing._check_expr(object_type, 'edit', owner_column, company_column, assignee_column));
+    EXECUTE format('CREATE POLICY sharing_delete ON %s AS PERMISSIVE FOR DELETE TO PUBLIC USING (%s)', tbl,
+                   sharing._policy_expr(object_type, 'delete', owner_column, company_column, assignee_column));
+    -- TRUNCATE ignores row level security: only superusers may empty a protected table.
+    EXECUTE format('CREATE TRIGGER sharing_no_truncate BEFORE TRUNCATE ON %s
+                    FOR EACH STATEMENT EXECUTE FUNCTION sharing._refuse_truncate()', tbl);
+    -- Last: this ALTER TABLE fires the partition event trigger, which then finds
+    -- the policies already in place.
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', tbl);
+END
+$$;
+
 -- Every protected table (and partition) gets the new policies now.
 SELECT sharing._apply_policies(t.relid, pt.object_type, pt.owner_column, pt.company_column, pt.assignee_column)
   FROM sharing.protected_tables pt

@@ -39,6 +39,19 @@ AS $$
                   object_type, action)
 $$;
 
+-- The WITH CHECK expression for one action: the full decision for the statement's
+-- viewer, resolved inside the call. A check runs on the rows written, never as a
+-- scan condition, so it needs none of the planner's shapes (and no InitPlan).
+CREATE FUNCTION sharing._check_expr(object_type text, action text, owner_column name,
+                                    company_column name, assignee_column name) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('sharing._decide_current(%L::text, %L::text, %I, %I, %s)',
+                  object_type, action, owner_column, company_column,
+                  CASE WHEN assignee_column IS NULL THEN 'NULL::bigint' ELSE quote_ident(assignee_column) END)
+$$;
+
 -- A table and, for a partitioned table, every partition below it (parents first).
 CREATE FUNCTION sharing._relation_tree(tbl regclass) RETURNS TABLE (relid regclass)
 LANGUAGE sql STABLE
@@ -60,10 +73,10 @@ BEGIN
     EXECUTE format('CREATE POLICY sharing_select ON %s AS PERMISSIVE FOR SELECT TO PUBLIC USING (%s)', tbl,
                    sharing._policy_expr(object_type, 'view', owner_column, company_column, assignee_column));
     EXECUTE format('CREATE POLICY sharing_insert ON %s AS PERMISSIVE FOR INSERT TO PUBLIC WITH CHECK (%s)', tbl,
-                   sharing._policy_expr(object_type, 'create', owner_column, company_column, NULL));
+                   sharing._check_expr(object_type, 'create', owner_column, company_column, NULL));
     EXECUTE format('CREATE POLICY sharing_update ON %s AS PERMISSIVE FOR UPDATE TO PUBLIC USING (%s) WITH CHECK (%s)', tbl,
                    sharing._policy_expr(object_type, 'edit', owner_column, company_column, assignee_column),
-                   sharing._policy_expr(object_type, 'edit', owner_column, company_column, assignee_column));
+                   sharing._check_expr(object_type, 'edit', owner_column, company_column, assignee_column));
     EXECUTE format('CREATE POLICY sharing_delete ON %s AS PERMISSIVE FOR DELETE TO PUBLIC USING (%s)', tbl,
                    sharing._policy_expr(object_type, 'delete', owner_column, company_column, assignee_column));
     -- TRUNCATE ignores row level security: only superusers may empty a protected table.

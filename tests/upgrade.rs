@@ -84,7 +84,8 @@ fn update_keeps_everything_and_matches_a_fresh_install(from: &str) {
         one_i64(
             &mut c,
             "SELECT count(*) FROM pg_policy WHERE polname LIKE 'sharing_%'
-                AND pg_get_expr(COALESCE(polqual, polwithcheck), polrelid) NOT LIKE 'sharing._policy(%'"
+                AND (pg_get_expr(polqual, polrelid) NOT LIKE 'sharing._policy(%'
+                     OR pg_get_expr(polwithcheck, polrelid) NOT LIKE 'sharing._decide_current(%')"
         ),
         0
     );
