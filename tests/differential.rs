@@ -315,25 +315,14 @@ fn compare_queries(
         ))
         .unwrap();
         if !no_seqscan.is_empty() {
-            let plan: Vec<String> = c
-                .query("EXPLAIN SELECT id FROM contacts ORDER BY id", &[])
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            if plan.iter().any(|l| l.contains("_index_owners")) {
-                INDEX_PLANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
+            count_plan(
+                c,
+                "SELECT id FROM contacts ORDER BY id",
+                "_index_owners",
+                &INDEX_PLANS,
+            );
         }
-        let plan: Vec<String> = c
-            .query("EXPLAIN SELECT id FROM contacts", &[])
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        if plan.iter().any(|l| l.contains("CASE WHEN")) {
-            INLINE_PLANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
+        count_plan(c, "SELECT id FROM contacts", "CASE WHEN", &INLINE_PLANS);
         for (t, view, edit_and_view, delete) in expected {
             let got = ids(c, &format!("SELECT id FROM {t} ORDER BY id"));
             if got != view {
@@ -397,6 +386,17 @@ fn compare_queries(
 static INDEX_PLANS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 /// Protected reads planned with an inlined constant filter.
 static INLINE_PLANS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Count in `counter` when the plan of `query` contains `shape`.
+fn count_plan(c: &mut Client, query: &str, shape: &str, counter: &std::sync::atomic::AtomicUsize) {
+    let explained = c.query(&format!("EXPLAIN {query}"), &[]).unwrap();
+    if explained
+        .iter()
+        .any(|r| r.get::<_, String>(0).contains(shape))
+    {
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
 
 /// Run `orgs` random orgs from seed `first` in a database of their own.
 fn run_orgs(name: &str, first: u64, orgs: u64) {

@@ -45,6 +45,16 @@ fn expected_count(dba: &mut Client, viewer: i64) -> i64 {
     )
 }
 
+/// A session of `viewer` with `q`, a generic plan of `SELECT count(*) FROM deals`.
+fn prepared_count(db: &TestDb, app: &str, viewer: i64) -> Client {
+    let mut c = as_viewer(db, app, viewer);
+    c.batch_execute(
+        "SET plan_cache_mode = force_generic_plan; PREPARE q AS SELECT count(*) FROM deals",
+    )
+    .unwrap();
+    c
+}
+
 const OWNER_INDEX_COND: &str = "Index Cond: (owner_id = ANY (sharing._index_owners";
 
 #[test]
@@ -244,11 +254,7 @@ fn a_plan_kept_across_a_viewer_change_is_made_again() {
 fn a_configuration_change_in_another_session_is_planned_for() {
     let mut db = TestDb::new("plan_config");
     let (mut dba, app) = big_insightly(&mut db);
-    let mut c = as_viewer(&db, &app, 5);
-    c.batch_execute(
-        "SET plan_cache_mode = force_generic_plan; PREPARE q AS SELECT count(*) FROM deals",
-    )
-    .unwrap();
+    let mut c = prepared_count(&db, &app, 5);
     let own = expected_count(&mut dba, 5);
     assert_eq!(one_i64(&mut c, "EXECUTE q"), own);
     dba.batch_execute(
@@ -273,11 +279,7 @@ fn a_configuration_change_in_another_session_is_planned_for() {
 fn a_change_during_a_transaction_is_planned_for_at_the_next_statement() {
     let mut db = TestDb::new("plan_txn");
     let (mut dba, app) = big_insightly(&mut db);
-    let mut c = as_viewer(&db, &app, 5);
-    c.batch_execute(
-        "SET plan_cache_mode = force_generic_plan; PREPARE q AS SELECT count(*) FROM deals",
-    )
-    .unwrap();
+    let mut c = prepared_count(&db, &app, 5);
     let own = expected_count(&mut dba, 5);
     c.batch_execute("BEGIN").unwrap();
     assert_eq!(one_i64(&mut c, "EXECUTE q"), own);

@@ -287,15 +287,7 @@ unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys::Nod
             return inline;
         }
     }
-    let planned = pg_sys::makeConst(
-        INT8,
-        -1,
-        pg_sys::InvalidOid,
-        8,
-        viewer.map_or(pg_sys::Datum::from(0), pg_sys::Datum::from),
-        viewer.is_none(),
-        true,
-    );
+    let planned = int8_const(viewer);
     let mut for_args: Vec<*mut pg_sys::Node> = (0..6).map(|i| copy(nth(args, i))).collect();
     for_args.push(planned.cast());
     pg_sys::makeFuncExpr(
@@ -354,15 +346,7 @@ unsafe fn inline_filter(
         false,
         false,
     );
-    let company_const = pg_sys::makeConst(
-        INT8,
-        -1,
-        pg_sys::InvalidOid,
-        8,
-        pg_sys::Datum::from(company_id),
-        false,
-        true,
-    );
+    let company_const = int8_const(Some(company_id));
     let guard = once_per_statement(
         nth(args, EXTRA_ARG),
         f.filter_holds,
@@ -405,15 +389,7 @@ unsafe fn inline_filter(
     if !few || f.owner_hint == pg_sys::InvalidOid {
         return Some(case.cast());
     }
-    let planned = pg_sys::makeConst(
-        INT8,
-        -1,
-        pg_sys::InvalidOid,
-        8,
-        pg_sys::Datum::from(viewer),
-        false,
-        true,
-    );
+    let planned = int8_const(Some(viewer));
     let hint = pg_sys::makeFuncExpr(
         f.owner_hint,
         pg_sys::BOOLOID,
@@ -471,6 +447,19 @@ unsafe fn once_per_statement(
     // The sub-select no longer contains the nested viewer sub-select.
     (*query).hasSubLinks = false;
     Some(link.cast())
+}
+
+/// A bigint constant (NULL for `None`).
+unsafe fn int8_const(value: Option<i64>) -> *mut pg_sys::Const {
+    pg_sys::makeConst(
+        INT8,
+        -1,
+        pg_sys::InvalidOid,
+        8,
+        value.map_or(pg_sys::Datum::from(0), pg_sys::Datum::from),
+        value.is_none(),
+        true,
+    )
 }
 
 /// `left = right` on bigint.
