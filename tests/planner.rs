@@ -55,6 +55,20 @@ fn prepared_count(db: &TestDb, app: &str, viewer: i64) -> Client {
     c
 }
 
+/// `EXECUTE q` (a count of deals) as each viewer in turn, set with `SET
+/// sharing.viewer`, against what the DBA computes for that viewer.
+fn execute_as_each(c: &mut Client, dba: &mut Client, viewers: &[i64]) {
+    for &viewer in viewers {
+        c.batch_execute(&format!("SET sharing.viewer = '{viewer}'"))
+            .unwrap();
+        assert_eq!(
+            one_i64(c, "EXECUTE q"),
+            expected_count(dba, viewer),
+            "viewer {viewer}"
+        );
+    }
+}
+
 const OWNER_INDEX_COND: &str = "Index Cond: (owner_id = ANY (sharing._index_owners";
 
 #[test]
@@ -148,15 +162,7 @@ fn a_large_share_is_an_inlined_constant_filter() {
          SET plan_cache_mode = force_generic_plan; PREPARE q AS SELECT count(*) FROM deals",
     )
     .unwrap();
-    for viewer in [3, 5, 1, 4, 3, 2] {
-        c.batch_execute(&format!("SET sharing.viewer = '{viewer}'"))
-            .unwrap();
-        assert_eq!(
-            one_i64(&mut c, "EXECUTE q"),
-            expected_count(&mut dba, viewer),
-            "viewer {viewer}"
-        );
-    }
+    execute_as_each(&mut c, &mut dba, &[3, 5, 1, 4, 3, 2]);
 }
 
 #[test]
@@ -217,15 +223,7 @@ fn a_plan_kept_across_a_viewer_change_is_made_again() {
     .unwrap();
     assert_eq!(one_i64(&mut c, "EXECUTE q"), expected_count(&mut dba, 5));
     assert!(plan(&mut c, "EXECUTE q").contains(OWNER_INDEX_COND));
-    for viewer in [1, 3, 2, 5, 1] {
-        c.batch_execute(&format!("SET sharing.viewer = '{viewer}'"))
-            .unwrap();
-        assert_eq!(
-            one_i64(&mut c, "EXECUTE q"),
-            expected_count(&mut dba, viewer),
-            "viewer {viewer}"
-        );
-    }
+    execute_as_each(&mut c, &mut dba, &[1, 3, 2, 5, 1]);
     // The same through SET LOCAL in transactions, and in a PL/pgSQL function
     // (whose statements keep their plans for the session).
     dba.batch_execute(&format!(

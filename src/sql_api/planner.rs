@@ -80,17 +80,16 @@ const EXTRA_ARG: usize = 6;
 /// `_owner_hint(type, action, owner, planned_viewer)`.
 const HINT_PLANNED_ARG: usize = 3;
 
-/// The OID of `sharing.<name>(<args>)`, or InvalidOid.
-unsafe fn sharing_function(name: &CStr, args: &[pg_sys::Oid]) -> pg_sys::Oid {
-    let mut names = pg_sys::lappend(
-        std::ptr::null_mut(),
-        pg_sys::makeString(pg_sys::pstrdup(c"sharing".as_ptr())).cast(),
-    );
-    names = pg_sys::lappend(
-        names,
-        pg_sys::makeString(pg_sys::pstrdup(name.as_ptr())).cast(),
-    );
-    pg_sys::LookupFuncName(names, args.len() as i32, args.as_ptr(), true)
+/// The OID of `sharing.<name>(<args>)`, or InvalidOid (inside a transaction).
+pub fn sharing_function(name: &CStr, args: &[pg_sys::Oid]) -> pg_sys::Oid {
+    unsafe {
+        let names = [c"sharing", name]
+            .iter()
+            .fold(std::ptr::null_mut(), |l, n| {
+                pg_sys::lappend(l, pg_sys::makeString(pg_sys::pstrdup(n.as_ptr())).cast())
+            });
+        pg_sys::LookupFuncName(names, args.len() as i32, args.as_ptr(), true)
+    }
 }
 
 const TEXT: pg_sys::Oid = pg_sys::TEXTOID;
@@ -121,22 +120,17 @@ fn functions() -> Functions {
         return f;
     }
     let seven = [TEXT, TEXT, INT8, INT8, INT8, INT8, INT8];
-    let f = unsafe {
-        Functions {
-            policy: sharing_function(c"_policy", &seven),
-            for_viewer: sharing_function(c"_can_access_for", &seven),
-            can_access: sharing_function(c"can_access", &seven[..6]),
-            index_owners: sharing_function(c"_index_owners", &seven[..3]),
-            all_rows_company: sharing_function(c"_all_rows_company", &seven[..3]),
-            filter_holds: sharing_function(
-                c"_filter_holds",
-                &[TEXT, TEXT, pg_sys::INT8ARRAYOID, INT8],
-            ),
-            owner_hint: sharing_function(c"_owner_hint", &seven[..4]),
-            decide_current: sharing_function(c"_decide_current", &seven[..5]),
-            all_rows_company_current: sharing_function(c"_all_rows_company_current", &seven[..2]),
-            index_owners_current: sharing_function(c"_index_owners_current", &seven[..2]),
-        }
+    let f = Functions {
+        policy: sharing_function(c"_policy", &seven),
+        for_viewer: sharing_function(c"_can_access_for", &seven),
+        can_access: sharing_function(c"can_access", &seven[..6]),
+        index_owners: sharing_function(c"_index_owners", &seven[..3]),
+        all_rows_company: sharing_function(c"_all_rows_company", &seven[..3]),
+        filter_holds: sharing_function(c"_filter_holds", &[TEXT, TEXT, pg_sys::INT8ARRAYOID, INT8]),
+        owner_hint: sharing_function(c"_owner_hint", &seven[..4]),
+        decide_current: sharing_function(c"_decide_current", &seven[..5]),
+        all_rows_company_current: sharing_function(c"_all_rows_company_current", &seven[..2]),
+        index_owners_current: sharing_function(c"_index_owners_current", &seven[..2]),
     };
     FUNCTIONS.with(|c| c.set(Some(f)));
     f

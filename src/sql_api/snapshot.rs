@@ -83,14 +83,7 @@ fn load_people(snapshot: &mut OrgSnapshot) {
 }
 
 fn people_function_exists() -> bool {
-    unsafe {
-        let names = [c"sharing", c"_org_people"]
-            .iter()
-            .fold(std::ptr::null_mut(), |l, n| {
-                pg_sys::lappend(l, pg_sys::makeString(pg_sys::pstrdup(n.as_ptr())).cast())
-            });
-        pg_sys::LookupFuncName(names, 0, std::ptr::null(), true) != pg_sys::InvalidOid
-    }
+    super::planner::sharing_function(c"_org_people", &[]) != pg_sys::InvalidOid
 }
 
 /// The whole configuration, read in the current statement's snapshot.

@@ -22,17 +22,21 @@ pub fn read_row(query: &str) -> Option<Vec<Option<String>>> {
     })
 }
 
+/// The first tuple of the last SPI result, which has one, and its descriptor.
+unsafe fn first_tuple() -> (pg_sys::HeapTuple, pg_sys::TupleDesc) {
+    let table = &*pg_sys::SPI_tuptable;
+    (*table.vals, table.tupdesc)
+}
+
 /// The first row of the last SPI result as text columns.
 unsafe fn first_row() -> Option<Vec<Option<String>>> {
     if pg_sys::SPI_processed == 0 || pg_sys::SPI_tuptable.is_null() {
         return None;
     }
-    let table = &*pg_sys::SPI_tuptable;
-    let tuple = *table.vals;
-    let natts = (*table.tupdesc).natts;
-    let row = (1..=natts)
+    let (tuple, desc) = first_tuple();
+    let row = (1..=(*desc).natts)
         .map(|i| {
-            let v = pg_sys::SPI_getvalue(tuple, table.tupdesc, i);
+            let v = pg_sys::SPI_getvalue(tuple, desc, i);
             (!v.is_null()).then(|| CStr::from_ptr(v).to_string_lossy().into_owned())
         })
         .collect();
@@ -104,13 +108,11 @@ pub fn with_first_row_kept<R>(
         if !execute_kept(query, &[]) {
             return None;
         }
-        let table = &*pg_sys::SPI_tuptable;
-        let tuple = *table.vals;
-        let natts = (*table.tupdesc).natts;
-        let datums: Vec<Option<pg_sys::Datum>> = (1..=natts)
+        let (tuple, desc) = first_tuple();
+        let datums: Vec<Option<pg_sys::Datum>> = (1..=(*desc).natts)
             .map(|i| {
                 let mut isnull = false;
-                let d = pg_sys::SPI_getbinval(tuple, table.tupdesc, i, &mut isnull);
+                let d = pg_sys::SPI_getbinval(tuple, desc, i, &mut isnull);
                 (!isnull).then_some(d)
             })
             .collect();

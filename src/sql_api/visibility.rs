@@ -118,8 +118,8 @@ fn _can_access_for(
 
 /// Is `viewer`'s filter for (type, action) still exactly "company = `company` and
 /// owner in `owners`"? The once-per-statement guard of the constant filter the
-/// planner inlines for viewers who reach a large share of their company (see
-/// src/sql_api/planner.rs); when it is false the policy decides row by row.
+/// planner inlines for owner-level viewers (see src/sql_api/planner.rs); when it is
+/// false the policy decides row by row.
 #[pg_extern(stable, parallel_restricted)]
 fn _filter_holds(
     object_type: Option<&str>,
