@@ -12,8 +12,9 @@
 //! [`CompiledOrg::decide`] returns a [`Reason`] as well as the answer, so that
 //! `explain_access` can never disagree with `can_access`.
 
+use super::interrupts::Ticker;
 use super::org::Org;
-use super::perms::role_permissions;
+use super::perms::role_level_rows;
 use super::types::{Action, Level, OrgWideDefault, RuleAccess, RuleScope, Status};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
@@ -208,8 +209,10 @@ pub enum OwnerBound {
 /// The CSR table of [`CompiledOrg::members`]: entries run from 1 to the number of roles.
 fn members_by_entry(users: &[CUser], enter: &[u32]) -> (Vec<u32>, Vec<u32>) {
     let slots = enter.len() + 2;
+    let mut tick = Ticker::new();
     let mut start = vec![0u32; slots];
     for u in users {
+        tick.tick();
         for &r in &u.roles {
             start[enter[r as usize] as usize + 1] += 1;
         }
@@ -220,6 +223,7 @@ fn members_by_entry(users: &[CUser], enter: &[u32]) -> (Vec<u32>, Vec<u32>) {
     let mut next = start.clone();
     let mut members = vec![0u32; start[slots - 1] as usize];
     for (ix, u) in users.iter().enumerate() {
+        tick.tick();
         for &r in &u.roles {
             let e = enter[r as usize] as usize;
             members[next[e] as usize] = ix as u32;
@@ -230,8 +234,10 @@ fn members_by_entry(users: &[CUser], enter: &[u32]) -> (Vec<u32>, Vec<u32>) {
 }
 
 impl CompiledOrg {
-    /// Compile an org. Linear in users + roles + rows, apart from the per-user
-    /// permission union (linear in each user's roles and their `based_on` chains).
+    /// Compile an org. Linear in users + roles + rows (the role levels come from
+    /// [`role_level_rows`], each role once; a user's row is the union of their
+    /// roles' rows, once per distinct set of roles). Every loop checks for
+    /// interrupts ([`Ticker`]), so `statement_timeout` and cancels stop a rebuild.
     pub fn compile(org: &Org) -> CompiledOrg {
         let snap = &org.snapshot;
         let role_ids: Vec<i64> = snap.roles.iter().map(|r| r.id).collect();
@@ -243,10 +249,13 @@ impl CompiledOrg {
 
         // Euler tour of the reports_to forest. A parent outside the company (or a
         // cycle, which the triggers prevent) is treated as no parent.
+        // Iterative (an explicit stack): a chain of any depth cannot overflow the stack.
         let n = role_ids.len();
+        let mut tick = Ticker::new();
         let mut children: Vec<Vec<RoleIx>> = vec![Vec::new(); n];
         let mut has_parent = vec![false; n];
         for (i, r) in snap.roles.iter().enumerate() {
+            tick.tick();
             if let Some(p) = r.reports_to.and_then(|p| role_ix.get(&p).copied()) {
                 if snap.roles[p as usize].company_id == r.company_id {
                     children[p as usize].push(i as RoleIx);
@@ -272,6 +281,7 @@ impl CompiledOrg {
             enter[start as usize] = clock;
             stack.push((start, 0));
             while let Some((node, next_child)) = stack.pop() {
+                tick.tick();
                 if let Some(&child) = children[node as usize].get(next_child) {
                     stack.push((node, next_child + 1));
                     if !visited[child as usize] {
@@ -301,22 +311,16 @@ impl CompiledOrg {
             })
             .collect();
 
-        // Each role's level matrix, with its based_on cascade and admin flag.
+        // Each role's level matrix, with its based_on cascade and admin flag: computed
+        // once per role from its parent's (linear, however deep the chains).
         let width = types.len() * 4;
-        let role_levels: HashMap<i64, Vec<Level>> = snap
-            .roles
-            .iter()
-            .map(|r| {
-                let set = role_permissions(org, r.id);
-                let mut levels = vec![Level::None; width];
-                for (t, ti) in &type_ix {
-                    for a in Action::ALL {
-                        levels[*ti as usize * 4 + a.index()] = set.level(t, *a);
-                    }
-                }
-                (r.id, levels)
-            })
-            .collect();
+        let role_levels =
+            role_level_rows(org, types.len(), |t| type_ix.get(t).map(|ix| *ix as usize));
+        let levels_of = |role: i64| {
+            role_ix
+                .get(&role)
+                .map(|ix| &role_levels[*ix as usize * width..(*ix as usize + 1) * width])
+        };
 
         // Level rows: 0 = nothing (inactive users), 1 = everything (superusers),
         // then one per distinct set of roles: the union of the roles' matrices (computed
@@ -328,6 +332,7 @@ impl CompiledOrg {
             .users
             .iter()
             .map(|u| {
+                tick.tick();
                 let levels = if u.status != Status::Active {
                     0
                 } else if u.is_superuser {
@@ -337,7 +342,7 @@ impl CompiledOrg {
                     *row_of_roles.entry(held).or_insert_with(|| {
                         let mut row = vec![Level::None; width];
                         for r in held {
-                            if let Some(rl) = role_levels.get(r) {
+                            if let Some(rl) = levels_of(*r) {
                                 for (l, x) in row.iter_mut().zip(rl) {
                                     *l = (*l).max(*x);
                                 }
@@ -370,6 +375,7 @@ impl CompiledOrg {
 
         let mut rules: HashMap<i64, Vec<CRule>> = HashMap::default();
         for r in &snap.sharing_rules {
+            tick.tick();
             let (Some(&source), Some(&target)) =
                 (role_ix.get(&r.source_role), role_ix.get(&r.target_role))
             else {
@@ -840,10 +846,14 @@ impl CompiledOrg {
     /// `reports_to`; used to show the hierarchy path in explanations.
     pub fn role_path(&self, org: &Org, from: i64, to: i64) -> Vec<i64> {
         let mut path = vec![from];
+        let mut seen: HashSet<i64> = HashSet::default();
+        seen.insert(from);
+        let mut tick = Ticker::new();
         let mut cur = from;
         while cur != to {
+            tick.tick();
             match org.role(cur).and_then(|r| r.reports_to) {
-                Some(p) if !path.contains(&p) => {
+                Some(p) if seen.insert(p) => {
                     path.push(p);
                     cur = p;
                 }

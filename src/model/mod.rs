@@ -4,6 +4,7 @@
 pub mod authority;
 pub mod engine;
 pub mod explain;
+pub mod interrupts;
 pub mod org;
 pub mod perms;
 pub mod portable;

@@ -3,8 +3,9 @@
 //!
 //! Nothing here knows about PostgreSQL; the SQL side only serializes rows.
 
+use super::interrupts::Ticker;
 use super::types::{Action, Level, OrgWideDefault, RuleAccess, RuleScope, Status};
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -136,12 +137,15 @@ impl Org {
             .enumerate()
             .map(|(i, r)| (r.id, i))
             .collect();
+        let mut tick = Ticker::new();
         let mut role_perm_rows: HashMap<i64, Vec<usize>> = HashMap::default();
         for (i, p) in snapshot.role_permissions.iter().enumerate() {
+            tick.tick();
             role_perm_rows.entry(p.role_id).or_default().push(i);
         }
         let mut role_priv_rows: HashMap<i64, Vec<usize>> = HashMap::default();
         for (i, p) in snapshot.role_privileges.iter().enumerate() {
+            tick.tick();
             role_priv_rows.entry(p.role_id).or_default().push(i);
         }
         let mut pairs: Vec<(i64, i64)> = snapshot
@@ -154,6 +158,7 @@ impl Org {
         let mut user_role_span: HashMap<i64, (u32, u32)> = HashMap::default();
         user_role_span.reserve(snapshot.users.len());
         for (i, (user, _)) in pairs.iter().enumerate() {
+            tick.tick();
             let span = user_role_span.entry(*user).or_insert((i as u32, i as u32));
             span.1 = i as u32 + 1;
         }
@@ -213,6 +218,11 @@ impl Org {
         self.role_index.get(&id).map(|&i| &self.snapshot.roles[i])
     }
 
+    /// The position of a role in `snapshot.roles`.
+    pub fn role_position(&self, id: i64) -> Option<usize> {
+        self.role_index.get(&id).copied()
+    }
+
     pub fn roles_of(&self, user_id: i64) -> &[i64] {
         self.user_role_span
             .get(&user_id)
@@ -243,11 +253,16 @@ impl Org {
 
     /// The role and every role it is `based_on`, nearest first. Stops at a repeated
     /// role, so a cycle that slipped past the triggers cannot hang a backend.
+    /// Linear in the chain (a set of the roles seen, not a scan of the chain so far:
+    /// any `manage_roles` holder can build a chain of thousands).
     pub fn based_on_chain(&self, role_id: i64) -> Vec<i64> {
         let mut chain = Vec::new();
+        let mut seen: HashSet<i64> = HashSet::default();
+        let mut tick = Ticker::new();
         let mut next = Some(role_id);
         while let Some(id) = next {
-            if chain.contains(&id) {
+            tick.tick();
+            if !seen.insert(id) {
                 break;
             }
             let Some(role) = self.role(id) else { break };

@@ -6,9 +6,11 @@
 //! * an admin role (or the `admin` privilege) gives `all` everywhere and every
 //!   system privilege; superusers have everything; inactive users have nothing.
 
+use super::interrupts::Ticker;
 use super::org::Org;
 use super::privileges::{is_system_privilege, SYSTEM_PRIVILEGES};
 use super::types::{Action, Level, Status};
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -168,6 +170,107 @@ pub fn role_permissions(org: &Org, role_id: i64) -> PermissionSet {
     set
 }
 
+/// Every role's effective levels at once: its own rows raised by everything it
+/// inherits through `based_on`, and `all` everywhere for an admin role (the `is_admin`
+/// flag or the `admin` privilege anywhere up its chain) — for each role the levels
+/// [`role_permissions`] gives, without walking every role's chain.
+///
+/// One row of `types * 4` levels per role of `org.snapshot.roles` (same position),
+/// indexed `[type * 4 + action]` with the type indexes of `type_of` (types it does not
+/// know are left out). Each role is computed once, from its `based_on` parent, in an
+/// order where the parent comes first: an explicit stack, no recursion, linear in
+/// roles + permission rows (times the row width), whatever the depth of the chains.
+/// A cycle (which the triggers prevent) gives each of its roles the union of the
+/// cycle, as the walk of [`Org::based_on_chain`] does.
+pub fn role_level_rows(
+    org: &Org,
+    types: usize,
+    type_of: impl Fn(&str) -> Option<usize>,
+) -> Vec<Level> {
+    let roles = &org.snapshot.roles;
+    let (n, width) = (roles.len(), types * 4);
+    let mut tick = Ticker::new();
+    // Own rows first: `levels` becomes the effective rows in place below.
+    let mut levels = vec![Level::None; n * width];
+    let mut admin = vec![false; n];
+    let mut parent: Vec<Option<usize>> = vec![None; n];
+    for (i, r) in roles.iter().enumerate() {
+        tick.tick();
+        admin[i] = r.is_admin || org.own_privileges(r.id).any(|p| p == "admin");
+        parent[i] = r.based_on.and_then(|b| org.role_position(b));
+        for p in org.own_permissions(r.id) {
+            if let Some(t) = type_of(&p.object_type) {
+                let slot = &mut levels[i * width + t * 4 + p.action.index()];
+                *slot = (*slot).max(p.level);
+            }
+        }
+    }
+    const NEW: u8 = 0;
+    const ON_PATH: u8 = 1;
+    const DONE: u8 = 2;
+    let mut state = vec![NEW; n];
+    let mut place = vec![0usize; n]; // position on `path` while ON_PATH
+    let mut path: Vec<usize> = Vec::new();
+    for start in 0..n {
+        // Walk up to a finished role (or the top), then finish the path top-down.
+        let mut cur = Some(start);
+        while let Some(c) = cur {
+            tick.tick();
+            match state[c] {
+                DONE => break,
+                ON_PATH => {
+                    // A cycle: path[place[c]..]. Each of its roles gets the union of all.
+                    let cycle = path.split_off(place[c]);
+                    let mut row = vec![Level::None; width];
+                    let mut cycle_admin = false;
+                    for &m in &cycle {
+                        tick.tick();
+                        cycle_admin |= admin[m];
+                        for (l, x) in row.iter_mut().zip(&levels[m * width..(m + 1) * width]) {
+                            *l = (*l).max(*x);
+                        }
+                    }
+                    for &m in &cycle {
+                        tick.tick();
+                        admin[m] = cycle_admin;
+                        levels[m * width..(m + 1) * width].copy_from_slice(&row);
+                        state[m] = DONE;
+                    }
+                    break;
+                }
+                _ => {
+                    state[c] = ON_PATH;
+                    place[c] = path.len();
+                    path.push(c);
+                    cur = parent[c];
+                }
+            }
+        }
+        while let Some(c) = path.pop() {
+            tick.tick();
+            if let Some(p) = parent[c] {
+                admin[c] |= admin[p];
+                let (lo, hi) = levels.split_at_mut(c.max(p) * width);
+                let (own, inherited) = if c < p {
+                    (&mut lo[c * width..(c + 1) * width], &hi[..width])
+                } else {
+                    (&mut hi[..width], &lo[p * width..(p + 1) * width])
+                };
+                for (l, x) in own.iter_mut().zip(inherited) {
+                    *l = (*l).max(*x);
+                }
+            }
+            state[c] = DONE;
+        }
+    }
+    for (i, is_admin) in admin.iter().enumerate() {
+        if *is_admin {
+            levels[i * width..(i + 1) * width].fill(Level::All);
+        }
+    }
+    levels
+}
+
 /// A user's permissions: the union of their roles, or nothing when not active.
 pub fn user_permissions(org: &Org, user_id: i64) -> PermissionSet {
     let Some(user) = org.user(user_id) else {
@@ -233,11 +336,16 @@ pub fn effective_perms(org: &Org, user_id: i64) -> Option<EffectivePerms> {
 
 /// A role's effective level for every (object type, action): the rows of the
 /// `sharing.role_permission_matrix` view.
+/// Linear in roles × types (see [`role_level_rows`]).
 pub fn role_matrix(org: &Org) -> Vec<(i64, i64, String, Action, Level)> {
     let types: Vec<&str> = org.object_type_names().collect();
+    let type_ix: HashMap<&str, usize> = types.iter().enumerate().map(|(i, t)| (*t, i)).collect();
+    let width = types.len() * 4;
+    let levels = role_level_rows(org, types.len(), |t| type_ix.get(t).copied());
+    let mut tick = Ticker::new();
     let mut rows = Vec::new();
-    for role in &org.snapshot.roles {
-        let set = role_permissions(org, role.id);
+    for (i, role) in org.snapshot.roles.iter().enumerate() {
+        tick.tick();
         for t in &types {
             for a in Action::ALL {
                 rows.push((
@@ -245,7 +353,7 @@ pub fn role_matrix(org: &Org) -> Vec<(i64, i64, String, Action, Level)> {
                     role.id,
                     t.to_string(),
                     *a,
-                    set.level(t, *a),
+                    levels[i * width + type_ix[t] * 4 + a.index()],
                 ));
             }
         }

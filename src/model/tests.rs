@@ -268,3 +268,202 @@ fn escalation_is_what_the_granter_lacks() {
         })
     ));
 }
+
+/// One company whose `n` roles form a single chain, listed deepest first: role `k`
+/// is `based_on` (or `reports_to`) role `k - 1`. Role 1 holds `deals` view `all`,
+/// role `n / 2` holds `contacts` view `owned`; every role holds `deals` edit
+/// `owned`. User `k` holds role `k`.
+fn chain_org(n: i64, based_on: bool) -> Org {
+    let mut b = Builder::default().types(&["deals", "contacts"]);
+    for k in (1..=n).rev() {
+        let parent = (k > 1).then_some(k - 1);
+        b = b.role(
+            k,
+            &format!("r{k}"),
+            if based_on { parent } else { None },
+            false,
+        );
+        if !based_on {
+            b.0.roles.last_mut().unwrap().reports_to = parent;
+        }
+        b = b
+            .grant(k, "deals", Action::Edit, Level::Owned)
+            .grant(k, "deals", Action::View, Level::Owned)
+            .user(k, Status::Active, false, &[k]);
+    }
+    b.grant(1, "deals", Action::View, Level::All)
+        .grant(n / 2, "contacts", Action::View, Level::Owned)
+        .build()
+}
+
+/// A 20,000-role `based_on` chain compiles (iteratively: no recursion to overflow)
+/// and every role inherits from all of its ancestors.
+#[test]
+fn a_long_based_on_chain_compiles_and_inherits() {
+    use super::engine::CompiledOrg;
+    let n = 20_000;
+    let org = chain_org(n, true);
+    let c = CompiledOrg::compile(&org);
+    let deals = |u: i64, a: Action| c.all_rows_company("deals", a, u).is_some();
+    for u in [1, 2, n / 2, n - 1, n] {
+        assert!(
+            deals(u, Action::View),
+            "user {u} inherits view all from role 1"
+        );
+        assert!(!deals(u, Action::Edit), "user {u}: edit stays owned");
+        assert!(c.can_access("deals", Action::Edit, Some(u), Some(1), u, None));
+    }
+    // contacts: from role n/2 down the chain only.
+    for (u, held) in [(1, false), (n / 2 - 1, false), (n / 2, true), (n, true)] {
+        assert_eq!(
+            c.can_access("contacts", Action::View, Some(u), Some(1), u, None),
+            held,
+            "user {u}"
+        );
+    }
+    assert_eq!(
+        role_permissions(&org, n).level("contacts", Action::View),
+        Level::Owned
+    );
+    assert_eq!(
+        role_permissions(&org, n / 2 - 1).level("contacts", Action::View),
+        Level::None
+    );
+    assert_eq!(org.based_on_chain(n).len(), n as usize);
+    let matrix = role_matrix(&org);
+    assert_eq!(matrix.len(), n as usize * 2 * 4);
+    let deepest_view = matrix
+        .iter()
+        .find(|(_, r, t, a, _)| *r == n && t == "deals" && *a == Action::View)
+        .unwrap();
+    assert_eq!(deepest_view.4, Level::All);
+}
+
+/// A 20,000-role `reports_to` chain: everyone above reaches everyone below, never
+/// the other way round.
+#[test]
+fn a_long_reports_to_chain_compiles_with_its_hierarchy() {
+    use super::engine::CompiledOrg;
+    let n = 20_000;
+    let org = chain_org(n, false);
+    let c = CompiledOrg::compile(&org);
+    for (viewer, owner, seen) in [
+        (1, n, true),
+        (1, 2, true),
+        (n / 2, n, true),
+        (n - 1, n, true),
+        (n, n - 1, false),
+        (n, 1, false),
+        (n / 2, n / 2 - 1, false),
+    ] {
+        assert_eq!(c.can_see(owner, viewer), seen, "{viewer} sees {owner}");
+        assert_eq!(
+            c.can_access("deals", Action::Edit, Some(owner), Some(1), viewer, None),
+            seen,
+            "{viewer} edits {owner}'s deal"
+        );
+    }
+    assert_eq!(c.reach(n / 2).len(), (n / 2 + 1) as usize);
+    assert_eq!(c.role_path(&org, n, 1).len(), n as usize);
+}
+
+/// Compile times of long chains (not asserted):
+/// `PG_SHARING_CHAINS=4000,40000 cargo test --lib chain_compile_times -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn chain_compile_times() {
+    use super::engine::CompiledOrg;
+    let sizes = std::env::var("PG_SHARING_CHAINS").unwrap_or_else(|_| "4000,40000".into());
+    for n in sizes.split(',').map(|s| s.trim().parse::<i64>().unwrap()) {
+        for based_on in [true, false] {
+            let org = chain_org(n, based_on);
+            let start = std::time::Instant::now();
+            let c = CompiledOrg::compile(&org);
+            let took = start.elapsed();
+            assert_eq!(c.role_count(), n as usize);
+            let kind = if based_on { "based_on" } else { "reports_to" };
+            println!("compile {n} roles, {kind} chain: {took:?}");
+        }
+    }
+}
+
+/// The memoized cascade gives every role exactly what walking its own chain gives,
+/// on random `based_on` forests with cycles, dangling parents and admin roles.
+#[test]
+fn role_level_rows_match_each_roles_own_chain() {
+    use rand::{Rng, SeedableRng};
+    let types = ["deals", "contacts", "leads"];
+    for seed in 0..200 {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let n: i64 = rng.gen_range(1..30);
+        let mut b = Builder::default().types(&types);
+        for id in 1..=n {
+            let based_on = rng.gen_bool(0.8).then(|| rng.gen_range(1..=n + 2));
+            b = b.role(id, &format!("r{id}"), based_on, rng.gen_bool(0.05));
+            if rng.gen_bool(0.05) {
+                b = b.privilege(id, "admin");
+            }
+            for _ in 0..rng.gen_range(0..4) {
+                let t = types[rng.gen_range(0..types.len())];
+                let a = Action::ALL[rng.gen_range(0..4)];
+                let l = [Level::None, Level::Owned, Level::All][rng.gen_range(0..3)];
+                b = b.grant(id, t, a, l);
+            }
+        }
+        // A type the rows name but the object types do not list.
+        let org = b.grant(1, "ghost", Action::View, Level::All).build();
+        let rows = role_level_rows(&org, types.len(), |t| types.iter().position(|x| *x == t));
+        for (i, r) in org.snapshot.roles.iter().enumerate() {
+            let set = role_permissions(&org, r.id);
+            for (ti, t) in types.iter().enumerate() {
+                for a in Action::ALL {
+                    assert_eq!(
+                        rows[i * types.len() * 4 + ti * 4 + a.index()],
+                        set.level(t, *a),
+                        "seed {seed}: role {} {t} {a:?}",
+                        r.id
+                    );
+                }
+            }
+        }
+    }
+}
+
+thread_local! {
+    static CANCEL_AFTER: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+}
+
+/// The test's interrupt hook: panics (as CHECK_FOR_INTERRUPTS raises an ERROR) once
+/// this thread's countdown ends; other threads' tests are not affected.
+fn cancel_when_due() {
+    CANCEL_AFTER.with(|c| match c.get() {
+        Some(0) => panic!("canceling statement due to statement timeout"),
+        Some(k) => c.set(Some(k - 1)),
+        None => {}
+    });
+}
+
+/// Long loops of the rebuild check for interrupts: a cancel stops a compile (and
+/// the chain walks) part way.
+#[test]
+fn a_rebuild_checks_for_interrupts() {
+    use super::engine::CompiledOrg;
+    use super::interrupts::set_interrupt_check;
+    set_interrupt_check(cancel_when_due);
+    for based_on in [true, false] {
+        let org = chain_org(20_000, based_on);
+        CANCEL_AFTER.with(|c| c.set(Some(3)));
+        let stopped = std::panic::catch_unwind(|| CompiledOrg::compile(&org));
+        CANCEL_AFTER.with(|c| c.set(None));
+        assert!(
+            stopped.is_err(),
+            "based_on {based_on}: the compile was cancelled"
+        );
+        assert_eq!(CompiledOrg::compile(&org).role_count(), 20_000);
+    }
+    let org = chain_org(20_000, true);
+    CANCEL_AFTER.with(|c| c.set(Some(3)));
+    let stopped = std::panic::catch_unwind(|| org.based_on_chain(20_000));
+    CANCEL_AFTER.with(|c| c.set(None));
+    assert!(stopped.is_err(), "the chain walk was cancelled");
+}
