@@ -17,6 +17,11 @@ GRANT EXECUTE ON FUNCTION sharing._index_owners(text, text, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._filter_holds(text, text, bigint[], bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._owner_hint(text, text, bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing.reach(bigint) TO PUBLIC;
+-- The row level security of the configuration tables and the transfer trigger of
+-- protected tables call these as the querying role.
+GRANT EXECUTE ON FUNCTION sharing._config_all() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._config_company() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._check_transfer(text, bigint, bigint, bigint, bigint) TO PUBLIC;
 -- Each viewer may read their own effective permissions.
 GRANT EXECUTE ON FUNCTION sharing.my_permissions() TO PUBLIC;
 -- The agreement views show only the viewer's own company's agreements.
@@ -24,3 +29,7 @@ GRANT EXECUTE ON FUNCTION sharing._viewer_company() TO PUBLIC;
 GRANT SELECT ON sharing.shared_by_you, sharing.shared_with_you TO PUBLIC;
 -- The audit log shows each viewer their own company's entries (row level security).
 GRANT SELECT ON sharing.audit_log TO PUBLIC;
+-- DBAs of pg_sharing (docs/security.md): everything a superuser uses day to day.
+-- The internal tables stay guarded (sql/tenancy.sql), whatever is granted.
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA sharing TO sharing_admin;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA sharing TO sharing_admin;

@@ -82,6 +82,15 @@ BEGIN
     -- TRUNCATE ignores row level security: only superusers may empty a protected table.
     EXECUTE format('CREATE TRIGGER sharing_no_truncate BEFORE TRUNCATE ON %s
                     FOR EACH STATEMENT EXECUTE FUNCTION sharing._refuse_truncate()', tbl);
+    -- Transfers (a new owner or company) are checked against the old row. Row
+    -- triggers of a partitioned table are cloned to its partitions, present and future.
+    IF NOT (SELECT c.relispartition FROM pg_class c WHERE c.oid = tbl) THEN
+        EXECUTE format('CREATE TRIGGER sharing_transfer BEFORE UPDATE ON %s FOR EACH ROW
+                        WHEN (OLD.%I IS DISTINCT FROM NEW.%I OR OLD.%I IS DISTINCT FROM NEW.%I)
+                        EXECUTE FUNCTION sharing._transfer_guard(%L, %L, %L)',
+                       tbl, owner_column, owner_column, company_column, company_column,
+                       object_type, owner_column, company_column);
+    END IF;
     -- Last: this ALTER TABLE fires the partition event trigger, which then finds
     -- the policies already in place.
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', tbl);
@@ -99,6 +108,9 @@ BEGIN
     EXECUTE format('DROP POLICY IF EXISTS sharing_update ON %s', tbl);
     EXECUTE format('DROP POLICY IF EXISTS sharing_delete ON %s', tbl);
     EXECUTE format('DROP TRIGGER IF EXISTS sharing_no_truncate ON %s', tbl);
+    IF NOT (SELECT c.relispartition FROM pg_class c WHERE c.oid = tbl) THEN
+        EXECUTE format('DROP TRIGGER IF EXISTS sharing_transfer ON %s', tbl);
+    END IF;
 END
 $$;
 
@@ -114,6 +126,65 @@ BEGIN
                   HINT = 'DELETE obeys the policies; a superuser may TRUNCATE';
     END IF;
     RETURN NULL;
+END
+$$;
+
+-- A transfer: an UPDATE that changes the owner or the company of a protected
+-- record (TG_ARGV: object type, owner column, company column).
+CREATE FUNCTION sharing._transfer_guard() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o jsonb := to_jsonb(OLD);
+    n jsonb := to_jsonb(NEW);
+BEGIN
+    PERFORM sharing._check_transfer(TG_ARGV[0], (o ->> TG_ARGV[1])::bigint, (o ->> TG_ARGV[2])::bigint,
+                                    (n ->> TG_ARGV[1])::bigint, (n ->> TG_ARGV[2])::bigint);
+    RETURN NEW;
+END
+$$;
+
+-- The registry of protected tables is internal (not writable by anyone but the
+-- extension): protect() and unprotect() change it through these two functions,
+-- which require the caller to own the table.
+CREATE FUNCTION sharing._require_table_owner(tbl regclass) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT pg_has_role(sharing._asking_role()::name, (SELECT c.relowner FROM pg_class c WHERE c.oid = tbl), 'USAGE') THEN
+        RAISE EXCEPTION 'role "%" does not own table %', sharing._asking_role(), tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'only the owner of a table (or a member of its owning role) may protect or unprotect it';
+    END IF;
+END
+$$;
+
+CREATE FUNCTION sharing._register_protected(tbl regclass, object_type text, owner_column name,
+                                            company_column name, assignee_column name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sharing._require_table_owner(tbl);
+    INSERT INTO sharing.protected_tables (table_name, object_type, owner_column, company_column, assignee_column)
+    VALUES (tbl, object_type, owner_column, company_column, assignee_column)
+    ON CONFLICT (table_name) DO UPDATE
+       SET object_type = EXCLUDED.object_type, owner_column = EXCLUDED.owner_column,
+           company_column = EXCLUDED.company_column, assignee_column = EXCLUDED.assignee_column,
+           protected_at = now();
+END
+$$;
+
+CREATE FUNCTION sharing._unregister_protected(tbl regclass) RETURNS bool
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sharing._require_table_owner(tbl);
+    DELETE FROM sharing.protected_tables p WHERE p.table_name = tbl;
+    RETURN FOUND;
 END
 $$;
 
@@ -190,13 +261,11 @@ BEGIN
                   HINT = 'drop them, or recreate them AS RESTRICTIVE to narrow access further';
     END IF;
 
-    INSERT INTO sharing.object_types (name) VALUES (object_type) ON CONFLICT (name) DO NOTHING;
-    INSERT INTO sharing.protected_tables (table_name, object_type, owner_column, company_column, assignee_column)
-    VALUES (tbl, object_type, owner_column, company_column, assignee_column)
-    ON CONFLICT (table_name) DO UPDATE
-       SET object_type = EXCLUDED.object_type, owner_column = EXCLUDED.owner_column,
-           company_column = EXCLUDED.company_column, assignee_column = EXCLUDED.assignee_column,
-           protected_at = now();
+    -- A new object type is a global setting: creating one needs a DBA session.
+    IF NOT EXISTS (SELECT 1 FROM sharing.object_types t WHERE t.name = protect.object_type) THEN
+        INSERT INTO sharing.object_types (name) VALUES (object_type);
+    END IF;
+    PERFORM sharing._register_protected(tbl, object_type, owner_column, company_column, assignee_column);
 
     -- The table and every partition below it: a query naming a partition directly
     -- must obey the same policies.
@@ -220,8 +289,7 @@ LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    DELETE FROM sharing.protected_tables p WHERE p.table_name = tbl;
-    IF NOT FOUND THEN
+    IF NOT sharing._unregister_protected(tbl) THEN
         RAISE EXCEPTION 'table % is not protected by pg_sharing', tbl
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'sharing.protected_tables lists the protected tables';
@@ -237,7 +305,9 @@ LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT u.company_id FROM sharing.users u WHERE u.id = sharing.current_viewer() $$;
 
-CREATE VIEW sharing._agreements_with_permissions AS
+-- security_invoker: read directly, it shows what the reader's row level security
+-- on the configuration tables allows; read through the two views below, their owner's.
+CREATE VIEW sharing._agreements_with_permissions WITH (security_invoker = true) AS
 SELECT a.id AS agreement_id, a.grantor_company, g.name AS grantor_name,
        a.grantee_company, e.name AS grantee_name, a.notes, a.created_at,
        COALESCE((SELECT jsonb_agg(jsonb_build_object('object_type', p.object_type, 'action', p.action)
@@ -248,11 +318,13 @@ SELECT a.id AS agreement_id, a.grantor_company, g.name AS grantor_name,
   JOIN sharing.companies e ON e.id = a.grantee_company;
 
 -- Agreements in which the viewer's company shares its data ("Shared by you").
-CREATE VIEW sharing.shared_by_you AS
+-- security_barrier: a leaky function in the reader's WHERE runs only on the rows
+-- the viewer may see (docs/security.md).
+CREATE VIEW sharing.shared_by_you WITH (security_barrier = true) AS
 SELECT * FROM sharing._agreements_with_permissions
  WHERE grantor_company = (SELECT sharing._viewer_company());
 
 -- Agreements in which other companies share their data with the viewer's ("Shared with you").
-CREATE VIEW sharing.shared_with_you AS
+CREATE VIEW sharing.shared_with_you WITH (security_barrier = true) AS
 SELECT * FROM sharing._agreements_with_permissions
  WHERE grantee_company = (SELECT sharing._viewer_company());

@@ -105,6 +105,25 @@ CREATE TABLE sharing.trusted_app_roles (
     db_role name PRIMARY KEY
 );
 
+-- Internal: which roles are a company's standard Administrator, Manager and User
+-- (known by identity, not by name). Written only by the extension's own functions.
+CREATE TABLE sharing._standard_roles (
+    role_id bigint PRIMARY KEY REFERENCES sharing.roles (id) ON DELETE CASCADE,
+    kind    text NOT NULL CHECK (kind IN ('administrator', 'manager', 'user'))
+);
+
+-- The DBAs of pg_sharing besides PostgreSQL superusers: a session whose role really
+-- asking is a member of sharing_admin, without a viewer, is unrestricted
+-- (docs/security.md). Roles are global to the cluster: another database may have
+-- created it already.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'sharing_admin') THEN
+        CREATE ROLE sharing_admin NOLOGIN;
+    END IF;
+END
+$$;
+
 -- Privileges: nothing for PUBLIC but the schema; DBAs grant table access to the
 -- application roles explicitly (see docs/sql-reference.md).
 REVOKE ALL ON ALL TABLES IN SCHEMA sharing FROM PUBLIC;
@@ -122,6 +141,7 @@ SELECT pg_catalog.pg_extension_config_dump('sharing.sharing_rules', '');
 SELECT pg_catalog.pg_extension_config_dump('sharing.agreements', '');
 SELECT pg_catalog.pg_extension_config_dump('sharing.agreement_permissions', '');
 SELECT pg_catalog.pg_extension_config_dump('sharing.trusted_app_roles', '');
+SELECT pg_catalog.pg_extension_config_dump('sharing._standard_roles', '');
 -- ... and the identity sequences, so that restored ids keep counting from where they were.
 SELECT pg_catalog.pg_extension_config_dump('sharing.companies_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('sharing.users_id_seq', '');

@@ -2,8 +2,10 @@
 -- (plain DML, the helper functions, an import) obeys them. A violation raises an
 -- ERROR, which aborts the whole statement: nothing is half-written.
 --
--- Escalation checks (§2.5) call the sharing._require_* functions (src/sql_api/guards.rs),
--- which return at once in a session without a viewer.
+-- Escalation checks (docs/security.md, "The trust model") call the sharing._require_*
+-- functions (src/sql_api/guards.rs): a DBA session (a superuser or a member of
+-- sharing_admin, without a viewer) passes them, a viewer is checked, and a session
+-- with neither is refused.
 --
 -- Trigger functions are SECURITY DEFINER (they keep bookkeeping rows the caller may
 -- not be allowed to write) with a pinned search_path; the viewer they check is the
@@ -20,6 +22,22 @@ CREATE FUNCTION sharing._company_exists(company_id bigint) RETURNS bool
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT EXISTS (SELECT 1 FROM sharing.companies c WHERE c.id = company_id) $$;
+
+-- A referenced row that must exist when a trigger judges a change (a row created
+-- later in the same statement would escape the checks); `company` is what the
+-- caller read for it, NULL when it is missing.
+CREATE FUNCTION sharing._require_existing(kind text, id bigint, company bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF company IS NULL THEN
+        RAISE EXCEPTION '% % does not exist', kind, coalesce(id::text, 'NULL')
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = format('create the %s first, in an earlier statement or an earlier part of this one', kind);
+    END IF;
+END
+$$;
 
 -- The company's default role, or an error that says how to fix it.
 CREATE FUNCTION sharing._default_role(company_id bigint) RETURNS bigint
@@ -75,6 +93,9 @@ BEGIN
     INSERT INTO sharing.roles (company_id, name, description, reports_to, is_default, is_protected)
     VALUES (NEW.id, 'User', 'Create, view, edit and delete owned records', manager_id, true, true)
     RETURNING id INTO user_id;
+    -- The standard roles are known by identity, not by name (renamed, they stay standard).
+    INSERT INTO sharing._standard_roles (role_id, kind)
+    VALUES (admin_id, 'administrator'), (manager_id, 'manager'), (user_id, 'user');
     INSERT INTO sharing.role_permissions (role_id, object_type, action, level)
     SELECT s.role_id, t.name, a.action, s.level
       FROM (VALUES (manager_id, 'all'), (user_id, 'owned')) AS s (role_id, level)
@@ -90,15 +111,15 @@ CREATE TRIGGER companies_seed AFTER INSERT ON sharing.companies
     FOR EACH ROW EXECUTE FUNCTION sharing._companies_seed();
 
 ---------------------------------------------------------------------------
--- object_types: admins (or DBAs) manage them; a new type gets the standard rows of
--- every company's Manager (all) and User (owned) roles.
+-- object_types: global, so only a DBA session manages them; a new type gets the
+-- standard rows of every company's standard Manager (all) and User (owned) roles.
 ---------------------------------------------------------------------------
 CREATE FUNCTION sharing._object_types_guard() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM sharing._require_privilege('admin', NULL);
+    PERFORM sharing._require_dba('change sharing.object_types (global to every company)');
     IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
     RETURN NEW;
 END
@@ -110,10 +131,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     INSERT INTO sharing.role_permissions (role_id, object_type, action, level)
-    SELECT r.id, NEW.name, a.action, CASE r.name WHEN 'Manager' THEN 'all' ELSE 'owned' END
-      FROM sharing.roles r
+    SELECT s.role_id, NEW.name, a.action, CASE s.kind WHEN 'manager' THEN 'all' ELSE 'owned' END
+      FROM sharing._standard_roles s
      CROSS JOIN (VALUES ('create'), ('view'), ('edit'), ('delete')) AS a (action)
-     WHERE r.name IN ('Manager', 'User')
+     WHERE s.kind IN ('manager', 'user')
     ON CONFLICT (role_id, object_type, action) DO NOTHING;
     RETURN NULL;
 END
@@ -143,11 +164,17 @@ BEGIN
     IF TG_OP = 'UPDATE' THEN
         PERFORM sharing._require_privilege('manage_users', OLD.company_id);
     END IF;
-    IF (NEW.is_superuser OR NEW.is_super_company_member)
-       AND (TG_OP = 'INSERT'
-            OR NEW.is_superuser IS DISTINCT FROM OLD.is_superuser
-            OR NEW.is_super_company_member IS DISTINCT FROM OLD.is_super_company_member) THEN
+    -- Global flags: a DBA or an active superuser user sets or clears them.
+    IF (TG_OP = 'INSERT' AND (NEW.is_superuser OR NEW.is_super_company_member))
+       OR (TG_OP = 'UPDATE'
+           AND (NEW.is_superuser IS DISTINCT FROM OLD.is_superuser
+                OR NEW.is_super_company_member IS DISTINCT FROM OLD.is_super_company_member)) THEN
         PERFORM sharing._require_superuser();
+    END IF;
+    -- The login mapping decides who a PostgreSQL role acts as: a DBA session only.
+    IF (TG_OP = 'INSERT' AND NEW.db_role IS NOT NULL)
+       OR (TG_OP = 'UPDATE' AND NEW.db_role IS DISTINCT FROM OLD.db_role) THEN
+        PERFORM sharing._require_dba(format('set users.db_role of user %s', NEW.id));
     END IF;
     RETURN NEW;
 END
@@ -250,7 +277,12 @@ BEGIN
 
     -- No escalation.
     PERFORM sharing._require_privilege('manage_roles', NEW.company_id);
-    IF NEW.is_admin AND (TG_OP = 'INSERT' OR NOT OLD.is_admin) THEN
+    -- The flags that make a role administrative, undeletable or the default of new
+    -- users: an admin sets or clears them.
+    IF (TG_OP = 'INSERT' AND (NEW.is_admin OR NEW.is_protected OR NEW.is_default))
+       OR (TG_OP = 'UPDATE' AND (NEW.is_admin IS DISTINCT FROM OLD.is_admin
+                                 OR NEW.is_protected IS DISTINCT FROM OLD.is_protected
+                                 OR NEW.is_default IS DISTINCT FROM OLD.is_default)) THEN
         PERFORM sharing._require_privilege('admin', NEW.company_id);
     END IF;
     IF NEW.based_on IS NOT NULL AND (TG_OP = 'INSERT' OR NEW.based_on IS DISTINCT FROM OLD.based_on) THEN
@@ -331,9 +363,10 @@ BEGIN
     END IF;
     SELECT u.company_id INTO user_company FROM sharing.users u WHERE u.id = NEW.user_id FOR NO KEY UPDATE;
     SELECT r.company_id, r.name INTO role_company, role_name FROM sharing.roles r WHERE r.id = NEW.role_id;
-    IF user_company IS NULL OR role_company IS NULL THEN
-        RETURN NEW; -- the foreign keys report it
-    END IF;
+    -- Checked now, not by the foreign keys at the end of the statement: a writable
+    -- CTE could otherwise create the user after a membership no check could judge.
+    PERFORM sharing._require_existing('user', NEW.user_id, user_company);
+    PERFORM sharing._require_existing('role', NEW.role_id, role_company);
     IF user_company <> role_company THEN
         RAISE EXCEPTION 'user % of company % cannot get role "%" (%) of company %',
                 NEW.user_id, user_company, role_name, NEW.role_id, role_company
@@ -401,9 +434,8 @@ BEGIN
         IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
     END IF;
     SELECT r.company_id INTO company FROM sharing.roles r WHERE r.id = NEW.role_id;
-    IF company IS NOT NULL THEN
-        PERFORM sharing._require_privilege('manage_roles', company);
-    END IF;
+    PERFORM sharing._require_existing('role', NEW.role_id, company);
+    PERFORM sharing._require_privilege('manage_roles', company);
     PERFORM sharing._require_level(NEW.object_type, NEW.action, NEW.level);
     RETURN NEW;
 END
@@ -474,9 +506,8 @@ BEGIN
     END IF;
     PERFORM sharing._check_privilege_name(NEW.privilege);
     SELECT r.company_id INTO company FROM sharing.roles r WHERE r.id = NEW.role_id;
-    IF company IS NOT NULL THEN
-        PERFORM sharing._require_privilege('manage_roles', company);
-    END IF;
+    PERFORM sharing._require_existing('role', NEW.role_id, company);
+    PERFORM sharing._require_privilege('manage_roles', company);
     PERFORM sharing._require_grantable_privilege(NEW.privilege);
     RETURN NEW;
 END
@@ -500,6 +531,10 @@ BEGIN
         PERFORM sharing._require_privilege('manage_sharing', OLD.company_id);
     END IF;
     IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+    PERFORM sharing._require_existing('role', NEW.source_role,
+                                      (SELECT r.company_id FROM sharing.roles r WHERE r.id = NEW.source_role));
+    PERFORM sharing._require_existing('role', NEW.target_role,
+                                      (SELECT r.company_id FROM sharing.roles r WHERE r.id = NEW.target_role));
     SELECT r.id, r.name, r.company_id INTO bad
       FROM sharing.roles r
      WHERE r.id IN (NEW.source_role, NEW.target_role) AND r.company_id <> NEW.company_id
@@ -556,9 +591,8 @@ BEGIN
         IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
     END IF;
     SELECT * INTO a FROM sharing.agreements x WHERE x.id = NEW.agreement_id;
-    IF FOUND THEN
-        PERFORM sharing._require_grantor(a.grantor_company, a.grantee_company);
-    END IF;
+    PERFORM sharing._require_existing('agreement', NEW.agreement_id, a.grantor_company);
+    PERFORM sharing._require_grantor(a.grantor_company, a.grantee_company);
     PERFORM sharing._require_level(NEW.object_type, NEW.action, 'all');
     RETURN NEW;
 END
@@ -570,7 +604,18 @@ CREATE TRIGGER agreement_permissions_guard BEFORE INSERT OR UPDATE OR DELETE ON 
     FOR EACH ROW EXECUTE FUNCTION sharing._agreement_permissions_guard();
 
 ---------------------------------------------------------------------------
--- trusted_app_roles: superusers (or DBAs) only.
+-- trusted_app_roles: a DBA session only (they choose who may act for any user).
 ---------------------------------------------------------------------------
+CREATE FUNCTION sharing._dba_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sharing._require_dba(format('change sharing.%I', TG_TABLE_NAME));
+    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+    RETURN NEW;
+END
+$$;
+
 CREATE TRIGGER trusted_app_roles_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.trusted_app_roles
-    FOR EACH ROW EXECUTE FUNCTION sharing._superuser_guard();
+    FOR EACH ROW EXECUTE FUNCTION sharing._dba_guard();

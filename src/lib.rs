@@ -37,6 +37,7 @@ extension_sql_file!(
         sql_api::guards::_require_role_within,
         sql_api::guards::_require_grantor,
         sql_api::guards::_check_privilege_name,
+        sql_api::authority::_require_dba,
     ]
 );
 extension_sql_file!(
@@ -65,7 +66,9 @@ extension_sql_file!(
         sql_api::visibility::_filter_holds,
         sql_api::planner::_forget_plans,
         sql_api::planner::_access_support,
-        sql_api::viewer::current_viewer
+        sql_api::viewer::current_viewer,
+        sql_api::viewer::_asking_role,
+        sql_api::transfer::_check_transfer
     ]
 );
 extension_sql_file!(
@@ -74,9 +77,18 @@ extension_sql_file!(
     requires = ["protect", sql_api::viewer::_asking_role]
 );
 extension_sql_file!(
+    "../sql/tenancy.sql",
+    name = "tenancy",
+    requires = [
+        "audit",
+        sql_api::authority::_config_all,
+        sql_api::authority::_config_company
+    ]
+);
+extension_sql_file!(
     "../sql/portable.sql",
     name = "portable",
-    requires = ["audit"]
+    requires = ["tenancy"]
 );
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

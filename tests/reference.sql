@@ -64,8 +64,8 @@ CREATE FUNCTION ref.user_level(u bigint, t text, action text) RETURNS int LANGUA
 
 CREATE FUNCTION ref.can_see(o bigint, v bigint) RETURNS bool LANGUAGE sql STABLE AS $$
   SELECT CASE
-    WHEN NOT EXISTS (SELECT 1 FROM sharing.users WHERE id = v) THEN false
-    WHEN (SELECT is_superuser AND status = 'active' FROM sharing.users WHERE id = v) THEN true
+    WHEN NOT EXISTS (SELECT 1 FROM sharing.users WHERE id = v AND status = 'active') THEN false
+    WHEN (SELECT is_superuser FROM sharing.users WHERE id = v) THEN true
     WHEN o = v THEN true
     WHEN NOT EXISTS (SELECT 1 FROM sharing.users WHERE id = o) THEN false
     ELSE ref.below(o, v) OR ref.rule_covers(o, v, NULL, 'view')

@@ -1,21 +1,25 @@
-//! The no-escalation checks (SPEC §2.5), called by the triggers of sql/triggers.sql.
-//! Each returns at once when there is no viewer (a DBA session) and otherwise asks
-//! `model::authority` about the acting viewer.
+//! The no-escalation checks (docs/security.md, "The trust model"), called by the
+//! triggers of sql/triggers.sql. Each returns at once in a DBA session (a superuser
+//! or `sharing_admin` member without a viewer), refuses a session that has neither a
+//! viewer nor a DBA's role, and otherwise asks `model::authority` about the viewer.
 
+use super::authority::{acting, deny_nobody, Acting};
 use super::cache::current_model;
 use super::errors::{deny, invalid_parameter};
-use super::viewer::resolve_viewer;
 use crate::model::authority::Actor;
 use crate::model::privileges::{classify_privilege, PrivilegeKind};
 use crate::model::types::{Action, Level};
 use pgrx::prelude::*;
 
-/// Run `check` for the acting viewer, if any (superusers pass; inactive viewers fail).
+/// Run `check` for the acting viewer (superusers pass; inactive viewers fail); a DBA
+/// session passes, a session with neither a viewer nor a DBA's role is refused.
 pub fn require_for_viewer(
     check: impl FnOnce(&Actor) -> Result<(), crate::model::authority::Denial>,
 ) {
-    let Some(viewer) = resolve_viewer() else {
-        return;
+    let viewer = match acting() {
+        Acting::Dba => return,
+        Acting::Nobody => deny_nobody("change the sharing configuration"),
+        Acting::Viewer(v) => v,
     };
     let model = current_model();
     let actor = Actor::resolve(&model.org, viewer).unwrap_or_else(|d| deny(d));

@@ -1,6 +1,7 @@
 //! The thin pgrx layer: SQL functions that load rows into `crate::model` and
 //! return its answers. No sharing rule is decided here.
 
+pub mod authority;
 pub mod cache;
 pub mod errors;
 pub mod guards;
@@ -9,5 +10,6 @@ pub mod planner;
 pub mod portable;
 pub mod snapshot;
 pub mod spi_read;
+pub mod transfer;
 pub mod viewer;
 pub mod visibility;

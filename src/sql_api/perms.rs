@@ -1,5 +1,6 @@
 //! Effective permissions (SPEC §3) as SQL functions.
 
+use super::authority::{require_may_ask_about, ConfigScope};
 use super::cache::current_model;
 use super::errors::invalid_parameter;
 use crate::model::org::Org;
@@ -18,6 +19,7 @@ fn require_user(org: &Org, user_id: i64) {
 }
 
 fn perms_or_error(org: &Org, user_id: i64) -> EffectivePerms {
+    require_may_ask_about(user_id);
     require_user(org, user_id);
     perms_of(org, user_id).expect("a known user has effective permissions")
 }
@@ -66,12 +68,14 @@ fn effective_permissions(
 fn has_privilege(user_id: i64, name: &str) -> bool {
     let model = current_model();
     let org = &model.org;
+    require_may_ask_about(user_id);
     require_user(org, user_id);
     crate::model::perms::user_permissions(org, user_id).has_privilege(name)
 }
 
 /// Every role's effective level per object type and action (inheritance and admin
-/// applied); the rows behind `sharing.role_permission_matrix`.
+/// applied); the rows behind `sharing.role_permission_matrix`. Only the companies
+/// whose configuration the caller may read (docs/security.md, tenant isolation).
 #[pg_extern(stable, parallel_restricted, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn _role_matrix() -> TableIterator<
@@ -84,10 +88,16 @@ fn _role_matrix() -> TableIterator<
         name!(level, String),
     ),
 > {
+    let scope = super::authority::config_scope();
     let model = current_model();
     let org = &model.org;
     let rows: Vec<_> = role_matrix(org)
         .into_iter()
+        .filter(|(c, ..)| match scope {
+            ConfigScope::Every => true,
+            ConfigScope::Company(own) => *c == own,
+            ConfigScope::Nothing => false,
+        })
         .map(|(c, r, t, a, l)| (c, r, t, a.to_string(), l.to_string()))
         .collect();
     TableIterator::new(rows)

@@ -9,6 +9,7 @@
 //! empty cache and would compile the whole organization again for every query
 //! (seconds at millions of users), so decisions stay in the leader, whose model is warm.
 
+use super::authority::require_may_ask_about;
 use super::cache::current_model;
 use super::errors::invalid_parameter;
 use super::viewer::resolve_viewer;
@@ -38,10 +39,27 @@ fn require_type(org: &Org, object_type: &str) {
 }
 
 /// Does `viewer` reach `owner`'s records, whatever their type (hierarchy, owner,
-/// type-independent sharing rules, superuser)?
+/// type-independent sharing rules, superuser)? Inactive viewers reach nothing.
 #[pg_extern(stable, strict, parallel_restricted)]
 fn can_see(owner: i64, viewer: i64) -> bool {
+    require_may_ask_about(viewer);
     current_model().compiled.can_see(owner, viewer)
+}
+
+/// [`allowed`] for a viewer named by the caller, who must be allowed to ask about
+/// them (docs/security.md: the org chart is not public).
+fn allowed_for_named(
+    object_type: Option<&str>,
+    action: Option<&str>,
+    owner: Option<i64>,
+    company: Option<i64>,
+    viewer: Option<i64>,
+    assignee: Option<i64>,
+) -> bool {
+    if let Some(v) = viewer {
+        require_may_ask_about(v);
+    }
+    allowed(object_type, action, owner, company, viewer, assignee)
 }
 
 /// The one decision every deciding SQL function makes. NULL viewer: false.
@@ -78,7 +96,7 @@ fn can_access(
     viewer: Option<i64>,
     assignee: default!(Option<i64>, "NULL"),
 ) -> bool {
-    allowed(object_type, action, owner, company, viewer, assignee)
+    allowed_for_named(object_type, action, owner, company, viewer, assignee)
 }
 
 /// The policy of a protected table (sql/protect.sql): `can_access` for the
@@ -96,7 +114,7 @@ fn _policy(
     all_rows_company: Option<i64>,
 ) -> bool {
     (company.is_some() && company == all_rows_company)
-        || allowed(object_type, action, owner, company, viewer, assignee)
+        || allowed_for_named(object_type, action, owner, company, viewer, assignee)
 }
 
 /// `can_access` as planned for `planned_viewer` (the planner's rewrite of
@@ -113,7 +131,7 @@ fn _can_access_for(
     planned_viewer: Option<i64>,
 ) -> bool {
     let _ = planned_viewer;
-    allowed(object_type, action, owner, company, viewer, assignee)
+    allowed_for_named(object_type, action, owner, company, viewer, assignee)
 }
 
 /// Is `viewer`'s filter for (type, action) still exactly "company = `company` and
@@ -184,6 +202,7 @@ fn _index_owners(object_type: Option<&str>, action: Option<&str>, viewer: Option
     let (Some(object_type), Some(action), Some(viewer)) = (object_type, action, viewer) else {
         return Vec::new();
     };
+    require_may_ask_about(viewer);
     let action = parse_action(action);
     match owner_bound(object_type, action, viewer) {
         OwnerBound::Owners(owners) => owners,
@@ -211,6 +230,7 @@ fn _all_rows_company(
     viewer: Option<i64>,
 ) -> Option<i64> {
     let (object_type, action, viewer) = (object_type?, action?, viewer?);
+    require_may_ask_about(viewer);
     let action = parse_action(action);
     current_model()
         .compiled
@@ -220,6 +240,7 @@ fn _all_rows_company(
 /// Every owner whose records `viewer` reaches (see `can_see`).
 #[pg_extern(stable, strict, parallel_restricted)]
 fn reach(viewer: i64) -> SetOfIterator<'static, i64> {
+    require_may_ask_about(viewer);
     SetOfIterator::new(current_model().compiled.reach(viewer))
 }
 
@@ -241,6 +262,7 @@ fn explain_access(
             None,
         );
     };
+    require_may_ask_about(viewer);
     let action = parse_action(action);
     let model = current_model();
     require_type(&model.org, object_type);

@@ -1,0 +1,105 @@
+-- pg_sharing: who reads and writes the extension's own tables (docs/security.md,
+-- "The trust model").
+--
+-- * Internal tables (the generation, the registry of protected tables, the standard
+--   roles, the audit log) are written only by the extension's own functions, whatever
+--   table privileges a role was granted: a guard refuses every other writer.
+-- * Configuration tables are row-level secured: outside a DBA session an acting
+--   viewer reads and changes only their own company's rows (agreements: those where
+--   their company is a party); without a viewer and without a DBA's role, nothing.
+--   The extension's SECURITY DEFINER functions run as the tables' owner, which row
+--   level security does not restrict (it is not FORCEd), so triggers and the
+--   compiled model still see every row.
+
+-- Refuse a write to an internal table unless it comes from the extension itself
+-- (the table's owner, i.e. a SECURITY DEFINER function of the extension) or from a
+-- PostgreSQL superuser (who could disable the guard anyway, and restores dumps).
+CREATE FUNCTION sharing._internal_guard() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles r
+                    WHERE r.rolname = current_user
+                      AND (r.rolsuper OR r.oid = (SELECT c.relowner FROM pg_class c WHERE c.oid = TG_RELID))) THEN
+        RAISE EXCEPTION '% on sharing.% is refused: it is internal to pg_sharing', TG_OP, TG_TABLE_NAME
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'the extension keeps this table itself; use the documented functions (protect, unprotect) or ask a superuser';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['_generation', 'protected_tables', '_standard_roles', 'audit_log'] LOOP
+        EXECUTE format('CREATE TRIGGER a_internal_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
+                          ON sharing.%I FOR EACH STATEMENT EXECUTE FUNCTION sharing._internal_guard()', t);
+        -- Also under session_replication_role = replica.
+        EXECUTE format('ALTER TABLE sharing.%I ENABLE ALWAYS TRIGGER a_internal_guard', t);
+    END LOOP;
+END
+$$;
+
+-- Tenant isolation of the configuration. Each policy reads the two settings once
+-- per statement (InitPlans).
+ALTER TABLE sharing.companies ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON sharing.companies
+    USING ((SELECT sharing._config_all()) OR id = (SELECT sharing._config_company()));
+
+ALTER TABLE sharing.users ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON sharing.users
+    USING ((SELECT sharing._config_all()) OR company_id = (SELECT sharing._config_company()));
+
+ALTER TABLE sharing.roles ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON sharing.roles
+    USING ((SELECT sharing._config_all()) OR company_id = (SELECT sharing._config_company()));
+
+ALTER TABLE sharing.user_roles ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON sharing.user_roles
+    USING ((SELECT sharing._config_all())
+           OR EXISTS (SELECT 1 FROM sharing.users u
+                       WHERE u.id = user_id AND u.company_id = (SELECT sharing._config_company())));
+
+ALTER TABLE sharing.role_permissions ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON sharing.role_permissions
+    USING ((SELECT sharing._config_all())
+           OR EXISTS (SELECT 1 FROM sharing.roles r
+                       WHERE r.id = role_id AND r.company_id = (SELECT sharing._config_company())));
+
+ALTER TABLE sharing.role_privileges ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON sharing.role_privileges
+    USING ((SELECT sharing._config_all())
+           OR EXISTS (SELECT 1 FROM sharing.roles r
+                       WHERE r.id = role_id AND r.company_id = (SELECT sharing._config_company())));
+
+ALTER TABLE sharing.sharing_rules ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON sharing.sharing_rules
+    USING ((SELECT sharing._config_all()) OR company_id = (SELECT sharing._config_company()));
+
+ALTER TABLE sharing.agreements ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON sharing.agreements
+    USING ((SELECT sharing._config_all())
+           OR grantor_company = (SELECT sharing._config_company())
+           OR grantee_company = (SELECT sharing._config_company()));
+
+ALTER TABLE sharing.agreement_permissions ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON sharing.agreement_permissions
+    USING ((SELECT sharing._config_all())
+           OR EXISTS (SELECT 1 FROM sharing.agreements a
+                       WHERE a.id = agreement_id
+                         AND (SELECT sharing._config_company()) IN (a.grantor_company, a.grantee_company)));
+
+-- Global settings: object types are read by every acting party (they name what the
+-- permissions are about) and changed by DBA sessions only (their trigger says so);
+-- the trusted roles are read by DBA sessions only.
+
+ALTER TABLE sharing.trusted_app_roles ENABLE ROW LEVEL SECURITY;
+CREATE POLICY dba ON sharing.trusted_app_roles USING ((SELECT sharing._config_all()));
+
+-- The two views for comparing roles and listing members read as their caller, so
+-- the policies above apply to them.
+ALTER VIEW sharing.role_permission_matrix SET (security_invoker = true);
+ALTER VIEW sharing.role_members SET (security_invoker = true);
