@@ -150,6 +150,18 @@ pub enum Reason {
     CreateNotBelow,
 }
 
+/// Why a transfer is refused (see [`CompiledOrg::transfer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferRefusal {
+    InactiveViewer,
+    /// Only a superuser (or a DBA session) moves a record to another company.
+    CompanyChange,
+    /// The viewer reaches the record otherwise than by ownership.
+    NotHeld,
+    /// The new owner is one the viewer could not create a record for.
+    CannotCreate,
+}
+
 /// One decision: the answer, the reason and the level the viewer holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
@@ -531,11 +543,15 @@ impl CompiledOrg {
     }
 
     /// `can_see(owner, viewer)`: the type-independent reach.
+    /// An inactive viewer sees nothing, not even their own records.
     pub fn can_see(&self, owner: i64, viewer: i64) -> bool {
         let Some(v) = self.user(viewer) else {
             return false;
         };
-        if v.superuser && v.status == Status::Active {
+        if v.status != Status::Active {
+            return false;
+        }
+        if v.superuser {
             return true;
         }
         if owner == viewer {
@@ -547,6 +563,54 @@ impl CompiledOrg {
         self.below(o, v).is_some() || self.rule_for(o, v, None, Action::View).is_some()
     }
 
+    /// An UPDATE that moves a record to another owner or company (a transfer, see
+    /// docs/concepts.md): `viewer` must hold the old record by ownership (owner,
+    /// owner strictly below in the hierarchy, or `edit` level `all` in the record's
+    /// company) and may create the new one. Assignments, rules, defaults, agreements
+    /// and record shares never transfer; only superusers change the company.
+    pub fn transfer(
+        &self,
+        object_type: &str,
+        from: (Option<i64>, Option<i64>),
+        to: (Option<i64>, Option<i64>),
+        viewer: i64,
+    ) -> Result<(), TransferRefusal> {
+        let ((old_owner, old_company), (new_owner, new_company)) = (from, to);
+        let Some(v) = self.user(viewer).filter(|v| v.status == Status::Active) else {
+            return Err(TransferRefusal::InactiveViewer);
+        };
+        if v.superuser {
+            return Ok(());
+        }
+        if old_company != new_company {
+            return Err(TransferRefusal::CompanyChange);
+        }
+        let Some(&t) = self.type_ix.get(object_type) else {
+            return Err(TransferRefusal::NotHeld);
+        };
+        let own_company = old_company.is_some_and(|c| c == v.company || v.super_member);
+        let held = old_owner == Some(viewer)
+            || (own_company && self.level(v, t, Action::Edit) == Level::All)
+            || old_owner
+                .and_then(|o| self.user(o))
+                .is_some_and(|o| self.below(o, v).is_some());
+        if !held {
+            return Err(TransferRefusal::NotHeld);
+        }
+        let create = self.decide(
+            object_type,
+            Action::Create,
+            new_owner,
+            new_company,
+            viewer,
+            None,
+        );
+        if !create.allowed {
+            return Err(TransferRefusal::CannotCreate);
+        }
+        Ok(())
+    }
+
     /// `reach(viewer)`: every owner `can_see` admits, ascending.
     pub fn reach(&self, viewer: i64) -> Vec<i64> {
         let mut out: Vec<i64> = self
@@ -555,7 +619,11 @@ impl CompiledOrg {
             .map(|u| u.id)
             .filter(|o| self.can_see(*o, viewer))
             .collect();
-        if self.user(viewer).is_some() && !out.contains(&viewer) {
+        if self
+            .user(viewer)
+            .is_some_and(|v| v.status == Status::Active)
+            && !out.contains(&viewer)
+        {
             out.push(viewer);
         }
         out.sort_unstable();
