@@ -13,3 +13,5 @@ pub mod types;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod transfer_tests;
