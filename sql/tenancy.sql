@@ -92,6 +92,13 @@ CREATE POLICY tenant ON sharing.agreement_permissions
                        WHERE a.id = agreement_id
                          AND (SELECT sharing._config_company()) IN (a.grantor_company, a.grantee_company)));
 
+-- Which roles are standard: readable like the roles themselves.
+ALTER TABLE sharing._standard_roles ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON sharing._standard_roles
+    USING ((SELECT sharing._config_all())
+           OR EXISTS (SELECT 1 FROM sharing.roles r
+                       WHERE r.id = role_id AND r.company_id = (SELECT sharing._config_company())));
+
 -- Global settings: object types are read by every acting party (they name what the
 -- permissions are about) and changed by DBA sessions only (their trigger says so);
 -- the trusted roles are read by DBA sessions only.
