@@ -171,24 +171,18 @@ fn is_trusted_role(role: pg_sys::Oid) -> bool {
 }
 
 /// May this session ask about `user`? Cheap when `user` is its own viewer (the
-/// per-row case of a policy); refuses with 42501 otherwise unless allowed.
-pub fn require_may_ask_about(user: i64) {
+/// per-row case of a policy).
+pub fn may_ask_about(user: i64) -> bool {
     let viewer = resolve_viewer();
     if viewer == Some(user) || asker_may_ask_about_anyone() {
-        return;
+        return true;
     }
     let Some(v) = viewer else {
-        insufficient_privilege(
-            format!(
-                "role \"{}\" has no viewer and may not ask about user {user}",
-                asking_role_name()
-            ),
-            Some("only DBA sessions and trusted application roles ask about any user; others ask about their own viewer"),
-        );
+        return false;
     };
     let model = current_model();
     let org = &model.org;
-    let allowed = org.user(v).is_some_and(|me| {
+    org.user(v).is_some_and(|me| {
         if me.status != Status::Active {
             return false;
         }
@@ -198,11 +192,25 @@ pub fn require_may_ask_about(user: i64) {
                 && org
                     .user(user)
                     .is_some_and(|u| u.company_id == me.company_id))
-    });
-    if !allowed {
-        insufficient_privilege(
+    })
+}
+
+/// [`may_ask_about`], or 42501.
+pub fn require_may_ask_about(user: i64) {
+    if may_ask_about(user) {
+        return;
+    }
+    match resolve_viewer() {
+        None => insufficient_privilege(
+            format!(
+                "role \"{}\" has no viewer and may not ask about user {user}",
+                asking_role_name()
+            ),
+            Some("only DBA sessions and trusted application roles ask about any user; others ask about their own viewer"),
+        ),
+        Some(v) => insufficient_privilege(
             format!("viewer {v} may not ask about user {user}"),
             Some("ask about your own viewer; users with manage_users may ask about users of their own company"),
-        );
+        ),
     }
 }

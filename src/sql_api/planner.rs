@@ -514,6 +514,11 @@ unsafe fn planned_bound(funcid: pg_sys::Oid, args: *mut pg_sys::List) -> Option<
     if !pg_sys::ActiveSnapshotSet() {
         return None;
     }
+    // A plan (its estimates in EXPLAIN) must not tell about a viewer the session may
+    // not ask about (docs/security.md); such a call is refused when it runs.
+    if !super::authority::may_ask_about(viewer) {
+        return None;
+    }
     Some(super::visibility::owner_bound(&object_type, action, viewer))
 }
 
