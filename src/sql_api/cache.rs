@@ -12,8 +12,10 @@
 //! Reading the generation is one read-only SPI query (a plan kept for the backend);
 //! to make a decision a few memory reads, the generation is remembered per snapshot
 //! (its xmin, xmax, in-progress sets and command id — and the local transaction id
-//! once the transaction has an xid), so rows of one statement, and consecutive
-//! read-only statements that see the same committed data, never query it again.
+//! and the current subtransaction once the transaction has an xid, since a rollback
+//! to a savepoint changes what the transaction sees of its own writes and nothing
+//! else), so rows of one statement, and consecutive read-only statements that see
+//! the same committed data, never query it again.
 
 use super::spi_read::read_row_kept;
 use crate::model::engine::{CompiledOrg, OwnerBound};
@@ -80,6 +82,10 @@ pub struct SnapshotKey {
     xmax: u32,
     xcnt: u32,
     curcid: u32,
+    /// The current subtransaction, once the transaction has an xid: ROLLBACK TO
+    /// SAVEPOINT (or a PL/pgSQL exception block) undoes this transaction's own writes
+    /// without moving the snapshot or the command id, and starts a new subtransaction.
+    subxact: u32,
     /// hash of the in-progress transaction sets
     completion: u64,
 }
@@ -158,6 +164,11 @@ pub fn snapshot_key() -> Option<SnapshotKey> {
         let wrote = pg_sys::GetTopTransactionIdIfAny() != pg_sys::InvalidTransactionId;
         Some(SnapshotKey {
             lxid: if wrote { local_xid() } else { 0 },
+            subxact: if wrote {
+                pg_sys::GetCurrentSubTransactionId()
+            } else {
+                0
+            },
             xmin: s.xmin.into_inner(),
             xmax: s.xmax.into_inner(),
             xcnt: s.xcnt,
