@@ -1,6 +1,7 @@
 //! Every configuration parameter of pg_sharing, in one place.
 
-use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
+use pgrx::pg_sys;
 
 /// `sharing.viewer`: the application user id a trusted application server acts for
 /// (`SET LOCAL sharing.viewer = '42'`). Read by `sharing.current_viewer()`, which
@@ -18,6 +19,23 @@ pub static SEED_STANDARD_ROLES: GucSetting<bool> = GucSetting::<bool>::new(true)
 /// and who reach less than this share of their company's users also get an access
 /// path through an index on the owner column. 0: never; above 1: always.
 pub static OWNER_INDEX_MAX_SHARE: GucSetting<f64> = GucSetting::<f64>::new(0.05);
+
+/// `sharing.viewer_scope`: how long a viewer set by a trusted application role that is
+/// not a DBA may last (docs/integration.md §2). `transaction` (the default): only a
+/// viewer set for the transaction (`SET LOCAL`, `set_config(…, true)`, a function's
+/// `SET` clause) is honoured — a session-level one would outlive the request and,
+/// behind a transaction pooler, serve the next client. `session`: plain `SET` too;
+/// only a DBA may choose it.
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ViewerScope {
+    #[name = c"transaction"]
+    Transaction,
+    #[name = c"session"]
+    Session,
+}
+
+pub static VIEWER_SCOPE: GucSetting<ViewerScope> =
+    GucSetting::<ViewerScope>::new(ViewerScope::Transaction);
 
 thread_local! {
     /// How many times `sharing.viewer` was assigned in this backend (its assign hook
@@ -40,6 +58,117 @@ unsafe extern "C-unwind" fn viewer_assigned(
     crate::sql_api::planner::forget_shaped_plans();
 }
 
+/// `sharing.viewer_scope`'s check hook: `session` is for DBAs (docs/integration.md
+/// §2). Checked whenever a role could choose it in a transaction: `SET`, `SET LOCAL`,
+/// `set_config`, a function's `SET` clause, `ALTER ROLE/DATABASE … SET` (validated as
+/// the role issuing it) and the client's startup options. Values PostgreSQL applies
+/// from `pg_db_role_setting` at login were validated when written, and
+/// postgresql.conf is the server's owner's; parallel workers copy their leader.
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn viewer_scope_check(
+    newval: *mut std::ffi::c_int,
+    _extra: *mut *mut std::ffi::c_void,
+    source: pg_sys::GucSource::Type,
+) -> bool {
+    if newval.is_null() || *newval != ViewerScope::Session as std::ffi::c_int {
+        return true;
+    }
+    if source < pg_sys::GucSource::PGC_S_CLIENT
+        || !pg_sys::IsTransactionState()
+        || pg_sys::InitializingParallelWorker
+        || pg_sys::ParallelWorkerNumber >= 0
+    {
+        return true;
+    }
+    let role = crate::sql_api::viewer::asking_role();
+    if crate::sql_api::authority::is_dba_role(role) {
+        return true;
+    }
+    pg_sys::GUC_check_errcode(pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE as i32);
+    let name = {
+        let n = pg_sys::GetUserNameFromId(role, true);
+        if n.is_null() {
+            format!("oid {}", role.to_u32())
+        } else {
+            std::ffi::CStr::from_ptr(n).to_string_lossy().into_owned()
+        }
+    };
+    let msg = std::ffi::CString::new(format!(
+        "role \"{name}\" may not set sharing.viewer_scope to session"
+    ))
+    .unwrap_or_default();
+    pg_sys::GUC_check_errmsg_string = pg_sys::pstrdup(msg.as_ptr());
+    pg_sys::GUC_check_errhint_string = pg_sys::pstrdup(
+        c"only a superuser or a member of sharing_admin may let application roles keep a viewer for the session; set the viewer per transaction: SET LOCAL sharing.viewer = '…'".as_ptr(),
+    );
+    false
+}
+
+pub fn viewer_scope() -> ViewerScope {
+    VIEWER_SCOPE.get()
+}
+
+/// PostgreSQL's own record of `sharing.viewer` (found once: custom variables are
+/// allocated when defined and never move).
+fn viewer_variable() -> *mut pg_sys::config_generic {
+    thread_local! {
+        static FOUND: std::cell::Cell<*mut pg_sys::config_generic> =
+            const { std::cell::Cell::new(std::ptr::null_mut()) };
+    }
+    let found = FOUND.with(std::cell::Cell::get);
+    if !found.is_null() {
+        return found;
+    }
+    unsafe {
+        #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
+        let (vars, count) = (pg_sys::get_guc_variables(), pg_sys::GetNumConfigOptions());
+        #[cfg(any(feature = "pg16", feature = "pg17"))]
+        let (vars, count) = {
+            let mut count: std::ffi::c_int = 0;
+            let vars = pg_sys::get_guc_variables(&mut count);
+            (vars, count)
+        };
+        if vars.is_null() {
+            return std::ptr::null_mut();
+        }
+        for i in 0..count.max(0) as usize {
+            let var = *vars.add(i);
+            if !var.is_null()
+                && !(*var).name.is_null()
+                && std::ffi::CStr::from_ptr((*var).name) == c"sharing.viewer"
+            {
+                FOUND.with(|f| f.set(var));
+                return var;
+            }
+        }
+    }
+    std::ptr::null_mut()
+}
+
+/// Was the current value of `sharing.viewer` set for the transaction only? True when
+/// the newest entry of its GUC stack is a `SET LOCAL` / `set_config(…, true)`
+/// (GUC_LOCAL, or GUC_SET_LOCAL over a session value) or a function's `SET` clause
+/// (GUC_SAVE): PostgreSQL restores the previous value at COMMIT, ROLLBACK or the
+/// function's exit. A value without a stack entry (set in an earlier transaction, by
+/// `ALTER ROLE … SET`, in the startup options) or whose newest entry is a plain `SET`
+/// (GUC_SET) lasts for the session.
+pub fn viewer_set_locally() -> bool {
+    let var = viewer_variable();
+    if var.is_null() {
+        return false;
+    }
+    unsafe {
+        let stack = (*var).stack;
+        !stack.is_null()
+            && matches!(
+                (*stack).state,
+                pg_sys::GucStackState::GUC_LOCAL
+                    | pg_sys::GucStackState::GUC_SET_LOCAL
+                    | pg_sys::GucStackState::GUC_SAVE
+            )
+    }
+}
+
 pub fn init() {
     GucRegistry::define_float_guc(
         c"sharing.owner_index_max_share",
@@ -60,6 +189,17 @@ pub fn init() {
         GucFlags::default(),
     );
     unsafe {
+        GucRegistry::define_enum_guc_with_hooks(
+            c"sharing.viewer_scope",
+            c"How long a viewer set by a trusted application role that is not a DBA may last: transaction or session.",
+            c"transaction (the default): such a role must set sharing.viewer with SET LOCAL or set_config(..., true); session: plain SET is honoured too. Only a superuser or a member of sharing_admin may choose session.",
+            &VIEWER_SCOPE,
+            GucContext::Userset,
+            GucFlags::default(),
+            Some(viewer_scope_check),
+            None,
+            None,
+        );
         GucRegistry::define_string_guc_with_hooks(
             c"sharing.viewer",
             c"Application user id whose visibility applies to this session or transaction.",

@@ -1,5 +1,6 @@
 //! `sharing.current_viewer()` (SPEC §4): who is asking.
 
+use super::authority::is_dba_role;
 use super::errors::{insufficient_privilege, invalid_parameter, spi_failed};
 use super::spi_read::read_row_kept;
 use crate::gucs;
@@ -7,13 +8,33 @@ use pgrx::prelude::*;
 
 /// The PostgreSQL role that is really asking: the session's current role, unaffected
 /// by the SECURITY DEFINER functions of this extension (and of anyone else), so a
-/// definer's rights can never be used to pick another viewer.
-fn asking_role() -> pg_sys::Oid {
-    unsafe { pg_sys::GetOuterUserId() }
+/// definer's rights can never be used to pick another viewer — except in a
+/// security-restricted operation (REFRESH MATERIALIZED VIEW, CREATE MATERIALIZED
+/// VIEW, maintenance commands), which PostgreSQL runs as the object's owner: there the
+/// owner asks (docs/integration.md §4), whoever issued the command. Should such an
+/// operation call a SECURITY DEFINER function, the owner is no longer known (the
+/// current user is the definer, whose rights must never pick the viewer): the role
+/// that issued the command asks, as outside restricted operations.
+pub fn asking_role() -> pg_sys::Oid {
+    unsafe {
+        let mut user = pg_sys::Oid::INVALID;
+        let mut context = 0i32;
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        let restricted = context & pg_sys::SECURITY_RESTRICTED_OPERATION as i32 != 0;
+        let switched = context & pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32 != 0;
+        if restricted && !switched {
+            user
+        } else {
+            pg_sys::GetOuterUserId()
+        }
+    }
 }
 
-/// (snapshot, asking role, `sharing.viewer` assignments so far).
-type ViewerKey = (super::cache::SnapshotKey, u32, u64);
+/// (snapshot, asking role, `sharing.viewer` assignments so far, `sharing.viewer_scope`
+/// is `session`, `sharing.viewer` is set for the transaction only). The last two are
+/// read from PostgreSQL's GUC state each time, so a remembered answer can never
+/// outlive the scope it was allowed under.
+type ViewerKey = (super::cache::SnapshotKey, u32, u64, bool, bool);
 
 thread_local! {
     /// The last successful resolution, for the same snapshot, role and setting: the
@@ -25,11 +46,16 @@ thread_local! {
 
 /// Resolve the viewer of this statement, or `None` (no viewer: fail closed).
 pub fn resolve_viewer() -> Option<i64> {
+    // Before any switch of ours: inside as_bootstrap_superuser the current user is
+    // the bootstrap superuser.
+    let role = asking_role();
     let key = super::cache::snapshot_key().map(|snap| {
         (
             snap,
-            asking_role().to_u32(),
+            role.to_u32(),
             crate::gucs::viewer_assignments(),
+            gucs::viewer_scope() == gucs::ViewerScope::Session,
+            gucs::viewer_set_locally(),
         )
     });
     if let Some(key) = &key {
@@ -41,17 +67,15 @@ pub fn resolve_viewer() -> Option<i64> {
             return v;
         }
     }
-    // As current_viewer() would run it (SECURITY DEFINER): the reads need the
-    // extension's rights; the asking role is the session's, which this keeps.
-    let viewer = super::cache::as_bootstrap_superuser(resolve_viewer_uncached);
+    // The reads need the extension's rights; the asking role was taken above.
+    let viewer = super::cache::as_bootstrap_superuser(|| resolve_viewer_uncached(role));
     if let Some(key) = key {
         LAST.with(|l| *l.borrow_mut() = Some((key, viewer)));
     }
     viewer
 }
 
-fn resolve_viewer_uncached() -> Option<i64> {
-    let role = asking_role();
+fn resolve_viewer_uncached(role: pg_sys::Oid) -> Option<i64> {
     let setting = gucs::viewer_setting();
     let requested = setting.as_deref().map(|text| {
         text.parse::<i64>().unwrap_or_else(|_| {
@@ -103,6 +127,19 @@ fn resolve_viewer_uncached() -> Option<i64> {
             Some("only superusers and members of a role listed in sharing.trusted_app_roles may act for another user"),
         );
     }
+    // A viewer that outlives the transaction serves whoever gets this connection
+    // next behind a transaction pooler (docs/integration.md §2).
+    if gucs::viewer_scope() == gucs::ViewerScope::Transaction
+        && !gucs::viewer_set_locally()
+        && !is_dba_role(role)
+    {
+        insufficient_privilege(
+            format!(
+                "role \"{rolname}\" set sharing.viewer = {requested} for the session; it must be set for the transaction"
+            ),
+            Some("use SET LOCAL sharing.viewer = '…' or set_config('sharing.viewer', '…', true) in each transaction: a session-level viewer would serve the next client of a pooled connection (sharing.viewer_scope = session, for DBAs only, allows it)"),
+        );
+    }
     if !requested_exists {
         invalid_parameter(
             format!("unknown viewer: sharing.viewer = {requested} is not a user of sharing.users"),
@@ -113,7 +150,11 @@ fn resolve_viewer_uncached() -> Option<i64> {
 }
 
 /// The application user whose visibility applies now, or NULL when there is none.
-#[pg_extern(stable, parallel_restricted, security_definer)]
+/// SECURITY INVOKER: its reads switch to the extension's rights themselves, and a
+/// definer switch would hide the owner of a restricted operation (REFRESH
+/// MATERIALIZED VIEW) from [`asking_role`], so each policy shape would resolve
+/// another viewer.
+#[pg_extern(stable, parallel_restricted)]
 #[search_path(pg_catalog, pg_temp)]
 fn current_viewer() -> Option<i64> {
     resolve_viewer()
