@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything pg_sharing needs on a fresh Debian machine (as root), skipping
-# what is already there: PostgreSQL 15 + dev files, clang, sudo, cargo-pgrx 0.18.0,
+# what is already there: PostgreSQL 15 + dev files, clang, sudo, pgbouncer (tests/pooler.rs), cargo-pgrx 0.18.0,
 # and `cargo pgrx init` for PostgreSQL 15. Then build and install the extension.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 need_apt=()
-for pkg in postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libclang-dev clang sudo; do
+for pkg in postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libclang-dev clang sudo pgbouncer; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
