@@ -5,6 +5,7 @@
 //!
 //! Documented in docs/org-format.md.
 
+use super::interrupts::Ticker;
 use super::perms::incoherence;
 use super::privileges::classify_privilege;
 use super::types::{Action, Level, OrgWideDefault, RuleAccess, RuleScope, Status};
@@ -12,6 +13,70 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub const FORMAT: &str = "pg_sharing.company/1";
+
+/// The most roles one document may hold: far above any real org chart (large CRMs
+/// count hundreds or a few thousand roles), low enough that a hostile document
+/// cannot keep a backend busy for long. Documented in docs/org-format.md.
+pub const MAX_ROLES: usize = 100_000;
+/// The most users one document may hold.
+pub const MAX_USERS: usize = 1_000_000;
+/// The most role memberships (`users[].roles[]`, all users together).
+pub const MAX_MEMBERSHIPS: usize = 10_000_000;
+/// The most sharing rules.
+pub const MAX_SHARING_RULES: usize = 100_000;
+
+/// A document over one of the size limits (`program_limit_exceeded` on the SQL side).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: the document has {count} {what}; the limit is {limit}")]
+pub struct LimitError {
+    pub path: &'static str,
+    pub what: &'static str,
+    pub count: usize,
+    pub limit: usize,
+}
+
+/// Check the size limits on the raw JSON, before anything else is done with it:
+/// counting array lengths costs nothing, whatever the document holds.
+pub fn check_limits(doc: &serde_json::Value) -> Result<(), LimitError> {
+    let len = |key: &str| doc.get(key).and_then(|v| v.as_array()).map_or(0, Vec::len);
+    let memberships: usize = doc
+        .get("users")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .map(|u| {
+            u.get("roles")
+                .and_then(|r| r.as_array())
+                .map_or(0, Vec::len)
+        })
+        .sum();
+    for (path, what, count, limit) in [
+        ("$.roles", "roles", len("roles"), MAX_ROLES),
+        ("$.users", "users", len("users"), MAX_USERS),
+        (
+            "$.users[*].roles",
+            "role memberships",
+            memberships,
+            MAX_MEMBERSHIPS,
+        ),
+        (
+            "$.sharing_rules",
+            "sharing rules",
+            len("sharing_rules"),
+            MAX_SHARING_RULES,
+        ),
+    ] {
+        if count > limit {
+            return Err(LimitError {
+                path,
+                what,
+                count,
+                limit,
+            });
+        }
+    }
+    Ok(())
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -187,29 +252,53 @@ impl CompanyDoc {
     /// Roles in an order where every `reports_to` and `based_on` target comes first.
     /// `validate` has already refused cycles.
     pub fn roles_in_dependency_order(&self) -> Vec<&RoleDoc> {
-        let by_name: HashMap<&str, &RoleDoc> =
-            self.roles.iter().map(|r| (r.name.as_str(), r)).collect();
-        let mut done: BTreeSet<&str> = BTreeSet::new();
-        let mut out = Vec::new();
-        fn visit<'a>(
-            r: &'a RoleDoc,
-            by_name: &HashMap<&str, &'a RoleDoc>,
-            done: &mut BTreeSet<&'a str>,
-            out: &mut Vec<&'a RoleDoc>,
-        ) {
-            if done.contains(r.name.as_str()) {
-                return;
+        self.role_indexes_in_dependency_order()
+            .into_iter()
+            .map(|i| &self.roles[i])
+            .collect()
+    }
+
+    /// The same as positions in `roles`: a depth-first post-order over `reports_to`
+    /// and `based_on`, from each role in document order. An explicit stack, not
+    /// recursion: a document whose roles form one chain of any depth (a hostile one
+    /// lists the deepest role first) cannot overflow the backend's stack. Linear.
+    pub fn role_indexes_in_dependency_order(&self) -> Vec<usize> {
+        let by_name: HashMap<&str, usize> = self
+            .roles
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.name.as_str(), i))
+            .collect();
+        let deps = |i: usize| {
+            let r = &self.roles[i];
+            [&r.reports_to, &r.based_on]
+                .map(|d| d.as_ref().and_then(|n| by_name.get(n.as_str()).copied()))
+        };
+        let mut tick = Ticker::new();
+        let mut visited = vec![false; self.roles.len()];
+        let mut out = Vec::with_capacity(self.roles.len());
+        // (role, how many of its two dependencies were visited already)
+        let mut stack: Vec<(usize, usize)> = Vec::new();
+        for root in 0..self.roles.len() {
+            if visited[root] {
+                continue;
             }
-            done.insert(&r.name);
-            for dep in [&r.reports_to, &r.based_on].into_iter().flatten() {
-                if let Some(d) = by_name.get(dep.as_str()) {
-                    visit(d, by_name, done, out);
+            visited[root] = true;
+            stack.push((root, 0));
+            while let Some((i, next)) = stack.pop() {
+                tick.tick();
+                if next == 2 {
+                    out.push(i);
+                    continue;
+                }
+                stack.push((i, next + 1));
+                if let Some(d) = deps(i)[next] {
+                    if !visited[d] {
+                        visited[d] = true;
+                        stack.push((d, 0));
+                    }
                 }
             }
-            out.push(r);
-        }
-        for r in &self.roles {
-            visit(r, &by_name, &mut done, &mut out);
         }
         out
     }
@@ -229,8 +318,10 @@ pub fn validate(doc: &CompanyDoc) -> Result<(), DocError> {
     if doc.company.name.trim().is_empty() {
         return Err(err("$.company.name", "company name must not be empty"));
     }
+    let mut tick = Ticker::new();
     let mut role_names: HashMap<&str, usize> = HashMap::new();
     for (i, r) in doc.roles.iter().enumerate() {
+        tick.tick();
         if r.name.trim().is_empty() {
             return Err(err(
                 format!("$.roles[{i}].name"),
@@ -256,8 +347,19 @@ pub fn validate(doc: &CompanyDoc) -> Result<(), DocError> {
             ),
         ));
     }
+    let target = |name: &Option<String>| {
+        name.as_ref()
+            .and_then(|n| role_names.get(n.as_str()).copied())
+    };
+    let reports_to: Vec<Option<usize>> = doc.roles.iter().map(|r| target(&r.reports_to)).collect();
+    let based_on: Vec<Option<usize>> = doc.roles.iter().map(|r| target(&r.based_on)).collect();
+    let on_cycle = [on_a_cycle(&reports_to), on_a_cycle(&based_on)];
     for (i, r) in doc.roles.iter().enumerate() {
-        for (field, target) in [("reports_to", &r.reports_to), ("based_on", &r.based_on)] {
+        tick.tick();
+        for (k, (field, target)) in [("reports_to", &r.reports_to), ("based_on", &r.based_on)]
+            .into_iter()
+            .enumerate()
+        {
             let Some(t) = target else { continue };
             if !role_names.contains_key(t.as_str()) {
                 return Err(err(
@@ -265,25 +367,12 @@ pub fn validate(doc: &CompanyDoc) -> Result<(), DocError> {
                     format!("role \"{}\": {field} names unknown role \"{t}\"", r.name),
                 ));
             }
-            // Walk the chain: a cycle comes back to this role.
-            let mut seen = BTreeSet::new();
-            let mut cur = Some(t.as_str());
-            while let Some(name) = cur {
-                if name == r.name {
-                    return Err(err(
-                        format!("$.roles[{i}].{field}"),
-                        format!("role \"{}\": {field} closes a cycle", r.name),
-                    ));
-                }
-                if !seen.insert(name) {
-                    break;
-                }
-                let next = &doc.roles[role_names[name]];
-                cur = if field == "reports_to" {
-                    next.reports_to.as_deref()
-                } else {
-                    next.based_on.as_deref()
-                };
+            // Following the field from this role comes back to it.
+            if on_cycle[k][i] {
+                return Err(err(
+                    format!("$.roles[{i}].{field}"),
+                    format!("role \"{}\": {field} closes a cycle", r.name),
+                ));
             }
         }
         for (t, actions) in &r.permissions {
@@ -311,6 +400,7 @@ pub fn validate(doc: &CompanyDoc) -> Result<(), DocError> {
     }
     let mut user_ids = BTreeSet::new();
     for (i, u) in doc.users.iter().enumerate() {
+        tick.tick();
         if !user_ids.insert(u.id) {
             return Err(err(
                 format!("$.users[{i}].id"),
@@ -333,6 +423,7 @@ pub fn validate(doc: &CompanyDoc) -> Result<(), DocError> {
         }
     }
     for (i, s) in doc.sharing_rules.iter().enumerate() {
+        tick.tick();
         for (field, name) in [
             ("source_role", &s.source_role),
             ("target_role", &s.target_role),
@@ -347,6 +438,7 @@ pub fn validate(doc: &CompanyDoc) -> Result<(), DocError> {
     }
     let mut grantees = BTreeSet::new();
     for (i, a) in doc.agreements.iter().enumerate() {
+        tick.tick();
         if a.grantee_company == doc.company.name {
             return Err(err(
                 format!("$.agreements[{i}].grantee_company"),
@@ -361,6 +453,48 @@ pub fn validate(doc: &CompanyDoc) -> Result<(), DocError> {
         }
     }
     Ok(())
+}
+
+/// Which positions lie on a cycle of `next` (each position has at most one next:
+/// a forest of chains, possibly closed into cycles). Each position is walked once
+/// (colours: new, on the current walk, finished), so a chain of any length is linear,
+/// where walking every role's own chain was quadratic.
+fn on_a_cycle(next: &[Option<usize>]) -> Vec<bool> {
+    const NEW: u8 = 0;
+    const WALKING: u8 = 1;
+    const DONE: u8 = 2;
+    let mut tick = Ticker::new();
+    let mut state = vec![NEW; next.len()];
+    let mut cycle = vec![false; next.len()];
+    let mut walk = Vec::new();
+    for start in 0..next.len() {
+        let mut cur = Some(start);
+        while let Some(c) = cur {
+            tick.tick();
+            match state[c] {
+                NEW => {
+                    state[c] = WALKING;
+                    walk.push(c);
+                    cur = next[c];
+                }
+                WALKING => {
+                    // Came back to c: c and everything walked after it form a cycle.
+                    for &m in walk.iter().rev() {
+                        cycle[m] = true;
+                        if m == c {
+                            break;
+                        }
+                    }
+                    break;
+                }
+                _ => break,
+            }
+        }
+        for m in walk.drain(..) {
+            state[m] = DONE;
+        }
+    }
+    cycle
 }
 
 /// The raw rows of one company, as `sharing._company_rows` renders them.
@@ -459,13 +593,29 @@ pub fn export_document(rows: &CompanyRows) -> Option<CompanyDoc> {
     let role_name: HashMap<i64, &str> =
         rows.roles.iter().map(|r| (r.id, r.name.as_str())).collect();
     let name_of = |id: Option<i64>| id.and_then(|i| role_name.get(&i).map(|n| n.to_string()));
+    // Rows grouped by their parent's id once (a filter per parent was quadratic).
+    fn group<T>(items: &[T], key: impl Fn(&T) -> i64) -> HashMap<i64, Vec<&T>> {
+        let mut tick = Ticker::new();
+        let mut by: HashMap<i64, Vec<&T>> = HashMap::new();
+        for item in items {
+            tick.tick();
+            by.entry(key(item)).or_default().push(item);
+        }
+        by
+    }
+    let perms_of = group(&rows.role_permissions, |p| p.role_id);
+    let privs_of = group(&rows.role_privileges, |p| p.role_id);
+    let memberships_of = group(&rows.user_roles, |m| m.user_id);
+    let grants_of = group(&rows.agreement_permissions, |p| p.agreement_id);
+    let mut tick = Ticker::new();
     let mut used_types: BTreeSet<&str> = BTreeSet::new();
     let roles = rows
         .roles
         .iter()
         .map(|r| {
+            tick.tick();
             let mut permissions: BTreeMap<String, BTreeMap<String, Level>> = BTreeMap::new();
-            for p in rows.role_permissions.iter().filter(|p| p.role_id == r.id) {
+            for p in perms_of.get(&r.id).into_iter().flatten() {
                 used_types.insert(&p.object_type);
                 permissions
                     .entry(p.object_type.clone())
@@ -481,10 +631,10 @@ pub fn export_document(rows: &CompanyRows) -> Option<CompanyDoc> {
                 is_default: r.is_default,
                 is_protected: r.is_protected,
                 permissions,
-                privileges: rows
-                    .role_privileges
-                    .iter()
-                    .filter(|p| p.role_id == r.id)
+                privileges: privs_of
+                    .get(&r.id)
+                    .into_iter()
+                    .flatten()
                     .map(|p| p.privilege.clone())
                     .collect(),
             }
@@ -493,6 +643,7 @@ pub fn export_document(rows: &CompanyRows) -> Option<CompanyDoc> {
     let users = rows
         .users
         .iter()
+        .inspect(|_| tick.tick())
         .map(|u| UserDoc {
             id: u.id,
             name: u.name.clone(),
@@ -500,10 +651,10 @@ pub fn export_document(rows: &CompanyRows) -> Option<CompanyDoc> {
             is_superuser: u.is_superuser,
             is_super_company_member: u.is_super_company_member,
             db_role: u.db_role.clone(),
-            roles: rows
-                .user_roles
-                .iter()
-                .filter(|m| m.user_id == u.id)
+            roles: memberships_of
+                .get(&u.id)
+                .into_iter()
+                .flatten()
                 .filter_map(|m| {
                     role_name.get(&m.role_id).map(|n| MembershipDoc {
                         role: n.to_string(),
@@ -537,10 +688,10 @@ pub fn export_document(rows: &CompanyRows) -> Option<CompanyDoc> {
             grantee_company: a.grantee_company.clone(),
             notes: a.notes.clone(),
             created_at: a.created_at.clone(),
-            permissions: rows
-                .agreement_permissions
-                .iter()
-                .filter(|p| p.agreement_id == a.id)
+            permissions: grants_of
+                .get(&a.id)
+                .into_iter()
+                .flatten()
                 .map(|p| {
                     used_types.insert(&p.object_type);
                     AgreementPermissionDoc {
@@ -648,5 +799,89 @@ mod tests {
         let mut v = minimal();
         v["format"] = "other/9".into();
         assert_eq!(parse_value(&v).unwrap_err().path, "$.format");
+    }
+
+    /// `n` roles, listed deepest first: role `i` depends on role `i + 1`, through
+    /// `reports_to` and `based_on` alternately (`field` forces one of them).
+    fn chain(n: usize, field: Option<&str>) -> CompanyDoc {
+        let roles: Vec<serde_json::Value> = (0..n)
+            .map(|i| {
+                let mut r = serde_json::json!({"name": format!("r{i}")});
+                if i + 1 < n {
+                    let f = field.unwrap_or(if i % 2 == 0 { "reports_to" } else { "based_on" });
+                    r[f] = format!("r{}", i + 1).into();
+                } else {
+                    r["is_default"] = true.into();
+                }
+                r
+            })
+            .collect();
+        let v = serde_json::json!({"format": FORMAT, "company": {"name": "Deep"}, "roles": roles});
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// 200,000 roles in one alternating chain: ordered without recursion (a test
+    /// thread has a 2 MB stack; the recursive walk overflowed it), dependencies first.
+    #[test]
+    fn a_deep_alternating_chain_orders_without_recursion() {
+        let n = 200_000;
+        let doc = chain(n, None);
+        validate(&doc).unwrap();
+        let order = doc.role_indexes_in_dependency_order();
+        assert_eq!(order.len(), n);
+        let mut place = vec![usize::MAX; n];
+        for (k, i) in order.iter().enumerate() {
+            place[*i] = k;
+        }
+        for i in 0..n - 1 {
+            assert!(place[i + 1] < place[i], "r{} before r{i}", i + 1);
+        }
+        assert_eq!(
+            doc.roles_in_dependency_order()[0].name,
+            format!("r{}", n - 1)
+        );
+    }
+
+    /// Cycle checks are linear: a 100,000-role chain validates, and closing it into a
+    /// cycle is reported at the first role of the document on the cycle.
+    #[test]
+    fn long_chains_and_cycles_are_checked_linearly() {
+        let n = 100_000;
+        for field in ["reports_to", "based_on"] {
+            let mut doc = chain(n, Some(field));
+            validate(&doc).unwrap();
+            let last = n - 1;
+            if field == "reports_to" {
+                doc.roles[last].reports_to = Some(format!("r{}", n / 2));
+            } else {
+                doc.roles[last].based_on = Some(format!("r{}", n / 2));
+            }
+            let e = validate(&doc).unwrap_err();
+            assert_eq!(e.path, format!("$.roles[{}].{field}", n / 2), "{e}");
+            assert!(e.message.contains("closes a cycle"), "{e}");
+        }
+        // An unknown role further up a chain is reported at its own path.
+        let mut doc = chain(1000, Some("based_on"));
+        doc.roles[999].based_on = Some("Ghost".into());
+        let e = validate(&doc).unwrap_err();
+        assert_eq!(e.path, "$.roles[999].based_on", "{e}");
+    }
+
+    #[test]
+    fn size_limits_name_the_count_and_the_limit() {
+        let roles: Vec<serde_json::Value> = (0..=MAX_ROLES)
+            .map(|i| serde_json::json!({"name": format!("r{i}")}))
+            .collect();
+        let v = serde_json::json!({"format": FORMAT, "company": {"name": "Big"}, "roles": roles});
+        let e = check_limits(&v).unwrap_err();
+        assert_eq!(
+            (e.count, e.limit, e.path),
+            (MAX_ROLES + 1, MAX_ROLES, "$.roles")
+        );
+        assert_eq!(
+            e.to_string(),
+            "$.roles: the document has 100001 roles; the limit is 100000"
+        );
+        assert_eq!(check_limits(&minimal()), Ok(()));
     }
 }

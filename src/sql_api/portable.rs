@@ -5,7 +5,12 @@
 
 use super::errors::{invalid_parameter, raise, spi_failed};
 use super::spi_read::read_text;
-use crate::model::portable::{export_document, parse, CompanyDoc, CompanyRows};
+use crate::model::authority::Denial;
+use crate::model::interrupts::Ticker;
+use crate::model::portable::{
+    check_limits, export_document, parse, CompanyDoc, CompanyRows, MAX_MEMBERSHIPS, MAX_ROLES,
+    MAX_SHARING_RULES, MAX_USERS,
+};
 use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
 use pgrx::prelude::*;
@@ -68,19 +73,46 @@ fn opt_text(v: &Option<String>) -> DatumWithOid<'static> {
 }
 
 /// Import a company from its portable document; returns the new company's id.
+///
+/// In this order, so that nobody can make a backend work for a document it will
+/// refuse anyway (docs/security.md): who may import (creating a company takes a
+/// superuser viewer or a DBA session, as the `companies_guard` trigger decides), then
+/// the size limits, then the (linear) validation. Every long loop checks for
+/// interrupts, so `statement_timeout` and cancels apply throughout.
 #[pg_extern(volatile, strict, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn import_company(document: JsonB) -> i64 {
+    super::snapshot::install_interrupt_check();
+    super::guards::require_for_viewer(|a| {
+        a.require_superuser().map_err(|d| Denial {
+            message: format!("import_company: $.company: {}", d.message),
+            hint: d.hint,
+        })
+    });
+    check_limits(&document.0).unwrap_or_else(|e| {
+        raise(
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            format!("import_company: {e}"),
+            Some(&format!(
+                "a document holds at most {MAX_ROLES} roles, {MAX_USERS} users, \
+                 {MAX_MEMBERSHIPS} role memberships and {MAX_SHARING_RULES} sharing rules \
+                 (docs/org-format.md); split the company or load the rest with plain INSERTs"
+            )),
+        )
+    });
     let doc: CompanyDoc = parse(&document.0.to_string()).unwrap_or_else(|e| {
         invalid_parameter(
             format!("invalid company document at {}: {}", e.path, e.message),
             Some("see docs/org-format.md for the format"),
         )
     });
-    if read_text(&format!(
-        "SELECT 1 FROM sharing.companies WHERE name = {}",
-        quote_literal(&doc.company.name)
-    ))
+    // A bound parameter, never a literal quoted by hand: with
+    // standard_conforming_strings off, a backslash in the name would end the literal.
+    if exec(
+        "$.company.name",
+        "SELECT 1::int8 FROM sharing.companies WHERE name = $1",
+        vec![text(&doc.company.name)],
+    )
     .is_some()
     {
         raise(
@@ -95,8 +127,11 @@ fn import_company(document: JsonB) -> i64 {
     for (i, t) in doc.object_types.iter().enumerate() {
         exec(
             &format!("$.object_types[{i}]"),
+            // Only a missing type is inserted (a global setting: that needs a DBA).
             "INSERT INTO sharing.object_types (name, org_wide_default, grant_via_hierarchy)
-             VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING 0::int8",
+             SELECT $1, $2, $3
+              WHERE NOT EXISTS (SELECT 1 FROM sharing.object_types t WHERE t.name = $1)
+             RETURNING 0::int8",
             vec![
                 text(&t.name),
                 text(t.org_wide_default.as_str()),
@@ -123,10 +158,11 @@ fn import_company(document: JsonB) -> i64 {
     .expect("INSERT … RETURNING returns the id");
     set_seeding(&seeding);
 
-    let index_of = |name: &str| doc.roles.iter().position(|r| r.name == name).unwrap_or(0);
+    let mut tick = Ticker::new();
     let mut role_ids = std::collections::HashMap::new();
-    for role in doc.roles_in_dependency_order() {
-        let i = index_of(&role.name);
+    for i in doc.role_indexes_in_dependency_order() {
+        tick.tick();
+        let role = &doc.roles[i];
         let id = exec(
             &format!("$.roles[{i}]"),
             "INSERT INTO sharing.roles (company_id, name, description, reports_to, based_on,
@@ -150,6 +186,7 @@ fn import_company(document: JsonB) -> i64 {
         role_ids.insert(role.name.as_str(), id);
     }
     for (i, role) in doc.roles.iter().enumerate() {
+        tick.tick();
         let id = role_ids[role.name.as_str()];
         for (t, actions) in &role.permissions {
             let (acts, levels): (Vec<String>, Vec<String>) = actions
@@ -172,6 +209,7 @@ fn import_company(document: JsonB) -> i64 {
         }
     }
     for (i, u) in doc.users.iter().enumerate() {
+        tick.tick();
         exec(
             &format!("$.users[{i}]"),
             "INSERT INTO sharing.users (id, company_id, name, status, is_superuser,
@@ -208,6 +246,7 @@ fn import_company(document: JsonB) -> i64 {
         );
     }
     for (i, s) in doc.sharing_rules.iter().enumerate() {
+        tick.tick();
         exec(
             &format!("$.sharing_rules[{i}]"),
             "INSERT INTO sharing.sharing_rules (company_id, object_type, source_role, source_scope,
@@ -269,9 +308,4 @@ fn import_company(document: JsonB) -> i64 {
         }
     }
     company_id
-}
-
-/// A string literal for SQL text (single quotes doubled; standard_conforming_strings).
-fn quote_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
