@@ -884,4 +884,26 @@ mod tests {
         );
         assert_eq!(check_limits(&minimal()), Ok(()));
     }
+
+    /// Validation and ordering times of long chains (not asserted):
+    /// `cargo test --lib validation_times -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn validation_times() {
+        for n in [8_000, 100_000] {
+            for field in [Some("based_on"), None] {
+                let text = serde_json::to_string(&chain(n, field)).unwrap();
+                let start = std::time::Instant::now();
+                let doc = parse(&text).unwrap();
+                let parsed = start.elapsed();
+                let order = doc.role_indexes_in_dependency_order();
+                assert_eq!(order.len(), n);
+                println!(
+                    "{n} roles ({}): parse + validate {parsed:?}, with the order {:?}",
+                    field.unwrap_or("alternating"),
+                    start.elapsed()
+                );
+            }
+        }
+    }
 }
