@@ -305,9 +305,10 @@ LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT u.company_id FROM sharing.users u WHERE u.id = sharing.current_viewer() $$;
 
--- security_invoker: read directly, it shows what the reader's row level security
--- on the configuration tables allows; read through the two views below, their owner's.
-CREATE VIEW sharing._agreements_with_permissions WITH (security_invoker = true) AS
+-- The agreements the reader's company is a party to (every agreement in a DBA
+-- session), with both companies' names. A security barrier: the filter runs before
+-- any function of the reader's WHERE clause.
+CREATE VIEW sharing._agreements_with_permissions WITH (security_barrier = true) AS
 SELECT a.id AS agreement_id, a.grantor_company, g.name AS grantor_name,
        a.grantee_company, e.name AS grantee_name, a.notes, a.created_at,
        COALESCE((SELECT jsonb_agg(jsonb_build_object('object_type', p.object_type, 'action', p.action)
@@ -315,7 +316,9 @@ SELECT a.id AS agreement_id, a.grantor_company, g.name AS grantor_name,
                    FROM sharing.agreement_permissions p WHERE p.agreement_id = a.id), '[]'::jsonb) AS permissions
   FROM sharing.agreements a
   JOIN sharing.companies g ON g.id = a.grantor_company
-  JOIN sharing.companies e ON e.id = a.grantee_company;
+  JOIN sharing.companies e ON e.id = a.grantee_company
+ WHERE (SELECT sharing._config_all())
+    OR (SELECT sharing._config_company()) IN (a.grantor_company, a.grantee_company);
 
 -- Agreements in which the viewer's company shares its data ("Shared by you").
 -- security_barrier: a leaky function in the reader's WHERE runs only on the rows

@@ -68,7 +68,9 @@ extension_sql_file!(
         sql_api::planner::_access_support,
         sql_api::viewer::current_viewer,
         sql_api::viewer::_asking_role,
-        sql_api::transfer::_check_transfer
+        sql_api::transfer::_check_transfer,
+        sql_api::authority::_config_all,
+        sql_api::authority::_config_company
     ]
 );
 extension_sql_file!(

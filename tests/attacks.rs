@@ -25,7 +25,7 @@ fn with_notices(db: &TestDb, role: &str) -> (Client, Arc<Mutex<Vec<String>>>) {
 #[test]
 fn viewer_spoofing_through_functions_fails() {
     let mut db = TestDb::new("atkspoof");
-    let (mut dba, _app) = insightly(&mut db);
+    let (mut dba, _app) = insightly_session(&mut db);
     let ed = db.login("ed");
     dba.batch_execute(&format!(
         "UPDATE sharing.users SET db_role = '{ed}' WHERE id = 5;
@@ -77,7 +77,7 @@ fn leaky_functions_only_see_visible_rows() {
     // Ported from the categories of PostgreSQL's rowsecurity.sql: every query shape
     // with a leaky probe (tiny COST, RAISE NOTICE of its argument).
     let mut db = TestDb::new("atkleak");
-    let (mut dba, app) = insightly(&mut db);
+    let (mut dba, app) = insightly_session(&mut db);
     // Before PostgreSQL 15 there is no security_invoker: a view owned by the
     // (non-superuser) application role filters for it all the same.
     let invoker = invoker_option(&mut dba);
@@ -137,7 +137,7 @@ fn leaky_functions_only_see_visible_rows() {
 #[test]
 fn rejected_writes_return_nothing_and_truncate_is_refused() {
     let mut db = TestDb::new("atkwrites");
-    let (mut dba, app) = insightly(&mut db);
+    let (mut dba, app) = insightly_session(&mut db);
     dba.batch_execute(&format!("GRANT TRUNCATE ON deals TO {app}"))
         .unwrap();
     let mut ed = as_viewer(&db, &app, 5);
@@ -198,7 +198,7 @@ fn rejected_writes_return_nothing_and_truncate_is_refused() {
 #[test]
 fn partitions_obey_when_named_directly() {
     let mut db = TestDb::new("atkparts");
-    let (mut dba, app) = insightly(&mut db);
+    let (mut dba, app) = insightly_session(&mut db);
     dba.batch_execute(&format!(
         "CREATE TABLE ev (id int, owner_id bigint, company_id bigint) PARTITION BY RANGE (id);
          CREATE TABLE ev_a PARTITION OF ev FOR VALUES FROM (0) TO (100);
@@ -230,7 +230,7 @@ fn partitions_obey_when_named_directly() {
 #[test]
 fn cached_plans_follow_the_viewer() {
     let mut db = TestDb::new("atkplans");
-    let (mut dba, app) = insightly(&mut db);
+    let (mut dba, app) = insightly_session(&mut db);
     dba.batch_execute(&format!(
         "CREATE FUNCTION deal_ids_sql() RETURNS SETOF bigint LANGUAGE sql STABLE AS 'SELECT id FROM deals ORDER BY id';
          CREATE FUNCTION deal_ids_plpgsql() RETURNS SETOF bigint LANGUAGE plpgsql STABLE AS
@@ -301,7 +301,7 @@ fn cached_plans_follow_the_viewer() {
 #[test]
 fn search_path_hijacking_changes_nothing() {
     let mut db = TestDb::new("atkpath");
-    let (mut dba, app) = insightly(&mut db);
+    let (mut dba, app) = insightly_session(&mut db);
     dba.batch_execute(&format!("GRANT CREATE ON SCHEMA public TO {app}"))
         .unwrap();
     let mut c = as_viewer(&db, &app, 5);
@@ -344,7 +344,7 @@ fn search_path_hijacking_changes_nothing() {
 #[test]
 fn planted_operators_are_never_called_by_the_planner_support() {
     let mut db = TestDb::new("atkoper");
-    let (mut dba, app) = insightly(&mut db);
+    let (mut dba, app) = insightly_session(&mut db);
     dba.batch_execute(&format!(
         "CREATE SCHEMA evil AUTHORIZATION {app};
          CREATE TABLE evil.calls (op text);
@@ -385,7 +385,7 @@ fn planted_operators_are_never_called_by_the_planner_support() {
 #[test]
 fn hostile_inputs_are_clean_errors_or_false() {
     let mut db = TestDb::new("atkinputs");
-    let (mut dba, _app) = insightly(&mut db);
+    let (mut dba, _app) = insightly_session(&mut db);
     for q in [
         "SELECT sharing.can_access(NULL, NULL, NULL, NULL, NULL, NULL)",
         "SELECT sharing.can_access('deals', 'view', NULL, NULL, 3)",
@@ -445,7 +445,7 @@ fn materialized_views_are_built_as_their_owner() {
     // Documented behaviour: a materialized view stores what its owner could see at
     // refresh time. Owned by a non-superuser with no viewer, that is nothing.
     let mut db = TestDb::new("atkmatview");
-    let (mut dba, app) = insightly(&mut db);
+    let (mut dba, app) = insightly_session(&mut db);
     let owner = db.login("mvowner");
     dba.batch_execute(&format!(
         "GRANT SELECT ON deals TO {owner}; GRANT CREATE ON SCHEMA public TO {owner};"

@@ -35,7 +35,7 @@ const INTERNAL: &[&str] = &[
 const VIEWS: &[(&str, &str)] = &[
     ("role_permission_matrix", "security_invoker=true"),
     ("role_members", "security_invoker=true"),
-    ("_agreements_with_permissions", "security_invoker=true"),
+    ("_agreements_with_permissions", "security_barrier=true"),
     ("shared_by_you", "security_barrier=true"),
     ("shared_with_you", "security_barrier=true"),
 ];

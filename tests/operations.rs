@@ -98,7 +98,8 @@ fn dump_and_restore_bring_back_configuration_policies_and_decisions() {
     let mut target = target;
     let app = target.login("app");
     t.batch_execute(&format!(
-        "INSERT INTO sharing.trusted_app_roles VALUES ('{app}'); GRANT SELECT ON deals TO {app};"
+        "INSERT INTO sharing.trusted_app_roles VALUES ('{app}'); GRANT SELECT ON deals TO {app};
+         ALTER ROLE {app} SET sharing.viewer_scope = session;"
     ))
     .unwrap();
     let mut c = target.connect_as(&app);
@@ -133,7 +134,7 @@ fn as_postgres(tool: &str, args: &[&str]) -> std::process::Output {
 #[test]
 fn cancel_and_terminate_leave_the_server_and_the_next_statement_right() {
     let mut db = TestDb::new("cancel");
-    let (mut dba, app) = insightly(&mut db);
+    let (mut dba, app) = insightly_session(&mut db);
     let mut ed = as_viewer(&db, &app, 5);
     let pid: i32 = ed.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
     // Cancel during a long protected scan.
@@ -220,7 +221,7 @@ fn a_rust_panic_is_an_error_not_a_crash() {
 #[test]
 fn a_hot_standby_enforces_and_follows_role_changes() {
     let mut db = TestDb::new("standby");
-    let (mut dba, app) = insightly(&mut db);
+    let (mut dba, app) = insightly_session(&mut db);
     let port: u16 = port().parse().unwrap();
     let standby_port = (port + 100).to_string();
     let dir = format!("/tmp/pg_sharing_standby_{}", std::process::id());

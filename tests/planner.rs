@@ -12,7 +12,7 @@ use postgres::Client;
 /// or the West manager (4) reaches a few owners of 108: the owner index. The East
 /// manager (3) reaches 103: an inlined constant filter. Director and admin: level all.
 fn big_insightly(db: &mut TestDb) -> (Client, String) {
-    let (mut dba, app) = insightly(db);
+    let (mut dba, app) = insightly_session(db);
     dba.batch_execute(
         "INSERT INTO sharing.users (id, company_id, name) SELECT u, 1, 'rep' || u FROM generate_series(100, 199) u;
          INSERT INTO sharing.user_roles (user_id, role_id) SELECT u, 13 FROM generate_series(100, 199) u;

@@ -215,7 +215,26 @@ pub fn insightly(db: &mut TestDb) -> (Client, String) {
     (c, app)
 }
 
+/// [`insightly`], with session-level viewers allowed for its application role by the
+/// DBA (`sharing.viewer_scope = session`): for the tests of other things than pooling,
+/// which set the viewer once per session.
+pub fn insightly_session(db: &mut TestDb) -> (Client, String) {
+    let (mut dba, app) = insightly(db);
+    allow_session_viewers(&mut dba, &app);
+    (dba, app)
+}
+
+/// `ALTER ROLE app SET sharing.viewer_scope = session`, as the DBA.
+pub fn allow_session_viewers(dba: &mut Client, app: &str) {
+    dba.batch_execute(&format!("ALTER ROLE {app} SET sharing.viewer_scope = session"))
+        .unwrap();
+}
+
+/// A session of the trusted application role `app` acting as `viewer` for the whole
+/// session: the DBA allows `app` session-level viewers first (`sharing.viewer_scope`;
+/// applications behind a pooler use `SET LOCAL` instead, see docs/integration.md).
 pub fn as_viewer(db: &TestDb, app: &str, viewer: i64) -> Client {
+    allow_session_viewers(&mut db.dba(), app);
     let mut c = db.connect_as(app);
     c.batch_execute(&format!("SET sharing.viewer = '{viewer}'"))
         .unwrap();
