@@ -24,6 +24,15 @@ fn members(c: &mut Client) -> Vec<String> {
            FROM pg_attribute a JOIN pg_class t ON t.oid = a.attrelid
           WHERE t.relnamespace = 'sharing'::regnamespace AND t.relkind IN ('r', 'v') AND a.attnum > 0 AND NOT a.attisdropped
          UNION ALL
+         SELECT format('policy %s on %s: %s / %s', p.polname, p.polrelid::regclass,
+                       pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid))
+           FROM pg_policy p JOIN pg_class t ON t.oid = p.polrelid
+          WHERE t.relnamespace = 'sharing'::regnamespace
+         UNION ALL
+         SELECT format('relation %s rls %s options %s', t.oid::regclass, t.relrowsecurity, t.reloptions)
+           FROM pg_class t
+          WHERE t.relnamespace = 'sharing'::regnamespace AND t.relkind IN ('r', 'v')
+         UNION ALL
          SELECT format('trigger %s on %s: %s', g.tgname, g.tgrelid::regclass, g.tgenabled)
            FROM pg_trigger g JOIN pg_class t ON t.oid = g.tgrelid
           WHERE t.relnamespace = 'sharing'::regnamespace AND NOT g.tgisinternal
@@ -44,6 +53,11 @@ fn update_from_0_1_0_keeps_everything_and_matches_a_fresh_install() {
 #[test]
 fn update_from_0_2_0_keeps_everything_and_matches_a_fresh_install() {
     update_keeps_everything_and_matches_a_fresh_install("0.2.0");
+}
+
+#[test]
+fn update_from_0_3_0_keeps_everything_and_matches_a_fresh_install() {
+    update_keeps_everything_and_matches_a_fresh_install("0.3.0");
 }
 
 fn update_keeps_everything_and_matches_a_fresh_install(from: &str) {
@@ -88,6 +102,14 @@ fn update_keeps_everything_and_matches_a_fresh_install(from: &str) {
                      OR pg_get_expr(polwithcheck, polrelid) NOT LIKE 'sharing._decide_current(%')"
         ),
         0
+    );
+    // Protected tables carry the transfer check of this version.
+    assert_eq!(
+        one_i64(
+            &mut c,
+            "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'deals'::regclass AND tgname = 'sharing_transfer'"
+        ),
+        1
     );
     // And the upgraded extension is the same as a fresh install of this version.
     let fresh = TestDb::new(&format!("upgradefresh{}", from.replace('.', "")));
