@@ -81,4 +81,6 @@ CREATE ROLE bench_app LOGIN;
 GRANT SELECT, UPDATE ON deals, deals_a, deals_b, deals_naive TO bench_app;
 GRANT EXECUTE ON FUNCTION sharing._model_stats() TO bench_app;
 INSERT INTO sharing.trusted_app_roles VALUES ('bench_app');
+-- The benchmark sets one viewer per session (docs/integration.md: sharing.viewer_scope).
+ALTER ROLE bench_app SET sharing.viewer_scope = session;
 VACUUM ANALYZE;

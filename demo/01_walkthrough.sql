@@ -63,6 +63,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON deals TO demo_app;
 INSERT INTO sharing.trusted_app_roles VALUES ('demo_app');
 
 \echo '== 6. The same query, different viewers: SELECT title, amount FROM deals'
+-- An application sets the viewer per request (SET LOCAL in its transaction); this
+-- walkthrough sets it per statement for brevity, which a DBA allows explicitly.
+SET sharing.viewer_scope = session;
 SET ROLE demo_app;
 SET sharing.viewer = '4';
 SELECT 'Sam (salesperson)' AS viewer, count(*) AS deals, sum(amount) AS total, string_agg(title, ', ' ORDER BY id) AS titles FROM deals;

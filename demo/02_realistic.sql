@@ -73,6 +73,7 @@ ANALYZE nw_accounts, nw_deals, nw_contacts;
 \echo 'SELECT count(*), sum(amount) FROM nw_deals; and the counts of accounts and contacts:'
 CREATE TEMP TABLE report (viewer text, deals bigint, deal_amount numeric, accounts bigint, contacts bigint);
 GRANT ALL ON report TO demo_app;
+SET sharing.viewer_scope = session;  -- the DBA allows per-session viewers for this report
 SET ROLE demo_app;
 SET sharing.viewer = '1001';
 INSERT INTO report SELECT 'CEO (Administrator)', (SELECT count(*) FROM nw_deals), (SELECT sum(amount) FROM nw_deals),
