@@ -110,3 +110,44 @@ CREATE POLICY dba ON sharing.trusted_app_roles USING ((SELECT sharing._config_al
 -- the policies above apply to them.
 ALTER VIEW sharing.role_permission_matrix SET (security_invoker = true);
 ALTER VIEW sharing.role_members SET (security_invoker = true);
+
+-- No escalation by effect (src/sql_api/effect.rs): every statement that changes a
+-- configuration table is judged once its rows are all written, by comparing what
+-- every user may do before and after it. SECURITY DEFINER so that the caller needs
+-- no privilege on the two functions; they judge the role really asking.
+CREATE FUNCTION sharing._effect_before() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sharing._effect_baseline();
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION sharing._effect_after() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sharing._effect_check();
+    RETURN NULL;
+END
+$$;
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['companies', 'object_types', 'users', 'roles', 'user_roles',
+                             'role_permissions', 'role_privileges', 'sharing_rules',
+                             'agreements', 'agreement_permissions', 'trusted_app_roles'] LOOP
+        -- "a_baseline" sorts before "a_bump_generation": the baseline is the state
+        -- the statement's snapshot sees, before the generation moves.
+        EXECUTE format('CREATE TRIGGER a_baseline BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
+                          ON sharing.%I FOR EACH STATEMENT EXECUTE FUNCTION sharing._effect_before()', t);
+        EXECUTE format('CREATE TRIGGER z_effect AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+                          ON sharing.%I FOR EACH STATEMENT EXECUTE FUNCTION sharing._effect_after()', t);
+    END LOOP;
+END
+$$;

@@ -84,7 +84,9 @@ extension_sql_file!(
     requires = [
         "audit",
         sql_api::authority::_config_all,
-        sql_api::authority::_config_company
+        sql_api::authority::_config_company,
+        sql_api::effect::_effect_baseline,
+        sql_api::effect::_effect_check
     ]
 );
 extension_sql_file!(

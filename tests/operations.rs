@@ -292,7 +292,7 @@ fn a_hot_standby_enforces_and_follows_role_changes() {
     // A role change on the primary, replayed on the standby: no restart, no re-login.
     dba.batch_execute("INSERT INTO sharing.user_roles (user_id, role_id) VALUES (3, 12)")
         .unwrap();
-    let target: String = one_str(&mut dba, "SELECT pg_current_wal_lsn()::text");
+    let target: String = one_str(&mut dba, "SELECT pg_current_wal_insert_lsn()::text");
     let mut su = standby("postgres");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !one_bool(

@@ -218,6 +218,35 @@ pub enum OwnerBound {
     Owners(Vec<i64>),
 }
 
+/// Exactly what a user may do for one (type, action) on records without an assignee,
+/// taking each record to live in its owner's company (docs/security.md, "No
+/// escalation by effect"): the unit in which the effect of a change is judged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reach {
+    /// Every record of every company (a superuser; a super company member at level
+    /// `all` or under a covering org-wide default).
+    pub every_company: bool,
+    /// Companies all of whose records are reached, ascending.
+    pub companies: Vec<i64>,
+    /// Owners whose records (in their company) are reached besides those, ascending;
+    /// the user's own id included when their level is above `none`.
+    pub owners: Vec<i64>,
+}
+
+impl Reach {
+    /// Does this reach hold the records of `owner` in `company`?
+    pub fn holds(&self, company: i64, owner: i64) -> bool {
+        self.every_company
+            || self.companies.binary_search(&company).is_ok()
+            || self.owners.binary_search(&owner).is_ok()
+    }
+
+    /// Does it hold every record of `company`?
+    pub fn holds_company(&self, company: i64) -> bool {
+        self.every_company || self.companies.binary_search(&company).is_ok()
+    }
+}
+
 /// The CSR table of [`CompiledOrg::members`]: entries run from 1 to the number of roles.
 fn members_by_entry(users: &[CUser], enter: &[u32]) -> (Vec<u32>, Vec<u32>) {
     let slots = enter.len() + 2;
@@ -810,7 +839,15 @@ impl CompiledOrg {
         if action != Action::Create && ty.org_wide_default.covers(action) {
             return OwnerBound::Unbounded;
         }
-        let mut owners = vec![viewer];
+        OwnerBound::Owners(self.owned_level_owners(v, t, action))
+    }
+
+    /// The owners an `owned` level reaches in `v`'s company: `v`, the users below
+    /// them (for `create`, or where the type grants through the hierarchy) and the
+    /// sources of the rules that share with them; ascending.
+    fn owned_level_owners(&self, v: &CUser, t: TypeIx, action: Action) -> Vec<i64> {
+        let ty = &self.types[t as usize];
+        let mut owners = vec![v.id];
         if action == Action::Create || ty.grant_via_hierarchy {
             for &vr in &v.roles {
                 let (lo, hi) = (self.enter[vr as usize], self.exit[vr as usize]);
@@ -836,7 +873,49 @@ impl CompiledOrg {
         }
         owners.sort_unstable();
         owners.dedup();
-        OwnerBound::Owners(owners)
+        owners
+    }
+
+    /// The exact [`Reach`] of `user` for (`object_type`, `action`): the same decision
+    /// as [`decide`](Self::decide), gathered over companies and owners.
+    pub fn reach_for(&self, object_type: &str, action: Action, user: i64) -> Reach {
+        let mut reach = Reach::default();
+        let Some(v) = self.user(user).filter(|v| v.status == Status::Active) else {
+            return reach;
+        };
+        if v.superuser {
+            reach.every_company = true;
+            return reach;
+        }
+        let Some(&t) = self.type_ix.get(object_type) else {
+            return reach;
+        };
+        let level = self.level(v, t, action);
+        if level == Level::None {
+            return reach;
+        }
+        if !v.super_member {
+            for (&(grantor, grantee), id) in &self.agreement_ids {
+                if grantee == v.company && self.agreement_grants.contains(&(*id, t, action)) {
+                    reach.companies.push(grantor);
+                }
+            }
+        }
+        let ty = &self.types[t as usize];
+        let whole_company =
+            level == Level::All || (action != Action::Create && ty.org_wide_default.covers(action));
+        if whole_company {
+            if v.super_member {
+                reach.every_company = true;
+            } else {
+                reach.companies.push(v.company);
+            }
+        } else {
+            reach.owners = self.owned_level_owners(v, t, action);
+        }
+        reach.companies.sort_unstable();
+        reach.companies.dedup();
+        reach
     }
 
     /// When `viewer`'s decisions on records without an assignee are exactly "the

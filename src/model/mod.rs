@@ -2,6 +2,7 @@
 //! into an [`org::Org`] and asks these modules for decisions.
 
 pub mod authority;
+pub mod effect;
 pub mod engine;
 pub mod explain;
 pub mod interrupts;

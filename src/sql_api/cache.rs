@@ -112,7 +112,7 @@ thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
 }
 
-fn local_xid() -> u32 {
+pub fn local_xid() -> u32 {
     unsafe {
         let proc_ = pg_sys::MyProc;
         if proc_.is_null() {

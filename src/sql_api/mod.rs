@@ -3,6 +3,7 @@
 
 pub mod authority;
 pub mod cache;
+pub mod effect;
 pub mod errors;
 pub mod guards;
 pub mod perms;
