@@ -226,8 +226,10 @@ pub fn insightly_session(db: &mut TestDb) -> (Client, String) {
 
 /// `ALTER ROLE app SET sharing.viewer_scope = session`, as the DBA.
 pub fn allow_session_viewers(dba: &mut Client, app: &str) {
-    dba.batch_execute(&format!("ALTER ROLE {app} SET sharing.viewer_scope = session"))
-        .unwrap();
+    dba.batch_execute(&format!(
+        "ALTER ROLE {app} SET sharing.viewer_scope = session"
+    ))
+    .unwrap();
 }
 
 /// A session of the trusted application role `app` acting as `viewer` for the whole

@@ -1,0 +1,199 @@
+//! Authority (docs/security.md, "The trust model" and "No escalation by effect"):
+//! each escalation a delegated administrator could make on 0.3.0, tried as that
+//! administrator's mapped login with the documented grants, must fail; the
+//! ordinary work of delegated administrators must go on.
+//!
+//! Fixture: the Insightly org of tests/common — 1 ada (admin), 2 dan (director,
+//! role 10), 3 eve (east manager, 11), 4 wes (west manager, 12), 5 ed and 6 em (east
+//! reps, 13), 7 will (west rep, 14); one deal per user.
+
+mod common;
+use common::*;
+use postgres::Client;
+
+/// The Insightly org, `privileges` granted to roles, and a mapped login per user.
+fn org(db: &mut TestDb, privileges: &[(i64, &str)], users: &[i64]) -> (Client, Vec<String>) {
+    let (mut dba, _app) = insightly(db);
+    for (role, p) in privileges {
+        dba.batch_execute(&format!(
+            "INSERT INTO sharing.role_privileges (role_id, privilege) VALUES ({role}, '{p}')"
+        ))
+        .unwrap();
+    }
+    let logins = users
+        .iter()
+        .map(|u| {
+            let login = db.login(&format!("u{u}"));
+            dba.batch_execute(&format!(
+                "UPDATE sharing.users SET db_role = '{login}' WHERE id = {u}; GRANT SELECT, UPDATE ON deals TO {login};"
+            ))
+            .unwrap();
+            login
+        })
+        .collect();
+    (dba, logins)
+}
+
+#[test]
+fn a_mapped_login_cannot_unmap_itself_or_map_others() {
+    let mut db = TestDb::new("authmap");
+    let (mut dba, logins) = org(&mut db, &[(13, "manage_users")], &[5]);
+    let other = db.login("other");
+    let app = db.login("app2");
+    dba.batch_execute(&format!(
+        "INSERT INTO sharing.trusted_app_roles VALUES ('{app}')"
+    ))
+    .unwrap();
+    let mut ed = db.connect_as(&logins[0]);
+    for sql in [
+        "UPDATE sharing.users SET db_role = NULL WHERE id = 5".to_string(),
+        format!("UPDATE sharing.users SET db_role = '{other}' WHERE id = 6"),
+        format!("UPDATE sharing.users SET db_role = '{app}' WHERE id = 6"),
+        "UPDATE sharing.users SET db_role = 'postgres' WHERE id = 6".to_string(),
+        format!("INSERT INTO sharing.users (id, company_id, name, db_role) VALUES (60, 1, 'x', '{other}')"),
+    ] {
+        refused_unchanged(&mut ed, &sql, "42501");
+    }
+    // Without a viewer a login is nobody: it sees no user to make a superuser, and
+    // cannot insert one.
+    let mut o = db.connect_as(&other);
+    let before = dump(&mut dba);
+    assert_eq!(
+        o.execute(
+            "UPDATE sharing.users SET is_superuser = true WHERE id = 5",
+            &[]
+        )
+        .unwrap(),
+        0
+    );
+    assert_eq!(one_i64(&mut o, "SELECT count(*) FROM sharing.users"), 0);
+    expect_error(
+        &mut o,
+        "INSERT INTO sharing.users (id, company_id, name, is_superuser) VALUES (61, 1, 'me', true)",
+        "42501",
+    );
+    assert_eq!(before, dump(&mut dba));
+}
+
+#[test]
+fn memberships_written_before_their_user_are_refused() {
+    let mut db = TestDb::new("authcte");
+    let (mut dba, logins) = org(&mut db, &[(13, "manage_users")], &[5]);
+    dba.batch_execute("INSERT INTO sharing.companies (id, name) VALUES (2, 'Globex')")
+        .unwrap();
+    let mut ed = db.connect_as(&logins[0]);
+    for role in [1, 4] {
+        refused_unchanged(
+            &mut ed,
+            &format!(
+                "WITH m AS (INSERT INTO sharing.user_roles (user_id, role_id) VALUES (70, {role}) RETURNING 1)
+                 INSERT INTO sharing.users (id, company_id, name) SELECT 70, 1, 'ghost' FROM m"
+            ),
+            "23503",
+        );
+    }
+}
+
+#[test]
+fn a_higher_role_with_the_same_levels_is_refused_by_its_effect() {
+    let mut db = TestDb::new("authhigher");
+    let (_dba, logins) = org(&mut db, &[(13, "manage_users")], &[5]);
+    let mut ed = db.connect_as(&logins[0]);
+    // The east manager's role has the same levels as ed's (owned): only the
+    // hierarchy position differs. ed would read em's deal.
+    let msg = refused_unchanged(
+        &mut ed,
+        "INSERT INTO sharing.user_roles (user_id, role_id) VALUES (5, 11)",
+        "42501",
+    );
+    assert!(
+        msg.contains("user 5 would gain") && msg.contains("user 6"),
+        "{msg}"
+    );
+    // The same through a writable CTE that first removes and then re-adds rows.
+    refused_unchanged(
+        &mut ed,
+        "WITH d AS (DELETE FROM sharing.user_roles WHERE user_id = 5 RETURNING 1)
+         INSERT INTO sharing.user_roles (user_id, role_id) SELECT 5, 11 FROM d",
+        "42501",
+    );
+    assert_eq!(
+        ids(&mut ed, "SELECT id FROM deals ORDER BY id"),
+        vec![5],
+        "still only his own deal"
+    );
+}
+
+#[test]
+fn moving_roles_in_the_hierarchy_is_judged_by_its_effect() {
+    let mut db = TestDb::new("authmove");
+    let (mut dba, logins) = org(&mut db, &[(11, "manage_roles"), (11, "manage_users")], &[3]);
+    let mut eve = db.connect_as(&logins[0]);
+    // Moving the west team under her own role: she would read will's deal.
+    let msg = refused_unchanged(
+        &mut eve,
+        "UPDATE sharing.roles SET reports_to = 11 WHERE id = 14",
+        "42501",
+    );
+    assert!(msg.contains("user 3 would gain"), "{msg}");
+    // Her own role to the top (she loses reach: accepted), then the Administrator
+    // role under it (she would read the admin's deals): refused.
+    eve.batch_execute("UPDATE sharing.roles SET reports_to = NULL WHERE id = 11")
+        .unwrap();
+    refused_unchanged(
+        &mut eve,
+        "UPDATE sharing.roles SET reports_to = 11 WHERE id = 1",
+        "42501",
+    );
+    dba.batch_execute("UPDATE sharing.roles SET reports_to = 10 WHERE id = 11")
+        .unwrap();
+    // copy_role keeps the place in the hierarchy: a copy of the west manager's role
+    // (a peer of hers), the west team moved under the copy (nobody gains: those
+    // above it held the team already), then the copy given to herself: refused.
+    let copy = one_i64(&mut eve, "SELECT sharing.copy_role(12, 'West copy')");
+    eve.batch_execute(&format!(
+        "UPDATE sharing.roles SET reports_to = {copy} WHERE id = 14"
+    ))
+    .unwrap();
+    let msg = refused_unchanged(
+        &mut eve,
+        &format!("INSERT INTO sharing.user_roles (user_id, role_id) VALUES (3, {copy})"),
+        "42501",
+    );
+    assert!(msg.contains("user 7"), "{msg}");
+}
+
+#[test]
+fn delegated_administrators_still_do_their_work() {
+    let mut db = TestDb::new("authwork");
+    let (mut dba, logins) = org(
+        &mut db,
+        &[
+            (10, "manage_users"),
+            (10, "manage_roles"),
+            (10, "manage_sharing"),
+        ],
+        &[2],
+    );
+    let mut dan = db.connect_as(&logins[0]);
+    // A new rep in the east team (his own records are new: they do not count).
+    dan.batch_execute(
+        "INSERT INTO sharing.users (id, company_id, name) VALUES (50, 1, 'new rep');
+         INSERT INTO sharing.user_roles (user_id, role_id) VALUES (50, 13);",
+    )
+    .unwrap();
+    // Moving ed from the east to the west team: wes gains ed's records, which dan holds.
+    dan.batch_execute(
+        "INSERT INTO sharing.user_roles (user_id, role_id) VALUES (5, 14);
+         DELETE FROM sharing.user_roles WHERE user_id = 5 AND role_id = 13;",
+    )
+    .unwrap();
+    assert_eq!(
+        ids(
+            &mut dba,
+            "SELECT role_id FROM sharing.user_roles WHERE user_id IN (5, 50) ORDER BY 1"
+        ),
+        vec![3, 13, 14],
+        "the new rep in the default role and the east team; ed in the west team"
+    );
+}
