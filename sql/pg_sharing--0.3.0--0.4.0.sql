@@ -1,4 +1,4 @@
--- pg_sharing 0.3.0 -> 0.4.0: hardening (docs/security.md, "Holes closed in 0.4.0").
+-- pg_sharing 0.3.0 -> 0.4.0: authority and hardening (docs/security.md).
 -- A released upgrade script is never edited; the next change gets a new file.
 -- A fresh 0.4.0 install creates the same objects (tests/upgrade.rs compares them);
 -- the functions below are what scripts/upgrade-diff.py lists.
@@ -41,7 +41,10 @@ BEGIN
         IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
     END IF;
     SELECT * INTO a FROM sharing.agreements x WHERE x.id = NEW.agreement_id;
-    PERFORM sharing._require_existing('agreement', NEW.agreement_id, a.grantor_company);
+    -- Either party sees the agreement (the grantee is then told it is not the grantor).
+    PERFORM sharing._require_existing('agreement', NEW.agreement_id,
+                                      CASE WHEN sharing._company_visible(a.grantee_company)
+                                           THEN a.grantee_company ELSE a.grantor_company END);
     PERFORM sharing._require_grantor(a.grantor_company, a.grantee_company);
     PERFORM sharing._require_level(NEW.object_type, NEW.action, 'all');
     RETURN NEW;
@@ -130,6 +133,12 @@ BEGIN
 END
 $$;
 
+-- new: _company_visible(bigint)
+CREATE OR REPLACE FUNCTION sharing._company_visible(company bigint) RETURNS bool
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sharing._config_all() OR company = sharing._config_company() $$;
+
 -- new: _config_all()
 CREATE OR REPLACE FUNCTION "_config_all"() RETURNS bool /* bool */
 STRICT STABLE PARALLEL RESTRICTED
@@ -173,6 +182,42 @@ BEGIN
     END IF;
 END
 $$;
+
+-- new: _effect_after()
+CREATE OR REPLACE FUNCTION sharing._effect_after() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sharing._effect_check();
+    RETURN NULL;
+END
+$$;
+
+-- new: _effect_baseline()
+CREATE OR REPLACE FUNCTION "_effect_baseline"() RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_effect_baseline_wrapper';
+
+-- new: _effect_before()
+CREATE OR REPLACE FUNCTION sharing._effect_before() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sharing._effect_baseline();
+    RETURN NULL;
+END
+$$;
+
+-- new: _effect_check()
+CREATE OR REPLACE FUNCTION "_effect_check"() RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_effect_check_wrapper';
 
 -- new: _internal_guard()
 CREATE OR REPLACE FUNCTION sharing._internal_guard() RETURNS trigger
@@ -251,7 +296,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF company IS NULL THEN
+    IF company IS NULL OR NOT sharing._company_visible(company) THEN
         RAISE EXCEPTION '% % does not exist', kind, coalesce(id::text, 'NULL')
             USING ERRCODE = 'foreign_key_violation',
                   HINT = format('create the %s first, in an earlier statement or an earlier part of this one', kind);
@@ -272,6 +317,15 @@ BEGIN
     END IF;
 END
 $$;
+
+-- new: _require_user_within(bigint)
+CREATE OR REPLACE FUNCTION "_require_user_within"(
+	"user_id" bigint /* i64 */
+) RETURNS void
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_require_user_within_wrapper';
 
 -- changed: _role_permissions_guard()
 CREATE OR REPLACE FUNCTION sharing._role_permissions_guard() RETURNS trigger
@@ -344,7 +398,7 @@ BEGIN
         link_id := CASE link_name WHEN 'reports_to' THEN NEW.reports_to ELSE NEW.based_on END;
         CONTINUE WHEN link_id IS NULL;
         SELECT r.company_id INTO other_company FROM sharing.roles r WHERE r.id = link_id;
-        IF other_company IS NULL THEN
+        IF other_company IS NULL OR NOT sharing._company_visible(other_company) THEN
             RAISE EXCEPTION 'role "%": % points to role %, which does not exist', NEW.name, link_name, link_id
                 USING ERRCODE = 'foreign_key_violation';
         END IF;
@@ -475,6 +529,7 @@ BEGIN
         SELECT u.company_id INTO user_company FROM sharing.users u WHERE u.id = OLD.user_id;
         IF user_company IS NOT NULL THEN
             PERFORM sharing._require_privilege('manage_users', user_company);
+            PERFORM sharing._require_user_within(OLD.user_id);
         END IF;
         IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
     END IF;
@@ -505,12 +560,14 @@ BEGIN
     IF TG_OP = 'DELETE' THEN
         IF sharing._company_exists(OLD.company_id) THEN
             PERFORM sharing._require_privilege('manage_users', OLD.company_id);
+            PERFORM sharing._require_user_within(OLD.id);
         END IF;
         RETURN OLD;
     END IF;
     PERFORM sharing._require_privilege('manage_users', NEW.company_id);
     IF TG_OP = 'UPDATE' THEN
         PERFORM sharing._require_privilege('manage_users', OLD.company_id);
+        PERFORM sharing._require_user_within(OLD.id);
     END IF;
     -- Global flags: a DBA or an active superuser user sets or clears them.
     IF (TG_OP = 'INSERT' AND (NEW.is_superuser OR NEW.is_super_company_member))
@@ -635,7 +692,7 @@ SELECT a.id AS agreement_id, a.grantor_company, g.name AS grantor_name,
 ALTER VIEW sharing.shared_by_you SET (security_barrier = true);
 ALTER VIEW sharing.shared_with_you SET (security_barrier = true);
 
--- Internal tables and tenant isolation (as sql/tenancy.sql).
+-- Internal tables, tenant isolation and the effect check (as sql/tenancy.sql).
 DO $$
 DECLARE
     t text;
@@ -716,6 +773,29 @@ CREATE POLICY dba ON sharing.trusted_app_roles USING ((SELECT sharing._config_al
 -- the policies above apply to them.
 ALTER VIEW sharing.role_permission_matrix SET (security_invoker = true);
 ALTER VIEW sharing.role_members SET (security_invoker = true);
+
+-- No escalation by effect (src/sql_api/effect.rs): every statement that changes a
+-- configuration table is judged once its rows are all written, by comparing what
+-- every user may do before and after it. SECURITY DEFINER so that the caller needs
+-- no privilege on the two functions; they judge the role really asking.
+
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['companies', 'object_types', 'users', 'roles', 'user_roles',
+                             'role_permissions', 'role_privileges', 'sharing_rules',
+                             'agreements', 'agreement_permissions', 'trusted_app_roles'] LOOP
+        -- "a_baseline" sorts before "a_bump_generation": the baseline is the state
+        -- the statement's snapshot sees, before the generation moves.
+        EXECUTE format('CREATE TRIGGER a_baseline BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
+                          ON sharing.%I FOR EACH STATEMENT EXECUTE FUNCTION sharing._effect_before()', t);
+        EXECUTE format('CREATE TRIGGER z_effect AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
+                          ON sharing.%I FOR EACH STATEMENT EXECUTE FUNCTION sharing._effect_after()', t);
+    END LOOP;
+END
+$$;
 
 -- Every protected table gets the transfer trigger.
 SELECT sharing._apply_policies(t.relid, pt.object_type, pt.owner_column, pt.company_column, pt.assignee_column)

@@ -23,15 +23,22 @@ LANGUAGE sql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT EXISTS (SELECT 1 FROM sharing.companies c WHERE c.id = company_id) $$;
 
+-- May the acting party see the configuration of `company` (docs/security.md)?
+CREATE FUNCTION sharing._company_visible(company bigint) RETURNS bool
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sharing._config_all() OR company = sharing._config_company() $$;
+
 -- A referenced row that must exist when a trigger judges a change (a row created
--- later in the same statement would escape the checks); `company` is what the
--- caller read for it, NULL when it is missing.
+-- later in the same statement would escape the checks), and be visible to the
+-- acting party (another company's row is reported as missing, never described);
+-- `company` is what the caller read for it, NULL when it is missing.
 CREATE FUNCTION sharing._require_existing(kind text, id bigint, company bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF company IS NULL THEN
+    IF company IS NULL OR NOT sharing._company_visible(company) THEN
         RAISE EXCEPTION '% % does not exist', kind, coalesce(id::text, 'NULL')
             USING ERRCODE = 'foreign_key_violation',
                   HINT = format('create the %s first, in an earlier statement or an earlier part of this one', kind);
@@ -157,12 +164,14 @@ BEGIN
     IF TG_OP = 'DELETE' THEN
         IF sharing._company_exists(OLD.company_id) THEN
             PERFORM sharing._require_privilege('manage_users', OLD.company_id);
+            PERFORM sharing._require_user_within(OLD.id);
         END IF;
         RETURN OLD;
     END IF;
     PERFORM sharing._require_privilege('manage_users', NEW.company_id);
     IF TG_OP = 'UPDATE' THEN
         PERFORM sharing._require_privilege('manage_users', OLD.company_id);
+        PERFORM sharing._require_user_within(OLD.id);
     END IF;
     -- Global flags: a DBA or an active superuser user sets or clears them.
     IF (TG_OP = 'INSERT' AND (NEW.is_superuser OR NEW.is_super_company_member))
@@ -237,7 +246,7 @@ BEGIN
         link_id := CASE link_name WHEN 'reports_to' THEN NEW.reports_to ELSE NEW.based_on END;
         CONTINUE WHEN link_id IS NULL;
         SELECT r.company_id INTO other_company FROM sharing.roles r WHERE r.id = link_id;
-        IF other_company IS NULL THEN
+        IF other_company IS NULL OR NOT sharing._company_visible(other_company) THEN
             RAISE EXCEPTION 'role "%": % points to role %, which does not exist', NEW.name, link_name, link_id
                 USING ERRCODE = 'foreign_key_violation';
         END IF;
@@ -358,6 +367,7 @@ BEGIN
         SELECT u.company_id INTO user_company FROM sharing.users u WHERE u.id = OLD.user_id;
         IF user_company IS NOT NULL THEN
             PERFORM sharing._require_privilege('manage_users', user_company);
+            PERFORM sharing._require_user_within(OLD.user_id);
         END IF;
         IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
     END IF;
@@ -591,7 +601,10 @@ BEGIN
         IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
     END IF;
     SELECT * INTO a FROM sharing.agreements x WHERE x.id = NEW.agreement_id;
-    PERFORM sharing._require_existing('agreement', NEW.agreement_id, a.grantor_company);
+    -- Either party sees the agreement (the grantee is then told it is not the grantor).
+    PERFORM sharing._require_existing('agreement', NEW.agreement_id,
+                                      CASE WHEN sharing._company_visible(a.grantee_company)
+                                           THEN a.grantee_company ELSE a.grantor_company END);
     PERFORM sharing._require_grantor(a.grantor_company, a.grantee_company);
     PERFORM sharing._require_level(NEW.object_type, NEW.action, 'all');
     RETURN NEW;

@@ -38,6 +38,9 @@ extension_sql_file!(
         sql_api::guards::_require_grantor,
         sql_api::guards::_check_privilege_name,
         sql_api::authority::_require_dba,
+        sql_api::guards::_require_user_within,
+        sql_api::authority::_config_all,
+        sql_api::authority::_config_company,
     ]
 );
 extension_sql_file!(

@@ -197,3 +197,113 @@ fn delegated_administrators_still_do_their_work() {
         "the new rep in the default role and the east team; ed in the west team"
     );
 }
+
+/// Found by the attacker's review (docs/security.md): a delegated administrator
+/// placing superiors where their own reach grows, or acting on someone above them.
+#[test]
+fn superiors_are_not_pulled_into_ones_reach_nor_locked_out() {
+    let mut db = TestDb::new("authsuperiors");
+    let (mut dba, logins) = org(
+        &mut db,
+        &[
+            (13, "manage_users"),
+            (11, "manage_roles"),
+            (11, "manage_users"),
+        ],
+        &[5, 3],
+    );
+    let (ed, eve) = (&logins[0], &logins[1]);
+    dba.batch_execute(
+        "INSERT INTO sharing.sharing_rules (company_id, object_type, source_role, target_role, access)
+         VALUES (1, 'deals', 13, 13, 'read_write')",
+    )
+    .unwrap();
+    let mut c = db.connect_as(ed);
+    // Superiors into his own role, the source of a rule that shares with him.
+    refused_unchanged(
+        &mut c,
+        "INSERT INTO sharing.user_roles (user_id, role_id) VALUES (1, 13), (2, 13), (3, 13)",
+        "42501",
+    );
+    // Disabling the admin or taking the director's role away: they hold more than ed.
+    for sql in [
+        "UPDATE sharing.users SET status = 'disabled' WHERE id = 1",
+        "DELETE FROM sharing.user_roles WHERE user_id = 2",
+        "DELETE FROM sharing.users WHERE id = 2",
+    ] {
+        let msg = refused_unchanged(&mut c, sql, "42501");
+        assert!(msg.contains("who holds"), "{sql}: {msg}");
+    }
+    // A peer with the same permissions he may still manage.
+    c.batch_execute("UPDATE sharing.users SET name = 'em (renamed)' WHERE id = 6")
+        .unwrap();
+    // eve: a role below hers holding her superiors, or the west branch under her.
+    let mut c = db.connect_as(eve);
+    c.batch_execute("INSERT INTO sharing.roles (id, company_id, name, reports_to, based_on) VALUES (500, 1, 'Shadow', 11, 3)")
+        .unwrap();
+    refused_unchanged(
+        &mut c,
+        "INSERT INTO sharing.user_roles (user_id, role_id) VALUES (2, 500), (4, 500), (7, 500)",
+        "42501",
+    );
+    refused_unchanged(
+        &mut c,
+        "UPDATE sharing.roles SET reports_to = 11 WHERE id = 12",
+        "42501",
+    );
+    assert_eq!(
+        ids(&mut c, "SELECT id FROM deals ORDER BY id"),
+        vec![3, 5, 6]
+    );
+}
+
+/// Found by the attacker's review: refusals and explanations told about other
+/// companies' roles, users and sizes.
+#[test]
+fn refusals_and_explanations_tell_nothing_about_other_companies() {
+    let mut db = TestDb::new("authtell");
+    let (mut dba, logins) = org(&mut db, &[(13, "manage_users")], &[5]);
+    let gil = db.login("gil");
+    dba.batch_execute(&format!(
+        "INSERT INTO sharing.companies (id, name) VALUES (2, 'Globex');
+         INSERT INTO sharing.users (id, company_id, name, db_role) VALUES (20, 2, 'gil', '{gil}');
+         INSERT INTO sharing.user_roles (user_id, role_id) SELECT 20, id FROM sharing.roles WHERE company_id = 2 AND is_admin;"
+    ))
+    .unwrap();
+    let globex_role = one_i64(
+        &mut dba,
+        "SELECT id FROM sharing.roles WHERE company_id = 2 AND is_admin",
+    );
+    let mut g = db.connect_as(&gil);
+    for sql in [
+        "INSERT INTO sharing.user_roles (user_id, role_id) VALUES (20, 11)".to_string(),
+        "INSERT INTO sharing.roles (company_id, name, reports_to) VALUES (2, 'x', 12)".to_string(),
+        format!("INSERT INTO sharing.sharing_rules (company_id, object_type, source_role, target_role) VALUES (2, 'deals', {globex_role}, 14)"),
+    ] {
+        let msg = expect_error(&mut g, &sql, "23503");
+        assert!(
+            msg.contains("does not exist") && !msg.contains("Manager") && !msg.contains("Salesperson") && !msg.contains("company 1"),
+            "{sql}: {msg}"
+        );
+    }
+    // ed asks about his own access to records of Globex's admin: no name.
+    let mut c = db.connect_as(&logins[0]);
+    assert_eq!(
+        one_str(
+            &mut c,
+            "SELECT coalesce(sharing.explain_access('deals', 'view', 20, 2, 5) ->> 'owner_name', 'hidden')"
+        ),
+        "hidden"
+    );
+    // A colleague's name is shown.
+    assert_eq!(
+        one_str(
+            &mut c,
+            "SELECT sharing.explain_access('deals', 'view', 6, 1, 5) ->> 'owner_name'"
+        ),
+        "em"
+    );
+    // Every tenant's figures: DBAs and trusted application roles only.
+    expect_error(&mut g, "SELECT sharing._model_stats()", "42501");
+    expect_error(&mut c, "SELECT sharing._model_stats()", "42501");
+}

@@ -175,6 +175,27 @@ impl<'a> Actor<'a> {
         Ok(())
     }
 
+    /// Acting on an existing user (their row, status or memberships): everything they
+    /// hold must be within the viewer's own permissions; oneself is always within.
+    pub fn require_user_within(&self, user_id: i64) -> Result<(), Denial> {
+        if user_id == self.user_id || self.org.user(user_id).is_none() {
+            return Ok(());
+        }
+        if let Some(excess) = self
+            .perms
+            .first_excess(&user_permissions(self.org, user_id))
+        {
+            return Err(deny(
+                format!(
+                    "viewer {} cannot change user {user_id}, who holds {excess}",
+                    self.user_id
+                ),
+                Some("users who hold more than you (an admin, a superior with more privileges) are changed by an administrator"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Invariant 6: agreements are created and changed from the grantor company only.
     pub fn require_grantor(&self, grantor: i64, grantee: i64) -> Result<(), Denial> {
         self.require_privilege("manage_sharing", None, false)?;

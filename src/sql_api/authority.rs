@@ -214,3 +214,16 @@ pub fn require_may_ask_about(user: i64) {
         ),
     }
 }
+
+/// Refuse (42501) unless this is a DBA role or a trusted application role.
+pub fn require_may_ask_about_anyone() {
+    if !asker_may_ask_about_anyone() {
+        insufficient_privilege(
+            format!(
+                "role \"{}\" may not read every company's figures",
+                asking_role_name()
+            ),
+            Some("DBA sessions (superusers, members of sharing_admin) and trusted application roles may"),
+        );
+    }
+}

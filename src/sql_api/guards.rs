@@ -92,3 +92,12 @@ fn _check_privilege_name(privilege: &str) {
         ),
     }
 }
+
+/// Changing or removing a user (or one of their memberships) needs a viewer who
+/// holds at least what that user holds: a delegated administrator never disables,
+/// demotes or removes someone above them (docs/security.md).
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn _require_user_within(user_id: i64) {
+    require_for_viewer(|a| a.require_user_within(user_id));
+}

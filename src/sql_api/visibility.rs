@@ -278,10 +278,20 @@ fn explain_access(
         assignee,
     };
     let mut answer = explain(&model.org, &model.compiled, &question, d);
-    // The model keeps no user names (memory): explanations read them.
+    // The model keeps no user names (memory): explanations read them. An owner's
+    // name only when the session may ask about the owner, or the owner is a
+    // colleague of the viewer asked about (the org chart is not public).
+    let colleague = |o: i64| {
+        let company = |u: i64| model.org.user(u).map(|u| u.company_id);
+        company(o).is_some() && company(o) == company(viewer)
+    };
     for (name_key, id) in [("owner_name", owner), ("viewer_name", Some(viewer))] {
         if let (Some(slot), Some(id)) = (answer.get_mut(name_key), id) {
-            *slot = user_name(id).map_or(serde_json::Value::Null, serde_json::Value::String);
+            let shown = id == viewer || colleague(id) || super::authority::may_ask_about(id);
+            *slot = shown
+                .then(|| user_name(id))
+                .flatten()
+                .map_or(serde_json::Value::Null, serde_json::Value::String);
         }
     }
     JsonB(answer)
@@ -300,6 +310,8 @@ fn user_name(id: i64) -> Option<String> {
 /// approximate heap bytes, rebuilds so far and the last rebuild's duration.
 #[pg_extern(stable, parallel_restricted)]
 fn _model_stats() -> JsonB {
+    // Counts of every tenant: DBA sessions and trusted application roles only.
+    super::authority::require_may_ask_about_anyone();
     let model = current_model();
     let (rebuilds, last_micros) = super::cache::rebuild_stats();
     JsonB(serde_json::json!({
