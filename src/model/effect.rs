@@ -76,126 +76,78 @@ impl std::fmt::Display for Gain {
     }
 }
 
-/// An order-independent fingerprint of each company's configuration rows, so that
-/// only the users of companies the change touched are compared.
-fn company_fingerprints(org: &Org) -> FxHashMap<i64, u64> {
-    let s = &org.snapshot;
-    let mut out: FxHashMap<i64, u64> = FxHashMap::default();
-    let mut add = |company: i64, row: &dyn Fn(&mut FxHasher)| {
+/// A fingerprint per user of what their privileges are made of: their status and
+/// flags, and for each of their roles its own privileges and admin flag along its
+/// `based_on` chain. Linear in roles + memberships.
+fn privilege_signatures(org: &Org) -> FxHashMap<i64, u64> {
+    let fx = |f: &dyn Fn(&mut FxHasher)| {
         let mut h = FxHasher::default();
-        row(&mut h);
-        let e = out.entry(company).or_insert(0);
-        *e = e.wrapping_add(h.finish().wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        f(&mut h);
+        h.finish()
     };
-    let role_company = |id: i64| org.role(id).map_or(i64::MIN, |r| r.company_id);
-    let user_company = |id: i64| org.user(id).map_or(i64::MIN, |u| u.company_id);
-    for u in &s.users {
-        add(u.company_id, &|h| {
-            (
-                1u8,
-                u.id,
-                u.status.as_str(),
-                u.is_superuser,
-                u.is_super_company_member,
-            )
-                .hash(h)
-        });
+    let mut own: FxHashMap<i64, u64> = FxHashMap::default();
+    for r in &org.snapshot.roles {
+        own.insert(r.id, fx(&|h| (r.id, r.is_admin).hash(h)));
     }
-    for r in &s.roles {
-        add(r.company_id, &|h| {
-            (2u8, r.id, r.reports_to, r.based_on, r.is_admin).hash(h)
-        });
-    }
-    for m in &s.user_roles {
-        add(user_company(m.user_id), &|h| {
-            (3u8, m.user_id, m.role_id).hash(h)
-        });
-    }
-    for p in &s.role_permissions {
-        add(role_company(p.role_id), &|h| {
-            (
-                4u8,
-                p.role_id,
-                &p.object_type,
-                p.action.as_str(),
-                p.level.as_str(),
-            )
-                .hash(h)
-        });
-    }
-    for p in &s.role_privileges {
-        add(role_company(p.role_id), &|h| {
-            (5u8, p.role_id, &p.privilege).hash(h)
-        });
-    }
-    for r in &s.sharing_rules {
-        add(r.company_id, &|h| {
-            (
-                6u8,
-                r.id,
-                &r.object_type,
-                r.source_role,
-                r.source_scope.as_str(),
-                r.target_role,
-                r.target_scope.as_str(),
-                r.access.as_str(),
-            )
-                .hash(h)
-        });
-    }
-    // An agreement touches both parties (the grantee's users gain or lose reach).
-    let parties: FxHashMap<i64, (i64, i64)> = s
-        .agreements
-        .iter()
-        .map(|a| (a.id, (a.grantor_company, a.grantee_company)))
-        .collect();
-    for a in &s.agreements {
-        for c in [a.grantor_company, a.grantee_company] {
-            add(c, &|h| {
-                (7u8, a.id, a.grantor_company, a.grantee_company).hash(h)
-            });
+    for p in &org.snapshot.role_privileges {
+        if let Some(e) = own.get_mut(&p.role_id) {
+            *e = e.wrapping_add(fx(&|h| p.privilege.hash(h)));
         }
     }
-    for p in &s.agreement_permissions {
-        let (grantor, grantee) = parties
-            .get(&p.agreement_id)
-            .copied()
-            .unwrap_or((i64::MIN, i64::MIN));
-        for c in [grantor, grantee] {
-            add(c, &|h| {
-                (8u8, p.agreement_id, &p.object_type, p.action.as_str()).hash(h)
-            });
+    // Along based_on, each role once (the chains are acyclic by invariant; a
+    // seen-set guards the walk anyway).
+    let mut effective: FxHashMap<i64, u64> = FxHashMap::default();
+    let mut tick = Ticker::new();
+    for r in &org.snapshot.roles {
+        let mut chain = Vec::new();
+        let mut seen = FxHashSet::default();
+        let mut at = Some(r.id);
+        while let Some(id) = at {
+            tick.tick();
+            if effective.contains_key(&id) || !seen.insert(id) {
+                break;
+            }
+            chain.push(id);
+            at = org.role(id).and_then(|x| x.based_on);
+        }
+        let mut acc = at.and_then(|id| effective.get(&id).copied()).unwrap_or(0);
+        for id in chain.into_iter().rev() {
+            acc = fx(&|h| (own.get(&id).copied().unwrap_or(0), acc).hash(h));
+            effective.insert(id, acc);
         }
     }
-    out
-}
-
-/// The users whose access or privileges the change may have altered: those of
-/// companies whose rows differ, and every superuser and super company member.
-fn candidates(before: &Org, after: &Org) -> Vec<i64> {
-    let types_changed = before.snapshot.object_types != after.snapshot.object_types;
-    let (fb, fa) = (company_fingerprints(before), company_fingerprints(after));
-    let touched: FxHashSet<i64> = fb
-        .keys()
-        .chain(fa.keys())
-        .filter(|c| fb.get(c) != fa.get(c))
-        .copied()
-        .collect();
-    after
-        .snapshot
+    org.snapshot
         .users
         .iter()
-        .filter(|u| {
-            types_changed
-                || touched.contains(&u.company_id)
-                || u.is_superuser
-                || u.is_super_company_member
-                || before
-                    .user(u.id)
-                    .is_some_and(|b| b.is_superuser || b.is_super_company_member)
+        .map(|u| {
+            let roles = org
+                .roles_of(u.id)
+                .iter()
+                .fold(0u64, |acc, r| acc.wrapping_add(effective.get(r).copied().unwrap_or(0)));
+            let sig = fx(&|h| (u.status.as_str(), u.is_superuser, roles).hash(h));
+            (u.id, sig)
         })
-        .map(|u| u.id)
         .collect()
+}
+
+/// The users whose access or privileges may differ between the two states: new
+/// users, and those whose fingerprints moved.
+fn candidates(before: State, after: State) -> Vec<i64> {
+    let (ab, aa) = (
+        before.compiled.access_signatures(),
+        after.compiled.access_signatures(),
+    );
+    let (pb, pa) = (
+        privilege_signatures(before.org),
+        privilege_signatures(after.org),
+    );
+    let mut out: Vec<i64> = aa
+        .iter()
+        .filter(|(u, sig)| ab.get(u) != Some(sig) || pb.get(u) != pa.get(u))
+        .map(|(u, _)| *u)
+        .collect();
+    out.sort_unstable();
+    out
 }
 
 /// A user's permissions (privileges and flags), computed once per distinct role set.
@@ -231,8 +183,14 @@ impl<'a> PermissionMemo<'a> {
 /// The first access or privilege some user holds after the change, did not hold
 /// before, and `actor` did not hold before either; `None` when the change hands
 /// out nothing beyond the actor's own reach. `actor` is an active viewer who is
-/// not a superuser (superusers and DBA sessions are not judged).
-pub fn first_escalation(before: State, after: State, actor: i64) -> Option<Gain> {
+/// not a superuser (superusers and DBA sessions are not judged). `created` tells
+/// the users the change creates, whose records do not count.
+pub fn first_escalation(
+    before: State,
+    after: State,
+    actor: i64,
+    created: &dyn Fn(i64) -> bool,
+) -> Option<Gain> {
     let mut tick = Ticker::new();
     let types: Vec<&str> = after.org.object_type_names().collect();
     let actor_reach: FxHashMap<(&str, Action), Reach> = types
@@ -250,7 +208,7 @@ pub fn first_escalation(before: State, after: State, actor: i64) -> Option<Gain>
             .or_else(|| before.org.user(owner))
             .map_or(i64::MIN, |u| u.company_id)
     };
-    for user in candidates(before.org, after.org) {
+    for user in candidates(before, after) {
         tick.tick();
         let existed = before.org.user(user).is_some();
         // Privileges and flags.
@@ -315,7 +273,7 @@ pub fn first_escalation(before: State, after: State, actor: i64) -> Option<Gain>
                 for &o in &ra.owners {
                     tick.tick();
                     // One's own records, and those of users the change creates, do not count.
-                    if o == user || before.org.user(o).is_none() {
+                    if o == user || created(o) || before.org.user(o).is_none() {
                         continue;
                     }
                     let company = company_of(o);

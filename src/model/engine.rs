@@ -918,6 +918,102 @@ impl CompiledOrg {
         reach
     }
 
+    /// A fingerprint per user of everything [`reach_for`](Self::reach_for) reads for
+    /// them: their row and levels, the users below each of their roles, the rules
+    /// that share with them (and the users they share), their company's agreements
+    /// and the object types. Two models give a user the same fingerprint only when
+    /// their reach is the same (up to hash collisions), so a change is compared for
+    /// the users whose fingerprint moved. Linear in users + roles + rules.
+    pub fn access_signatures(&self) -> HashMap<i64, u64> {
+        use std::hash::{Hash, Hasher};
+        let fx = |f: &dyn Fn(&mut rustc_hash::FxHasher)| {
+            let mut h = rustc_hash::FxHasher::default();
+            f(&mut h);
+            h.finish()
+        };
+        let mut tick = Ticker::new();
+        // prefix[e]: the sum of member hashes of the roles entered before entry e.
+        let entries = self.member_start.len().saturating_sub(1);
+        let mut prefix = vec![0u64; entries + 1];
+        for e in 0..entries {
+            tick.tick();
+            let run = &self.members
+                [self.member_start[e] as usize..self.member_start[e + 1] as usize];
+            let sum = run.iter().fold(0u64, |acc, &ix| {
+                let u = &self.users[ix as usize];
+                acc.wrapping_add(fx(&|h| (u.id, u.company).hash(h)) | 1)
+            });
+            prefix[e + 1] = prefix[e].wrapping_add(sum);
+        }
+        let span = |lo: u32, hi: u32| -> u64 {
+            let (lo, hi) = (lo as usize, (hi as usize + 1).min(entries));
+            if lo >= hi {
+                0
+            } else {
+                prefix[hi].wrapping_sub(prefix[lo])
+            }
+        };
+        let mut types: Vec<(&String, &TypeIx)> = self.type_ix.iter().collect();
+        types.sort();
+        let types_hash = fx(&|h| {
+            for (name, &t) in &types {
+                let ty = &self.types[t as usize];
+                (name, t, ty.org_wide_default.as_str(), ty.grant_via_hierarchy).hash(h)
+            }
+        });
+        let mut agreements: HashMap<i64, u64> = HashMap::default();
+        for (&(grantor, grantee), &id) in &self.agreement_ids {
+            let grants = fx(&|h| {
+                for &(_, t) in &types {
+                    for a in Action::ALL {
+                        self.agreement_grants.contains(&(id, *t, *a)).hash(h);
+                    }
+                }
+            });
+            let e = agreements.entry(grantee).or_insert(0);
+            *e = e.wrapping_add(fx(&|h| (grantor, id, grants).hash(h)));
+        }
+        let mut out = HashMap::default();
+        out.reserve(self.users.len());
+        for u in &self.users {
+            tick.tick();
+            let row = &self.level_rows
+                [u.levels as usize * self.level_width..(u.levels as usize + 1) * self.level_width];
+            let mut sig = fx(&|h| {
+                (u.id, u.company, u.status.as_str(), u.superuser, u.super_member).hash(h);
+                for l in row {
+                    l.as_str().hash(h);
+                }
+            });
+            for &r in &u.roles {
+                let below = span(self.enter[r as usize] + 1, self.exit[r as usize]);
+                sig = sig.wrapping_add(fx(&|h| (1u8, below).hash(h)));
+            }
+            for rule in self.rules.get(&u.company).into_iter().flatten() {
+                tick.tick();
+                let applies = u
+                    .roles
+                    .iter()
+                    .any(|&x| self.in_scope(x, rule.target, rule.target_scope));
+                if applies {
+                    let lo = self.enter[rule.source as usize];
+                    let hi = match rule.source_scope {
+                        RuleScope::Role => lo,
+                        RuleScope::RoleAndSubordinates => self.exit[rule.source as usize],
+                    };
+                    let shared = span(lo, hi);
+                    sig = sig.wrapping_add(fx(&|h| {
+                        (2u8, rule.id, rule.object_type, rule.access.as_str(), shared).hash(h)
+                    }));
+                }
+            }
+            let agreed = agreements.get(&u.company).copied().unwrap_or(0);
+            sig = fx(&|h| (sig, agreed, types_hash).hash(h));
+            out.insert(u.id, sig);
+        }
+        out
+    }
+
     /// When `viewer`'s decisions on records without an assignee are exactly "the
     /// company is C and the owner is one of these": `Some((owners, C))`. That is a
     /// filter the planner can inline as constants (level `owned` in the viewer's own

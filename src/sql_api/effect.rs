@@ -27,6 +27,10 @@ struct Chain {
     xact: u32,
     /// The last state accepted (or the state before the first statement judged).
     baseline: Option<Rc<Model>>,
+    /// The state before the first statement judged in this transaction: users
+    /// absent from it are created by the change (onboarding is "insert the user,
+    /// then their roles", often in two statements).
+    origin: Option<Rc<Model>>,
 }
 
 thread_local! {
@@ -56,13 +60,15 @@ fn _effect_baseline() {
         if c.xact != xact {
             *c = Chain {
                 xact,
-                baseline: None,
+                ..Chain::default()
             };
         }
         if !judged {
             c.baseline = None;
         } else if c.baseline.is_none() {
-            c.baseline = Some(current_model());
+            let now = current_model();
+            c.origin.get_or_insert_with(|| now.clone());
+            c.baseline = Some(now);
         }
     });
 }
@@ -76,9 +82,13 @@ fn _effect_check() {
         CHAIN.with(|c| c.borrow_mut().baseline = None);
         return;
     };
-    let before = CHAIN.with(|c| {
+    let (before, origin) = CHAIN.with(|c| {
         let c = c.borrow();
-        (c.xact == xact).then(|| c.baseline.clone()).flatten()
+        if c.xact == xact {
+            (c.baseline.clone(), c.origin.clone())
+        } else {
+            (None, None)
+        }
     });
     let after = current_model();
     let Some(before) = before else {
@@ -95,6 +105,11 @@ fn _effect_check() {
             compiled: &after.compiled,
         },
         actor,
+        &|user| {
+            origin
+                .as_ref()
+                .is_some_and(|o| o.org.user(user).is_none())
+        },
     );
     if let Some(gain) = gain {
         insufficient_privilege(
@@ -102,10 +117,5 @@ fn _effect_check() {
             Some("a change may hand out only what you can do yourself, and never widen your own reach; ask an administrator or a DBA"),
         );
     }
-    CHAIN.with(|c| {
-        *c.borrow_mut() = Chain {
-            xact,
-            baseline: Some(after),
-        }
-    });
+    CHAIN.with(|c| c.borrow_mut().baseline = Some(after));
 }
