@@ -120,10 +120,9 @@ fn privilege_signatures(org: &Org) -> FxHashMap<i64, u64> {
         .users
         .iter()
         .map(|u| {
-            let roles = org
-                .roles_of(u.id)
-                .iter()
-                .fold(0u64, |acc, r| acc.wrapping_add(effective.get(r).copied().unwrap_or(0)));
+            let roles = org.roles_of(u.id).iter().fold(0u64, |acc, r| {
+                acc.wrapping_add(effective.get(r).copied().unwrap_or(0))
+            });
             let sig = fx(&|h| (u.status.as_str(), u.is_superuser, roles).hash(h));
             (u.id, sig)
         })
@@ -285,4 +284,61 @@ pub fn first_escalation(
         }
     }
     None
+}
+
+/// Records of one protected table, grouped: (company, owner, assignee, how many).
+pub type RecordGroups = Vec<(Option<i64>, Option<i64>, Option<i64>, i64)>;
+
+/// One line of `sharing.what_if`: a user gains or loses records of a type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessChange {
+    pub user: i64,
+    pub object_type: String,
+    pub action: Action,
+    pub gained: i64,
+    pub lost: i64,
+}
+
+/// For every user whose access may differ (see [`first_escalation`]), how many
+/// records of each table (`(object type, groups)`) they gain and lose per action.
+pub fn access_changes(
+    before: State,
+    after: State,
+    tables: &[(String, RecordGroups)],
+) -> Vec<AccessChange> {
+    let mut tick = Ticker::new();
+    let mut out = Vec::new();
+    for user in candidates(before, after) {
+        for (object_type, groups) in tables {
+            for a in Action::ALL {
+                let (mut gained, mut lost) = (0, 0);
+                for &(company, owner, assignee, n) in groups {
+                    tick.tick();
+                    let was = before
+                        .compiled
+                        .decide(object_type, *a, owner, company, user, assignee)
+                        .allowed;
+                    let is = after
+                        .compiled
+                        .decide(object_type, *a, owner, company, user, assignee)
+                        .allowed;
+                    match (was, is) {
+                        (false, true) => gained += n,
+                        (true, false) => lost += n,
+                        _ => {}
+                    }
+                }
+                if gained != 0 || lost != 0 {
+                    out.push(AccessChange {
+                        user,
+                        object_type: object_type.clone(),
+                        action: *a,
+                        gained,
+                        lost,
+                    });
+                }
+            }
+        }
+    }
+    out
 }

@@ -937,8 +937,8 @@ impl CompiledOrg {
         let mut prefix = vec![0u64; entries + 1];
         for e in 0..entries {
             tick.tick();
-            let run = &self.members
-                [self.member_start[e] as usize..self.member_start[e + 1] as usize];
+            let run =
+                &self.members[self.member_start[e] as usize..self.member_start[e + 1] as usize];
             let sum = run.iter().fold(0u64, |acc, &ix| {
                 let u = &self.users[ix as usize];
                 acc.wrapping_add(fx(&|h| (u.id, u.company).hash(h)) | 1)
@@ -958,7 +958,13 @@ impl CompiledOrg {
         let types_hash = fx(&|h| {
             for (name, &t) in &types {
                 let ty = &self.types[t as usize];
-                (name, t, ty.org_wide_default.as_str(), ty.grant_via_hierarchy).hash(h)
+                (
+                    name,
+                    t,
+                    ty.org_wide_default.as_str(),
+                    ty.grant_via_hierarchy,
+                )
+                    .hash(h)
             }
         });
         let mut agreements: HashMap<i64, u64> = HashMap::default();
@@ -980,7 +986,14 @@ impl CompiledOrg {
             let row = &self.level_rows
                 [u.levels as usize * self.level_width..(u.levels as usize + 1) * self.level_width];
             let mut sig = fx(&|h| {
-                (u.id, u.company, u.status.as_str(), u.superuser, u.super_member).hash(h);
+                (
+                    u.id,
+                    u.company,
+                    u.status.as_str(),
+                    u.superuser,
+                    u.super_member,
+                )
+                    .hash(h);
                 for l in row {
                     l.as_str().hash(h);
                 }
@@ -1112,7 +1125,7 @@ impl CompiledOrg {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::org::*;
 
@@ -1193,7 +1206,7 @@ mod tests {
 
     /// A random organization of two companies: role forests, memberships, rules,
     /// agreements, org-wide defaults and levels, all drawn from `seed`.
-    fn random_org(seed: u64) -> Org {
+    pub(crate) fn random_org(seed: u64) -> Org {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let mut s = OrgSnapshot::default();

@@ -13,6 +13,8 @@ pub mod privileges;
 pub mod types;
 
 #[cfg(test)]
+mod effect_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod transfer_tests;

@@ -18,6 +18,7 @@ use super::errors::insufficient_privilege;
 use crate::model::effect::{first_escalation, State};
 use crate::model::types::Status;
 use pgrx::prelude::*;
+use pgrx::PgTryBuilder;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -105,11 +106,7 @@ fn _effect_check() {
             compiled: &after.compiled,
         },
         actor,
-        &|user| {
-            origin
-                .as_ref()
-                .is_some_and(|o| o.org.user(user).is_none())
-        },
+        &|user| origin.as_ref().is_some_and(|o| o.org.user(user).is_none()),
     );
     if let Some(gain) = gain {
         insufficient_privilege(
@@ -118,4 +115,125 @@ fn _effect_check() {
         );
     }
     CHAIN.with(|c| c.borrow_mut().baseline = Some(after));
+}
+
+/// Every protected table the caller may read: (object type, grouped records), the
+/// groups read as the caller (row level security applies: the counts are over the
+/// records the caller can see).
+fn record_groups() -> Vec<(String, crate::model::effect::RecordGroups)> {
+    let queries: Vec<(String, String)> = super::cache::as_bootstrap_superuser(|| {
+        Spi::connect(|client| {
+            client
+                .select(
+                    "SELECT pt.object_type,
+                            pg_catalog.format('SELECT %I::pg_catalog.int8, %I::pg_catalog.int8, %s, pg_catalog.count(*) FROM %s GROUP BY 1, 2, 3',
+                                   pt.company_column, pt.owner_column,
+                                   COALESCE(pg_catalog.quote_ident(pt.assignee_column) OPERATOR(pg_catalog.||) '::pg_catalog.int8', 'NULL::pg_catalog.int8'),
+                                   pt.table_name)
+                       FROM sharing.protected_tables pt ORDER BY pt.table_name",
+                    None,
+                    &[],
+                )?
+                .map(|row| Ok((row.get::<String>(1)?.unwrap_or_default(), row.get::<String>(2)?.unwrap_or_default())))
+                .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+        })
+    })
+    .unwrap_or_else(|e| super::errors::spi_failed("list the protected tables", e));
+    queries
+        .into_iter()
+        .map(|(object_type, query)| {
+            let groups = Spi::connect(|client| {
+                client
+                    .select(&query, None, &[])?
+                    .map(|row| {
+                        Ok((
+                            row.get::<i64>(1)?,
+                            row.get::<i64>(2)?,
+                            row.get::<i64>(3)?,
+                            row.get::<i64>(4)?.unwrap_or(0),
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+            })
+            .unwrap_or_else(|e| {
+                super::errors::spi_failed("count the records of a protected table", e)
+            });
+            (object_type, groups)
+        })
+        .collect()
+}
+
+/// Run `statements` as the caller (same rights, same checks) in a subtransaction
+/// that is always rolled back, and report for every user whose access changes how
+/// many records of each protected table they gain and lose per action. Nothing
+/// persists. Users the caller may not ask about are left out.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn what_if(
+    statements: &str,
+) -> TableIterator<
+    'static,
+    (
+        name!(user_id, i64),
+        name!(object_type, String),
+        name!(action, String),
+        name!(gained, i64),
+        name!(lost, i64),
+    ),
+> {
+    let tables = record_groups();
+    let before = current_model();
+    let (context, owner) = unsafe { (pg_sys::CurrentMemoryContext, pg_sys::CurrentResourceOwner) };
+    let restore = move || unsafe {
+        pg_sys::RollbackAndReleaseCurrentSubTransaction();
+        pg_sys::MemoryContextSwitchTo(context);
+        pg_sys::CurrentResourceOwner = owner;
+        // The chain of accepted states may hold states of the rolled-back work.
+        CHAIN.with(|c| c.borrow_mut().baseline = None);
+    };
+    unsafe {
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(context);
+    }
+    let changes = PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
+        Spi::run(statements).unwrap_or_else(|e| super::errors::spi_failed("run the statements", e));
+        unsafe {
+            pg_sys::CommandCounterIncrement();
+            pg_sys::PushCopiedSnapshot(pg_sys::GetActiveSnapshot());
+            pg_sys::UpdateActiveSnapshotCommandId();
+        }
+        let after = current_model();
+        unsafe { pg_sys::PopActiveSnapshot() };
+        crate::model::effect::access_changes(
+            State {
+                org: &before.org,
+                compiled: &before.compiled,
+            },
+            State {
+                org: &after.org,
+                compiled: &after.compiled,
+            },
+            &tables,
+        )
+    }))
+    .catch_others(|e| {
+        restore();
+        e.rethrow()
+    })
+    .execute();
+    restore();
+    let rows: Vec<_> = changes
+        .into_iter()
+        .filter(|c| super::authority::may_ask_about(c.user))
+        .map(|c| {
+            (
+                c.user,
+                c.object_type,
+                c.action.to_string(),
+                c.gained,
+                c.lost,
+            )
+        })
+        .collect();
+    TableIterator::new(rows)
 }
