@@ -307,3 +307,53 @@ fn refusals_and_explanations_tell_nothing_about_other_companies() {
     expect_error(&mut g, "SELECT sharing._model_stats()", "42501");
     expect_error(&mut c, "SELECT sharing._model_stats()", "42501");
 }
+
+#[test]
+fn what_if_reports_gains_and_losses_and_keeps_nothing() {
+    let mut db = TestDb::new("authwhatif");
+    let (mut dba, logins) = org(&mut db, &[(11, "manage_roles"), (11, "manage_users")], &[3]);
+    let before = dump(&mut dba);
+    let audit = one_i64(&mut dba, "SELECT count(*) FROM sharing.audit_log");
+    let generation = one_i64(&mut dba, "SELECT gen FROM sharing._generation");
+    // The west team under the east manager: eve gains will's deal, wes loses it.
+    let rows: Vec<(i64, String, String, i64, i64)> = dba
+        .query(
+            "SELECT user_id, object_type, action, gained, lost
+               FROM sharing.what_if('UPDATE sharing.roles SET reports_to = 11 WHERE id = 14')
+              WHERE action = 'view' ORDER BY user_id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (3, "deals".to_string(), "view".to_string(), 1, 0),
+            (4, "deals".to_string(), "view".to_string(), 0, 1),
+        ]
+    );
+    assert_eq!(before, dump(&mut dba), "what_if kept a change");
+    assert_eq!(
+        audit,
+        one_i64(&mut dba, "SELECT count(*) FROM sharing.audit_log")
+    );
+    assert_eq!(
+        generation,
+        one_i64(&mut dba, "SELECT gen FROM sharing._generation")
+    );
+    // As the delegated administrator: the same checks as the statements themselves.
+    let mut eve = db.connect_as(&logins[0]);
+    expect_error(
+        &mut eve,
+        "SELECT * FROM sharing.what_if('UPDATE sharing.roles SET reports_to = 11 WHERE id = 14')",
+        "42501",
+    );
+    // …and the session goes on, seeing what it saw.
+    assert_eq!(
+        ids(&mut eve, "SELECT id FROM deals ORDER BY id"),
+        vec![3, 5, 6]
+    );
+    assert_eq!(before, dump(&mut dba));
+}
