@@ -103,6 +103,7 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     sql_api::planner::init();
+    sql_api::effect::init();
 }
 
 /// pgrx test-framework hooks (used by `cargo pgrx test`).

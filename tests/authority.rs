@@ -357,3 +357,30 @@ fn what_if_reports_gains_and_losses_and_keeps_nothing() {
     );
     assert_eq!(before, dump(&mut dba));
 }
+
+/// A statement ended by an error caught in a PL/pgSQL exception block runs no AFTER
+/// trigger: the next change must still be judged.
+#[test]
+fn an_error_caught_in_an_exception_block_does_not_skip_the_next_check() {
+    let mut db = TestDb::new("authcaught");
+    let (mut dba, logins) = org(&mut db, &[(13, "manage_users")], &[5]);
+    dba.batch_execute(&format!(
+        "CREATE FUNCTION public.sneaky() RETURNS void LANGUAGE plpgsql AS $$
+         BEGIN
+           BEGIN
+             INSERT INTO sharing.user_roles (user_id, role_id) VALUES (999999, 13);
+           EXCEPTION WHEN others THEN NULL;
+           END;
+           INSERT INTO sharing.user_roles (user_id, role_id) VALUES (5, 11);
+         END $$;
+         GRANT EXECUTE ON FUNCTION public.sneaky() TO {};",
+        logins[0]
+    ))
+    .unwrap();
+    let mut ed = db.connect_as(&logins[0]);
+    refused_unchanged(&mut ed, "SELECT public.sneaky()", "42501");
+    ed.batch_execute("BEGIN").unwrap();
+    expect_error(&mut ed, "SELECT public.sneaky()", "42501");
+    ed.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(ids(&mut ed, "SELECT id FROM deals ORDER BY id"), vec![5]);
+}

@@ -15,11 +15,29 @@ use super::types::{Action, Status};
 use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use std::hash::{Hash, Hasher};
 
-/// One configuration: its rows and its compiled form.
+/// One configuration: its rows, its compiled form and their fingerprints.
 #[derive(Clone, Copy)]
 pub struct State<'a> {
     pub org: &'a Org,
     pub compiled: &'a CompiledOrg,
+    pub signatures: &'a Signatures,
+}
+
+/// Per user, fingerprints of what their access and their privileges are made of:
+/// computed once per configuration (the backend keeps them with its model).
+#[derive(Debug, Default)]
+pub struct Signatures {
+    access: FxHashMap<i64, u64>,
+    privileges: FxHashMap<i64, u64>,
+}
+
+impl Signatures {
+    pub fn of(org: &Org, compiled: &CompiledOrg) -> Signatures {
+        Signatures {
+            access: compiled.access_signatures(),
+            privileges: privilege_signatures(org),
+        }
+    }
 }
 
 /// What a gained access reaches.
@@ -132,17 +150,13 @@ fn privilege_signatures(org: &Org) -> FxHashMap<i64, u64> {
 /// The users whose access or privileges may differ between the two states: new
 /// users, and those whose fingerprints moved.
 fn candidates(before: State, after: State) -> Vec<i64> {
-    let (ab, aa) = (
-        before.compiled.access_signatures(),
-        after.compiled.access_signatures(),
-    );
-    let (pb, pa) = (
-        privilege_signatures(before.org),
-        privilege_signatures(after.org),
-    );
-    let mut out: Vec<i64> = aa
+    let (b, a) = (before.signatures, after.signatures);
+    let mut out: Vec<i64> = a
+        .access
         .iter()
-        .filter(|(u, sig)| ab.get(u) != Some(sig) || pb.get(u) != pa.get(u))
+        .filter(|(u, sig)| {
+            b.access.get(u) != Some(sig) || b.privileges.get(u) != a.privileges.get(u)
+        })
         .map(|(u, _)| *u)
         .collect();
     out.sort_unstable();

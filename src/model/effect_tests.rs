@@ -3,7 +3,7 @@
 //! gains a decision (`decide`, over every owner and a record with no known owner in
 //! every company) or a privilege that the actor did not hold.
 
-use super::effect::{first_escalation, State};
+use super::effect::{first_escalation, Signatures, State};
 use super::engine::tests::random_org;
 use super::engine::CompiledOrg;
 use super::org::*;
@@ -161,6 +161,7 @@ fn the_effect_check_agrees_with_the_reference_on_random_changes() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x5eed);
         let (after, what) = mutate(&before, &mut rng);
         let (cb, ca) = (CompiledOrg::compile(&before), CompiledOrg::compile(&after));
+        let (sb, sa) = (Signatures::of(&before, &cb), Signatures::of(&after, &ca));
         let actors: Vec<i64> = before
             .snapshot
             .users

@@ -52,9 +52,22 @@ pub struct Model {
     /// planned for the same viewer do not compute their arrays again.
     bounds: Memo<OwnerBound>,
     filters: Memo<Option<(Vec<i64>, i64)>>,
+    /// The fingerprints the effect check compares, computed when first needed.
+    signatures: once_cell::unsync::OnceCell<crate::model::effect::Signatures>,
 }
 
 impl Model {
+    /// This configuration as the effect check sees it (src/sql_api/effect.rs).
+    pub fn state(&self) -> crate::model::effect::State<'_> {
+        crate::model::effect::State {
+            org: &self.org,
+            compiled: &self.compiled,
+            signatures: self
+                .signatures
+                .get_or_init(|| crate::model::effect::Signatures::of(&self.org, &self.compiled)),
+        }
+    }
+
     pub fn owner_bound(&self, object_type: &str, action: Action, viewer: i64) -> OwnerBound {
         remember(&self.bounds, (viewer, action, object_type), || {
             self.compiled.owner_bound(object_type, action, viewer)
@@ -278,6 +291,7 @@ pub fn current_model() -> Rc<Model> {
         compiled,
         bounds: RefCell::default(),
         filters: RefCell::default(),
+        signatures: once_cell::unsync::OnceCell::new(),
     });
     // Plans shaped for the previous configuration are made again.
     super::planner::forget_shaped_plans();

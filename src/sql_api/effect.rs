@@ -3,19 +3,20 @@
 //! before and after it (`model::effect`).
 //!
 //! A BEFORE STATEMENT trigger on every configuration table remembers the baseline
-//! (the model of the statement's snapshot); each AFTER STATEMENT trigger compares
-//! the baseline with the model of the state now, and the state it accepted becomes
-//! the baseline of whatever runs next in the transaction. Nested statements (run by
-//! triggers of the extension, or by a user's function) and the several tables of a
-//! writable CTE are so judged as an unbroken chain of states: every change between
-//! the first statement and the last is compared at least once, whatever the order
-//! of rows and CTEs. Sessions that are not judged (DBA sessions, superuser viewers)
-//! touch no model.
+//! (the model of the statement's snapshot); the AFTER STATEMENT trigger of the
+//! outermost configuration statement compares the baseline with the model of the
+//! state now, and the state it accepted becomes the baseline of whatever runs next
+//! in the transaction. Statements nested in it (run by triggers of the extension,
+//! or by a user's function) and the several tables of a writable CTE are judged
+//! with it, once, after all their rows: every change between the first statement
+//! and the last is compared, whatever the order of rows and CTEs. A count of open
+//! statements, restored when a subtransaction aborts, tells the outermost one.
+//! Sessions that are not judged (DBA sessions, superuser viewers) touch no model.
 
 use super::authority::{acting, Acting};
 use super::cache::{current_model, local_xid, Model};
 use super::errors::insufficient_privilege;
-use crate::model::effect::{first_escalation, State};
+use crate::model::effect::first_escalation;
 use crate::model::types::Status;
 use pgrx::prelude::*;
 use pgrx::PgTryBuilder;
@@ -32,6 +33,64 @@ struct Chain {
     /// absent from it are created by the change (onboarding is "insert the user,
     /// then their roles", often in two statements).
     origin: Option<Rc<Model>>,
+    /// Configuration statements begun and not yet ended. A statement nested in
+    /// another (run by a trigger, a RETURNING function, a writable CTE's sibling)
+    /// is judged with the enclosing one, at its end.
+    open: u32,
+    /// `open` at the start of each live subtransaction: an error caught in a
+    /// subtransaction ends its statements without their AFTER triggers, so the
+    /// count is restored when it aborts (never left high, which would skip checks).
+    open_at: Vec<(pg_sys::SubTransactionId, u32)>,
+}
+
+impl Chain {
+    /// Start afresh when a new transaction began since the chain was last used.
+    fn enter(&mut self, xact: u32) {
+        if self.xact != xact {
+            *self = Chain {
+                xact,
+                ..Chain::default()
+            };
+        }
+    }
+}
+
+/// Keeps [`Chain::open`] right across subtransactions (registered in `_PG_init`).
+#[pg_guard]
+unsafe extern "C-unwind" fn subxact_event(
+    event: pg_sys::SubXactEvent::Type,
+    my_subid: pg_sys::SubTransactionId,
+    _parent: pg_sys::SubTransactionId,
+    _arg: *mut std::ffi::c_void,
+) {
+    let xact = local_xid();
+    CHAIN.with(|c| {
+        let mut c = c.borrow_mut();
+        c.enter(xact);
+        match event {
+            pg_sys::SubXactEvent::SUBXACT_EVENT_START_SUB => {
+                let open = c.open;
+                c.open_at.push((my_subid, open));
+            }
+            pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB
+            | pg_sys::SubXactEvent::SUBXACT_EVENT_COMMIT_SUB => {
+                while let Some((id, open)) = c.open_at.pop() {
+                    if id == my_subid {
+                        if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
+                            c.open = open;
+                        }
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    });
+}
+
+/// Register the subtransaction callback (once per backend).
+pub fn init() {
+    unsafe { pg_sys::RegisterSubXactCallback(Some(subxact_event), std::ptr::null_mut()) };
 }
 
 thread_local! {
@@ -58,12 +117,8 @@ fn _effect_baseline() {
     let judged = judged_viewer().is_some();
     CHAIN.with(|c| {
         let mut c = c.borrow_mut();
-        if c.xact != xact {
-            *c = Chain {
-                xact,
-                ..Chain::default()
-            };
-        }
+        c.enter(xact);
+        c.open += 1;
         if !judged {
             c.baseline = None;
         } else if c.baseline.is_none() {
@@ -79,6 +134,17 @@ fn _effect_baseline() {
 #[search_path(pg_catalog, pg_temp)]
 fn _effect_check() {
     let xact = local_xid();
+    let enclosed = CHAIN.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.xact != xact {
+            return false;
+        }
+        c.open = c.open.saturating_sub(1);
+        c.open > 0
+    });
+    if enclosed {
+        return;
+    }
     let Some(actor) = judged_viewer() else {
         CHAIN.with(|c| c.borrow_mut().baseline = None);
         return;
@@ -96,18 +162,9 @@ fn _effect_check() {
         // Every AFTER STATEMENT trigger follows a BEFORE STATEMENT one: fail closed.
         super::errors::spi_failed("judge the effect of this change", "no state before it");
     };
-    let gain = first_escalation(
-        State {
-            org: &before.org,
-            compiled: &before.compiled,
-        },
-        State {
-            org: &after.org,
-            compiled: &after.compiled,
-        },
-        actor,
-        &|user| origin.as_ref().is_some_and(|o| o.org.user(user).is_none()),
-    );
+    let gain = first_escalation(before.state(), after.state(), actor, &|user| {
+        origin.as_ref().is_some_and(|o| o.org.user(user).is_none())
+    });
     if let Some(gain) = gain {
         insufficient_privilege(
             format!("viewer {actor} may not make this change: {gain}, which viewer {actor} cannot do"),
@@ -204,17 +261,7 @@ fn what_if(
         }
         let after = current_model();
         unsafe { pg_sys::PopActiveSnapshot() };
-        crate::model::effect::access_changes(
-            State {
-                org: &before.org,
-                compiled: &before.compiled,
-            },
-            State {
-                org: &after.org,
-                compiled: &after.compiled,
-            },
-            &tables,
-        )
+        crate::model::effect::access_changes(before.state(), after.state(), &tables)
     }))
     .catch_others(|e| {
         restore();
