@@ -670,6 +670,21 @@ BEGIN
 END
 $$;
 
+-- new: what_if(TEXT)
+CREATE OR REPLACE FUNCTION "what_if"(
+	"statements" TEXT /* & str */
+) RETURNS TABLE (
+	"user_id" bigint,  /* i64 */
+	"object_type" TEXT,  /* String */
+	"action" TEXT,  /* String */
+	"gained" bigint,  /* i64 */
+	"lost" bigint  /* i64 */
+)
+STRICT VOLATILE PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'what_if_wrapper';
+
 
 -- trusted_app_roles: a DBA session only.
 DROP TRIGGER trusted_app_roles_guard ON sharing.trusted_app_roles;

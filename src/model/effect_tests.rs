@@ -174,10 +174,12 @@ fn the_effect_check_agrees_with_the_reference_on_random_changes() {
                 State {
                     org: &before,
                     compiled: &cb,
+                    signatures: &sb,
                 },
                 State {
                     org: &after,
                     compiled: &ca,
+                    signatures: &sa,
                 },
                 actor,
                 &|u| before.user(u).is_none(),
