@@ -18,3 +18,5 @@ echo "==> loading the dataset (${BENCH_ROWS:-1000000} deals)"
 time psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d bench -v rows="${BENCH_ROWS:-1000000}" -f bench/dataset.sql
 echo "==> machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), PostgreSQL $PG_MAJOR"
 BENCH_PORT=$PORT cargo bench --no-default-features --features "pg$PG_MAJOR" --bench policies
+echo "==> the check by effect: configuration statements with and without it (bench/effect.sql)"
+psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d bench -f bench/effect.sql

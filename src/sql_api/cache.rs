@@ -298,12 +298,36 @@ pub fn current_model() -> Rc<Model> {
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         c.models.insert(0, (key, model.clone()));
-        c.models.truncate(2);
+        c.models.truncate(3);
         c.by_snapshot = snap.map(|s| (s, key));
         c.rebuilds += 1;
         c.last_rebuild_micros = took;
     });
     model
+}
+
+/// Keep `model`, the configuration this transaction has written as of now, for the
+/// statements that will read it once committed: they read the same generation, no
+/// longer as this transaction's own write. Sound because every change to the
+/// configuration moves the generation: if this transaction writes more, the
+/// generation moves on; if it aborts, the generation is never seen again (its
+/// numbers come from a sequence). Called by the effect check after a statement.
+pub fn remember_as_committed(model: &Rc<Model>) {
+    let key = model_key();
+    if key.own_command.is_none() {
+        return;
+    }
+    let committed = ModelKey {
+        own_command: None,
+        ..key
+    };
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if !c.models.iter().any(|(k, _)| *k == committed) {
+            c.models.insert(0, (committed, model.clone()));
+            c.models.truncate(3);
+        }
+    });
 }
 
 /// How many times this backend compiled the model (for tests and benchmarks).

@@ -171,6 +171,7 @@ fn _effect_check() {
             Some("a change may hand out only what you can do yourself, and never widen your own reach; ask an administrator or a DBA"),
         );
     }
+    super::cache::remember_as_committed(&after);
     CHAIN.with(|c| c.borrow_mut().baseline = Some(after));
 }
 
