@@ -298,7 +298,7 @@ pub fn current_model() -> Rc<Model> {
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         c.models.insert(0, (key, model.clone()));
-        c.models.truncate(3);
+        c.models.truncate(2);
         c.by_snapshot = snap.map(|s| (s, key));
         c.rebuilds += 1;
         c.last_rebuild_micros = took;
@@ -325,7 +325,7 @@ pub fn remember_as_committed(model: &Rc<Model>) {
         let mut c = c.borrow_mut();
         if !c.models.iter().any(|(k, _)| *k == committed) {
             c.models.insert(0, (committed, model.clone()));
-            c.models.truncate(3);
+            c.models.truncate(2);
         }
     });
 }
