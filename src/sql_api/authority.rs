@@ -13,7 +13,7 @@
 use super::cache::{current_model, snapshot_key, SnapshotKey};
 use super::errors::insufficient_privilege;
 use super::spi_read::read_row_kept;
-use super::viewer::{asking_role, resolve_viewer};
+use super::viewer::{asking_role, asking_role_name, resolve_viewer};
 use crate::model::perms::user_permissions;
 use crate::model::types::Status;
 use pgrx::prelude::*;
@@ -47,20 +47,6 @@ pub fn acting() -> Acting {
         Some(v) => Acting::Viewer(v),
         None if is_dba_role(asking_role()) => Acting::Dba,
         None => Acting::Nobody,
-    }
-}
-
-/// The name of the role really asking, for messages.
-pub fn asking_role_name() -> String {
-    let role = asking_role();
-    unsafe {
-        let name = pg_sys::GetUserNameFromId(role, true);
-        if name.is_null() {
-            return format!("oid {}", role.to_u32());
-        }
-        std::ffi::CStr::from_ptr(name)
-            .to_string_lossy()
-            .into_owned()
     }
 }
 

@@ -164,6 +164,11 @@ fn current_viewer() -> Option<i64> {
 #[pg_extern(stable, parallel_safe)]
 #[search_path(pg_catalog, pg_temp)]
 fn _asking_role() -> String {
+    asking_role_name()
+}
+
+/// The name of the role really asking, for the audit log and for messages.
+pub fn asking_role_name() -> String {
     let role = asking_role();
     unsafe {
         let name = pg_sys::GetUserNameFromId(role, true);
