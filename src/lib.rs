@@ -1,15 +1,21 @@
 //! pg_sharing: a CRM-grade sharing model enforced by Row Level Security.
 //!
+//! Layers, each importing only from those above it in this list (tests/layers.rs):
+//!
 //! * `model` — the sharing model in plain Rust (no pgrx): roles, permissions,
-//!   the no-escalation rules; unit-tested with `cargo test`.
-//! * `sql_api` — the thin pgrx glue: SQL functions that load rows into the model.
-//! * `gucs` — every configuration parameter.
+//!   the no-escalation rules, the policy shapes; unit-tested with `cargo test`.
+//! * `pg` — PostgreSQL internals: SPI with typed rows, catalog lookups, MVCC
+//!   snapshot keys, identity switching, parse-node builders.
+//! * `backend` — every piece of per-backend state (model cache, viewer memo, plan
+//!   epoch, effect chain, GUCs) with its invalidation rules in one module doc.
+//! * `sql_api` — only `#[pg_extern]` entry points.
 //! * `sql/*.sql` — tables, triggers, views, grants, pulled in below in order.
 
 use pgrx::prelude::*;
 
-pub mod gucs;
+pub mod backend;
 pub mod model;
+pub mod pg;
 pub mod sql_api;
 
 pgrx::pg_module_magic!(name, version);
@@ -101,9 +107,9 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
-    gucs::init();
-    sql_api::planner::init();
-    sql_api::effect::init();
+    backend::gucs::init();
+    pg::catalog::init();
+    backend::effect::init();
 }
 
 /// pgrx test-framework hooks (used by `cargo pgrx test`).

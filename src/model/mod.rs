@@ -10,6 +10,7 @@ pub mod org;
 pub mod perms;
 pub mod portable;
 pub mod privileges;
+pub mod shape;
 pub mod types;
 
 #[cfg(test)]

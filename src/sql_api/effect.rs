@@ -1,224 +1,23 @@
-//! No escalation by effect (docs/security.md): every statement that changes the
-//! configuration is judged once, after all its rows, by comparing the compiled model
-//! before and after it (`model::effect`).
-//!
-//! A BEFORE STATEMENT trigger on every configuration table remembers the baseline
-//! (the model of the statement's snapshot); the AFTER STATEMENT trigger of the
-//! outermost configuration statement compares the baseline with the model of the
-//! state now, and the state it accepted becomes the baseline of whatever runs next
-//! in the transaction. Statements nested in it (run by triggers of the extension,
-//! or by a user's function) and the several tables of a writable CTE are judged
-//! with it, once, after all their rows: every change between the first statement
-//! and the last is compared, whatever the order of rows and CTEs. A count of open
-//! statements, restored when a subtransaction aborts, tells the outermost one.
-//! Sessions that are not judged (DBA sessions, superuser viewers) touch no model.
+//! The check by effect as SQL (docs/security.md, "No escalation by effect"): the
+//! statement triggers of sql/tenancy.sql and `what_if`. The state and its rules
+//! are `backend::effect`.
 
-use super::authority::{acting, Acting};
-use super::cache::{current_model, local_xid, Model};
-use super::errors::insufficient_privilege;
-use crate::model::effect::first_escalation;
-use crate::model::types::Status;
+use crate::backend::authority::may_ask_about;
+use crate::backend::effect;
 use pgrx::prelude::*;
-use pgrx::PgTryBuilder;
-use std::cell::RefCell;
-use std::rc::Rc;
 
-#[derive(Default)]
-struct Chain {
-    /// The local transaction the states belong to.
-    xact: u32,
-    /// The last state accepted (or the state before the first statement judged).
-    baseline: Option<Rc<Model>>,
-    /// The state before the first statement judged in this transaction: users
-    /// absent from it are created by the change (onboarding is "insert the user,
-    /// then their roles", often in two statements).
-    origin: Option<Rc<Model>>,
-    /// Configuration statements begun and not yet ended. A statement nested in
-    /// another (run by a trigger, a RETURNING function, a writable CTE's sibling)
-    /// is judged with the enclosing one, at its end.
-    open: u32,
-    /// `open` at the start of each live subtransaction: an error caught in a
-    /// subtransaction ends its statements without their AFTER triggers, so the
-    /// count is restored when it aborts (never left high, which would skip checks).
-    open_at: Vec<(pg_sys::SubTransactionId, u32)>,
-}
-
-impl Chain {
-    /// Start afresh when a new transaction began since the chain was last used.
-    fn enter(&mut self, xact: u32) {
-        if self.xact != xact {
-            *self = Chain {
-                xact,
-                ..Chain::default()
-            };
-        }
-    }
-}
-
-/// Keeps [`Chain::open`] right across subtransactions (registered in `_PG_init`).
-#[pg_guard]
-unsafe extern "C-unwind" fn subxact_event(
-    event: pg_sys::SubXactEvent::Type,
-    my_subid: pg_sys::SubTransactionId,
-    _parent: pg_sys::SubTransactionId,
-    _arg: *mut std::ffi::c_void,
-) {
-    let xact = local_xid();
-    CHAIN.with(|c| {
-        let mut c = c.borrow_mut();
-        c.enter(xact);
-        match event {
-            pg_sys::SubXactEvent::SUBXACT_EVENT_START_SUB => {
-                let open = c.open;
-                c.open_at.push((my_subid, open));
-            }
-            pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB
-            | pg_sys::SubXactEvent::SUBXACT_EVENT_COMMIT_SUB => {
-                while let Some((id, open)) = c.open_at.pop() {
-                    if id == my_subid {
-                        if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
-                            c.open = open;
-                        }
-                        break;
-                    }
-                }
-            }
-            _ => {}
-        }
-    });
-}
-
-/// Register the subtransaction callback (once per backend).
-pub fn init() {
-    unsafe { pg_sys::RegisterSubXactCallback(Some(subxact_event), std::ptr::null_mut()) };
-}
-
-thread_local! {
-    static CHAIN: RefCell<Chain> = RefCell::new(Chain::default());
-}
-
-/// The acting viewer this statement is judged for, if any: an active viewer who is
-/// not a superuser (inactive viewers are refused by the row checks already).
-fn judged_viewer() -> Option<i64> {
-    let Acting::Viewer(v) = acting() else {
-        return None;
-    };
-    let model = current_model();
-    let user = model.org.user(v)?;
-    (user.status == Status::Active && !user.is_superuser).then_some(v)
-}
-
-/// BEFORE STATEMENT: remember the state the statement starts from, unless the
-/// chain of this transaction already has one.
+/// BEFORE STATEMENT trigger of every configuration table.
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn _effect_baseline() {
-    let xact = local_xid();
-    let judged = judged_viewer().is_some();
-    CHAIN.with(|c| {
-        let mut c = c.borrow_mut();
-        c.enter(xact);
-        c.open += 1;
-        if !judged {
-            c.baseline = None;
-        } else if c.baseline.is_none() {
-            let now = current_model();
-            c.origin.get_or_insert_with(|| now.clone());
-            c.baseline = Some(now);
-        }
-    });
+    effect::statement_begins();
 }
 
 /// AFTER STATEMENT: refuse (42501) when somebody gained what the viewer does not hold.
 #[pg_extern(volatile, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn _effect_check() {
-    let xact = local_xid();
-    let enclosed = CHAIN.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.xact != xact {
-            return false;
-        }
-        c.open = c.open.saturating_sub(1);
-        c.open > 0
-    });
-    if enclosed {
-        return;
-    }
-    let Some(actor) = judged_viewer() else {
-        CHAIN.with(|c| c.borrow_mut().baseline = None);
-        return;
-    };
-    let (before, origin) = CHAIN.with(|c| {
-        let c = c.borrow();
-        if c.xact == xact {
-            (c.baseline.clone(), c.origin.clone())
-        } else {
-            (None, None)
-        }
-    });
-    let after = current_model();
-    let Some(before) = before else {
-        // Every AFTER STATEMENT trigger follows a BEFORE STATEMENT one: fail closed.
-        super::errors::spi_failed("judge the effect of this change", "no state before it");
-    };
-    let gain = first_escalation(before.state(), after.state(), actor, &|user| {
-        origin.as_ref().is_some_and(|o| o.org.user(user).is_none())
-    });
-    if let Some(gain) = gain {
-        insufficient_privilege(
-            format!("viewer {actor} may not make this change: {gain}, which viewer {actor} cannot do"),
-            Some("a change may hand out only what you can do yourself, and never widen your own reach; ask an administrator or a DBA"),
-        );
-    }
-    super::cache::remember_as_committed(&after);
-    CHAIN.with(|c| c.borrow_mut().baseline = Some(after));
-}
-
-/// Every protected table the caller may read: (object type, grouped records), the
-/// groups read as the caller (row level security applies: the counts are over the
-/// records the caller can see).
-fn record_groups() -> Vec<(String, crate::model::effect::RecordGroups)> {
-    let queries: Vec<(String, String)> = super::cache::as_bootstrap_superuser(|| {
-        Spi::connect(|client| {
-            client
-                .select(
-                    "SELECT pt.object_type,
-                            pg_catalog.format('SELECT %I::pg_catalog.int8, %I::pg_catalog.int8, %s, pg_catalog.count(*) FROM %s GROUP BY 1, 2, 3',
-                                   pt.company_column, pt.owner_column,
-                                   COALESCE(pg_catalog.quote_ident(pt.assignee_column) OPERATOR(pg_catalog.||) '::pg_catalog.int8', 'NULL::pg_catalog.int8'),
-                                   pt.table_name)
-                       FROM sharing.protected_tables pt ORDER BY pt.table_name",
-                    None,
-                    &[],
-                )?
-                .map(|row| Ok((row.get::<String>(1)?.unwrap_or_default(), row.get::<String>(2)?.unwrap_or_default())))
-                .collect::<Result<Vec<_>, pgrx::spi::Error>>()
-        })
-    })
-    .unwrap_or_else(|e| super::errors::spi_failed("list the protected tables", e));
-    queries
-        .into_iter()
-        .map(|(object_type, query)| {
-            let groups = Spi::connect(|client| {
-                client
-                    .select(&query, None, &[])?
-                    .map(|row| {
-                        Ok((
-                            row.get::<i64>(1)?,
-                            row.get::<i64>(2)?,
-                            row.get::<i64>(3)?,
-                            row.get::<i64>(4)?.unwrap_or(0),
-                        ))
-                    })
-                    .collect::<Result<Vec<_>, pgrx::spi::Error>>()
-            })
-            .unwrap_or_else(|e| {
-                super::errors::spi_failed("count the records of a protected table", e)
-            });
-            (object_type, groups)
-        })
-        .collect()
+    effect::statement_ends();
 }
 
 /// Run `statements` as the caller (same rights, same checks) in a subtransaction
@@ -239,40 +38,9 @@ fn what_if(
         name!(lost, i64),
     ),
 > {
-    let tables = record_groups();
-    let before = current_model();
-    let (context, owner) = unsafe { (pg_sys::CurrentMemoryContext, pg_sys::CurrentResourceOwner) };
-    let restore = move || unsafe {
-        pg_sys::RollbackAndReleaseCurrentSubTransaction();
-        pg_sys::MemoryContextSwitchTo(context);
-        pg_sys::CurrentResourceOwner = owner;
-        // The chain of accepted states may hold states of the rolled-back work.
-        CHAIN.with(|c| c.borrow_mut().baseline = None);
-    };
-    unsafe {
-        pg_sys::BeginInternalSubTransaction(std::ptr::null());
-        pg_sys::MemoryContextSwitchTo(context);
-    }
-    let changes = PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
-        Spi::run(statements).unwrap_or_else(|e| super::errors::spi_failed("run the statements", e));
-        unsafe {
-            pg_sys::CommandCounterIncrement();
-            pg_sys::PushCopiedSnapshot(pg_sys::GetActiveSnapshot());
-            pg_sys::UpdateActiveSnapshotCommandId();
-        }
-        let after = current_model();
-        unsafe { pg_sys::PopActiveSnapshot() };
-        crate::model::effect::access_changes(before.state(), after.state(), &tables)
-    }))
-    .catch_others(|e| {
-        restore();
-        e.rethrow()
-    })
-    .execute();
-    restore();
-    let rows: Vec<_> = changes
+    let rows: Vec<_> = effect::what_if(statements)
         .into_iter()
-        .filter(|c| super::authority::may_ask_about(c.user))
+        .filter(|c| may_ask_about(c.user))
         .map(|c| {
             (
                 c.user,

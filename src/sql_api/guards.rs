@@ -3,31 +3,11 @@
 //! or `sharing_admin` member without a viewer), refuses a session that has neither a
 //! viewer nor a DBA's role, and otherwise asks `model::authority` about the viewer.
 
-use super::authority::{acting, deny_nobody, Acting};
-use super::cache::current_model;
-use super::errors::{deny, invalid_parameter};
-use crate::model::authority::Actor;
+use crate::backend::authority::require_for_viewer;
 use crate::model::privileges::{classify_privilege, PrivilegeKind};
 use crate::model::types::{Action, Level};
+use crate::pg::errors::invalid_parameter;
 use pgrx::prelude::*;
-
-/// Run `check` for the acting viewer (superusers pass; inactive viewers fail); a DBA
-/// session passes, a session with neither a viewer nor a DBA's role is refused.
-pub fn require_for_viewer(
-    check: impl FnOnce(&Actor) -> Result<(), crate::model::authority::Denial>,
-) {
-    let viewer = match acting() {
-        Acting::Dba => return,
-        Acting::Nobody => deny_nobody("change the sharing configuration"),
-        Acting::Viewer(v) => v,
-    };
-    let model = current_model();
-    let actor = Actor::resolve(&model.org, viewer).unwrap_or_else(|d| deny(d));
-    if actor.is_superuser() {
-        return;
-    }
-    check(&actor).unwrap_or_else(|d| deny(d));
-}
 
 #[pg_extern(volatile, parallel_unsafe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]

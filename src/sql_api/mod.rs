@@ -1,16 +1,13 @@
-//! The thin pgrx layer: SQL functions that load rows into `crate::model` and
-//! return its answers. No sharing rule is decided here.
+//! The SQL entry points: only `#[pg_extern]` functions that parse their arguments,
+//! call `backend` and `model`, and map refusals to errors. No sharing rule is decided
+//! and no per-backend state is kept here (see `backend`).
 
 pub mod authority;
-pub mod cache;
 pub mod effect;
-pub mod errors;
 pub mod guards;
 pub mod perms;
 pub mod planner;
 pub mod portable;
-pub mod snapshot;
-pub mod spi_read;
 pub mod transfer;
 pub mod viewer;
 pub mod visibility;

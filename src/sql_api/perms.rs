@@ -1,10 +1,10 @@
 //! Effective permissions (SPEC §3) as SQL functions.
 
-use super::authority::{require_may_ask_about, ConfigScope};
-use super::cache::current_model;
-use super::errors::invalid_parameter;
+use crate::backend::authority::{require_may_ask_about, ConfigScope};
+use crate::backend::models::current_model;
 use crate::model::org::Org;
 use crate::model::perms::{effective_perms as perms_of, role_matrix, EffectivePerms};
+use crate::pg::errors::invalid_parameter;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
@@ -88,7 +88,7 @@ fn _role_matrix() -> TableIterator<
         name!(level, String),
     ),
 > {
-    let scope = super::authority::config_scope();
+    let scope = crate::backend::authority::config_scope();
     let model = current_model();
     let org = &model.org;
     let rows: Vec<_> = role_matrix(org)

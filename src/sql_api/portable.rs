@@ -3,14 +3,14 @@
 //! trigger (invariants, no escalation, audit) applies to an import exactly as to
 //! hand-written statements. An import is one statement: all or nothing.
 
-use super::errors::{invalid_parameter, raise, spi_failed};
-use super::spi_read::read_text;
 use crate::model::authority::Denial;
 use crate::model::interrupts::Ticker;
 use crate::model::portable::{
     check_limits, export_document, parse, CompanyDoc, CompanyRows, MAX_MEMBERSHIPS, MAX_ROLES,
     MAX_SHARING_RULES, MAX_USERS,
 };
+use crate::pg::errors::{invalid_parameter, raise, spi_failed};
+use crate::pg::spi::read_text;
 use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
 use pgrx::prelude::*;
@@ -21,7 +21,9 @@ use std::panic::AssertUnwindSafe;
 #[pg_extern(stable, strict, parallel_restricted)]
 #[search_path(pg_catalog, pg_temp)]
 fn export_company(company_id: i64) -> JsonB {
-    super::guards::require_for_viewer(|a| a.require_privilege("export", Some(company_id), true));
+    crate::backend::authority::require_for_viewer(|a| {
+        a.require_privilege("export", Some(company_id), true)
+    });
     let text = read_text(&format!("SELECT sharing._company_rows({company_id})"))
         .unwrap_or_else(|| spi_failed("read the company", "no row"));
     let rows: CompanyRows =
@@ -82,8 +84,8 @@ fn opt_text(v: &Option<String>) -> DatumWithOid<'static> {
 #[pg_extern(volatile, strict, parallel_unsafe)]
 #[search_path(pg_catalog, pg_temp)]
 fn import_company(document: JsonB) -> i64 {
-    super::snapshot::install_interrupt_check();
-    super::guards::require_for_viewer(|a| {
+    crate::pg::interrupts::install_interrupt_check();
+    crate::backend::authority::require_for_viewer(|a| {
         a.require_superuser().map_err(|d| Denial {
             message: format!("import_company: $.company: {}", d.message),
             hint: d.hint,

@@ -2,10 +2,10 @@
 //! record's owner or company, checked by the `sharing_transfer` trigger that
 //! `protect()` creates (sql/protect.sql).
 
-use super::authority::{acting, deny_nobody, Acting};
-use super::cache::current_model;
-use super::errors::insufficient_privilege;
+use crate::backend::authority::{acting, deny_nobody, Acting};
+use crate::backend::models::current_model;
 use crate::model::engine::TransferRefusal;
+use crate::pg::errors::insufficient_privilege;
 use pgrx::prelude::*;
 
 fn show(v: Option<i64>) -> String {

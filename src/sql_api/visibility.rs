@@ -1,5 +1,5 @@
 //! SPEC §5: `can_see`, `can_access`, `reach`, `explain_access`. Each call asks the
-//! compiled model of the statement's snapshot (`cache::current_model`), so a
+//! compiled model of the statement's snapshot (`backend::models::current_model`), so a
 //! decision is a few memory reads after the first call of a statement.
 //!
 //! These are SECURITY INVOKER on purpose: no `SET search_path`, no definer switch
@@ -9,14 +9,14 @@
 //! empty cache and would compile the whole organization again for every query
 //! (seconds at millions of users), so decisions stay in the leader, whose model is warm.
 
-use super::authority::require_may_ask_about;
-use super::cache::current_model;
-use super::errors::invalid_parameter;
-use super::viewer::resolve_viewer;
+use crate::backend::authority::require_may_ask_about;
+use crate::backend::models::current_model;
+use crate::backend::viewer::resolve_viewer;
 use crate::model::engine::{CompiledOrg, OwnerBound, Reason};
 use crate::model::explain::{explain, Question};
 use crate::model::org::Org;
 use crate::model::types::Action;
+use crate::pg::errors::invalid_parameter;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
@@ -189,11 +189,6 @@ fn _index_owners_current(object_type: Option<&str>, action: Option<&str>) -> Vec
     _index_owners(object_type, action, resolve_viewer())
 }
 
-/// The owner bound of `viewer` for (type, action), remembered with the model.
-pub fn owner_bound(object_type: &str, action: Action, viewer: i64) -> OwnerBound {
-    current_model().owner_bound(object_type, action, viewer)
-}
-
 /// The owners of an index condition the planner made from a policy: the viewer's
 /// [`OwnerBound`]. A viewer whose records are not owner-bounded means the plan was
 /// made for another viewer or configuration: refuse (40001) rather than miss rows.
@@ -204,12 +199,12 @@ fn _index_owners(object_type: Option<&str>, action: Option<&str>, viewer: Option
     };
     require_may_ask_about(viewer);
     let action = parse_action(action);
-    match owner_bound(object_type, action, viewer) {
+    match current_model().owner_bound(object_type, action, viewer) {
         OwnerBound::Owners(owners) => owners,
         OwnerBound::Unbounded => {
             require_type(&current_model().org, object_type);
-            super::planner::forget_shaped_plans();
-            super::errors::raise(
+            crate::backend::plans::forget_shaped_plans();
+            crate::pg::errors::raise(
                 pgrx::PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
                 format!(
                     "the plan of this statement used an owner index for a viewer whose {object_type} are not owner-bounded (viewer {viewer})"
@@ -256,7 +251,7 @@ fn explain_access(
     assignee: default!(Option<i64>, "NULL"),
 ) -> JsonB {
     let (Some(object_type), Some(action), Some(viewer)) = (object_type, action, viewer) else {
-        super::errors::raise(
+        crate::pg::errors::raise(
             pgrx::PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
             "explain_access needs an object type, an action and a viewer",
             None,
@@ -287,7 +282,8 @@ fn explain_access(
     };
     for (name_key, id) in [("owner_name", owner), ("viewer_name", Some(viewer))] {
         if let (Some(slot), Some(id)) = (answer.get_mut(name_key), id) {
-            let shown = id == viewer || colleague(id) || super::authority::may_ask_about(id);
+            let shown =
+                id == viewer || colleague(id) || crate::backend::authority::may_ask_about(id);
             *slot = shown
                 .then(|| user_name(id))
                 .flatten()
@@ -299,7 +295,7 @@ fn explain_access(
 
 /// A user's name, read in the statement's snapshot.
 fn user_name(id: i64) -> Option<String> {
-    super::spi_read::read_row_kept(
+    crate::pg::spi::read_row_kept(
         "SELECT u.name FROM sharing.users u WHERE u.id OPERATOR(pg_catalog.=) $1",
         &[(pg_sys::INT8OID, pg_sys::Datum::from(id))],
     )
@@ -311,9 +307,9 @@ fn user_name(id: i64) -> Option<String> {
 #[pg_extern(stable, parallel_restricted)]
 fn _model_stats() -> JsonB {
     // Counts of every tenant: DBA sessions and trusted application roles only.
-    super::authority::require_may_ask_about_anyone();
+    crate::backend::authority::require_may_ask_about_anyone();
     let model = current_model();
-    let (rebuilds, last_micros) = super::cache::rebuild_stats();
+    let (rebuilds, last_micros) = crate::backend::models::rebuild_stats();
     JsonB(serde_json::json!({
         "users": model.compiled.user_count(),
         "roles": model.compiled.role_count(),
@@ -328,5 +324,5 @@ fn _model_stats() -> JsonB {
 /// How many times this backend compiled the model; for tests of the cache.
 #[pg_extern(volatile, parallel_restricted)]
 fn _model_rebuilds() -> i64 {
-    super::cache::rebuild_count() as i64
+    crate::backend::models::rebuild_count() as i64
 }

@@ -15,7 +15,7 @@ pub static VIEWER: GucSetting<Option<std::ffi::CString>> =
 pub static SEED_STANDARD_ROLES: GucSetting<bool> = GucSetting::<bool>::new(true);
 
 /// `sharing.owner_index_max_share`: viewers whose decisions the planner inlines as a
-/// constant filter (`company = C AND owner = ANY('{…}')`, src/sql_api/planner.rs)
+/// constant filter (`company = C AND owner = ANY('{…}')`, `backend::planner`)
 /// and who reach less than this share of their company's users also get an access
 /// path through an index on the owner column. 0: never; above 1: always.
 pub static OWNER_INDEX_MAX_SHARE: GucSetting<f64> = GucSetting::<f64>::new(0.05);
@@ -48,14 +48,14 @@ pub fn viewer_assignments() -> u64 {
 }
 
 /// `sharing.viewer`'s assign hook: count the assignment, and reset the plans shaped
-/// for the previous viewer (src/sql_api/planner.rs). It cannot fail.
+/// for the previous viewer (`backend::plans`). It cannot fail.
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn viewer_assigned(
     _newval: *const std::ffi::c_char,
     _extra: *mut std::ffi::c_void,
 ) {
     VIEWER_ASSIGNMENTS.with(|c| c.set(c.get().wrapping_add(1)));
-    crate::sql_api::planner::forget_shaped_plans();
+    super::plans::forget_shaped_plans();
 }
 
 /// `sharing.viewer_scope`'s check hook: `session` is for DBAs (docs/integration.md
@@ -80,19 +80,12 @@ unsafe extern "C-unwind" fn viewer_scope_check(
     {
         return true;
     }
-    let role = crate::sql_api::viewer::asking_role();
-    if crate::sql_api::authority::is_dba_role(role) {
+    let role = crate::pg::identity::asking_role();
+    if crate::pg::identity::is_dba_role(role) {
         return true;
     }
     pg_sys::GUC_check_errcode(pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE as i32);
-    let name = {
-        let n = pg_sys::GetUserNameFromId(role, true);
-        if n.is_null() {
-            format!("oid {}", role.to_u32())
-        } else {
-            std::ffi::CStr::from_ptr(n).to_string_lossy().into_owned()
-        }
-    };
+    let name = crate::pg::identity::role_name(role);
     let msg = std::ffi::CString::new(format!(
         "role \"{name}\" may not set sharing.viewer_scope to session"
     ))

@@ -5,9 +5,9 @@
 //! `sharing._org_people()`, the users and their roles as parallel arrays —
 //! building JSON for every user was most of a rebuild's time.
 
-use super::errors::{raise, spi_failed};
-use super::spi_read::{read_text, with_first_row_kept};
 use crate::model::org::{Org, OrgSnapshot, UserRoleRow, UserRow};
+use crate::pg::errors::{raise, spi_failed};
+use crate::pg::spi::{read_text, with_first_row_kept};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
@@ -83,23 +83,12 @@ fn load_people(snapshot: &mut OrgSnapshot) {
 }
 
 fn people_function_exists() -> bool {
-    super::planner::sharing_function(c"_org_people", &[]) != pg_sys::InvalidOid
-}
-
-/// PostgreSQL's CHECK_FOR_INTERRUPTS, for the long loops of the model.
-fn check_for_interrupts() {
-    pgrx::check_for_interrupts!();
-}
-
-/// Let the model's long loops (a rebuild, an import's validation) honour
-/// `statement_timeout` and cancels: see `model::interrupts`.
-pub fn install_interrupt_check() {
-    crate::model::interrupts::set_interrupt_check(check_for_interrupts);
+    crate::pg::catalog::sharing_function(c"_org_people", &[]) != pg_sys::InvalidOid
 }
 
 /// The whole configuration, read in the current statement's snapshot.
 pub fn load_org() -> Org {
-    install_interrupt_check();
+    crate::pg::interrupts::install_interrupt_check();
     let text = read_text("SELECT sharing._org_snapshot()")
         .unwrap_or_else(|| spi_failed("read the sharing configuration", "no rows"));
     let mut snapshot: OrgSnapshot = serde_json::from_str(&text).unwrap_or_else(|e| corrupt(e));

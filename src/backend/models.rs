@@ -17,10 +17,13 @@
 //! else), so rows of one statement, and consecutive read-only statements that see
 //! the same committed data, never query it again.
 
-use super::spi_read::read_row_kept;
 use crate::model::engine::{CompiledOrg, OwnerBound};
 use crate::model::org::Org;
 use crate::model::types::Action;
+use crate::pg::errors::spi_failed;
+use crate::pg::identity::as_bootstrap_superuser;
+use crate::pg::mvcc::{snapshot_key, SnapshotKey};
+use crate::pg::spi::read_row_kept;
 use pgrx::prelude::*;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -45,7 +48,7 @@ fn remember<T: Clone>(memo: &Memo<T>, key: (i64, Action, &str), compute: impl Fn
 }
 
 /// One compiled configuration.
-pub struct Model {
+pub struct CachedModel {
     pub org: Org,
     pub compiled: CompiledOrg,
     /// Owner bounds and inlinable filters asked for so far, so that statements
@@ -56,8 +59,8 @@ pub struct Model {
     signatures: once_cell::unsync::OnceCell<crate::model::effect::Signatures>,
 }
 
-impl Model {
-    /// This configuration as the effect check sees it (src/sql_api/effect.rs).
+impl CachedModel {
+    /// This configuration as the effect check sees it (`backend::effect`).
     pub fn state(&self) -> crate::model::effect::State<'_> {
         crate::model::effect::State {
             org: &self.org,
@@ -88,19 +91,22 @@ impl Model {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct SnapshotKey {
-    lxid: u32,
-    xmin: u32,
-    xmax: u32,
-    xcnt: u32,
-    curcid: u32,
-    /// The current subtransaction, once the transaction has an xid: ROLLBACK TO
-    /// SAVEPOINT (or a PL/pgSQL exception block) undoes this transaction's own writes
-    /// without moving the snapshot or the command id, and starts a new subtransaction.
-    subxact: u32,
-    /// hash of the in-progress transaction sets
-    completion: u64,
+/// The policy shapes read the cached model: the inlinable filters are remembered.
+impl crate::model::shape::ShapeSource for CachedModel {
+    fn all_rows_company(&self, object_type: &str, action: Action, viewer: i64) -> Option<i64> {
+        self.compiled.all_rows_company(object_type, action, viewer)
+    }
+    fn exact_owner_filter(
+        &self,
+        object_type: &str,
+        action: Action,
+        viewer: i64,
+    ) -> Option<(Vec<i64>, i64)> {
+        CachedModel::exact_owner_filter(self, object_type, action, viewer)
+    }
+    fn company_user_count(&self, company: i64) -> usize {
+        self.compiled.company_user_count(company)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -116,79 +122,13 @@ struct Cache {
     by_snapshot: Option<(SnapshotKey, ModelKey)>,
     /// Most recent first; two entries so that alternating between a REPEATABLE
     /// READ snapshot and a newer one does not rebuild every time.
-    models: Vec<(ModelKey, Rc<Model>)>,
+    models: Vec<(ModelKey, Rc<CachedModel>)>,
     rebuilds: u64,
     last_rebuild_micros: u64,
 }
 
 thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
-}
-
-pub fn local_xid() -> u32 {
-    unsafe {
-        let proc_ = pg_sys::MyProc;
-        if proc_.is_null() {
-            return 0;
-        }
-        #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15", feature = "pg16"))]
-        {
-            (*proc_).lxid
-        }
-        #[cfg(feature = "pg17")]
-        {
-            (*proc_).vxid.lxid
-        }
-    }
-}
-
-/// The identity of the active snapshot: everything that decides which transactions
-/// it sees. (The active snapshot is a copy, and copies do not keep PostgreSQL's
-/// completion counter, so the in-progress sets are hashed instead.)
-pub fn snapshot_key() -> Option<SnapshotKey> {
-    unsafe {
-        let snap = pg_sys::GetActiveSnapshot();
-        if snap.is_null() {
-            return None;
-        }
-        let s = &*snap;
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        let mut mix = |x: u32| {
-            h ^= u64::from(x);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        };
-        if !s.xip.is_null() {
-            for i in 0..s.xcnt as usize {
-                mix((*s.xip.add(i)).into_inner());
-            }
-        }
-        if s.subxcnt > 0 && !s.subxip.is_null() {
-            for i in 0..s.subxcnt as usize {
-                mix((*s.subxip.add(i)).into_inner());
-            }
-        }
-        mix(s.suboverflowed as u32);
-        mix(s.takenDuringRecovery as u32);
-        // A transaction that may have written (it has an xid) keys its snapshots to
-        // itself. A read-only one does not: two snapshots with the same xmin, xmax and
-        // in-progress sets see the same committed data whatever their transaction
-        // (any transaction with an xid that ended in between would have moved xmax),
-        // so consecutive read-only statements share the generation read and model.
-        let wrote = pg_sys::GetTopTransactionIdIfAny() != pg_sys::InvalidTransactionId;
-        Some(SnapshotKey {
-            lxid: if wrote { local_xid() } else { 0 },
-            subxact: if wrote {
-                pg_sys::GetCurrentSubTransactionId()
-            } else {
-                0
-            },
-            xmin: s.xmin.into_inner(),
-            xmax: s.xmax.into_inner(),
-            xcnt: s.xcnt,
-            curcid: s.curcid,
-            completion: h,
-        })
-    }
 }
 
 /// Read the generation row in the active snapshot (as the extension's owner: the
@@ -202,7 +142,7 @@ fn model_key() -> ModelKey {
             &[],
         )
     })
-    .unwrap_or_else(|| super::errors::spi_failed("read sharing._generation", "the row is missing"));
+    .unwrap_or_else(|| spi_failed("read sharing._generation", "the row is missing"));
     let number = |i: usize| {
         row.get(i)
             .and_then(|v| v.as_deref())
@@ -228,32 +168,8 @@ fn model_key() -> ModelKey {
     }
 }
 
-/// Run `f` as the bootstrap superuser, restoring the caller's identity afterwards
-/// (also when `f` raises an ERROR, which unwinds through the guard). Used only for
-/// the two schema-qualified reads of the configuration, whose SQL functions pin
-/// their own search_path.
-pub fn as_bootstrap_superuser<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(pg_sys::Oid, i32);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            unsafe { pg_sys::SetUserIdAndSecContext(self.0, self.1) };
-        }
-    }
-    let mut user = pg_sys::Oid::INVALID;
-    let mut context = 0i32;
-    unsafe {
-        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
-        pg_sys::SetUserIdAndSecContext(
-            pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID),
-            context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
-        );
-    }
-    let _restore = Restore(user, context);
-    f()
-}
-
 /// The compiled model for the asking statement's snapshot.
-pub fn current_model() -> Rc<Model> {
+pub fn current_model() -> Rc<CachedModel> {
     let snap = snapshot_key();
     let known = CACHE.with(|c| {
         let c = c.borrow();
@@ -283,10 +199,10 @@ pub fn current_model() -> Rc<Model> {
         return model;
     }
     let started = std::time::Instant::now();
-    let org = as_bootstrap_superuser(super::snapshot::load_org);
+    let org = as_bootstrap_superuser(super::loader::load_org);
     let compiled = CompiledOrg::compile(&org);
     let took = started.elapsed().as_micros() as u64;
-    let model = Rc::new(Model {
+    let model = Rc::new(CachedModel {
         org,
         compiled,
         bounds: RefCell::default(),
@@ -294,7 +210,7 @@ pub fn current_model() -> Rc<Model> {
         signatures: once_cell::unsync::OnceCell::new(),
     });
     // Plans shaped for the previous configuration are made again.
-    super::planner::forget_shaped_plans();
+    super::plans::forget_shaped_plans();
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         c.models.insert(0, (key, model.clone()));
@@ -312,7 +228,7 @@ pub fn current_model() -> Rc<Model> {
 /// configuration moves the generation: if this transaction writes more, the
 /// generation moves on; if it aborts, the generation is never seen again (its
 /// numbers come from a sequence). Called by the effect check after a statement.
-pub fn remember_as_committed(model: &Rc<Model>) {
+pub fn remember_as_committed(model: &Rc<CachedModel>) {
     let key = model_key();
     if key.own_command.is_none() {
         return;

@@ -1,0 +1,40 @@
+//! Every piece of per-backend state, and when each is dropped.
+//!
+//! A PostgreSQL backend serves one session at a time, so state is kept in
+//! `thread_local!`s, each owned by one module below. `sql_api` keeps none; `pg`
+//! keeps only two caches of PostgreSQL objects (listed last). The rule that makes
+//! them safe: everything remembered is keyed by what its answer depends on, or
+//! dropped by a callback when that changes — never by a timer or a guess.
+//!
+//! | state | module | key / lifetime | dropped when |
+//! |---|---|---|---|
+//! | compiled models (two, most recent first) | [`models`] | (generation table, generation, own command id if this transaction wrote it) | a key is not among the two; the generation moves with every configuration change (sql/generation.sql) |
+//! | snapshot → model key | [`models`] | MVCC snapshot key (`pg::mvcc`) | the next statement with another snapshot reads the generation again |
+//! | owner bounds and inlinable filters | [`models`] (`CachedModel`) | (viewer, action, type), with their model | with their model; emptied past 64 entries |
+//! | signatures for the effect check | [`models`] (`CachedModel`) | computed once per model | with their model |
+//! | viewer memo | [`viewer`] | (snapshot, asking role, `sharing.viewer` assignments, scope is session, set locally) | any of those changes; errors are never remembered |
+//! | "may ask about anyone" memo | [`authority`] | (snapshot, asking role) | either changes |
+//! | plan epoch | [`plans`] | some cached plan was shaped for a viewer | `sharing.viewer` is assigned, a model is compiled, or `_index_owners` finds a stale plan: `ResetPlanCache()` |
+//! | effect chain (baseline, origin, open statements) | [`effect`] | the local transaction id | a new transaction uses it; `open` restored when a subtransaction aborts (callback from `_PG_init`); the baseline is dropped by `what_if` and by statements that are not judged |
+//! | `sharing.viewer` assignments | [`gucs`] | a counter bumped by the assign hook | never (it only grows) |
+//! | PostgreSQL's record of `sharing.viewer` | [`gucs`] | found once | never (custom variables never move) |
+//! | kept SPI plans | `pg::spi` | query text | never (PostgreSQL re-analyzes them after invalidation) |
+//! | function OIDs | `pg::catalog` | — | any change to pg_proc (syscache callback from `_PG_init`) |
+//!
+//! Other sessions' plans: every configuration statement invalidates the relcache
+//! of the protected tables (`_forget_plans`), so they re-plan at their next
+//! transaction; their models follow the generation.
+//!
+//! Modules: [`models`] (the model cache; [`loader`] reads the configuration into
+//! it), [`viewer`] (who is asking), [`authority`] (who is acting, who may ask about
+//! whom), [`effect`] (the check by effect's chain), [`plans`] and [`planner`] (the
+//! planner support), [`gucs`] (every configuration parameter).
+
+pub mod authority;
+pub mod effect;
+pub mod gucs;
+pub mod loader;
+pub mod models;
+pub mod planner;
+pub mod plans;
+pub mod viewer;

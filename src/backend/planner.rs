@@ -1,0 +1,366 @@
+//! Planner support for the deciding functions: what lets a protected query cost
+//! about what the same query costs with the visibility filter written by hand
+//! (docs/design.md, "The policies").
+//!
+//! Policies call `sharing._policy(type, action, owner, company, viewer, assignee,
+//! all_rows_company)` (sql/protect.sql). Its support function `_access_support`
+//! (`sql_api::planner`) answers three planner requests here:
+//!
+//! * **Simplify** — [`PolicyShape::choose`] (pure, in `model::shape`) picks the
+//!   rewrite for the viewer the statement is planned for; [`build`] only turns the
+//!   shape into parse nodes (`pg::nodes`). Each shape is equal to `_policy` for
+//!   *every* viewer, so a plan reused for another viewer is still right.
+//! * **Selectivity** — the share of rows whose owner is in the viewer's
+//!   [`OwnerBound`], estimated from the owner column's statistics.
+//! * **IndexCondition** — a lossy `owner = ANY(sharing._index_owners(type, action,
+//!   viewer))` (`_index_owners_current` for `_owner_hint`) on a btree index of the
+//!   owner column, when the planned viewer's records are owner-bounded. The array is
+//!   computed when the scan starts, for the viewer of that execution;
+//!   `_index_owners` refuses (SQLSTATE 40001, after resetting this backend's plans)
+//!   if that viewer is not owner-bounded, so a plan kept across a change can fail
+//!   but never drop a row silently.
+//!
+//! Plans are kept from going stale by the plan epoch (`backend::plans`, rules in
+//! `backend`'s doc) and by `_forget_plans`, which every configuration statement
+//! runs on the protected tables so that other sessions re-plan.
+//!
+//! # Safety
+//!
+//! The request handlers take the request node PostgreSQL passed to the support
+//! function, valid for the call; see `pg::nodes`.
+#![allow(clippy::missing_safety_doc)]
+
+use super::models::current_model;
+use super::viewer::resolve_viewer;
+use crate::model::engine::OwnerBound;
+use crate::model::shape::{PolicyShape, ShapeSettings};
+use crate::model::types::Action;
+use crate::pg::catalog::functions;
+use crate::pg::nodes::{self, copy, int8_const, is_int8, list_len, nth};
+use pgrx::pg_sys;
+
+/// The arguments of a planned call, by name: `_policy` and `_can_access_for` take
+/// (type, action, owner, company, viewer, assignee, extra), `can_access` the first
+/// six, `_owner_hint` (type, action, owner, planned_viewer).
+#[derive(Clone, Copy)]
+struct Args(*mut pg_sys::List);
+
+impl Args {
+    unsafe fn len(self) -> usize {
+        list_len(self.0)
+    }
+    unsafe fn object_type(self) -> *mut pg_sys::Node {
+        nth(self.0, 0)
+    }
+    unsafe fn action(self) -> *mut pg_sys::Node {
+        nth(self.0, 1)
+    }
+    unsafe fn owner(self) -> *mut pg_sys::Node {
+        nth(self.0, 2)
+    }
+    unsafe fn company(self) -> *mut pg_sys::Node {
+        nth(self.0, 3)
+    }
+    unsafe fn viewer(self) -> *mut pg_sys::Node {
+        nth(self.0, 4)
+    }
+    unsafe fn assignee(self) -> *mut pg_sys::Node {
+        nth(self.0, 5)
+    }
+    /// `_policy`'s `all_rows_company` sub-select; `_can_access_for`'s planned viewer.
+    unsafe fn extra(self) -> *mut pg_sys::Node {
+        nth(self.0, 6)
+    }
+    /// `_owner_hint`'s planned viewer.
+    unsafe fn hint_planned_viewer(self) -> *mut pg_sys::Node {
+        nth(self.0, 3)
+    }
+    /// Copies of the first `n` arguments.
+    unsafe fn copies(self, n: usize) -> Vec<*mut pg_sys::Node> {
+        (0..n).map(|i| copy(nth(self.0, i))).collect()
+    }
+    /// The (object type, action) of constant first arguments.
+    unsafe fn type_and_action(self) -> Option<(String, Action)> {
+        let object_type = nodes::text_constant(self.object_type())?;
+        let action = nodes::text_constant(self.action())?.parse().ok()?;
+        Some((object_type, action))
+    }
+}
+
+/// `Simplify`: the rewrite of a `_policy` call for the planned viewer.
+pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys::Node {
+    let req = &*req;
+    let call = &*req.fcall;
+    let f = functions();
+    if req.root.is_null() || list_len(call.args) != 7 || call.funcid != f.policy {
+        return std::ptr::null_mut();
+    }
+    let args = Args(call.args);
+    let Some((object_type, action)) = args.type_and_action() else {
+        return std::ptr::null_mut();
+    };
+    if !pg_sys::ActiveSnapshotSet()
+        || [
+            f.for_viewer,
+            f.decide_current,
+            f.all_rows_company_current,
+            f.filter_holds,
+        ]
+        .contains(&pg_sys::InvalidOid)
+    {
+        return std::ptr::null_mut();
+    }
+    let viewer = resolve_viewer();
+    super::plans::mark_shaped();
+    let settings = ShapeSettings {
+        has_assignee: !nodes::is_null_constant(args.assignee()),
+        owner_index_max_share: super::gucs::OWNER_INDEX_MAX_SHARE.get(),
+    };
+    let shape = match viewer {
+        Some(_) => PolicyShape::choose(&*current_model(), &object_type, action, viewer, settings),
+        None => PolicyShape::ForViewer,
+    };
+    build(args, &shape, viewer, call.inputcollid)
+        .unwrap_or_else(|| build_for_viewer(args, viewer, call.inputcollid))
+}
+
+/// The nodes of `shape`, or `None` when the call cannot take them (then the
+/// per-row decision for the planned viewer is built instead).
+unsafe fn build(
+    args: Args,
+    shape: &PolicyShape,
+    viewer: Option<i64>,
+    collation: pg_sys::Oid,
+) -> Option<*mut pg_sys::Node> {
+    match shape {
+        PolicyShape::AllRowsCompany { .. } => build_all_rows(args),
+        PolicyShape::InlineFilter {
+            owners,
+            company,
+            owner_index,
+        } => build_inline_filter(args, owners, *company, *owner_index, viewer?),
+        PolicyShape::ForViewer => Some(build_for_viewer(args, viewer, collation)),
+    }
+}
+
+/// `company = (SELECT _all_rows_company_current(type, action)) OR _decide_current(…)`:
+/// one comparison per row, parallel-safe.
+unsafe fn build_all_rows(args: Args) -> Option<*mut pg_sys::Node> {
+    if !is_int8(args.company()) {
+        return None;
+    }
+    let f = functions();
+    let all_rows_company = once_per_statement(
+        args,
+        f.all_rows_company_current,
+        nodes::INT8,
+        &args.copies(2),
+    )?;
+    let same_company = nodes::int8_equal(copy(args.company()), all_rows_company);
+    Some(nodes::or(&[same_company, decide_current(args)]))
+}
+
+/// For a viewer whose decisions are exactly "company = C and owner in S": the
+/// hand-written filter itself, guarded once per statement —
+/// `CASE WHEN (SELECT _filter_holds(type, action, S, C))
+///       THEN company = C AND owner = ANY(S) ELSE _decide_current(…) END`.
+/// PostgreSQL hashes the constant array and may read in parallel; if the viewer or
+/// the configuration changed since planning, the guard is false and every row is
+/// decided by the engine, so the plan stays right for any viewer. With
+/// `owner_index`, `AND _owner_hint(type, action, owner, planned_viewer)` follows:
+/// always true, it lets the planner read through the owner index.
+unsafe fn build_inline_filter(
+    args: Args,
+    owners: &[i64],
+    company_id: i64,
+    owner_index: bool,
+    viewer: i64,
+) -> Option<*mut pg_sys::Node> {
+    let (owner, company) = (args.owner(), args.company());
+    if !is_int8(owner) || !is_int8(company) {
+        return None;
+    }
+    let f = functions();
+    let owners_const = nodes::int8_array_const(owners.to_vec())?;
+    let company_const = int8_const(Some(company_id));
+    let mut guard_args = args.copies(2);
+    guard_args.extend([copy(owners_const), copy(company_const)]);
+    let guard = once_per_statement(args, f.filter_holds, pg_sys::BOOLOID, &guard_args)?;
+    let same_company = nodes::int8_equal(copy(company), copy(company_const));
+    let owned = nodes::int8_any(owner, copy(owners_const));
+    let then = nodes::and(&[same_company, owned]);
+    let case = nodes::case_when(guard, then, decide_current(args));
+    if !owner_index || f.owner_hint == pg_sys::InvalidOid {
+        return Some(case);
+    }
+    let mut hint_args = args.copies(2);
+    hint_args.extend([copy(owner), int8_const(Some(viewer))]);
+    let hint = nodes::call(
+        f.owner_hint,
+        pg_sys::BOOLOID,
+        &hint_args,
+        pg_sys::DEFAULT_COLLATION_OID,
+    );
+    Some(nodes::and(&[case, hint]))
+}
+
+/// `_can_access_for(type, action, owner, company, viewer, assignee, planned_viewer)`.
+unsafe fn build_for_viewer(
+    args: Args,
+    viewer: Option<i64>,
+    collation: pg_sys::Oid,
+) -> *mut pg_sys::Node {
+    let mut for_args = args.copies(6);
+    for_args.push(int8_const(viewer));
+    nodes::call(
+        functions().for_viewer,
+        pg_sys::BOOLOID,
+        &for_args,
+        collation,
+    )
+}
+
+/// A once-per-statement `(SELECT function(args))`: a copy of the policy's
+/// `(SELECT _all_rows_company(type, action, (SELECT current_viewer())))` sub-select
+/// calling `function(args)` instead (functions that resolve the viewer inside, so
+/// no nested InitPlan remains).
+unsafe fn once_per_statement(
+    args: Args,
+    function: pg_sys::Oid,
+    result_type: pg_sys::Oid,
+    call_args: &[*mut pg_sys::Node],
+) -> Option<*mut pg_sys::Node> {
+    nodes::retarget_sub_select(
+        args.extra(),
+        functions().all_rows_company,
+        function,
+        result_type,
+        call_args,
+    )
+}
+
+/// `_decide_current(type, action, owner, company, assignee)`: the full decision for
+/// the statement's viewer, resolved inside (no InitPlan), parallel-safe.
+unsafe fn decide_current(args: Args) -> *mut pg_sys::Node {
+    let decide_args = [
+        copy(args.object_type()),
+        copy(args.action()),
+        copy(args.owner()),
+        copy(args.company()),
+        copy(args.assignee()),
+    ];
+    nodes::call(
+        functions().decide_current,
+        pg_sys::BOOLOID,
+        &decide_args,
+        pg_sys::DEFAULT_COLLATION_OID,
+    )
+}
+
+/// The viewer whose records a `_can_access_for` / `can_access` / `_owner_hint`
+/// call is planned for: its planned-viewer constant, or a constant viewer argument.
+unsafe fn viewer_planned_for(funcid: pg_sys::Oid, args: Args) -> Option<Option<i64>> {
+    let f = functions();
+    match args.len() {
+        7 if funcid == f.for_viewer => nodes::int8_constant(args.extra()),
+        6 if funcid == f.can_access => nodes::int8_constant(args.viewer()),
+        4 if funcid == f.owner_hint => nodes::int8_constant(args.hint_planned_viewer()),
+        _ => None,
+    }
+}
+
+/// The owner bound of the planned viewer, when the call has no assignee.
+unsafe fn planned_bound(funcid: pg_sys::Oid, args: Args) -> Option<OwnerBound> {
+    let viewer = viewer_planned_for(funcid, args)?;
+    if funcid != functions().owner_hint && !nodes::is_null_constant(args.assignee()) {
+        return None;
+    }
+    let (object_type, action) = args.type_and_action()?;
+    let Some(viewer) = viewer else {
+        return Some(OwnerBound::Owners(Vec::new()));
+    };
+    if !pg_sys::ActiveSnapshotSet() {
+        return None;
+    }
+    // A plan (its estimates in EXPLAIN) must not tell about a viewer the session may
+    // not ask about (docs/security.md); such a call is refused when it runs.
+    if !super::authority::may_ask_about(viewer) {
+        return None;
+    }
+    Some(current_model().owner_bound(&object_type, action, viewer))
+}
+
+/// `Selectivity`: the share of rows whose owner the planned viewer may reach.
+pub unsafe fn selectivity(req: *mut pg_sys::SupportRequestSelectivity) -> *mut pg_sys::Node {
+    let r = &mut *req;
+    if r.is_join || r.root.is_null() {
+        return std::ptr::null_mut();
+    }
+    let args = Args(r.args);
+    let Some(bound) = planned_bound(r.funcid, args) else {
+        return std::ptr::null_mut();
+    };
+    let owner = args.owner();
+    r.selectivity = match bound {
+        OwnerBound::Unbounded => 1.0,
+        OwnerBound::Owners(owners) if owners.is_empty() => 0.0,
+        OwnerBound::Owners(owners) => {
+            if !is_int8(owner) {
+                return std::ptr::null_mut();
+            }
+            // `owner = ANY('{…}'::bigint[])` over at most 64 of the owners.
+            let sample: Vec<i64> = owners.iter().take(64).copied().collect();
+            let array = nodes::int8_array_const(sample).expect("an array datum");
+            let clause = nodes::int8_any(owner, array);
+            let sampled = owners.len().min(64) as f64;
+            let s = pg_sys::clause_selectivity(r.root, clause, r.varRelid, r.jointype, r.sjinfo);
+            (s * owners.len() as f64 / sampled).clamp(0.0, 1.0)
+        }
+    };
+    req.cast()
+}
+
+/// `IndexCondition`: a lossy owner condition on a btree index of the owner column.
+pub unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) -> *mut pg_sys::Node {
+    let r = &mut *req;
+    if r.node.is_null() || (*r.node).type_ != pg_sys::NodeTag::T_FuncExpr {
+        return std::ptr::null_mut();
+    }
+    let call = &*(r.node as *const pg_sys::FuncExpr);
+    let args = Args(call.args);
+    // The owner is the third argument of every supported function.
+    if r.indexarg != 2 || r.index.is_null() {
+        return std::ptr::null_mut();
+    }
+    let owner = args.owner();
+    if (*r.index).relam != pg_sys::BTREE_AM_OID
+        || !is_int8(owner)
+        || !nodes::is_int8_btree_equality(r.opfamily)
+    {
+        return std::ptr::null_mut();
+    }
+    let Some(OwnerBound::Owners(_)) = planned_bound(call.funcid, args) else {
+        return std::ptr::null_mut();
+    };
+    // The owners of the execution's viewer: `_owner_hint` resolves it inside, the
+    // others pass their viewer argument.
+    let f = functions();
+    let (index_owners, mut owners_args) = if call.funcid == f.owner_hint {
+        (f.index_owners_current, Vec::new())
+    } else {
+        (f.index_owners, vec![copy(args.viewer())])
+    };
+    if index_owners == pg_sys::InvalidOid {
+        return std::ptr::null_mut();
+    }
+    owners_args.splice(0..0, args.copies(2));
+    super::plans::mark_shaped();
+    let owners = nodes::call(
+        index_owners,
+        pg_sys::INT8ARRAYOID,
+        &owners_args,
+        call.inputcollid,
+    );
+    r.lossy = true;
+    nodes::list_of(&[nodes::int8_any(owner, owners)]).cast()
+}

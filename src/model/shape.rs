@@ -1,0 +1,214 @@
+//! Which rewrite of a table's policy a viewer gets (docs/design.md, "The policies").
+//!
+//! The planner support (`backend::planner`) asks [`PolicyShape::choose`] for the
+//! viewer a statement is planned for and only turns the answer into parse nodes.
+//! Every shape is equal to the policy for *every* viewer (the rewrites fall back to
+//! the engine's decision when the viewer or the configuration changed since
+//! planning); the choice only decides what is fast. The unit tests check each
+//! shape's promise against [`CompiledOrg::decide`].
+
+use super::engine::CompiledOrg;
+use super::types::Action;
+
+/// Above this many owners a constant array is not worth its planning time.
+pub const MAX_INLINE_OWNERS: usize = 1_000_000;
+
+/// What the choice reads of a compiled configuration. [`CompiledOrg`] answers
+/// directly; the backend's cached model remembers the owner filters it computed.
+pub trait ShapeSource {
+    /// [`CompiledOrg::all_rows_company`].
+    fn all_rows_company(&self, object_type: &str, action: Action, viewer: i64) -> Option<i64>;
+    /// [`CompiledOrg::exact_owner_filter`].
+    fn exact_owner_filter(
+        &self,
+        object_type: &str,
+        action: Action,
+        viewer: i64,
+    ) -> Option<(Vec<i64>, i64)>;
+    /// [`CompiledOrg::company_user_count`].
+    fn company_user_count(&self, company: i64) -> usize;
+}
+
+impl ShapeSource for CompiledOrg {
+    fn all_rows_company(&self, object_type: &str, action: Action, viewer: i64) -> Option<i64> {
+        CompiledOrg::all_rows_company(self, object_type, action, viewer)
+    }
+    fn exact_owner_filter(
+        &self,
+        object_type: &str,
+        action: Action,
+        viewer: i64,
+    ) -> Option<(Vec<i64>, i64)> {
+        CompiledOrg::exact_owner_filter(self, object_type, action, viewer)
+    }
+    fn company_user_count(&self, company: i64) -> usize {
+        CompiledOrg::company_user_count(self, company)
+    }
+}
+
+/// What the planned call looks like and what the session asks for.
+#[derive(Clone, Copy, Debug)]
+pub struct ShapeSettings {
+    /// The policy passes an assignee column (not a NULL constant): the inlined
+    /// owner filter is exact only for records without an assignee.
+    pub has_assignee: bool,
+    /// `sharing.owner_index_max_share`.
+    pub owner_index_max_share: f64,
+}
+
+/// The rewrite of `_policy(type, action, owner, company, viewer, assignee, …)`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PolicyShape {
+    /// Level `all` in `company`: `company = (SELECT _all_rows_company_current(…)) OR
+    /// _decide_current(…)` — one comparison per row. (The company is computed again
+    /// when the statement runs; it is carried here for the tests.)
+    AllRowsCompany { company: i64 },
+    /// The viewer's decisions are exactly "company = `company` and owner in
+    /// `owners`": that filter inlined as constants behind a once-per-statement guard;
+    /// with `owner_index`, `AND _owner_hint(…)` so an index on the owner column can
+    /// read the few owners.
+    InlineFilter {
+        owners: Vec<i64>,
+        company: i64,
+        owner_index: bool,
+    },
+    /// Any other viewer (or none): `_can_access_for(…, planned_viewer)`, decided row
+    /// by row, with estimates and an owner index condition from the viewer's bound.
+    ForViewer,
+}
+
+impl PolicyShape {
+    /// The shape of `object_type`/`action`'s policy planned for `viewer`.
+    pub fn choose(
+        org: &impl ShapeSource,
+        object_type: &str,
+        action: Action,
+        viewer: Option<i64>,
+        settings: ShapeSettings,
+    ) -> PolicyShape {
+        let Some(viewer) = viewer else {
+            return PolicyShape::ForViewer;
+        };
+        if let Some(company) = org.all_rows_company(object_type, action, viewer) {
+            return PolicyShape::AllRowsCompany { company };
+        }
+        if settings.has_assignee {
+            return PolicyShape::ForViewer;
+        }
+        let Some((owners, company)) = org.exact_owner_filter(object_type, action, viewer) else {
+            return PolicyShape::ForViewer;
+        };
+        if owners.len() > MAX_INLINE_OWNERS {
+            return PolicyShape::ForViewer;
+        }
+        // A viewer reaching a few owners is best read through the owner index; a
+        // large share of the company by sequential, parallel or created_at scans.
+        let company_users = org.company_user_count(company).max(1) as f64;
+        let owner_index = (owners.len() as f64) < settings.owner_index_max_share * company_users;
+        PolicyShape::InlineFilter {
+            owners,
+            company,
+            owner_index,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::engine::tests::random_org;
+
+    /// Each shape keeps its promise against `decide`, on the random organizations
+    /// of the engine's tests: level `all` allows every record of its company, the
+    /// inlined filter is exactly the decision (records without an assignee), and
+    /// the owner index is offered exactly below the configured share.
+    #[test]
+    fn policy_shape_keeps_its_promise_against_decide() {
+        let (mut all, mut inline, mut indexed, mut per_row) = (0, 0, 0, 0);
+        for seed in 0..300 {
+            let org = random_org(seed);
+            let c = CompiledOrg::compile(&org);
+            let users: Vec<i64> = org.snapshot.users.iter().map(|u| u.id).collect();
+            let owners: Vec<Option<i64>> = users
+                .iter()
+                .map(|u| Some(*u))
+                .chain([None, Some(999)])
+                .collect();
+            let share = [0.0, 0.3, 2.0][seed as usize % 3];
+            for &viewer in users.iter().chain([&12345]) {
+                for t in ["deals", "notes", "missing"] {
+                    for &a in Action::ALL {
+                        let settings = ShapeSettings {
+                            has_assignee: false,
+                            owner_index_max_share: share,
+                        };
+                        let shape = PolicyShape::choose(&c, t, a, Some(viewer), settings);
+                        let with_assignee = PolicyShape::choose(
+                            &c,
+                            t,
+                            a,
+                            Some(viewer),
+                            ShapeSettings {
+                                has_assignee: true,
+                                ..settings
+                            },
+                        );
+                        match &shape {
+                            PolicyShape::AllRowsCompany { company } => {
+                                all += 1;
+                                assert_eq!(with_assignee, shape, "level all ignores assignees");
+                                for owner in &owners {
+                                    for assignee in [None, Some(users[0])] {
+                                        assert!(
+                                            c.can_access(t, a, *owner, Some(*company), viewer, assignee),
+                                            "seed {seed}: viewer {viewer} {a:?} {t} owner {owner:?} in {company}"
+                                        );
+                                    }
+                                }
+                            }
+                            PolicyShape::InlineFilter {
+                                owners: list,
+                                company,
+                                owner_index,
+                            } => {
+                                inline += 1;
+                                indexed += usize::from(*owner_index);
+                                assert_eq!(with_assignee, PolicyShape::ForViewer);
+                                let users_of = c.company_user_count(*company).max(1) as f64;
+                                assert_eq!(*owner_index, (list.len() as f64) < share * users_of);
+                                for owner in &owners {
+                                    for co in [Some(1), Some(2), None] {
+                                        let inlined = co == Some(*company)
+                                            && owner.is_some_and(|o| list.contains(&o));
+                                        assert_eq!(
+                                            c.can_access(t, a, *owner, co, viewer, None),
+                                            inlined,
+                                            "seed {seed}: viewer {viewer} {a:?} {t} owner {owner:?} company {co:?}"
+                                        );
+                                    }
+                                }
+                            }
+                            PolicyShape::ForViewer => {
+                                per_row += 1;
+                                assert!(c.all_rows_company(t, a, viewer).is_none());
+                                assert!(c.exact_owner_filter(t, a, viewer).is_none());
+                            }
+                        }
+                    }
+                }
+            }
+            for &a in Action::ALL {
+                let none = ShapeSettings {
+                    has_assignee: false,
+                    owner_index_max_share: share,
+                };
+                assert_eq!(
+                    PolicyShape::choose(&c, "deals", a, None, none),
+                    PolicyShape::ForViewer
+                );
+            }
+        }
+        assert!(all > 100 && inline > 1000 && indexed > 100 && per_row > 100,
+            "every shape was exercised: all {all}, inline {inline}, indexed {indexed}, per row {per_row}");
+    }
+}

@@ -1,0 +1,79 @@
+//! Catalog lookups: the OIDs of the extension's functions, looked up once per
+//! backend and forgotten whenever pg_proc changes (see `backend` for the list of
+//! every piece of per-backend state).
+
+use super::nodes::{INT8, TEXT};
+use pgrx::pg_sys;
+use std::cell::Cell;
+use std::ffi::CStr;
+
+/// The OID of `sharing.<name>(<args>)`, or InvalidOid (inside a transaction).
+pub fn sharing_function(name: &CStr, args: &[pg_sys::Oid]) -> pg_sys::Oid {
+    unsafe {
+        let names = [c"sharing", name]
+            .iter()
+            .fold(std::ptr::null_mut(), |l, n| {
+                pg_sys::lappend(l, pg_sys::makeString(pg_sys::pstrdup(n.as_ptr())).cast())
+            });
+        pg_sys::LookupFuncName(names, args.len() as i32, args.as_ptr(), true)
+    }
+}
+
+/// The OIDs of the functions the planner support knows (InvalidOid for one that
+/// does not exist, e.g. before `ALTER EXTENSION … UPDATE`).
+#[derive(Clone, Copy)]
+pub struct Functions {
+    pub policy: pg_sys::Oid,
+    pub for_viewer: pg_sys::Oid,
+    pub can_access: pg_sys::Oid,
+    pub index_owners: pg_sys::Oid,
+    pub all_rows_company: pg_sys::Oid,
+    pub filter_holds: pg_sys::Oid,
+    pub owner_hint: pg_sys::Oid,
+    pub decide_current: pg_sys::Oid,
+    pub all_rows_company_current: pg_sys::Oid,
+    pub index_owners_current: pg_sys::Oid,
+}
+
+thread_local! {
+    /// Emptied by the pg_proc syscache callback registered in [`init`].
+    static FUNCTIONS: Cell<Option<Functions>> = const { Cell::new(None) };
+}
+
+/// The function OIDs, looked up on first use after a change of pg_proc.
+pub fn functions() -> Functions {
+    if let Some(f) = FUNCTIONS.with(Cell::get) {
+        return f;
+    }
+    let seven = [TEXT, TEXT, INT8, INT8, INT8, INT8, INT8];
+    let f = Functions {
+        policy: sharing_function(c"_policy", &seven),
+        for_viewer: sharing_function(c"_can_access_for", &seven),
+        can_access: sharing_function(c"can_access", &seven[..6]),
+        index_owners: sharing_function(c"_index_owners", &seven[..3]),
+        all_rows_company: sharing_function(c"_all_rows_company", &seven[..3]),
+        filter_holds: sharing_function(c"_filter_holds", &[TEXT, TEXT, pg_sys::INT8ARRAYOID, INT8]),
+        owner_hint: sharing_function(c"_owner_hint", &seven[..4]),
+        decide_current: sharing_function(c"_decide_current", &seven[..5]),
+        all_rows_company_current: sharing_function(c"_all_rows_company_current", &seven[..2]),
+        index_owners_current: sharing_function(c"_index_owners_current", &seven[..2]),
+    };
+    FUNCTIONS.with(|c| c.set(Some(f)));
+    f
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn functions_changed(_arg: pg_sys::Datum, _cache: i32, _hash: u32) {
+    FUNCTIONS.with(|c| c.set(None));
+}
+
+/// Register the pg_proc callback (from `_PG_init`).
+pub fn init() {
+    unsafe {
+        pg_sys::CacheRegisterSyscacheCallback(
+            pg_sys::SysCacheIdentifier::PROCOID as i32,
+            Some(functions_changed),
+            pg_sys::Datum::from(0usize),
+        );
+    }
+}

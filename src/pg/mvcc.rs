@@ -1,0 +1,86 @@
+//! MVCC snapshot keys: what identifies the data a statement sees, so that answers
+//! read in one snapshot can be remembered for the statements that see the same
+//! (docs/design.md, "Consistency: the generation").
+
+use pgrx::pg_sys;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SnapshotKey {
+    lxid: u32,
+    xmin: u32,
+    xmax: u32,
+    xcnt: u32,
+    curcid: u32,
+    /// The current subtransaction, once the transaction has an xid: ROLLBACK TO
+    /// SAVEPOINT (or a PL/pgSQL exception block) undoes this transaction's own writes
+    /// without moving the snapshot or the command id, and starts a new subtransaction.
+    subxact: u32,
+    /// hash of the in-progress transaction sets
+    completion: u64,
+}
+
+pub fn local_xid() -> u32 {
+    unsafe {
+        let proc_ = pg_sys::MyProc;
+        if proc_.is_null() {
+            return 0;
+        }
+        #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15", feature = "pg16"))]
+        {
+            (*proc_).lxid
+        }
+        #[cfg(feature = "pg17")]
+        {
+            (*proc_).vxid.lxid
+        }
+    }
+}
+
+/// The identity of the active snapshot: everything that decides which transactions
+/// it sees. (The active snapshot is a copy, and copies do not keep PostgreSQL's
+/// completion counter, so the in-progress sets are hashed instead.)
+pub fn snapshot_key() -> Option<SnapshotKey> {
+    unsafe {
+        let snap = pg_sys::GetActiveSnapshot();
+        if snap.is_null() {
+            return None;
+        }
+        let s = &*snap;
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut mix = |x: u32| {
+            h ^= u64::from(x);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        };
+        if !s.xip.is_null() {
+            for i in 0..s.xcnt as usize {
+                mix((*s.xip.add(i)).into_inner());
+            }
+        }
+        if s.subxcnt > 0 && !s.subxip.is_null() {
+            for i in 0..s.subxcnt as usize {
+                mix((*s.subxip.add(i)).into_inner());
+            }
+        }
+        mix(s.suboverflowed as u32);
+        mix(s.takenDuringRecovery as u32);
+        // A transaction that may have written (it has an xid) keys its snapshots to
+        // itself. A read-only one does not: two snapshots with the same xmin, xmax and
+        // in-progress sets see the same committed data whatever their transaction
+        // (any transaction with an xid that ended in between would have moved xmax),
+        // so consecutive read-only statements share the generation read and model.
+        let wrote = pg_sys::GetTopTransactionIdIfAny() != pg_sys::InvalidTransactionId;
+        Some(SnapshotKey {
+            lxid: if wrote { local_xid() } else { 0 },
+            subxact: if wrote {
+                pg_sys::GetCurrentSubTransactionId()
+            } else {
+                0
+            },
+            xmin: s.xmin.into_inner(),
+            xmax: s.xmax.into_inner(),
+            xcnt: s.xcnt,
+            curcid: s.curcid,
+            completion: h,
+        })
+    }
+}

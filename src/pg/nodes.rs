@@ -1,0 +1,231 @@
+//! Parse-node builders and readers for the planner support: each PostgreSQL node
+//! the rewrites make is written once here. No sharing rule is decided here.
+//!
+//! # Safety
+//!
+//! Every function takes nodes and lists of a planner request (valid, of the kinds
+//! named) and allocates in the current memory context, the planner's: call them
+//! only from a planner support function.
+#![allow(clippy::missing_safety_doc)]
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+pub const INT8: pg_sys::Oid = pg_sys::INT8OID;
+pub const TEXT: pg_sys::Oid = pg_sys::TEXTOID;
+const INT8_EQ_OP: u32 = 410;
+const INT8_EQ_FUNC: u32 = 467;
+const BT_EQUAL_STRATEGY: i16 = 3;
+
+/// The length of a (possibly NIL) list.
+pub unsafe fn list_len(list: *mut pg_sys::List) -> usize {
+    if list.is_null() {
+        0
+    } else {
+        (*list).length as usize
+    }
+}
+
+/// The `n`th element of a list of nodes (which has it).
+pub unsafe fn nth(list: *mut pg_sys::List, n: usize) -> *mut pg_sys::Node {
+    (*(*list).elements.add(n)).ptr_value.cast()
+}
+
+pub unsafe fn list_of(nodes: &[*mut pg_sys::Node]) -> *mut pg_sys::List {
+    nodes
+        .iter()
+        .fold(std::ptr::null_mut(), |l, n| pg_sys::lappend(l, (*n).cast()))
+}
+
+pub unsafe fn copy(node: *mut pg_sys::Node) -> *mut pg_sys::Node {
+    pg_sys::copyObjectImpl(node.cast()).cast()
+}
+
+/// A non-null constant argument, as a Const.
+unsafe fn constant(node: *mut pg_sys::Node) -> Option<&'static pg_sys::Const> {
+    if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_Const {
+        return None;
+    }
+    let c = &*(node as *const pg_sys::Const);
+    (!c.constisnull).then_some(c)
+}
+
+pub unsafe fn is_null_constant(node: *mut pg_sys::Node) -> bool {
+    !node.is_null()
+        && (*node).type_ == pg_sys::NodeTag::T_Const
+        && (*(node as *const pg_sys::Const)).constisnull
+}
+
+pub unsafe fn text_constant(node: *mut pg_sys::Node) -> Option<String> {
+    let c = constant(node)?;
+    if c.consttype != TEXT {
+        return None;
+    }
+    String::from_datum(c.constvalue, false)
+}
+
+/// A bigint constant argument: `Some(None)` for a NULL constant.
+pub unsafe fn int8_constant(node: *mut pg_sys::Node) -> Option<Option<i64>> {
+    if is_null_constant(node) {
+        return Some(None);
+    }
+    let c = constant(node)?;
+    (c.consttype == INT8).then(|| i64::from_datum(c.constvalue, false))
+}
+
+/// Is `node` an expression of type bigint?
+pub unsafe fn is_int8(node: *mut pg_sys::Node) -> bool {
+    pg_sys::exprType(node) == INT8
+}
+
+/// A bigint constant (NULL for `None`).
+pub unsafe fn int8_const(value: Option<i64>) -> *mut pg_sys::Node {
+    pg_sys::makeConst(
+        INT8,
+        -1,
+        pg_sys::InvalidOid,
+        8,
+        value.map_or(pg_sys::Datum::from(0), pg_sys::Datum::from),
+        value.is_none(),
+        true,
+    )
+    .cast()
+}
+
+/// A `bigint[]` constant.
+pub unsafe fn int8_array_const(values: Vec<i64>) -> Option<*mut pg_sys::Node> {
+    Some(
+        pg_sys::makeConst(
+            pg_sys::INT8ARRAYOID,
+            -1,
+            pg_sys::InvalidOid,
+            -1,
+            values.into_datum()?,
+            false,
+            false,
+        )
+        .cast(),
+    )
+}
+
+/// `left = right` on bigint.
+pub unsafe fn int8_equal(left: *mut pg_sys::Node, right: *mut pg_sys::Node) -> *mut pg_sys::Node {
+    let eq = pg_sys::make_opclause(
+        pg_sys::Oid::from(INT8_EQ_OP),
+        pg_sys::BOOLOID,
+        false,
+        left.cast(),
+        right.cast(),
+        pg_sys::InvalidOid,
+        pg_sys::InvalidOid,
+    );
+    (*(eq as *mut pg_sys::OpExpr)).opfuncid = pg_sys::Oid::from(INT8_EQ_FUNC);
+    eq.cast()
+}
+
+/// `value = ANY(array)` on bigint (`value` is copied).
+pub unsafe fn int8_any(value: *mut pg_sys::Node, array: *mut pg_sys::Node) -> *mut pg_sys::Node {
+    let saop = pg_sys::palloc0(std::mem::size_of::<pg_sys::ScalarArrayOpExpr>())
+        as *mut pg_sys::ScalarArrayOpExpr;
+    (*saop).xpr.type_ = pg_sys::NodeTag::T_ScalarArrayOpExpr;
+    (*saop).opno = pg_sys::Oid::from(INT8_EQ_OP);
+    (*saop).opfuncid = pg_sys::Oid::from(INT8_EQ_FUNC);
+    (*saop).useOr = true;
+    (*saop).inputcollid = pg_sys::InvalidOid;
+    (*saop).args = list_of(&[copy(value), array]);
+    (*saop).location = -1;
+    saop.cast()
+}
+
+/// Is the btree operator family's equality on bigint the usual `=`?
+pub unsafe fn is_int8_btree_equality(opfamily: pg_sys::Oid) -> bool {
+    pg_sys::get_opfamily_member(opfamily, INT8, INT8, BT_EQUAL_STRATEGY)
+        == pg_sys::Oid::from(INT8_EQ_OP)
+}
+
+/// A call of `function(args)` returning `result_type`.
+pub unsafe fn call(
+    function: pg_sys::Oid,
+    result_type: pg_sys::Oid,
+    args: &[*mut pg_sys::Node],
+    collation: pg_sys::Oid,
+) -> *mut pg_sys::Node {
+    pg_sys::makeFuncExpr(
+        function,
+        result_type,
+        list_of(args),
+        pg_sys::InvalidOid,
+        collation,
+        pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
+    )
+    .cast()
+}
+
+pub unsafe fn or(nodes: &[*mut pg_sys::Node]) -> *mut pg_sys::Node {
+    pg_sys::makeBoolExpr(pg_sys::BoolExprType::OR_EXPR, list_of(nodes), -1).cast()
+}
+
+pub unsafe fn and(nodes: &[*mut pg_sys::Node]) -> *mut pg_sys::Node {
+    pg_sys::makeBoolExpr(pg_sys::BoolExprType::AND_EXPR, list_of(nodes), -1).cast()
+}
+
+/// `CASE WHEN condition THEN then ELSE otherwise END` (boolean).
+pub unsafe fn case_when(
+    condition: *mut pg_sys::Node,
+    then: *mut pg_sys::Node,
+    otherwise: *mut pg_sys::Node,
+) -> *mut pg_sys::Node {
+    let when = pg_sys::palloc0(std::mem::size_of::<pg_sys::CaseWhen>()) as *mut pg_sys::CaseWhen;
+    (*when).xpr.type_ = pg_sys::NodeTag::T_CaseWhen;
+    (*when).expr = condition.cast();
+    (*when).result = then.cast();
+    (*when).location = -1;
+    let case = pg_sys::palloc0(std::mem::size_of::<pg_sys::CaseExpr>()) as *mut pg_sys::CaseExpr;
+    (*case).xpr.type_ = pg_sys::NodeTag::T_CaseExpr;
+    (*case).casetype = pg_sys::BOOLOID;
+    (*case).args = list_of(&[when.cast()]);
+    (*case).defresult = otherwise.cast();
+    (*case).location = -1;
+    case.cast()
+}
+
+/// A copy of the sub-select `template` — `(SELECT expected(…))`, one target entry
+/// calling `expected` — calling `function(args)` returning `result_type` instead.
+/// The new call must not contain sub-selects: the copy is marked as having none.
+/// PostgreSQL runs such a sub-select as one InitPlan per execution.
+pub unsafe fn retarget_sub_select(
+    template: *mut pg_sys::Node,
+    expected: pg_sys::Oid,
+    function: pg_sys::Oid,
+    result_type: pg_sys::Oid,
+    args: &[*mut pg_sys::Node],
+) -> Option<*mut pg_sys::Node> {
+    if template.is_null()
+        || (*template).type_ != pg_sys::NodeTag::T_SubLink
+        || function == pg_sys::InvalidOid
+    {
+        return None;
+    }
+    let link = copy(template) as *mut pg_sys::SubLink;
+    let query = (*link).subselect as *mut pg_sys::Query;
+    if (*link).subLinkType != pg_sys::SubLinkType::EXPR_SUBLINK
+        || query.is_null()
+        || (*query).type_ != pg_sys::NodeTag::T_Query
+        || list_len((*query).targetList) != 1
+    {
+        return None;
+    }
+    let entry = nth((*query).targetList, 0) as *mut pg_sys::TargetEntry;
+    let call = (*entry).expr as *mut pg_sys::FuncExpr;
+    if call.is_null()
+        || (*call).xpr.type_ != pg_sys::NodeTag::T_FuncExpr
+        || (*call).funcid != expected
+    {
+        return None;
+    }
+    (*call).funcid = function;
+    (*call).funcresulttype = result_type;
+    (*call).args = list_of(args);
+    (*query).hasSubLinks = false;
+    Some(link.cast())
+}
