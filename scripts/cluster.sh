@@ -3,16 +3,22 @@
 # PostgreSQL refuses to run as root), on its own port and socket directory.
 #   scripts/cluster.sh start NAME PORT   -> prints nothing, leaves it running
 #   scripts/cluster.sh stop NAME
+# Clusters are keyed by the checkout as well as by NAME: two checkouts (worktrees)
+# running the same script never share, stop or delete each other's cluster.
 set -euo pipefail
+usage() { echo "usage: $0 start NAME PORT | stop NAME" >&2; exit 2; }
 PG_MAJOR=${PG_MAJOR:-15}
 BIN=/usr/lib/postgresql/$PG_MAJOR/bin
-cmd=$1; name=$2
-dir=/tmp/pg_sharing_$name
+cmd=${1:-}; name=${2:-}
+[ -n "$cmd" ] && [ -n "$name" ] || usage
+checkout=$(cd "$(dirname "$0")/.." && pwd -P | md5sum | cut -c1-8)
+dir=/tmp/pg_sharing_${checkout}_$name
 as_pg() { if [ "$(id -u)" = 0 ]; then sudo -u postgres "$@"; else "$@"; fi; }
 
 case "$cmd" in
   start)
-    port=$3
+    port=${3:-}
+    [ -n "$port" ] || usage
     [ -d "$dir" ] && as_pg "$BIN/pg_ctl" -D "$dir/data" stop -m immediate >/dev/null 2>&1 || true
     rm -rf "$dir"; mkdir -p "$dir/sock"
     [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$dir"
@@ -33,5 +39,5 @@ CONF
   stop)
     [ -d "$dir/data" ] && as_pg "$BIN/pg_ctl" -D "$dir/data" stop -m fast >/dev/null 2>&1 || true
     ;;
-  *) echo "usage: $0 start NAME PORT | stop NAME" >&2; exit 2 ;;
+  *) usage ;;
 esac

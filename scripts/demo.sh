@@ -9,6 +9,6 @@ scripts/setup.sh
 echo "==> starting a throwaway cluster on port $PORT"
 scripts/cluster.sh start demo "$PORT"
 trap 'scripts/cluster.sh stop demo' EXIT
-psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE demo"
-psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d demo -f demo/01_walkthrough.sql
-psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d demo -f demo/02_realistic.sql
+psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE demo"
+psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d demo -f demo/01_walkthrough.sql
+psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d demo -f demo/02_realistic.sql

@@ -32,6 +32,9 @@ if ! grep -qs "pg$PG_MAJOR" "$HOME/.pgrx/config.toml"; then
   cargo pgrx init --pg"$PG_MAJOR" "$PG_CONFIG"
 fi
 
+# INSTALL=0: the tools only (scripts/test.sh runs fmt and clippy before building).
+[ "${INSTALL:-1}" = 0 ] && exit 0
+
 PROFILE=${PROFILE:-release}
 say "building and installing pg_sharing ($PROFILE) into PostgreSQL $PG_MAJOR"
 release_flag=(); [ "$PROFILE" = release ] && release_flag=(--release)

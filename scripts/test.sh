@@ -8,6 +8,13 @@ export PATH="$HOME/.cargo/bin:$PATH"
 PG_MAJOR=${PG_MAJOR:-15}
 PORT=${PG_SHARING_TEST_PORT:-54329}
 
+# The quick checks first: a formatting or lint error fails before any install.
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+INSTALL=0 scripts/setup.sh
+echo "==> cargo clippy -D warnings"
+cargo clippy --no-default-features --features "pg$PG_MAJOR" --all-targets -- -D warnings
+
 PROFILE=debug scripts/setup.sh
 
 echo "==> starting a throwaway cluster on port $PORT"
@@ -18,10 +25,6 @@ psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 \
   -c "ALTER DATABASE pg_sharing_tmpl WITH is_template = true"
 psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d pg_sharing_tmpl -v ON_ERROR_STOP=1 \
   -c "CREATE EXTENSION pg_sharing"
-
-echo "==> cargo fmt --check and cargo clippy -D warnings"
-cargo fmt --all -- --check
-cargo clippy --no-default-features --features "pg$PG_MAJOR" --all-targets -- -D warnings
 
 echo "==> cargo test (unit tests of the model + integration tests on the cluster)"
 log=$(mktemp)

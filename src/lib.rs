@@ -111,13 +111,3 @@ pub extern "C-unwind" fn _PG_init() {
     pg::catalog::init();
     backend::effect::init();
 }
-
-/// pgrx test-framework hooks (used by `cargo pgrx test`).
-#[cfg(test)]
-pub mod pg_test {
-    pub fn setup(_options: Vec<&str>) {}
-
-    pub fn postgresql_conf_options() -> Vec<&'static str> {
-        vec![]
-    }
-}
