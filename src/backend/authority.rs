@@ -15,7 +15,7 @@ use super::viewer::resolve_viewer;
 use crate::model::authority::Actor;
 use crate::model::perms::user_permissions;
 use crate::model::types::Status;
-use crate::pg::errors::{deny, insufficient_privilege};
+use crate::pg::errors::{deny, insufficient_privilege, spi_failed};
 use crate::pg::identity::{as_bootstrap_superuser, asking_role, asking_role_name, is_dba_role};
 use crate::pg::mvcc::{snapshot_key, SnapshotKey};
 use crate::pg::spi::read_row_kept;
@@ -109,10 +109,11 @@ fn is_trusted_role(role: pg_sys::Oid) -> bool {
                               JOIN pg_catalog.pg_authid a ON a.rolname::pg_catalog.text OPERATOR(pg_catalog.=) t.db_role::pg_catalog.text
                              WHERE pg_catalog.pg_has_role($1, a.oid, 'MEMBER'))",
             &[(pg_sys::OIDOID, pg_sys::Datum::from(role.to_u32()))],
+            |row| row.require::<bool>(1),
         )
     })
-    .and_then(|r| r.into_iter().next().flatten())
-    .is_some_and(|v| v == "t")
+    .unwrap_or_else(|e| spi_failed("read sharing.trusted_app_roles", e))
+    .unwrap_or_else(|| spi_failed("read sharing.trusted_app_roles", "no row"))
 }
 
 /// May this session ask about `user`? Cheap when `user` is its own viewer (the

@@ -7,7 +7,7 @@
 
 use crate::model::org::{Org, OrgSnapshot, UserRoleRow, UserRow};
 use crate::pg::errors::{raise, spi_failed};
-use crate::pg::spi::{read_text, with_first_row_kept};
+use crate::pg::spi::{read_row_kept, read_text};
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
@@ -36,50 +36,57 @@ where
 
 /// The users and user_roles rows (names are left out: only explanations show them).
 fn load_people(snapshot: &mut OrgSnapshot) {
-    let people = with_first_row_kept("SELECT * FROM sharing._org_people()", |d| unsafe {
-        let ids: Vec<i64> = column(d, 0);
-        let companies: Vec<i64> = column(d, 1);
-        let statuses: Vec<String> = column(d, 2);
-        let superusers: Vec<bool> = column(d, 3);
-        let super_members: Vec<bool> = column(d, 4);
-        let member_users: Vec<i64> = column(d, 5);
-        let member_roles: Vec<i64> = column(d, 6);
-        if [
-            companies.len(),
-            statuses.len(),
-            superusers.len(),
-            super_members.len(),
-        ]
-        .iter()
-        .any(|n| *n != ids.len())
-            || member_users.len() != member_roles.len()
-        {
-            corrupt("arrays of different lengths from _org_people()");
-        }
-        let users: Vec<UserRow> = (0..ids.len())
-            .map(|i| UserRow {
-                id: ids[i],
-                company_id: companies[i],
-                name: None,
-                status: statuses[i]
-                    .parse()
-                    .unwrap_or_else(|_| corrupt(format!("user status \"{}\"", statuses[i]))),
-                is_superuser: superusers[i],
-                is_super_company_member: super_members[i],
-            })
-            .collect();
-        let user_roles: Vec<UserRoleRow> = member_users
-            .iter()
-            .zip(&member_roles)
-            .map(|(u, r)| UserRoleRow {
-                user_id: *u,
-                role_id: *r,
-            })
-            .collect();
-        (users, user_roles)
+    let people = read_row_kept("SELECT * FROM sharing._org_people()", &[], |row| {
+        let d = &row.datums();
+        Ok(unsafe { people_of(d) })
     })
+    .unwrap_or_else(|e| spi_failed("read the sharing users", e))
     .unwrap_or_else(|| spi_failed("read the sharing users", "no rows"));
     (snapshot.users, snapshot.user_roles) = people;
+}
+
+/// The users and their roles from the row of `_org_people()`.
+unsafe fn people_of(d: &[Option<pg_sys::Datum>]) -> (Vec<UserRow>, Vec<UserRoleRow>) {
+    let ids: Vec<i64> = column(d, 0);
+    let companies: Vec<i64> = column(d, 1);
+    let statuses: Vec<String> = column(d, 2);
+    let superusers: Vec<bool> = column(d, 3);
+    let super_members: Vec<bool> = column(d, 4);
+    let member_users: Vec<i64> = column(d, 5);
+    let member_roles: Vec<i64> = column(d, 6);
+    if [
+        companies.len(),
+        statuses.len(),
+        superusers.len(),
+        super_members.len(),
+    ]
+    .iter()
+    .any(|n| *n != ids.len())
+        || member_users.len() != member_roles.len()
+    {
+        corrupt("arrays of different lengths from _org_people()");
+    }
+    let users: Vec<UserRow> = (0..ids.len())
+        .map(|i| UserRow {
+            id: ids[i],
+            company_id: companies[i],
+            name: None,
+            status: statuses[i]
+                .parse()
+                .unwrap_or_else(|_| corrupt(format!("user status \"{}\"", statuses[i]))),
+            is_superuser: superusers[i],
+            is_super_company_member: super_members[i],
+        })
+        .collect();
+    let user_roles: Vec<UserRoleRow> = member_users
+        .iter()
+        .zip(&member_roles)
+        .map(|(u, r)| UserRoleRow {
+            user_id: *u,
+            role_id: *r,
+        })
+        .collect();
+    (users, user_roles)
 }
 
 fn people_function_exists() -> bool {
@@ -90,6 +97,7 @@ fn people_function_exists() -> bool {
 pub fn load_org() -> Org {
     crate::pg::interrupts::install_interrupt_check();
     let text = read_text("SELECT sharing._org_snapshot()")
+        .unwrap_or_else(|e| spi_failed("read the sharing configuration", e))
         .unwrap_or_else(|| spi_failed("read the sharing configuration", "no rows"));
     let mut snapshot: OrgSnapshot = serde_json::from_str(&text).unwrap_or_else(|e| corrupt(e));
     // Until ALTER EXTENSION … UPDATE, a database of 0.2.0 or older has no

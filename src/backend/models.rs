@@ -136,20 +136,16 @@ thread_local! {
 fn model_key() -> ModelKey {
     // The table itself, not sharing._generation_key(): a SQL function with a SET
     // clause would be parsed and planned again at every call.
-    let row = as_bootstrap_superuser(|| {
+    let read = as_bootstrap_superuser(|| {
         read_row_kept(
-            "SELECT g.tableoid::pg_catalog.int8, g.gen, g.xmin::pg_catalog.text FROM sharing._generation g",
+            "SELECT g.tableoid::pg_catalog.int8, g.gen, g.xmin::pg_catalog.text::pg_catalog.int8 FROM sharing._generation g",
             &[],
+            |row| Ok((row.require::<i64>(1)?, row.require::<i64>(2)?, row.require::<i64>(3)?)),
         )
-    })
-    .unwrap_or_else(|| spi_failed("read sharing._generation", "the row is missing"));
-    let number = |i: usize| {
-        row.get(i)
-            .and_then(|v| v.as_deref())
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or_default()
-    };
-    let (table, generation, writer) = (number(0), number(1), number(2));
+    });
+    let (table, generation, writer) = read
+        .unwrap_or_else(|e| spi_failed("read sharing._generation", e))
+        .unwrap_or_else(|| spi_failed("read sharing._generation", "the row is missing"));
     let own = unsafe {
         pg_sys::TransactionIdIsCurrentTransactionId(pg_sys::TransactionId::from(writer as u32))
     };

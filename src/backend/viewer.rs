@@ -66,7 +66,7 @@ fn resolve_viewer_uncached(role: pg_sys::Oid) -> Option<i64> {
     // Read-only, in this statement's snapshot, through a plan kept for the backend.
     // Every name and operator is schema-qualified: the plan may be made (and made
     // again) under the asking session's search_path.
-    let row = read_row_kept(
+    let (mapped, rolname, trusted, requested_exists) = read_row_kept(
         "SELECT (SELECT u.id FROM sharing.users u
                   WHERE u.db_role OPERATOR(pg_catalog.=) (SELECT a.rolname::pg_catalog.text FROM pg_catalog.pg_authid a
                                                             WHERE a.oid OPERATOR(pg_catalog.=) $1)),
@@ -79,12 +79,18 @@ fn resolve_viewer_uncached(role: pg_sys::Oid) -> Option<i64> {
             (pg_sys::OIDOID, pg_sys::Datum::from(role.to_u32())),
             (pg_sys::INT8OID, pg_sys::Datum::from(requested.unwrap_or(i64::MIN))),
         ],
+        |row| {
+            Ok((
+                row.get::<i64>(1)?,
+                // NULL for a role dropped since the session began.
+                row.get::<String>(2)?.unwrap_or_default(),
+                row.require::<bool>(3)?,
+                row.require::<bool>(4)?,
+            ))
+        },
     )
+    .unwrap_or_else(|e| spi_failed("resolve the viewer", e))
     .unwrap_or_else(|| spi_failed("resolve the viewer", "no row"));
-    let mapped: Option<i64> = row[0].as_deref().and_then(|t| t.parse().ok());
-    let rolname = row[1].clone().unwrap_or_default();
-    let trusted = row[2].as_deref() == Some("t");
-    let requested_exists = row[3].as_deref() == Some("t");
 
     if let Some(user) = mapped {
         if let Some(other) = requested.filter(|r| *r != user) {

@@ -6,46 +6,131 @@
 //! sharing configuration goes through `SPI_execute(..., read_only = true, ...)`,
 //! which uses the active snapshot and never increments the command counter.
 
-use super::errors::spi_failed;
 use pgrx::prelude::*;
 use std::ffi::{CStr, CString};
 
-/// The first row of `query` as text columns (`None` for NULL); `None` when no row.
-pub fn read_row(query: &str) -> Option<Vec<Option<String>>> {
+/// Why a read failed. "No row" is not a failure: the reads answer `Ok(None)`.
+#[derive(Debug)]
+pub enum SpiError {
+    /// SPI answered with this code instead of `SPI_OK_SELECT`.
+    Code(i32),
+    /// The query could not be prepared and kept.
+    Prepare(&'static str),
+    /// A column is missing or has another type than the one asked for.
+    Column {
+        column: usize,
+        expected: u32,
+        found: u32,
+    },
+}
+
+impl std::fmt::Display for SpiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpiError::Code(rc) => write!(f, "SPI code {rc}"),
+            SpiError::Prepare(query) => write!(f, "could not prepare {query}"),
+            SpiError::Column {
+                column,
+                expected,
+                found,
+            } => write!(
+                f,
+                "column {column} has type oid {found}, expected type oid {expected}"
+            ),
+        }
+    }
+}
+
+/// The first row of an SPI result, valid while the read runs: its values are
+/// read by type ([`Row::get`]), never parsed from text with defaults.
+pub struct Row {
+    tuple: pg_sys::HeapTuple,
+    desc: pg_sys::TupleDesc,
+}
+
+impl Row {
+    /// Column `column` (1-based) as `T`, `None` for NULL; an error when the column
+    /// does not exist or is not of `T`'s SQL type.
+    pub fn get<T: FromDatum + IntoDatum>(&self, column: usize) -> Result<Option<T>, SpiError> {
+        unsafe {
+            let found = pg_sys::SPI_gettypeid(self.desc, column as i32);
+            if found != T::type_oid() {
+                return Err(SpiError::Column {
+                    column,
+                    expected: T::type_oid().to_u32(),
+                    found: found.to_u32(),
+                });
+            }
+            let mut isnull = false;
+            let datum = pg_sys::SPI_getbinval(self.tuple, self.desc, column as i32, &mut isnull);
+            Ok(T::from_datum(datum, isnull))
+        }
+    }
+
+    /// Column `column` as `T`, an error for NULL.
+    pub fn require<T: FromDatum + IntoDatum>(&self, column: usize) -> Result<T, SpiError> {
+        self.get(column)?.ok_or(SpiError::Column {
+            column,
+            expected: T::type_oid().to_u32(),
+            found: 0,
+        })
+    }
+
+    /// Every column as its binary datum (`None` for NULL), for values read with
+    /// their own `FromDatum` (arrays) while the row is valid.
+    pub fn datums(&self) -> Vec<Option<pg_sys::Datum>> {
+        unsafe {
+            (1..=(*self.desc).natts)
+                .map(|i| {
+                    let mut isnull = false;
+                    let d = pg_sys::SPI_getbinval(self.tuple, self.desc, i, &mut isnull);
+                    (!isnull).then_some(d)
+                })
+                .collect()
+        }
+    }
+
+    /// Column `column`'s text form (its type's output function), `None` for NULL:
+    /// for documents (`json` as text) and settings, whatever their type.
+    pub fn text(&self, column: usize) -> Option<String> {
+        unsafe {
+            let v = pg_sys::SPI_getvalue(self.tuple, self.desc, column as i32);
+            (!v.is_null()).then(|| CStr::from_ptr(v).to_string_lossy().into_owned())
+        }
+    }
+}
+
+/// The first row of the last SPI result, if it has one.
+unsafe fn first_row() -> Option<Row> {
+    if pg_sys::SPI_processed == 0 || pg_sys::SPI_tuptable.is_null() {
+        return None;
+    }
+    let table = &*pg_sys::SPI_tuptable;
+    Some(Row {
+        tuple: *table.vals,
+        desc: table.tupdesc,
+    })
+}
+
+/// `f` of the first row of `query` (planned for this call); `Ok(None)` when no row.
+pub fn read_row<R>(
+    query: &str,
+    f: impl FnOnce(&Row) -> Result<R, SpiError>,
+) -> Result<Option<R>, SpiError> {
     let sql = CString::new(query).expect("queries have no NUL bytes");
     Spi::connect(|_client| unsafe {
         let rc = pg_sys::SPI_execute(sql.as_ptr(), true, 1);
         if rc != pg_sys::SPI_OK_SELECT as i32 {
-            spi_failed("read the sharing configuration", format!("SPI code {rc}"));
+            return Err(SpiError::Code(rc));
         }
-        first_row()
+        first_row().map(|row| f(&row)).transpose()
     })
 }
 
-/// The first tuple of the last SPI result, which has one, and its descriptor.
-unsafe fn first_tuple() -> (pg_sys::HeapTuple, pg_sys::TupleDesc) {
-    let table = &*pg_sys::SPI_tuptable;
-    (*table.vals, table.tupdesc)
-}
-
-/// The first row of the last SPI result as text columns.
-unsafe fn first_row() -> Option<Vec<Option<String>>> {
-    if pg_sys::SPI_processed == 0 || pg_sys::SPI_tuptable.is_null() {
-        return None;
-    }
-    let (tuple, desc) = first_tuple();
-    let row = (1..=(*desc).natts)
-        .map(|i| {
-            let v = pg_sys::SPI_getvalue(tuple, desc, i);
-            (!v.is_null()).then(|| CStr::from_ptr(v).to_string_lossy().into_owned())
-        })
-        .collect();
-    Some(row)
-}
-
-/// A single text value.
-pub fn read_text(query: &str) -> Option<String> {
-    read_row(query).and_then(|mut r| r.swap_remove(0))
+/// The text form of the first column of the first row of `query`; `Ok(None)` when
+/// there is no row or the value is NULL.
+pub fn read_text(query: &str) -> Result<Option<String>, SpiError> {
+    Ok(read_row(query, |row| Ok(row.text(1)))?.flatten())
 }
 
 thread_local! {
@@ -58,64 +143,39 @@ thread_local! {
 /// The backend's kept plan of `query` (prepared on first use). Inside `Spi::connect`.
 /// PostgreSQL analyzes a kept plan again under the search_path current at each
 /// execution, so `query` must qualify every name and operator (`OPERATOR(pg_catalog.=)`).
-unsafe fn kept_plan(query: &'static str, types: &[pg_sys::Oid]) -> pg_sys::SPIPlanPtr {
+unsafe fn kept_plan(
+    query: &'static str,
+    types: &[pg_sys::Oid],
+) -> Result<pg_sys::SPIPlanPtr, SpiError> {
     if let Some(p) = KEPT.with(|k| k.borrow().get(query).copied()) {
-        return p;
+        return Ok(p);
     }
     let sql = CString::new(query).expect("queries have no NUL bytes");
     let mut types = types.to_vec();
     let p = pg_sys::SPI_prepare(sql.as_ptr(), types.len() as i32, types.as_mut_ptr());
     if p.is_null() || pg_sys::SPI_keepplan(p) != 0 {
-        spi_failed("prepare a read of the sharing configuration", query);
+        return Err(SpiError::Prepare(query));
     }
     KEPT.with(|k| k.borrow_mut().insert(query, p));
-    p
+    Ok(p)
 }
 
-/// Run a kept plan read-only in the active snapshot; true when it returned a row.
-unsafe fn execute_kept(query: &'static str, args: &[(pg_sys::Oid, pg_sys::Datum)]) -> bool {
-    let types: Vec<pg_sys::Oid> = args.iter().map(|a| a.0).collect();
-    let plan = kept_plan(query, &types);
-    let mut values: Vec<pg_sys::Datum> = args.iter().map(|a| a.1).collect();
-    let rc = pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), std::ptr::null(), true, 1);
-    if rc != pg_sys::SPI_OK_SELECT as i32 {
-        spi_failed("read the sharing configuration", format!("SPI code {rc}"));
-    }
-    pg_sys::SPI_processed > 0 && !pg_sys::SPI_tuptable.is_null()
-}
-
-/// `read_row` for a fixed query with parameters `$1…`, through a plan kept for the
-/// backend's life: what every statement pays is the execution, not parse and plan.
-pub fn read_row_kept(
+/// `f` of the first row of a fixed query with parameters `$1…`, run read-only in
+/// the active snapshot through a plan kept for the backend's life: what every
+/// statement pays is the execution, not parse and plan. `Ok(None)` when no row.
+pub fn read_row_kept<R>(
     query: &'static str,
     args: &[(pg_sys::Oid, pg_sys::Datum)],
-) -> Option<Vec<Option<String>>> {
+    f: impl FnOnce(&Row) -> Result<R, SpiError>,
+) -> Result<Option<R>, SpiError> {
     Spi::connect(|_client| unsafe {
-        if !execute_kept(query, args) {
-            return None;
+        let types: Vec<pg_sys::Oid> = args.iter().map(|a| a.0).collect();
+        let plan = kept_plan(query, &types)?;
+        let mut values: Vec<pg_sys::Datum> = args.iter().map(|a| a.1).collect();
+        let rc = pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), std::ptr::null(), true, 1);
+        if rc != pg_sys::SPI_OK_SELECT as i32 {
+            return Err(SpiError::Code(rc));
         }
-        first_row()
-    })
-}
-
-/// The first row of a fixed query (kept plan, no parameters) as binary datums,
-/// handed to `f` while they are still valid (before SPI releases its memory).
-pub fn with_first_row_kept<R>(
-    query: &'static str,
-    f: impl FnOnce(&[Option<pg_sys::Datum>]) -> R,
-) -> Option<R> {
-    Spi::connect(|_client| unsafe {
-        if !execute_kept(query, &[]) {
-            return None;
-        }
-        let (tuple, desc) = first_tuple();
-        let datums: Vec<Option<pg_sys::Datum>> = (1..=(*desc).natts)
-            .map(|i| {
-                let mut isnull = false;
-                let d = pg_sys::SPI_getbinval(tuple, desc, i, &mut isnull);
-                (!isnull).then_some(d)
-            })
-            .collect();
-        Some(f(&datums))
+        first_row().map(|row| f(&row)).transpose()
     })
 }

@@ -25,6 +25,7 @@ fn export_company(company_id: i64) -> JsonB {
         a.require_privilege("export", Some(company_id), true)
     });
     let text = read_text(&format!("SELECT sharing._company_rows({company_id})"))
+        .unwrap_or_else(|e| spi_failed("read the company", e))
         .unwrap_or_else(|| spi_failed("read the company", "no row"));
     let rows: CompanyRows =
         serde_json::from_str(&text).unwrap_or_else(|e| spi_failed("decode the company's rows", e));
@@ -143,6 +144,7 @@ fn import_company(document: JsonB) -> i64 {
     }
     // The company's roles come from the document, not from the standard seed.
     let seeding = read_text("SELECT current_setting('sharing.seed_standard_roles', true)")
+        .unwrap_or_else(|e| spi_failed("read sharing.seed_standard_roles", e))
         .unwrap_or_else(|| "on".to_string());
     let set_seeding = |value: &str| {
         exec(

@@ -298,8 +298,10 @@ fn user_name(id: i64) -> Option<String> {
     crate::pg::spi::read_row_kept(
         "SELECT u.name FROM sharing.users u WHERE u.id OPERATOR(pg_catalog.=) $1",
         &[(pg_sys::INT8OID, pg_sys::Datum::from(id))],
+        |row| row.get::<String>(1),
     )
-    .and_then(|mut row| row.swap_remove(0))
+    .unwrap_or_else(|e| crate::pg::errors::spi_failed("read a user's name", e))
+    .flatten()
 }
 
 /// The compiled model of this backend, for benchmarks and monitoring: users, roles,
