@@ -1,4 +1,4 @@
--- pg_sharing: helper functions and views of SPEC §3 and §7 written in SQL.
+-- pg_sharing: helper functions and views (docs/concepts.md, "Effective permissions"; docs/sql-reference.md, "Views") written in SQL.
 -- They are SECURITY INVOKER: the caller needs the same table privileges as for the
 -- equivalent DML, and the triggers apply exactly as they would to that DML.
 

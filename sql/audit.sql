@@ -1,4 +1,4 @@
--- pg_sharing: the audit log (SPEC §8). Every insert, update and delete on every
+-- pg_sharing: the audit log (docs/sql-reference.md, "Views": `audit_log`). Every insert, update and delete on every
 -- sharing table, with when, the database role really asking, the viewer, the
 -- table, the operation and the old and new rows.
 

@@ -1,4 +1,4 @@
--- pg_sharing: the configuration generation (see src/sql_api/cache.rs).
+-- pg_sharing: the configuration generation (see src/backend/models.rs).
 -- Every statement that may change a sharing table first replaces the one row's
 -- `gen` with a fresh sequence value. Backends read it in their statement's
 -- snapshot and rebuild their compiled model when it differs from the cached one.
@@ -11,7 +11,9 @@ CREATE TABLE sharing._generation (
 );
 INSERT INTO sharing._generation (gen) VALUES (nextval('sharing._generation_seq'));
 
--- 'table-oid generation writer-xid', read by src/sql_api/cache.rs.
+-- 'table-oid generation writer-xid', for people and tests: the backend reads the
+-- table itself (src/backend/models.rs), since a SQL function with a SET clause is
+-- parsed and planned again at every call.
 CREATE FUNCTION sharing._generation_key() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp

@@ -1,4 +1,5 @@
--- pg_sharing: enforcement (SPEC §6) and the agreement views (SPEC §7).
+-- pg_sharing: enforcement (docs/concepts.md, "Enforcement") and the agreement views
+-- (docs/sql-reference.md, "Views").
 
 CREATE TABLE sharing.protected_tables (
     table_name      regclass PRIMARY KEY,
@@ -12,7 +13,7 @@ REVOKE ALL ON sharing.protected_tables FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('sharing.protected_tables', '');
 
 -- Always true: the owner-index access path the planner adds next to a viewer's
--- inlined filter (src/sql_api/planner.rs). Its support function offers a lossy
+-- inlined filter (src/backend/planner.rs). Its support function offers a lossy
 -- `owner = ANY(sharing._index_owners_current(...))` index condition; the filter decides.
 CREATE FUNCTION sharing._owner_hint(object_type text, action text, owner bigint,
                                     planned_viewer bigint) RETURNS bool
@@ -25,7 +26,7 @@ AS 'MODULE_PATHNAME', '_owner_hint';
 -- One call of sharing._policy with the viewer and the company every record of
 -- which the viewer may act on (level `all`), each computed once per statement
 -- (InitPlans). The planner rewrites the call for the viewer it plans for
--- (src/sql_api/planner.rs): one company comparison per row for level `all`, an
+-- (src/backend/planner.rs): one company comparison per row for level `all`, an
 -- index condition on the owner column for owner-bounded viewers.
 CREATE FUNCTION sharing._policy_expr(object_type text, action text, owner_column name,
                                      company_column name, assignee_column name) RETURNS text

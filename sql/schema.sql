@@ -1,4 +1,4 @@
--- pg_sharing: the configuration tables (SPEC §1).
+-- pg_sharing: the configuration tables (docs/sql-reference.md, "Tables").
 -- Plain tables a DBA may read and change with ordinary SQL; the triggers in
 -- triggers.sql keep every invariant whichever way a change arrives.
 

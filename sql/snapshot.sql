@@ -34,7 +34,7 @@ SELECT json_build_object(
 )::text
 $$;
 
--- The users and their roles as parallel arrays (src/sql_api/snapshot.rs): at tens
+-- The users and their roles as parallel arrays (src/backend/loader.rs): at tens
 -- of thousands of users, one array per column is read far faster than JSON.
 -- The aggregates of one query level see the rows in the same order.
 CREATE FUNCTION sharing._org_people(OUT user_ids bigint[], OUT companies bigint[],

@@ -111,7 +111,7 @@ CREATE POLICY dba ON sharing.trusted_app_roles USING ((SELECT sharing._config_al
 ALTER VIEW sharing.role_permission_matrix SET (security_invoker = true);
 ALTER VIEW sharing.role_members SET (security_invoker = true);
 
--- No escalation by effect (src/sql_api/effect.rs): every statement that changes a
+-- No escalation by effect (src/backend/effect.rs): every statement that changes a
 -- configuration table is judged once its rows are all written, by comparing what
 -- every user may do before and after it. SECURITY DEFINER so that the caller needs
 -- no privilege on the two functions; they judge the role really asking.

@@ -1,4 +1,5 @@
--- pg_sharing: the invariants of SPEC §2, kept by triggers so that every path
+-- pg_sharing: the invariants (docs/sql-reference.md, "Invariants (triggers) and
+-- their errors"), kept by triggers so that every path
 -- (plain DML, the helper functions, an import) obeys them. A violation raises an
 -- ERROR, which aborts the whole statement: nothing is half-written.
 --
@@ -66,7 +67,7 @@ $$;
 
 ---------------------------------------------------------------------------
 -- companies: only superuser viewers (or DBAs) manage them; a new company gets
--- the standard Administrator / Manager / User roles (SPEC §7).
+-- the standard Administrator / Manager / User roles (docs/concepts.md, "The pieces").
 ---------------------------------------------------------------------------
 CREATE FUNCTION sharing._superuser_guard() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER

@@ -300,7 +300,7 @@ fn compare_queries(
             expected.push((t, view, edit_and_view, delete));
         }
         // Half the viewers read without sequential scans, so that the planner's
-        // owner-index conditions (src/sql_api/planner.rs) are compared too.
+        // owner-index conditions (src/backend/planner.rs) are compared too.
         let no_seqscan = if rng.gen_bool(0.5) {
             "SET LOCAL enable_seqscan = off; SET LOCAL jit = off;"
         } else {

@@ -1,4 +1,4 @@
-//! SPEC §5–§7 through real RLS: the seed scenarios, every read and write path,
+//! The decision, enforcement and the agreement views (docs/concepts.md) through real RLS: the seed scenarios, every read and write path,
 //! consistency across sessions and snapshots, protect()/unprotect().
 
 mod common;

@@ -1,4 +1,4 @@
-//! SPEC §2: every invariant, each checked for the refusal (SQLSTATE) and for
+//! docs/sql-reference.md, "Invariants (triggers) and their errors": every invariant, each checked for the refusal (SQLSTATE) and for
 //! "nothing was changed".
 
 mod common;

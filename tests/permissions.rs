@@ -1,4 +1,4 @@
-//! SPEC §3 and §7: effective permissions, the helpers and views, the standard
+//! docs/concepts.md, "Effective permissions", and docs/sql-reference.md, "Views": effective permissions, the helpers and views, the standard
 //! roles of a company, and the seed scenarios of the help pages.
 
 mod common;

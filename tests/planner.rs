@@ -1,4 +1,4 @@
-//! The planner support of the policies (src/sql_api/planner.rs): owner-index
+//! The planner support of the policies (src/backend/planner.rs): owner-index
 //! conditions for owner-bounded viewers, one company comparison for level `all`,
 //! and plans kept across a change of viewer or of configuration — which must be
 //! made again, or refuse, but never return the wrong rows.

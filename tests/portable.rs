@@ -1,4 +1,4 @@
-//! SPEC §8: export_company / import_company round trips, refusals with JSON paths,
+//! docs/org-format.md: export_company / import_company round trips, refusals with JSON paths,
 //! all-or-nothing; and the audit log on every table and operation, with tenant
 //! isolation.
 

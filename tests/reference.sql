@@ -1,4 +1,4 @@
--- A reference implementation of SPEC §5 in plain SQL (recursive CTEs), written
+-- A reference implementation of the decision (docs/concepts.md, "The decision") in plain SQL (recursive CTEs), written
 -- straight from the text of the spec and independent of the Rust engine. The
 -- differential test compares the two on random organizations.
 CREATE SCHEMA ref;

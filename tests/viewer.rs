@@ -1,4 +1,4 @@
-//! SPEC §4: who is asking. Mapped logins, trusted application roles, the GUC,
+//! docs/concepts.md, "The viewer": who is asking. Mapped logins, trusted application roles, the GUC,
 //! and every way of getting it wrong.
 
 mod common;

@@ -1,4 +1,4 @@
-//! No escalation (SPEC §2.5): what an acting viewer may change in the sharing
+//! No escalation (docs/security.md, "The trust model"): what an acting viewer may change in the sharing
 //! configuration. Every function answers for one viewer of one [`Org`]; a session
 //! without a viewer (a DBA) never reaches this module.
 

@@ -1,4 +1,4 @@
-//! The visibility engine (SPEC §5): an [`Org`] compiled into dense arrays so that
+//! The visibility engine (docs/concepts.md, "The decision"): an [`Org`] compiled into dense arrays so that
 //! one decision is a few memory reads.
 //!
 //! * Roles get dense indexes and an Euler-tour interval in their company's
@@ -763,7 +763,7 @@ impl CompiledOrg {
 
     /// The company all of whose records `viewer` may `action` on `object_type`
     /// (their own company when their level is `all`), or `None`. Lets a policy
-    /// decide those rows by comparing the company column alone: step 4 of SPEC §5
+    /// decide those rows by comparing the company column alone: step 4 of the decision (docs/concepts.md, "The decision")
     /// allows every record of the viewer's company once L = all.
     pub fn all_rows_company(&self, object_type: &str, action: Action, viewer: i64) -> Option<i64> {
         let v = self.user(viewer)?;

@@ -289,7 +289,7 @@ pub fn user_permissions(org: &Org, user_id: i64) -> PermissionSet {
     set
 }
 
-/// The document `sharing.effective_perms(user_id)` returns (SPEC §3).
+/// The document `sharing.effective_perms(user_id)` returns (docs/concepts.md, "Effective permissions").
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct EffectivePerms {
     pub user_id: i64,
@@ -361,7 +361,7 @@ pub fn role_matrix(org: &Org) -> Vec<(i64, i64, String, Action, Level)> {
     rows
 }
 
-/// Per-role, per-type coherence (SPEC §2.2): `edit <= view` and `delete <= edit`.
+/// Per-role, per-type coherence (docs/sql-reference.md, "Invariants (triggers) and their errors"): `edit <= view` and `delete <= edit`.
 /// Returns the offending pair, if any.
 pub fn incoherence(levels: &ActionLevels) -> Option<(Action, Level, Action, Level)> {
     let view = levels[Action::View.index()];

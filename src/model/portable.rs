@@ -1,4 +1,4 @@
-//! The portable form of one company (SPEC §8): roles, permissions, privileges,
+//! The portable form of one company (docs/org-format.md): roles, permissions, privileges,
 //! users, memberships, sharing rules and outgoing agreements, with names in place
 //! of database ids (user ids are the application's own and are kept). Sorted, so
 //! that export → import → export gives the same document.

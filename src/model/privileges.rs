@@ -4,7 +4,7 @@
 //! well-formed name is a custom privilege. Dotted custom names (`app.crm`) are
 //! recommended so that a future system privilege can never collide with them.
 
-/// The fixed list of system privileges (SPEC §1).
+/// The fixed list of system privileges (docs/sql-reference.md, "Tables": `privileges`).
 pub const SYSTEM_PRIVILEGES: &[&str] = &[
     "admin",
     "manage_users",

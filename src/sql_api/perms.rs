@@ -1,4 +1,4 @@
-//! Effective permissions (SPEC §3) as SQL functions.
+//! Effective permissions (docs/concepts.md, "Effective permissions") as SQL functions.
 
 use crate::backend::authority::{require_may_ask_about, ConfigScope};
 use crate::backend::models::current_model;

@@ -1,4 +1,4 @@
-//! `sharing.export_company` and `sharing.import_company` (SPEC §8): the portable
+//! `sharing.export_company` and `sharing.import_company` (docs/org-format.md): the portable
 //! document of `model::portable`, read and written with ordinary DML so that every
 //! trigger (invariants, no escalation, audit) applies to an import exactly as to
 //! hand-written statements. An import is one statement: all or nothing.

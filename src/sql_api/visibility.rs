@@ -1,4 +1,5 @@
-//! SPEC §5: `can_see`, `can_access`, `reach`, `explain_access`. Each call asks the
+//! The decision as SQL (docs/concepts.md, "The decision"; docs/sql-reference.md,
+//! "Functions"): `can_see`, `can_access`, `reach`, `explain_access`. Each call asks the
 //! compiled model of the statement's snapshot (`backend::models::current_model`), so a
 //! decision is a few memory reads after the first call of a statement.
 //!
@@ -101,7 +102,7 @@ fn can_access(
 
 /// The policy of a protected table (sql/protect.sql): `can_access` for the
 /// statement's viewer, with the company every record of which the viewer may
-/// `action` (or NULL) computed once. The planner rewrites it (src/sql_api/planner.rs).
+/// `action` (or NULL) computed once. The planner rewrites it (src/backend/planner.rs).
 #[pg_extern(stable, parallel_restricted, cost = 10, support = _access_support)]
 #[allow(clippy::too_many_arguments)]
 fn _policy(
@@ -136,7 +137,7 @@ fn _can_access_for(
 
 /// Is `viewer`'s filter for (type, action) still exactly "company = `company` and
 /// owner in `owners`"? The once-per-statement guard of the constant filter the
-/// planner inlines for owner-level viewers (see src/sql_api/planner.rs); when it is
+/// planner inlines for owner-level viewers (see src/backend/planner.rs); when it is
 /// false the policy decides row by row.
 #[pg_extern(stable, parallel_restricted)]
 fn _filter_holds(
@@ -239,7 +240,7 @@ fn reach(viewer: i64) -> SetOfIterator<'static, i64> {
     SetOfIterator::new(current_model().compiled.reach(viewer))
 }
 
-/// `can_access` with its reasons (SPEC §5; issue: "why can this user see this record?").
+/// `can_access` with its reasons — "why can this user see this record?" (docs/sql-reference.md, "Functions").
 #[pg_extern(stable, parallel_safe, security_definer)]
 #[search_path(pg_catalog, pg_temp)]
 fn explain_access(
