@@ -100,6 +100,16 @@ struct CRule {
     access: RuleAccess,
 }
 
+impl CRule {
+    /// Does the rule share records of `object_type` for `action`? (`None`: no
+    /// particular type, which only the rules for every type share.) The one test of
+    /// "does this rule apply" for the decision and for the owner bound.
+    fn covers(&self, object_type: Option<TypeIx>, action: Action) -> bool {
+        (self.object_type.is_none() || self.object_type == object_type)
+            && self.access.covers(action)
+    }
+}
+
 #[derive(Debug, Clone)]
 struct CType {
     org_wide_default: OrgWideDefault,
@@ -541,19 +551,23 @@ impl CompiledOrg {
         let rules = self.rules.get(&viewer.company)?;
         rules
             .iter()
-            .filter(|r| r.object_type.is_none() || r.object_type == object_type)
-            .filter(|r| r.access.covers(action))
+            .filter(|r| r.covers(object_type, action))
             .find(|r| {
                 record_user
                     .roles
                     .iter()
                     .any(|&x| self.in_scope(x, r.source, r.source_scope))
-                    && viewer
-                        .roles
-                        .iter()
-                        .any(|&x| self.in_scope(x, r.target, r.target_scope))
+                    && self.rule_reaches_viewer(r, viewer)
             })
             .map(|r| r.id)
+    }
+
+    /// Does a role of `viewer` lie in the rule's target (role, or role and subordinates)?
+    fn rule_reaches_viewer(&self, rule: &CRule, viewer: &CUser) -> bool {
+        viewer
+            .roles
+            .iter()
+            .any(|&x| self.in_scope(x, rule.target, rule.target_scope))
     }
 
     /// The hierarchy reason when a role of `person` is strictly below a role of `viewer`.
@@ -856,11 +870,7 @@ impl CompiledOrg {
         }
         if action != Action::Create {
             for r in self.rules.get(&v.company).into_iter().flatten() {
-                let applies = (r.object_type.is_none() || r.object_type == Some(t))
-                    && r.access.covers(action)
-                    && v.roles
-                        .iter()
-                        .any(|&x| self.in_scope(x, r.target, r.target_scope));
+                let applies = r.covers(Some(t), action) && self.rule_reaches_viewer(r, v);
                 if applies {
                     let lo = self.enter[r.source as usize];
                     let hi = match r.source_scope {
