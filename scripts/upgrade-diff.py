@@ -33,6 +33,8 @@ def functions(path):
     return out
 
 
+if len(sys.argv) != 3:
+    sys.exit(f"usage: {sys.argv[0]} OLD_INSTALL_SCRIPT NEW_INSTALL_SCRIPT")
 old, new = functions(sys.argv[1]), functions(sys.argv[2])
 for key in sorted(new):
     if key not in old or old[key] != new[key]:
