@@ -304,6 +304,15 @@ BEGIN
 END
 $$;
 
+-- new: _require_role_changeable(bigint)
+CREATE OR REPLACE FUNCTION "_require_role_changeable"(
+	"role_id" bigint /* i64 */
+) RETURNS void
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_require_role_changeable_wrapper';
+
 -- new: _require_table_owner(regclass)
 CREATE OR REPLACE FUNCTION sharing._require_table_owner(tbl regclass) RETURNS void
 LANGUAGE plpgsql STABLE
@@ -339,12 +348,14 @@ BEGIN
         SELECT r.company_id INTO company FROM sharing.roles r WHERE r.id = OLD.role_id;
         IF company IS NOT NULL AND sharing._company_exists(company) THEN
             PERFORM sharing._require_privilege('manage_roles', company);
+            PERFORM sharing._require_role_changeable(OLD.role_id);
         END IF;
         IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
     END IF;
     SELECT r.company_id INTO company FROM sharing.roles r WHERE r.id = NEW.role_id;
     PERFORM sharing._require_existing('role', NEW.role_id, company);
     PERFORM sharing._require_privilege('manage_roles', company);
+    PERFORM sharing._require_role_changeable(NEW.role_id);
     PERFORM sharing._require_level(NEW.object_type, NEW.action, NEW.level);
     RETURN NEW;
 END
@@ -362,6 +373,7 @@ BEGIN
         SELECT r.company_id INTO company FROM sharing.roles r WHERE r.id = OLD.role_id;
         IF company IS NOT NULL AND sharing._company_exists(company) THEN
             PERFORM sharing._require_privilege('manage_roles', company);
+            PERFORM sharing._require_role_changeable(OLD.role_id);
         END IF;
         IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
     END IF;
@@ -369,8 +381,55 @@ BEGIN
     SELECT r.company_id INTO company FROM sharing.roles r WHERE r.id = NEW.role_id;
     PERFORM sharing._require_existing('role', NEW.role_id, company);
     PERFORM sharing._require_privilege('manage_roles', company);
+    PERFORM sharing._require_role_changeable(NEW.role_id);
     PERFORM sharing._require_grantable_privilege(NEW.privilege);
     RETURN NEW;
+END
+$$;
+
+-- changed: _roles_before_delete()
+CREATE OR REPLACE FUNCTION sharing._roles_before_delete() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF NOT sharing._company_exists(OLD.company_id) THEN
+        RETURN OLD; -- the whole company is being deleted
+    END IF;
+    PERFORM sharing._require_privilege('manage_roles', OLD.company_id);
+    PERFORM sharing._require_role_changeable(OLD.id);
+    IF OLD.is_protected THEN
+        RAISE EXCEPTION 'role "%" (%) is protected and cannot be deleted', OLD.name, OLD.id
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'set is_protected = false first if it really must go';
+    END IF;
+    IF OLD.is_default THEN
+        RAISE EXCEPTION 'role "%" (%) is the default role of company % and cannot be deleted',
+                OLD.name, OLD.id, OLD.company_id
+            USING ERRCODE = 'check_violation',
+                  HINT = 'mark another role with is_default = true first';
+    END IF;
+    SELECT count(*) INTO n FROM sharing.user_roles m WHERE m.role_id = OLD.id;
+    IF n > 0 THEN
+        RAISE EXCEPTION 'role "%" (%) still has % member(s)', OLD.name, OLD.id, n
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = format('use sharing.delete_role(%s, reassign_to) to move its members to another role', OLD.id);
+    END IF;
+    SELECT count(*) INTO n FROM sharing.roles r WHERE r.reports_to = OLD.id;
+    IF n > 0 THEN
+        RAISE EXCEPTION 'role "%" (%) has % subordinate role(s) reporting to it', OLD.name, OLD.id, n
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = format('move them first: UPDATE sharing.roles SET reports_to = ... WHERE reports_to = %s', OLD.id);
+    END IF;
+    SELECT count(*) INTO n FROM sharing.roles r WHERE r.based_on = OLD.id;
+    IF n > 0 THEN
+        RAISE EXCEPTION 'role "%" (%) is the base of % other role(s)', OLD.name, OLD.id, n
+            USING ERRCODE = 'foreign_key_violation',
+                  HINT = format('rebase them first: UPDATE sharing.roles SET based_on = ... WHERE based_on = %s', OLD.id);
+    END IF;
+    RETURN OLD;
 END
 $$;
 
@@ -438,6 +497,9 @@ BEGIN
 
     -- No escalation.
     PERFORM sharing._require_privilege('manage_roles', NEW.company_id);
+    IF TG_OP = 'UPDATE' THEN
+        PERFORM sharing._require_role_changeable(OLD.id);
+    END IF;
     -- The flags that make a role administrative, undeletable or the default of new
     -- users: an admin sets or clears them.
     IF (TG_OP = 'INSERT' AND (NEW.is_admin OR NEW.is_protected OR NEW.is_default))

@@ -287,6 +287,9 @@ BEGIN
 
     -- No escalation.
     PERFORM sharing._require_privilege('manage_roles', NEW.company_id);
+    IF TG_OP = 'UPDATE' THEN
+        PERFORM sharing._require_role_changeable(OLD.id);
+    END IF;
     -- The flags that make a role administrative, undeletable or the default of new
     -- users: an admin sets or clears them.
     IF (TG_OP = 'INSERT' AND (NEW.is_admin OR NEW.is_protected OR NEW.is_default))
@@ -313,6 +316,7 @@ BEGIN
         RETURN OLD; -- the whole company is being deleted
     END IF;
     PERFORM sharing._require_privilege('manage_roles', OLD.company_id);
+    PERFORM sharing._require_role_changeable(OLD.id);
     IF OLD.is_protected THEN
         RAISE EXCEPTION 'role "%" (%) is protected and cannot be deleted', OLD.name, OLD.id
             USING ERRCODE = 'insufficient_privilege',
@@ -441,12 +445,14 @@ BEGIN
         SELECT r.company_id INTO company FROM sharing.roles r WHERE r.id = OLD.role_id;
         IF company IS NOT NULL AND sharing._company_exists(company) THEN
             PERFORM sharing._require_privilege('manage_roles', company);
+            PERFORM sharing._require_role_changeable(OLD.role_id);
         END IF;
         IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
     END IF;
     SELECT r.company_id INTO company FROM sharing.roles r WHERE r.id = NEW.role_id;
     PERFORM sharing._require_existing('role', NEW.role_id, company);
     PERFORM sharing._require_privilege('manage_roles', company);
+    PERFORM sharing._require_role_changeable(NEW.role_id);
     PERFORM sharing._require_level(NEW.object_type, NEW.action, NEW.level);
     RETURN NEW;
 END
@@ -512,6 +518,7 @@ BEGIN
         SELECT r.company_id INTO company FROM sharing.roles r WHERE r.id = OLD.role_id;
         IF company IS NOT NULL AND sharing._company_exists(company) THEN
             PERFORM sharing._require_privilege('manage_roles', company);
+            PERFORM sharing._require_role_changeable(OLD.role_id);
         END IF;
         IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
     END IF;
@@ -519,6 +526,7 @@ BEGIN
     SELECT r.company_id INTO company FROM sharing.roles r WHERE r.id = NEW.role_id;
     PERFORM sharing._require_existing('role', NEW.role_id, company);
     PERFORM sharing._require_privilege('manage_roles', company);
+    PERFORM sharing._require_role_changeable(NEW.role_id);
     PERFORM sharing._require_grantable_privilege(NEW.privilege);
     RETURN NEW;
 END

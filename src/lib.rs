@@ -45,6 +45,7 @@ extension_sql_file!(
         sql_api::guards::_check_privilege_name,
         sql_api::authority::_require_dba,
         sql_api::guards::_require_user_within,
+        sql_api::guards::_require_role_changeable,
         sql_api::authority::_config_all,
         sql_api::authority::_config_company,
     ]

@@ -75,6 +75,11 @@ const DEFINERS: &[(&str, &str, Outcome)] = &[
         Outcome::Error("42501"),
     ),
     (
+        "_require_role_changeable",
+        "SELECT sharing._require_role_changeable(1)",
+        Outcome::Error("42501"),
+    ),
+    (
         "_require_user_within",
         "SELECT sharing._require_user_within(1)",
         Outcome::Error("42501"),

@@ -39,10 +39,12 @@ struct Chain {
     /// another (run by a trigger, a RETURNING function, a writable CTE's sibling)
     /// is judged with the enclosing one, at its end.
     open: u32,
-    /// `open` at the start of each live subtransaction: an error caught in a
-    /// subtransaction ends its statements without their AFTER triggers, so the
-    /// count is restored when it aborts (never left high, which would skip checks).
-    open_at: Vec<(pg_sys::SubTransactionId, u32)>,
+    /// `open` and `baseline` at the start of each live subtransaction. When one
+    /// aborts, both come back: its statements ended without their AFTER triggers
+    /// (a count left high would skip checks), and the states it accepted are undone
+    /// (a baseline left on them would judge the next change against a state that
+    /// no longer exists — e.g. without a user the rollback brought back).
+    open_at: Vec<(pg_sys::SubTransactionId, u32, Option<Rc<CachedModel>>)>,
 }
 
 impl Chain {
@@ -71,15 +73,16 @@ unsafe extern "C-unwind" fn subxact_event(
         c.enter(xact);
         match event {
             pg_sys::SubXactEvent::SUBXACT_EVENT_START_SUB => {
-                let open = c.open;
-                c.open_at.push((my_subid, open));
+                let (open, baseline) = (c.open, c.baseline.clone());
+                c.open_at.push((my_subid, open, baseline));
             }
             pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB
             | pg_sys::SubXactEvent::SUBXACT_EVENT_COMMIT_SUB => {
-                while let Some((id, open)) = c.open_at.pop() {
+                while let Some((id, open, baseline)) = c.open_at.pop() {
                     if id == my_subid {
                         if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
                             c.open = open;
+                            c.baseline = baseline;
                         }
                         break;
                     }
@@ -108,6 +111,61 @@ fn judged_viewer() -> Option<i64> {
     let model = current_model();
     let user = model.org.user(v)?;
     (user.status == Status::Active && !user.is_superuser).then_some(v)
+}
+
+/// The configuration with every change made so far, this command's included: a
+/// model cached earlier in the same command (by a row trigger, before the rows
+/// changed) carries the same key, so the command counter moves on first and the
+/// model is read in a snapshot that sees this command's rows.
+fn state_now() -> Rc<CachedModel> {
+    unsafe {
+        pg_sys::CommandCounterIncrement();
+        pg_sys::PushCopiedSnapshot(pg_sys::GetActiveSnapshot());
+        pg_sys::UpdateActiveSnapshotCommandId();
+    }
+    struct Pop;
+    impl Drop for Pop {
+        fn drop(&mut self) {
+            unsafe { pg_sys::PopActiveSnapshot() };
+        }
+    }
+    let _pop = Pop;
+    current_model()
+}
+
+/// Does any protected table already hold a record owned by or assigned to `user`?
+/// A user the change creates counts as new only without records: an id deleted
+/// and created again keeps the records it owned, and they must not change hands
+/// unjudged. Read as the extension (all rows, whatever the caller may see).
+fn holds_records(user: i64) -> bool {
+    as_bootstrap_superuser(|| {
+        Spi::connect(|client| {
+            let queries: Vec<String> = client
+                .select(
+                    "SELECT pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %s WHERE %I OPERATOR(pg_catalog.=) $1%s)',
+                                   pt.table_name, pt.owner_column,
+                                   CASE WHEN pt.assignee_column IS NULL THEN ''
+                                        ELSE pg_catalog.format(' OR %I OPERATOR(pg_catalog.=) $1', pt.assignee_column) END)
+                       FROM sharing.protected_tables pt",
+                    None,
+                    &[],
+                )?
+                .map(|row| row.get::<String>(1).map(|q| q.unwrap_or_default()))
+                .collect::<Result<_, _>>()?;
+            for q in queries {
+                let found = client
+                    .select(&q, Some(1), &[user.into()])?
+                    .first()
+                    .get::<bool>(1)?
+                    .unwrap_or(false);
+                if found {
+                    return Ok(true);
+                }
+            }
+            Ok::<bool, pgrx::spi::Error>(false)
+        })
+    })
+    .unwrap_or_else(|e| spi_failed("look for a new user's records", e))
 }
 
 /// BEFORE STATEMENT: remember the state the statement starts from, unless the
@@ -155,13 +213,16 @@ pub fn statement_ends() {
             (None, None)
         }
     });
-    let after = current_model();
+    let after = state_now();
     let Some(before) = before else {
         // Every AFTER STATEMENT trigger follows a BEFORE STATEMENT one: fail closed.
         spi_failed("judge the effect of this change", "no state before it");
     };
+    let created = RefCell::new(std::collections::HashMap::new());
     let gain = first_escalation(before.state(), after.state(), actor, &|user| {
-        origin.as_ref().is_some_and(|o| o.org.user(user).is_none())
+        *created.borrow_mut().entry(user).or_insert_with(|| {
+            origin.as_ref().is_some_and(|o| o.org.user(user).is_none()) && !holds_records(user)
+        })
     });
     if let Some(gain) = gain {
         insufficient_privilege(
@@ -237,13 +298,7 @@ pub fn what_if(statements: &str) -> Vec<crate::model::effect::AccessChange> {
     }
     let changes = PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
         Spi::run(statements).unwrap_or_else(|e| spi_failed("run the statements", e));
-        unsafe {
-            pg_sys::CommandCounterIncrement();
-            pg_sys::PushCopiedSnapshot(pg_sys::GetActiveSnapshot());
-            pg_sys::UpdateActiveSnapshotCommandId();
-        }
-        let after = current_model();
-        unsafe { pg_sys::PopActiveSnapshot() };
+        let after = state_now();
         crate::model::effect::access_changes(before.state(), after.state(), &tables)
     }))
     .catch_others(|e| {

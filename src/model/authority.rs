@@ -175,11 +175,59 @@ impl<'a> Actor<'a> {
         Ok(())
     }
 
-    /// Acting on an existing user (their row, status or memberships): everything they
-    /// hold must be within the viewer's own permissions; oneself is always within.
-    pub fn require_user_within(&self, user_id: i64) -> Result<(), Denial> {
-        if user_id == self.user_id || self.org.user(user_id).is_none() {
+    /// The roles strictly above the viewer's own roles in the hierarchy.
+    fn roles_above_me(&self) -> std::collections::HashSet<i64> {
+        let mut above = std::collections::HashSet::new();
+        for &r in self.org.roles_of(self.user_id) {
+            let mut at = self.org.role(r).and_then(|x| x.reports_to);
+            while let Some(id) = at {
+                if !above.insert(id) {
+                    break;
+                }
+                at = self.org.role(id).and_then(|x| x.reports_to);
+            }
+        }
+        above
+    }
+
+    /// Changing or deleting a role (its permissions, privileges, place or flags): it
+    /// must give nothing beyond the viewer's own permissions and must not be above
+    /// the viewer's own roles — a delegated administrator never demotes a superior's
+    /// role (docs/security.md).
+    pub fn require_role_changeable(&self, role_id: i64) -> Result<(), Denial> {
+        if self.perms.admin {
             return Ok(());
+        }
+        if let Some(role) = self.org.role(role_id) {
+            if self.roles_above_me().contains(&role_id) {
+                return Err(deny(
+                    format!(
+                        "viewer {} cannot change role \"{}\" ({role_id}): it is above their own in the hierarchy",
+                        self.user_id, role.name
+                    ),
+                    Some("roles above yours are changed by an administrator"),
+                ));
+            }
+        }
+        self.require_role_within(role_id)
+    }
+
+    /// Acting on an existing user (their row, status or memberships): everything they
+    /// hold must be within the viewer's own permissions, and they must not be above
+    /// the viewer in the hierarchy; oneself is always within.
+    pub fn require_user_within(&self, user_id: i64) -> Result<(), Denial> {
+        if user_id == self.user_id || self.org.user(user_id).is_none() || self.perms.admin {
+            return Ok(());
+        }
+        let above = self.roles_above_me();
+        if self.org.roles_of(user_id).iter().any(|r| above.contains(r)) {
+            return Err(deny(
+                format!(
+                    "viewer {} cannot change user {user_id}, who is above them in the hierarchy",
+                    self.user_id
+                ),
+                Some("users above you are changed by an administrator"),
+            ));
         }
         if let Some(excess) = self
             .perms

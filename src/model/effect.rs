@@ -285,14 +285,16 @@ pub fn first_escalation(
                 }
                 for &o in &ra.owners {
                     tick.tick();
-                    // One's own records, and those of users the change creates, do not count.
-                    if o == user || created(o) || before.org.user(o).is_none() {
+                    let company = company_of(o);
+                    if o == user || rb.holds(company, o) || held.holds(company, o) {
                         continue;
                     }
-                    let company = company_of(o);
-                    if !rb.holds(company, o) && !held.holds(company, o) {
-                        return Some(access(Target::Owner { owner: o, company }));
+                    // Those of users the change creates do not count (asked last:
+                    // the answer may need to look at the records).
+                    if created(o) {
+                        continue;
                     }
+                    return Some(access(Target::Owner { owner: o, company }));
                 }
             }
         }

@@ -81,3 +81,11 @@ fn _check_privilege_name(privilege: &str) {
 fn _require_user_within(user_id: i64) {
     require_for_viewer(|a| a.require_user_within(user_id));
 }
+
+/// Changing or deleting a role needs a viewer who holds what it gives and is not
+/// below it (docs/security.md).
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn _require_role_changeable(role_id: i64) {
+    require_for_viewer(|a| a.require_role_changeable(role_id));
+}
