@@ -28,7 +28,8 @@
 //! Modules: [`models`] (the model cache; [`loader`] reads the configuration into
 //! it), [`viewer`] (who is asking), [`authority`] (who is acting, who may ask about
 //! whom), [`effect`] (the check by effect's chain), [`plans`] and [`planner`] (the
-//! planner support), [`gucs`] (every configuration parameter).
+//! planner support), [`gucs`] (every configuration parameter), [`portable`] (export
+//! and import of one company; no state).
 
 pub mod authority;
 pub mod effect;
@@ -37,4 +38,5 @@ pub mod loader;
 pub mod models;
 pub mod planner;
 pub mod plans;
+pub mod portable;
 pub mod viewer;
