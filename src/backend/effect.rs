@@ -20,6 +20,7 @@ use crate::model::types::Status;
 use crate::pg::errors::{insufficient_privilege, spi_failed};
 use crate::pg::identity::as_bootstrap_superuser;
 use crate::pg::mvcc::local_xid;
+use crate::pg::spi::{read_rows, SpiError};
 use pgrx::prelude::*;
 use pgrx::PgTryBuilder;
 use std::cell::RefCell;
@@ -138,34 +139,25 @@ fn state_now() -> Rc<CachedModel> {
 /// and created again keeps the records it owned, and they must not change hands
 /// unjudged. Read as the extension (all rows, whatever the caller may see).
 fn holds_records(user: i64) -> bool {
-    as_bootstrap_superuser(|| {
-        Spi::connect(|client| {
-            let queries: Vec<String> = client
-                .select(
-                    "SELECT pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %s WHERE %I OPERATOR(pg_catalog.=) $1%s)',
-                                   pt.table_name, pt.owner_column,
-                                   CASE WHEN pt.assignee_column IS NULL THEN ''
-                                        ELSE pg_catalog.format(' OR %I OPERATOR(pg_catalog.=) $1', pt.assignee_column) END)
-                       FROM sharing.protected_tables pt",
-                    None,
-                    &[],
-                )?
-                .map(|row| row.get::<String>(1).map(|q| q.unwrap_or_default()))
-                .collect::<Result<_, _>>()?;
-            for q in queries {
-                let found = client
-                    .select(&q, Some(1), &[user.into()])?
-                    .first()
-                    .get::<bool>(1)?
-                    .unwrap_or(false);
-                if found {
-                    return Ok(true);
-                }
+    let found = as_bootstrap_superuser(|| {
+        let queries = read_rows(
+            "SELECT pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %s WHERE %I OPERATOR(pg_catalog.=) $1%s)',
+                           pt.table_name, pt.owner_column,
+                           CASE WHEN pt.assignee_column IS NULL THEN ''
+                                ELSE pg_catalog.format(' OR %I OPERATOR(pg_catalog.=) $1', pt.assignee_column) END)
+               FROM sharing.protected_tables pt",
+            &[],
+            |row| row.require::<String>(1),
+        )?;
+        for q in queries {
+            let arg = [(pg_sys::INT8OID, user.into_datum().expect("an int8 datum"))];
+            if read_rows(&q, &arg, |row| row.require::<bool>(1))?.contains(&true) {
+                return Ok(true);
             }
-            Ok::<bool, pgrx::spi::Error>(false)
-        })
-    })
-    .unwrap_or_else(|e| spi_failed("look for a new user's records", e))
+        }
+        Ok::<bool, SpiError>(false)
+    });
+    found.unwrap_or_else(|e| spi_failed("look for a new user's records", e))
 }
 
 /// BEFORE STATEMENT: remember the state the statement starts from, unless the
@@ -239,38 +231,28 @@ pub fn statement_ends() {
 /// records the caller can see).
 fn record_groups() -> Vec<(String, crate::model::effect::RecordGroups)> {
     let queries: Vec<(String, String)> = as_bootstrap_superuser(|| {
-        Spi::connect(|client| {
-            client
-                .select(
-                    "SELECT pt.object_type,
-                            pg_catalog.format('SELECT %I::pg_catalog.int8, %I::pg_catalog.int8, %s, pg_catalog.count(*) FROM %s GROUP BY 1, 2, 3',
-                                   pt.company_column, pt.owner_column,
-                                   COALESCE(pg_catalog.quote_ident(pt.assignee_column) OPERATOR(pg_catalog.||) '::pg_catalog.int8', 'NULL::pg_catalog.int8'),
-                                   pt.table_name)
-                       FROM sharing.protected_tables pt ORDER BY pt.table_name",
-                    None,
-                    &[],
-                )?
-                .map(|row| Ok((row.get::<String>(1)?.unwrap_or_default(), row.get::<String>(2)?.unwrap_or_default())))
-                .collect::<Result<Vec<_>, pgrx::spi::Error>>()
-        })
+        read_rows(
+            "SELECT pt.object_type,
+                    pg_catalog.format('SELECT %I::pg_catalog.int8, %I::pg_catalog.int8, %s, pg_catalog.count(*) FROM %s GROUP BY 1, 2, 3',
+                           pt.company_column, pt.owner_column,
+                           COALESCE(pg_catalog.quote_ident(pt.assignee_column) OPERATOR(pg_catalog.||) '::pg_catalog.int8', 'NULL::pg_catalog.int8'),
+                           pt.table_name)
+               FROM sharing.protected_tables pt ORDER BY pt.table_name",
+            &[],
+            |row| Ok((row.require::<String>(1)?, row.require::<String>(2)?)),
+        )
     })
     .unwrap_or_else(|e| spi_failed("list the protected tables", e));
     queries
         .into_iter()
         .map(|(object_type, query)| {
-            let groups = Spi::connect(|client| {
-                client
-                    .select(&query, None, &[])?
-                    .map(|row| {
-                        Ok((
-                            row.get::<i64>(1)?,
-                            row.get::<i64>(2)?,
-                            row.get::<i64>(3)?,
-                            row.get::<i64>(4)?.unwrap_or(0),
-                        ))
-                    })
-                    .collect::<Result<Vec<_>, pgrx::spi::Error>>()
+            let groups = read_rows(&query, &[], |row| {
+                Ok((
+                    row.get::<i64>(1)?,
+                    row.get::<i64>(2)?,
+                    row.get::<i64>(3)?,
+                    row.require::<i64>(4)?,
+                ))
             })
             .unwrap_or_else(|e| spi_failed("count the records of a protected table", e));
             (object_type, groups)

@@ -41,7 +41,7 @@ impl std::fmt::Display for SpiError {
     }
 }
 
-/// The first row of an SPI result, valid while the read runs: its values are
+/// A row of an SPI result, valid while the read runs: its values are
 /// read by type ([`Row::get`]), never parsed from text with defaults.
 pub struct Row {
     tuple: pg_sys::HeapTuple,
@@ -124,6 +124,49 @@ pub fn read_row<R>(
             return Err(SpiError::Code(rc));
         }
         first_row().map(|row| f(&row)).transpose()
+    })
+}
+
+/// `f` of every row of `query` with parameters `$1…` (planned for this call), run
+/// as pgrx's `Spi` runs it: read-write once the transaction has an xid, so it then
+/// sees the changes made so far by the statement that runs it (for the checks
+/// after a statement's own writes). Not for reads that must match the asking
+/// statement's snapshot: those are [`read_row`] and [`read_row_kept`].
+pub fn read_rows<R>(
+    query: &str,
+    args: &[(pg_sys::Oid, pg_sys::Datum)],
+    mut f: impl FnMut(&Row) -> Result<R, SpiError>,
+) -> Result<Vec<R>, SpiError> {
+    let sql = CString::new(query).expect("queries have no NUL bytes");
+    Spi::connect(|_client| unsafe {
+        let mut types: Vec<pg_sys::Oid> = args.iter().map(|a| a.0).collect();
+        let mut values: Vec<pg_sys::Datum> = args.iter().map(|a| a.1).collect();
+        let rc = pg_sys::SPI_execute_with_args(
+            sql.as_ptr(),
+            args.len() as i32,
+            types.as_mut_ptr(),
+            values.as_mut_ptr(),
+            std::ptr::null(),
+            // pgrx's rule: read-only until the transaction has an xid.
+            pg_sys::GetCurrentTransactionIdIfAny() == pg_sys::InvalidTransactionId,
+            0,
+        );
+        if rc != pg_sys::SPI_OK_SELECT as i32 {
+            return Err(SpiError::Code(rc));
+        }
+        let n = pg_sys::SPI_processed as usize;
+        if n == 0 || pg_sys::SPI_tuptable.is_null() {
+            return Ok(Vec::new());
+        }
+        let table = &*pg_sys::SPI_tuptable;
+        (0..n)
+            .map(|i| {
+                f(&Row {
+                    tuple: *table.vals.add(i),
+                    desc: table.tupdesc,
+                })
+            })
+            .collect()
     })
 }
 
