@@ -284,192 +284,257 @@ fn members_by_entry(users: &[CUser], enter: &[u32]) -> (Vec<u32>, Vec<u32>) {
     (start, members)
 }
 
-impl CompiledOrg {
-    /// Compile an org. Linear in users + roles + rows (the role levels come from
-    /// [`role_level_rows`], each role once; a user's row is the union of their
-    /// roles' rows, once per distinct set of roles). Every loop checks for
-    /// interrupts ([`Ticker`]), so `statement_timeout` and cancels stop a rebuild.
-    pub fn compile(org: &Org) -> CompiledOrg {
-        let snap = &org.snapshot;
-        let role_ids: Vec<i64> = snap.roles.iter().map(|r| r.id).collect();
-        let role_ix: HashMap<i64, RoleIx> = role_ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (*id, i as RoleIx))
-            .collect();
+/// The role indexes the compiled org uses: the roles' ids in snapshot order, and
+/// each id's dense index.
+fn index_roles(org: &Org) -> (Vec<i64>, HashMap<i64, RoleIx>) {
+    let role_ids: Vec<i64> = org.snapshot.roles.iter().map(|r| r.id).collect();
+    let role_ix: HashMap<i64, RoleIx> = role_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (*id, i as RoleIx))
+        .collect();
+    (role_ids, role_ix)
+}
 
-        // Euler tour of the reports_to forest. A parent outside the company (or a
-        // cycle, which the triggers prevent) is treated as no parent.
-        // Iterative (an explicit stack): a chain of any depth cannot overflow the stack.
-        let n = role_ids.len();
-        let mut tick = Ticker::new();
-        let mut children: Vec<Vec<RoleIx>> = vec![Vec::new(); n];
-        let mut has_parent = vec![false; n];
-        for (i, r) in snap.roles.iter().enumerate() {
+/// The Euler tour of the `reports_to` forest: each role's (enter, exit) interval,
+/// so "a strictly below b" is `enter[b] < enter[a] <= exit[b]`. A parent outside the
+/// company (or a cycle, which the triggers prevent) is treated as no parent.
+/// Iterative (an explicit stack): a chain of any depth cannot overflow the stack.
+fn euler_tour(
+    org: &Org,
+    role_ix: &HashMap<i64, RoleIx>,
+    tick: &mut Ticker,
+) -> (Vec<u32>, Vec<u32>) {
+    let roles = &org.snapshot.roles;
+    let n = roles.len();
+    let mut children: Vec<Vec<RoleIx>> = vec![Vec::new(); n];
+    let mut has_parent = vec![false; n];
+    for (i, r) in roles.iter().enumerate() {
+        tick.tick();
+        if let Some(p) = r.reports_to.and_then(|p| role_ix.get(&p).copied()) {
+            if roles[p as usize].company_id == r.company_id {
+                children[p as usize].push(i as RoleIx);
+                has_parent[i] = true;
+            }
+        }
+    }
+    let mut enter = vec![0u32; n];
+    let mut exit = vec![0u32; n];
+    let mut visited = vec![false; n];
+    let mut clock = 0u32;
+    let mut stack: Vec<(RoleIx, usize)> = Vec::new();
+    let roots: Vec<RoleIx> = (0..n as RoleIx)
+        .filter(|i| !has_parent[*i as usize])
+        .collect();
+    // Roots first, then anything left over (members of a cycle).
+    for start in roots.into_iter().chain(0..n as RoleIx) {
+        if visited[start as usize] {
+            continue;
+        }
+        visited[start as usize] = true;
+        clock += 1;
+        enter[start as usize] = clock;
+        stack.push((start, 0));
+        while let Some((node, next_child)) = stack.pop() {
             tick.tick();
-            if let Some(p) = r.reports_to.and_then(|p| role_ix.get(&p).copied()) {
-                if snap.roles[p as usize].company_id == r.company_id {
-                    children[p as usize].push(i as RoleIx);
-                    has_parent[i] = true;
+            if let Some(&child) = children[node as usize].get(next_child) {
+                stack.push((node, next_child + 1));
+                if !visited[child as usize] {
+                    visited[child as usize] = true;
+                    clock += 1;
+                    enter[child as usize] = clock;
+                    stack.push((child, 0));
                 }
+            } else {
+                exit[node as usize] = clock;
             }
         }
-        let mut enter = vec![0u32; n];
-        let mut exit = vec![0u32; n];
-        let mut visited = vec![false; n];
-        let mut clock = 0u32;
-        let mut stack: Vec<(RoleIx, usize)> = Vec::new();
-        let roots: Vec<RoleIx> = (0..n as RoleIx)
-            .filter(|i| !has_parent[*i as usize])
-            .collect();
-        // Roots first, then anything left over (members of a cycle).
-        for start in roots.into_iter().chain(0..n as RoleIx) {
-            if visited[start as usize] {
-                continue;
-            }
-            visited[start as usize] = true;
-            clock += 1;
-            enter[start as usize] = clock;
-            stack.push((start, 0));
-            while let Some((node, next_child)) = stack.pop() {
-                tick.tick();
-                if let Some(&child) = children[node as usize].get(next_child) {
-                    stack.push((node, next_child + 1));
-                    if !visited[child as usize] {
-                        visited[child as usize] = true;
-                        clock += 1;
-                        enter[child as usize] = clock;
-                        stack.push((child, 0));
-                    }
-                } else {
-                    exit[node as usize] = clock;
-                }
-            }
-        }
+    }
+    (enter, exit)
+}
 
-        let type_ix: HashMap<String, TypeIx> = snap
-            .object_types
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.name.clone(), i as TypeIx))
-            .collect();
-        let types: Vec<CType> = snap
-            .object_types
-            .iter()
-            .map(|t| CType {
-                org_wide_default: t.org_wide_default,
-                grant_via_hierarchy: t.grant_via_hierarchy,
-            })
-            .collect();
+/// The object types: each name's dense index, and each type's defaults.
+fn index_types(org: &Org) -> (HashMap<String, TypeIx>, Vec<CType>) {
+    let object_types = &org.snapshot.object_types;
+    let type_ix = object_types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.clone(), i as TypeIx))
+        .collect();
+    let types = object_types
+        .iter()
+        .map(|t| CType {
+            org_wide_default: t.org_wide_default,
+            grant_via_hierarchy: t.grant_via_hierarchy,
+        })
+        .collect();
+    (type_ix, types)
+}
 
-        // Each role's level matrix, with its based_on cascade and admin flag: computed
-        // once per role from its parent's (linear, however deep the chains).
-        let width = types.len() * 4;
-        let role_levels =
-            role_level_rows(org, types.len(), |t| type_ix.get(t).map(|ix| *ix as usize));
-        let levels_of = |role: i64| {
-            role_ix
-                .get(&role)
-                .map(|ix| &role_levels[*ix as usize * width..(*ix as usize + 1) * width])
-        };
-
-        // Level rows: 0 = nothing (inactive users), 1 = everything (superusers),
-        // then one per distinct set of roles: the union of the roles' matrices (computed
-        // once per role above), the same as perms::user_permissions.
-        let mut level_rows: Vec<Level> = vec![Level::None; width];
-        level_rows.extend(std::iter::repeat_n(Level::All, width));
-        let mut row_of_roles: HashMap<&[i64], u32> = HashMap::default();
-        let users: Vec<CUser> = snap
-            .users
-            .iter()
-            .map(|u| {
-                tick.tick();
-                let levels = if u.status != Status::Active {
-                    0
-                } else if u.is_superuser {
-                    1
-                } else {
-                    let held: &[i64] = org.roles_of(u.id);
-                    *row_of_roles.entry(held).or_insert_with(|| {
-                        let mut row = vec![Level::None; width];
-                        for r in held {
-                            if let Some(rl) = levels_of(*r) {
-                                for (l, x) in row.iter_mut().zip(rl) {
-                                    *l = (*l).max(*x);
-                                }
+/// The dense users and their level rows (`width` = types × 4 levels each).
+///
+/// Each role's level matrix, with its based_on cascade and admin flag, is computed
+/// once per role from its parent's ([`role_level_rows`]: linear, however deep the
+/// chains). Level rows: 0 = nothing (inactive users), 1 = everything (superusers),
+/// then one per distinct set of roles: the union of the roles' matrices, the same
+/// as perms::user_permissions. Each user keeps its role indexes, the first two
+/// Euler entries inline.
+fn users_and_level_rows(
+    org: &Org,
+    role_ix: &HashMap<i64, RoleIx>,
+    type_ix: &HashMap<String, TypeIx>,
+    enter: &[u32],
+    width: usize,
+    tick: &mut Ticker,
+) -> (Vec<Level>, Vec<CUser>) {
+    let role_levels = role_level_rows(org, width / 4, |t| type_ix.get(t).map(|ix| *ix as usize));
+    let levels_of = |role: i64| {
+        role_ix
+            .get(&role)
+            .map(|ix| &role_levels[*ix as usize * width..(*ix as usize + 1) * width])
+    };
+    let mut level_rows: Vec<Level> = vec![Level::None; width];
+    level_rows.extend(std::iter::repeat_n(Level::All, width));
+    let mut row_of_roles: HashMap<&[i64], u32> = HashMap::default();
+    let users: Vec<CUser> = org
+        .snapshot
+        .users
+        .iter()
+        .map(|u| {
+            tick.tick();
+            let levels = if u.status != Status::Active {
+                0
+            } else if u.is_superuser {
+                1
+            } else {
+                let held: &[i64] = org.roles_of(u.id);
+                *row_of_roles.entry(held).or_insert_with(|| {
+                    let mut row = vec![Level::None; width];
+                    for r in held {
+                        if let Some(rl) = levels_of(*r) {
+                            for (l, x) in row.iter_mut().zip(rl) {
+                                *l = (*l).max(*x);
                             }
                         }
-                        let index = level_rows.len() / width.max(1);
-                        level_rows.extend(row);
-                        index as u32
-                    })
-                };
-                let roles: Vec<RoleIx> = org
-                    .roles_of(u.id)
-                    .iter()
-                    .filter_map(|r| role_ix.get(r).copied())
-                    .collect();
-                let enter_of = |k: usize| roles.get(k).map_or(0, |r| enter[*r as usize]);
-                CUser {
-                    id: u.id,
-                    company: u.company_id,
-                    status: u.status,
-                    superuser: u.is_superuser,
-                    super_member: u.is_super_company_member,
-                    enters: [enter_of(0), enter_of(1)],
-                    roles,
-                    levels,
-                }
-            })
-            .collect();
+                    }
+                    let index = level_rows.len() / width.max(1);
+                    level_rows.extend(row);
+                    index as u32
+                })
+            };
+            let roles: Vec<RoleIx> = org
+                .roles_of(u.id)
+                .iter()
+                .filter_map(|r| role_ix.get(r).copied())
+                .collect();
+            let enter_of = |k: usize| roles.get(k).map_or(0, |r| enter[*r as usize]);
+            CUser {
+                id: u.id,
+                company: u.company_id,
+                status: u.status,
+                superuser: u.is_superuser,
+                super_member: u.is_super_company_member,
+                enters: [enter_of(0), enter_of(1)],
+                roles,
+                levels,
+            }
+        })
+        .collect();
+    (level_rows, users)
+}
+
+/// The sharing rules grouped by company; a rule naming an unknown role or type is
+/// left out.
+fn rules_by_company(
+    org: &Org,
+    role_ix: &HashMap<i64, RoleIx>,
+    type_ix: &HashMap<String, TypeIx>,
+    tick: &mut Ticker,
+) -> HashMap<i64, Vec<CRule>> {
+    let mut rules: HashMap<i64, Vec<CRule>> = HashMap::default();
+    for r in &org.snapshot.sharing_rules {
+        tick.tick();
+        let (Some(&source), Some(&target)) =
+            (role_ix.get(&r.source_role), role_ix.get(&r.target_role))
+        else {
+            continue;
+        };
+        let object_type = match &r.object_type {
+            None => None,
+            Some(t) => match type_ix.get(t) {
+                Some(ix) => Some(*ix),
+                None => continue,
+            },
+        };
+        rules.entry(r.company_id).or_default().push(CRule {
+            id: r.id,
+            object_type,
+            source,
+            source_scope: r.source_scope,
+            target,
+            target_scope: r.target_scope,
+            access: r.access,
+        });
+    }
+    rules
+}
+
+/// The agreements: (grantor, grantee) → id, and the (agreement, type, action)
+/// grants of known types.
+#[allow(clippy::type_complexity)]
+fn agreements(
+    org: &Org,
+    type_ix: &HashMap<String, TypeIx>,
+) -> (HashMap<(i64, i64), i64>, HashSet<(i64, TypeIx, Action)>) {
+    let snap = &org.snapshot;
+    let ids = snap
+        .agreements
+        .iter()
+        .map(|a| ((a.grantor_company, a.grantee_company), a.id))
+        .collect();
+    let grants = snap
+        .agreement_permissions
+        .iter()
+        .filter_map(|p| {
+            type_ix
+                .get(&p.object_type)
+                .map(|t| (p.agreement_id, *t, p.action))
+        })
+        .collect();
+    (ids, grants)
+}
+
+/// How many users each company has.
+fn users_per_company(users: &[CUser]) -> HashMap<i64, u32> {
+    let mut company_users: HashMap<i64, u32> = HashMap::default();
+    for u in users {
+        *company_users.entry(u.company).or_default() += 1;
+    }
+    company_users
+}
+
+impl CompiledOrg {
+    /// Compile an org, in named steps: index the roles, their Euler tour
+    /// ([`euler_tour`]), index the types, the users and their level rows
+    /// ([`users_and_level_rows`]), the rules by company, the agreements, and the
+    /// users by Euler entry (a CSR table, [`members_by_entry`]). Linear in users +
+    /// roles + rows (the role levels come from [`role_level_rows`], each role once; a
+    /// user's row is the union of their roles' rows, once per distinct set of
+    /// roles). Every loop checks for interrupts ([`Ticker`]), so `statement_timeout`
+    /// and cancels stop a rebuild.
+    pub fn compile(org: &Org) -> CompiledOrg {
+        let mut tick = Ticker::new();
+        let (role_ids, role_ix) = index_roles(org);
+        let (enter, exit) = euler_tour(org, &role_ix, &mut tick);
+        let (type_ix, types) = index_types(org);
+        let width = types.len() * 4;
+        let (level_rows, users) =
+            users_and_level_rows(org, &role_ix, &type_ix, &enter, width, &mut tick);
         let user_ix = UserIndex::build(users.iter().map(|u| u.id), users.len());
-
-        let mut rules: HashMap<i64, Vec<CRule>> = HashMap::default();
-        for r in &snap.sharing_rules {
-            tick.tick();
-            let (Some(&source), Some(&target)) =
-                (role_ix.get(&r.source_role), role_ix.get(&r.target_role))
-            else {
-                continue;
-            };
-            let object_type = match &r.object_type {
-                None => None,
-                Some(t) => match type_ix.get(t) {
-                    Some(ix) => Some(*ix),
-                    None => continue,
-                },
-            };
-            rules.entry(r.company_id).or_default().push(CRule {
-                id: r.id,
-                object_type,
-                source,
-                source_scope: r.source_scope,
-                target,
-                target_scope: r.target_scope,
-                access: r.access,
-            });
-        }
-
-        let agreement_ids = snap
-            .agreements
-            .iter()
-            .map(|a| ((a.grantor_company, a.grantee_company), a.id))
-            .collect();
-        let agreement_grants = snap
-            .agreement_permissions
-            .iter()
-            .filter_map(|p| {
-                type_ix
-                    .get(&p.object_type)
-                    .map(|t| (p.agreement_id, *t, p.action))
-            })
-            .collect();
-
+        let rules = rules_by_company(org, &role_ix, &type_ix, &mut tick);
+        let (agreement_ids, agreement_grants) = agreements(org, &type_ix);
         let (member_start, members) = members_by_entry(&users, &enter);
-        let mut company_users: HashMap<i64, u32> = HashMap::default();
-        for u in &users {
-            *company_users.entry(u.company).or_default() += 1;
-        }
+        let company_users = users_per_company(&users);
 
         CompiledOrg {
             level_rows,
