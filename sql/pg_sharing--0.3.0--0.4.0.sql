@@ -236,6 +236,17 @@ BEGIN
 END
 $$;
 
+-- new: _level_incoherence(TEXT,TEXT,TEXT)
+CREATE OR REPLACE FUNCTION "_level_incoherence"(
+	"view_level" TEXT, /* Option < & str > */
+	"edit_level" TEXT, /* Option < & str > */
+	"delete_level" TEXT /* Option < & str > */
+) RETURNS TEXT[] /* :: std :: option :: Option < Vec < String > > */
+IMMUTABLE PARALLEL SAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_level_incoherence_wrapper';
+
 -- changed: _object_types_guard()
 CREATE OR REPLACE FUNCTION sharing._object_types_guard() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -335,6 +346,41 @@ STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_require_user_within_wrapper';
+
+-- changed: _role_permissions_coherent()
+CREATE OR REPLACE FUNCTION sharing._role_permissions_coherent() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target record;
+    lv record;
+    problem text[];
+BEGIN
+    FOR target IN
+        SELECT DISTINCT x.role_id, x.object_type
+          FROM (SELECT NEW.role_id, NEW.object_type WHERE TG_OP <> 'DELETE'
+                UNION ALL
+                SELECT OLD.role_id, OLD.object_type WHERE TG_OP <> 'INSERT') AS x (role_id, object_type)
+    LOOP
+        SELECT max(p.level) FILTER (WHERE p.action = 'view') AS vl,
+               max(p.level) FILTER (WHERE p.action = 'edit') AS el,
+               max(p.level) FILTER (WHERE p.action = 'delete') AS dl,
+               (SELECT r.name FROM sharing.roles r WHERE r.id = target.role_id) AS role_name
+          INTO lv
+          FROM sharing.role_permissions p
+         WHERE p.role_id = target.role_id AND p.object_type = target.object_type;
+        -- The rule and its words are the model's (perms::incoherence), as for an import.
+        problem := sharing._level_incoherence(lv.vl, lv.el, lv.dl);
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION 'incoherent permissions for role "%" (%) on "%": %',
+                    lv.role_name, target.role_id, target.object_type, problem[1]
+                USING ERRCODE = 'check_violation', HINT = problem[2];
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
 
 -- changed: _role_permissions_guard()
 CREATE OR REPLACE FUNCTION sharing._role_permissions_guard() RETURNS trigger

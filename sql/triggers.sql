@@ -465,6 +465,7 @@ AS $$
 DECLARE
     target record;
     lv record;
+    problem text[];
 BEGIN
     FOR target IN
         SELECT DISTINCT x.role_id, x.object_type
@@ -472,27 +473,19 @@ BEGIN
                 UNION ALL
                 SELECT OLD.role_id, OLD.object_type WHERE TG_OP <> 'INSERT') AS x (role_id, object_type)
     LOOP
-        SELECT COALESCE(max(sharing._level_rank(p.level)) FILTER (WHERE p.action = 'view'), 0) AS v,
-               COALESCE(max(sharing._level_rank(p.level)) FILTER (WHERE p.action = 'edit'), 0) AS e,
-               COALESCE(max(sharing._level_rank(p.level)) FILTER (WHERE p.action = 'delete'), 0) AS d,
-               max(p.level) FILTER (WHERE p.action = 'view') AS vl,
+        SELECT max(p.level) FILTER (WHERE p.action = 'view') AS vl,
                max(p.level) FILTER (WHERE p.action = 'edit') AS el,
                max(p.level) FILTER (WHERE p.action = 'delete') AS dl,
                (SELECT r.name FROM sharing.roles r WHERE r.id = target.role_id) AS role_name
           INTO lv
           FROM sharing.role_permissions p
          WHERE p.role_id = target.role_id AND p.object_type = target.object_type;
-        IF lv.e > lv.v THEN
-            RAISE EXCEPTION 'incoherent permissions for role "%" (%) on "%": edit is "%" but view is "%"',
-                    lv.role_name, target.role_id, target.object_type, lv.el, COALESCE(lv.vl, 'none')
-                USING ERRCODE = 'check_violation',
-                      HINT = 'edit can be at most view (none < owned < all): raise view first, or lower edit';
-        END IF;
-        IF lv.d > lv.e THEN
-            RAISE EXCEPTION 'incoherent permissions for role "%" (%) on "%": delete is "%" but edit is "%"',
-                    lv.role_name, target.role_id, target.object_type, lv.dl, COALESCE(lv.el, 'none')
-                USING ERRCODE = 'check_violation',
-                      HINT = 'delete can be at most edit (none < owned < all): raise edit first, or lower delete';
+        -- The rule and its words are the model's (perms::incoherence), as for an import.
+        problem := sharing._level_incoherence(lv.vl, lv.el, lv.dl);
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION 'incoherent permissions for role "%" (%) on "%": %',
+                    lv.role_name, target.role_id, target.object_type, problem[1]
+                USING ERRCODE = 'check_violation', HINT = problem[2];
         END IF;
     END LOOP;
     RETURN NULL;

@@ -48,6 +48,7 @@ extension_sql_file!(
         sql_api::guards::_require_role_changeable,
         sql_api::authority::_config_all,
         sql_api::authority::_config_company,
+        sql_api::perms::_level_incoherence,
     ]
 );
 extension_sql_file!(

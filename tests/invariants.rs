@@ -149,16 +149,27 @@ fn incoherent_levels_are_refused_not_clipped() {
         msg.contains("\"Viewer\"") && msg.contains("deals") && msg.contains("edit"),
         "{msg}"
     );
+    // The words of perms::incoherence_message, as an import's (tests/portable.rs).
+    assert!(
+        msg.contains("on \"deals\": edit is \"owned\" but view is \"none\"")
+            && msg.contains("hint: edit can be at most view (none < owned < all)"),
+        "{msg}"
+    );
     // One statement that is coherent as a whole is accepted.
     c.batch_execute(
         "INSERT INTO sharing.role_permissions (role_id, object_type, action, level)
          VALUES (100, 'deals', 'edit', 'owned'), (100, 'deals', 'view', 'all'), (100, 'deals', 'delete', 'owned')",
     )
     .unwrap();
-    refused_unchanged(
+    let msg = refused_unchanged(
         &mut c,
         "UPDATE sharing.role_permissions SET level = 'all' WHERE role_id = 100 AND action = 'delete'",
         "23514",
+    );
+    assert!(
+        msg.contains("delete is \"all\" but edit is \"owned\"")
+            && msg.contains("raise edit first, or lower delete"),
+        "{msg}"
     );
     refused_unchanged(
         &mut c,

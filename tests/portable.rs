@@ -114,7 +114,8 @@ fn export_import_export_is_exact() {
     assert!(db.message().contains("$.company.name"), "{}", db.message());
 }
 
-fn bad(c: &mut Client, doc: &Value, sqlstate: &str, path: &str) {
+/// The refusal's message, after checking its SQLSTATE, its path and that nothing remains.
+fn bad(c: &mut Client, doc: &Value, sqlstate: &str, path: &str) -> String {
     let before = dump(c);
     let e = import(c, doc).expect_err("a bad document must be refused");
     let db = e.as_db_error().unwrap();
@@ -125,6 +126,7 @@ fn bad(c: &mut Client, doc: &Value, sqlstate: &str, path: &str) {
         db.message()
     );
     assert_eq!(before, dump(c), "nothing of a refused import remains");
+    db.message().to_string()
 }
 
 #[test]
@@ -151,11 +153,17 @@ fn bad_documents_are_refused_whole_with_their_json_path() {
         "22023",
         "$.roles[0].reports_to",
     );
-    bad(
+    // In the words of the role_permissions_coherent trigger (tests/invariants.rs):
+    // both come from perms::incoherence_message.
+    let msg = bad(
         &mut c,
         &edit(&|d| d["roles"][1]["permissions"]["deals"]["view"] = "none".into()),
         "22023",
         "$.roles[1].permissions.deals",
+    );
+    assert!(
+        msg.contains("incoherent levels for role") && msg.contains(" but view is \"none\""),
+        "{msg}"
     );
     bad(
         &mut c,

@@ -375,3 +375,14 @@ pub fn incoherence(levels: &ActionLevels) -> Option<(Action, Level, Action, Leve
     }
     None
 }
+
+/// The words of an [`incoherence`], the same for a statement (the
+/// `role_permissions_coherent` trigger, through `sharing._level_incoherence`) and
+/// for an import: `(problem, hint)`, e.g. `edit is "all" but view is "owned"`.
+pub fn incoherence_message(levels: &ActionLevels) -> Option<(String, String)> {
+    let (a, la, b, lb) = incoherence(levels)?;
+    Some((
+        format!("{a} is \"{la}\" but {b} is \"{lb}\""),
+        format!("{a} can be at most {b} (none < owned < all): raise {b} first, or lower {a}"),
+    ))
+}

@@ -6,7 +6,7 @@
 //! Documented in docs/org-format.md.
 
 use super::interrupts::Ticker;
-use super::perms::incoherence;
+use super::perms::incoherence_message;
 use super::privileges::classify_privilege;
 use super::types::{Action, Level, OrgWideDefault, RuleAccess, RuleScope, Status};
 use serde::{Deserialize, Serialize};
@@ -383,13 +383,10 @@ pub fn validate(doc: &CompanyDoc) -> Result<(), DocError> {
                 })?;
                 levels[action.index()] = *l;
             }
-            if let Some((a, la, b, lb)) = incoherence(&levels) {
+            if let Some((problem, _)) = incoherence_message(&levels) {
                 return Err(err(
                     format!("$.roles[{i}].permissions.{t}"),
-                    format!(
-                        "incoherent levels for role \"{}\": {a} is \"{la}\" but {b} is \"{lb}\"",
-                        r.name
-                    ),
+                    format!("incoherent levels for role \"{}\": {problem}", r.name),
                 ));
             }
         }

@@ -236,6 +236,28 @@ fn coherence_of_levels() {
 }
 
 #[test]
+fn incoherence_has_one_message_for_statements_and_imports() {
+    use Level::*;
+    assert!(incoherence_message(&[All, All, Owned, Level::None]).is_none());
+    assert_eq!(
+        incoherence_message(&[Level::None, Owned, All, Level::None]),
+        Some((
+            "edit is \"all\" but view is \"owned\"".to_string(),
+            "edit can be at most view (none < owned < all): raise view first, or lower edit"
+                .to_string()
+        ))
+    );
+    assert_eq!(
+        incoherence_message(&[Level::None, All, Owned, All]),
+        Some((
+            "delete is \"all\" but edit is \"owned\"".to_string(),
+            "delete can be at most edit (none < owned < all): raise edit first, or lower delete"
+                .to_string()
+        ))
+    );
+}
+
+#[test]
 fn escalation_is_what_the_granter_lacks() {
     let org = Builder::default()
         .types(&["deals"])

@@ -3,7 +3,10 @@
 use crate::backend::authority::{require_may_ask_about, ConfigScope};
 use crate::backend::models::current_model;
 use crate::model::org::Org;
-use crate::model::perms::{effective_perms as perms_of, role_matrix, EffectivePerms};
+use crate::model::perms::{
+    effective_perms as perms_of, incoherence_message, role_matrix, EffectivePerms,
+};
+use crate::model::types::{Action, Level};
 use crate::pg::errors::invalid_parameter;
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -101,4 +104,31 @@ fn _role_matrix() -> TableIterator<
         .map(|(c, r, t, a, l)| (c, r, t, a.to_string(), l.to_string()))
         .collect();
     TableIterator::new(rows)
+}
+
+/// For the `role_permissions_coherent` trigger: NULL when a role's (view, edit,
+/// delete) levels for one type are coherent (a missing level is `none`), else
+/// `{problem, hint}` in the words an import uses (`perms::incoherence_message`).
+#[pg_extern(immutable, parallel_safe)]
+#[search_path(pg_catalog, pg_temp)]
+fn _level_incoherence(
+    view_level: Option<&str>,
+    edit_level: Option<&str>,
+    delete_level: Option<&str>,
+) -> Option<Vec<String>> {
+    let mut levels = [Level::None; 4];
+    for (action, level) in [
+        (Action::View, view_level),
+        (Action::Edit, edit_level),
+        (Action::Delete, delete_level),
+    ] {
+        if let Some(l) = level {
+            levels[action.index()] =
+                l.parse()
+                    .unwrap_or_else(|e: crate::model::types::ParseError| {
+                        invalid_parameter(e.to_string(), None)
+                    });
+        }
+    }
+    incoherence_message(&levels).map(|(problem, hint)| vec![problem, hint])
 }
