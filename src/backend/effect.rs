@@ -271,8 +271,8 @@ pub fn what_if(statements: &str) -> Vec<crate::model::effect::AccessChange> {
         pg_sys::RollbackAndReleaseCurrentSubTransaction();
         pg_sys::MemoryContextSwitchTo(context);
         pg_sys::CurrentResourceOwner = owner;
-        // The chain of accepted states may hold states of the rolled-back work.
-        CHAIN.with(|c| c.borrow_mut().baseline = None);
+        // The rollback's subtransaction callback (`subxact_event`) gives the chain
+        // back the baseline it had before: no state of the rolled-back work stays.
     };
     unsafe {
         pg_sys::BeginInternalSubTransaction(std::ptr::null());

@@ -15,7 +15,7 @@
 //! | viewer memo | [`viewer`] | (snapshot, asking role, `sharing.viewer` assignments, scope is session, set locally) | any of those changes; errors are never remembered |
 //! | "may ask about anyone" memo | [`authority`] | (snapshot, asking role) | either changes |
 //! | plan epoch | [`plans`] | some cached plan was shaped for a viewer | `sharing.viewer` is assigned, a model is compiled, or `_index_owners` finds a stale plan: `ResetPlanCache()` |
-//! | effect chain (baseline, origin, open statements) | [`effect`] | the local transaction id | a new transaction uses it; `open` and the baseline restored when a subtransaction aborts (callback from `_PG_init`); the baseline is dropped by `what_if` and by statements that are not judged |
+//! | effect chain (baseline, origin, open statements) | [`effect`] | the local transaction id | a new transaction uses it; `open` and the baseline restored when a subtransaction aborts (callback from `_PG_init`); the baseline is dropped by statements that are not judged |
 //! | `sharing.viewer` assignments | [`gucs`] | a counter bumped by the assign hook | never (it only grows) |
 //! | PostgreSQL's record of `sharing.viewer` | [`gucs`] | found once | never (custom variables never move) |
 //! | kept SPI plans | `pg::spi` | query text | never (PostgreSQL re-analyzes them after invalidation) |
