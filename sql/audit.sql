@@ -29,6 +29,7 @@ AS $$
         WHEN 'users' THEN (r->>'company_id')::bigint
         WHEN 'roles' THEN (r->>'company_id')::bigint
         WHEN 'sharing_rules' THEN (r->>'company_id')::bigint
+        WHEN 'record_shares' THEN (r->>'company_id')::bigint
         WHEN 'agreements' THEN (r->>'grantor_company')::bigint
         WHEN 'user_roles' THEN (SELECT u.company_id FROM sharing.users u WHERE u.id = (r->>'user_id')::bigint)
         WHEN 'role_permissions' THEN (SELECT x.company_id FROM sharing.roles x WHERE x.id = (r->>'role_id')::bigint)

@@ -17,6 +17,12 @@ GRANT EXECUTE ON FUNCTION sharing._index_owners(text, text, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._filter_holds(text, text, bigint[], bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._owner_hint(text, text, bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing.reach(bigint) TO PUBLIC;
+-- The participants and record share arms of the policies (sql/protect.sql).
+GRANT EXECUTE ON FUNCTION sharing._decide_current_participants(text, text, bigint, bigint, bigint[]) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._current_company() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._shared_ids_int8(text, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._shared_ids_int4(text, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._shared_ids_uuid(text, text) TO PUBLIC;
 -- The row level security of the configuration tables and the transfer trigger of
 -- protected tables call these as the querying role.
 GRANT EXECUTE ON FUNCTION sharing._config_all() TO PUBLIC;

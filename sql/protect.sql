@@ -7,7 +7,9 @@ CREATE TABLE sharing.protected_tables (
     owner_column    name NOT NULL,
     company_column  name NOT NULL,
     assignee_column name,
-    protected_at    timestamptz NOT NULL DEFAULT now()
+    protected_at    timestamptz NOT NULL DEFAULT now(),
+    -- the column that names a record for record shares (NULL: no record shares)
+    id_column       name
 );
 REVOKE ALL ON sharing.protected_tables FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('sharing.protected_tables', '');
@@ -21,6 +23,15 @@ LANGUAGE c STABLE PARALLEL SAFE COST 0.01
 SUPPORT sharing._access_support
 AS 'MODULE_PATHNAME', '_owner_hint';
 
+-- The type of a column (NULL when there is no such column).
+CREATE FUNCTION sharing._column_type(tbl regclass, col name) RETURNS regtype
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT a.atttypid::regtype FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped
+$$;
+
 -- The policy expression for one action. Identifiers are quoted with %I, literals
 -- with %L; the table is a regclass (its text form is quoted and qualified).
 -- One call of sharing._policy with the viewer and the company every record of
@@ -28,29 +39,72 @@ AS 'MODULE_PATHNAME', '_owner_hint';
 -- (InitPlans). The planner rewrites the call for the viewer it plans for
 -- (src/backend/planner.rs): one company comparison per row for level `all`, an
 -- index condition on the owner column for owner-bounded viewers.
-CREATE FUNCTION sharing._policy_expr(object_type text, action text, owner_column name,
-                                     company_column name, assignee_column name) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+-- Then, OR-ed (sharing._extra_arms): the participants of a bigint[] assignee
+-- column, and the records shared with the viewer (docs/design.md, "Record shares").
+CREATE FUNCTION sharing._policy_expr(tbl regclass, object_type text, action text, owner_column name,
+                                     company_column name, assignee_column name, id_column name) RETURNS text
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT format('sharing._policy(%L::text, %L::text, %I, %I, (SELECT sharing.current_viewer()), %s,'
                   ' (SELECT sharing._all_rows_company(%L::text, %L::text, (SELECT sharing.current_viewer()))))',
                   object_type, action, owner_column, company_column,
-                  CASE WHEN assignee_column IS NULL THEN 'NULL::bigint' ELSE quote_ident(assignee_column) END,
-                  object_type, action)
+                  sharing._scalar_assignee(tbl, assignee_column), object_type, action)
+        || sharing._extra_arms(tbl, object_type, action, owner_column, company_column, assignee_column, id_column)
+$$;
+
+-- The assignee argument of the decision: the column when it holds one user,
+-- NULL when there is none or it holds participants (they have their own arm).
+CREATE FUNCTION sharing._scalar_assignee(tbl regclass, assignee_column name) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN assignee_column IS NULL
+                  OR sharing._column_type(tbl, assignee_column) = 'bigint[]'::regtype THEN 'NULL::bigint'
+                ELSE quote_ident(assignee_column) END
+$$;
+
+-- The arms OR-ed to a policy's decision: ` OR <participants>` for a bigint[]
+-- assignee column, ` OR (<company> = <viewer's company> AND <id> = ANY(<ids shared
+-- with the viewer>))` for view and edit when the table has an id column. Each set
+-- of ids is computed once per statement (an InitPlan), and the id index can read it.
+CREATE FUNCTION sharing._extra_arms(tbl regclass, object_type text, action text, owner_column name,
+                                    company_column name, assignee_column name, id_column name) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN assignee_column IS NOT NULL AND action <> 'create'
+                     AND sharing._column_type(tbl, assignee_column) = 'bigint[]'::regtype
+                THEN format(' OR sharing._decide_current_participants(%L::text, %L::text, %I, %I, %I)',
+                            object_type, action, owner_column, company_column, assignee_column)
+                ELSE '' END
+        || CASE WHEN id_column IS NOT NULL AND action IN ('view', 'edit')
+                THEN format(' OR (%I = (SELECT sharing._current_company()) AND %I = ANY ((SELECT sharing.%I(%L::text, %L::text))::%s[]))',
+                            company_column, id_column,
+                            CASE sharing._column_type(tbl, id_column)
+                                WHEN 'integer'::regtype THEN '_shared_ids_int4'
+                                WHEN 'uuid'::regtype THEN '_shared_ids_uuid'
+                                ELSE '_shared_ids_int8' END,
+                            object_type, action,
+                            CASE sharing._column_type(tbl, id_column)
+                                WHEN 'integer'::regtype THEN 'integer'
+                                WHEN 'uuid'::regtype THEN 'uuid'
+                                ELSE 'bigint' END)
+                ELSE '' END
 $$;
 
 -- The WITH CHECK expression for one action: the full decision for the statement's
--- viewer, resolved inside the call. A check runs on the rows written, never as a
--- scan condition, so it needs none of the planner's shapes (and no InitPlan).
-CREATE FUNCTION sharing._check_expr(object_type text, action text, owner_column name,
-                                    company_column name, assignee_column name) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+-- viewer, resolved inside the call, and the same extra arms. A check runs on the
+-- rows written, never as a scan condition, so it needs none of the planner's shapes.
+CREATE FUNCTION sharing._check_expr(tbl regclass, object_type text, action text, owner_column name,
+                                    company_column name, assignee_column name, id_column name) RETURNS text
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT format('sharing._decide_current(%L::text, %L::text, %I, %I, %s)',
                   object_type, action, owner_column, company_column,
-                  CASE WHEN assignee_column IS NULL THEN 'NULL::bigint' ELSE quote_ident(assignee_column) END)
+                  sharing._scalar_assignee(tbl, assignee_column))
+        || sharing._extra_arms(tbl, object_type, action, owner_column, company_column, assignee_column, id_column)
 $$;
 
 -- A table and, for a partitioned table, every partition below it (parents first).
@@ -65,21 +119,21 @@ $$;
 
 -- Policies, FORCE row level security and the TRUNCATE guard on one relation.
 CREATE FUNCTION sharing._apply_policies(tbl regclass, object_type text, owner_column name,
-                                        company_column name, assignee_column name) RETURNS void
+                                        company_column name, assignee_column name, id_column name) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM sharing._drop_policies(tbl);
     EXECUTE format('CREATE POLICY sharing_select ON %s AS PERMISSIVE FOR SELECT TO PUBLIC USING (%s)', tbl,
-                   sharing._policy_expr(object_type, 'view', owner_column, company_column, assignee_column));
+                   sharing._policy_expr(tbl, object_type, 'view', owner_column, company_column, assignee_column, id_column));
     EXECUTE format('CREATE POLICY sharing_insert ON %s AS PERMISSIVE FOR INSERT TO PUBLIC WITH CHECK (%s)', tbl,
-                   sharing._check_expr(object_type, 'create', owner_column, company_column, NULL));
+                   sharing._check_expr(tbl, object_type, 'create', owner_column, company_column, NULL, NULL));
     EXECUTE format('CREATE POLICY sharing_update ON %s AS PERMISSIVE FOR UPDATE TO PUBLIC USING (%s) WITH CHECK (%s)', tbl,
-                   sharing._policy_expr(object_type, 'edit', owner_column, company_column, assignee_column),
-                   sharing._check_expr(object_type, 'edit', owner_column, company_column, assignee_column));
+                   sharing._policy_expr(tbl, object_type, 'edit', owner_column, company_column, assignee_column, id_column),
+                   sharing._check_expr(tbl, object_type, 'edit', owner_column, company_column, assignee_column, id_column));
     EXECUTE format('CREATE POLICY sharing_delete ON %s AS PERMISSIVE FOR DELETE TO PUBLIC USING (%s)', tbl,
-                   sharing._policy_expr(object_type, 'delete', owner_column, company_column, assignee_column));
+                   sharing._policy_expr(tbl, object_type, 'delete', owner_column, company_column, assignee_column, id_column));
     -- TRUNCATE ignores row level security: only superusers may empty a protected table.
     EXECUTE format('CREATE TRIGGER sharing_no_truncate BEFORE TRUNCATE ON %s
                     FOR EACH STATEMENT EXECUTE FUNCTION sharing._refuse_truncate()', tbl);
@@ -163,18 +217,18 @@ END
 $$;
 
 CREATE FUNCTION sharing._register_protected(tbl regclass, object_type text, owner_column name,
-                                            company_column name, assignee_column name) RETURNS void
+                                            company_column name, assignee_column name, id_column name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM sharing._require_table_owner(tbl);
-    INSERT INTO sharing.protected_tables (table_name, object_type, owner_column, company_column, assignee_column)
-    VALUES (tbl, object_type, owner_column, company_column, assignee_column)
+    INSERT INTO sharing.protected_tables (table_name, object_type, owner_column, company_column, assignee_column, id_column)
+    VALUES (tbl, object_type, owner_column, company_column, assignee_column, id_column)
     ON CONFLICT (table_name) DO UPDATE
        SET object_type = EXCLUDED.object_type, owner_column = EXCLUDED.owner_column,
            company_column = EXCLUDED.company_column, assignee_column = EXCLUDED.assignee_column,
-           protected_at = now();
+           id_column = EXCLUDED.id_column, protected_at = now();
 END
 $$;
 
@@ -198,13 +252,14 @@ DECLARE
     p record;
 BEGIN
     FOR p IN
-        SELECT t.relid, pt.object_type, pt.owner_column, pt.company_column, pt.assignee_column
+        SELECT t.relid, pt.object_type, pt.owner_column, pt.company_column, pt.assignee_column, pt.id_column
           FROM sharing.protected_tables pt
           CROSS JOIN LATERAL pg_partition_tree(pt.table_name) t
          WHERE t.relid <> pt.table_name
            AND NOT EXISTS (SELECT 1 FROM pg_policy x WHERE x.polrelid = t.relid AND x.polname = 'sharing_select')
     LOOP
-        PERFORM sharing._apply_policies(p.relid, p.object_type, p.owner_column, p.company_column, p.assignee_column);
+        PERFORM sharing._apply_policies(p.relid, p.object_type, p.owner_column, p.company_column,
+                                        p.assignee_column, p.id_column);
     END LOOP;
 END
 $$;
@@ -213,11 +268,15 @@ CREATE EVENT TRIGGER sharing_protect_new_partitions ON ddl_command_end
     EXECUTE FUNCTION sharing._protect_new_partitions();
 
 -- Protect a table: register it, create the object type if missing, enable and
--- FORCE row level security, one policy per command.
+-- FORCE row level security, one policy per command. The assignee column holds one
+-- user (an integer) or participants (bigint[]); the id column (bigint, integer or
+-- uuid) names records for record shares — a table without the default `id` column
+-- is protected without them (NOTICE), as with id_column => NULL.
 CREATE FUNCTION sharing.protect(tbl regclass, object_type text,
                                 owner_column name DEFAULT 'owner_id',
                                 company_column name DEFAULT 'company_id',
-                                assignee_column name DEFAULT NULL) RETURNS void
+                                assignee_column name DEFAULT NULL,
+                                id_column name DEFAULT 'id') RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -226,6 +285,7 @@ DECLARE
     col name;
     col_type regtype;
     others text;
+    ids name := id_column;
 BEGIN
     IF tbl IS NULL OR object_type IS NULL OR owner_column IS NULL OR company_column IS NULL THEN
         RAISE EXCEPTION 'sharing.protect needs a table, an object type, an owner column and a company column'
@@ -239,19 +299,37 @@ BEGIN
     END IF;
     FOREACH col IN ARRAY ARRAY[owner_column, company_column]
                         || CASE WHEN assignee_column IS NULL THEN ARRAY[]::name[] ELSE ARRAY[assignee_column] END LOOP
-        SELECT a.atttypid::regtype INTO col_type
-          FROM pg_attribute a
-         WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
-        IF NOT FOUND THEN
+        col_type := sharing._column_type(tbl, col);
+        IF col_type IS NULL THEN
             RAISE EXCEPTION 'column "%" of table % does not exist', col, tbl
                 USING ERRCODE = 'undefined_column',
                       HINT = 'name the owner, company and assignee columns: sharing.protect(tbl, object_type, owner_column, company_column, assignee_column)';
         END IF;
+        IF col = assignee_column AND col_type = 'bigint[]'::regtype THEN
+            CONTINUE;  -- participants: every listed user counts as an assignee
+        END IF;
         IF col_type NOT IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype) THEN
             RAISE EXCEPTION 'column "%" of table % has type %, not an integer id', col, tbl, col_type
-                USING ERRCODE = 'datatype_mismatch';
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = CASE WHEN col = assignee_column THEN 'an assignee column holds one user id (an integer) or participants (bigint[])' END;
         END IF;
     END LOOP;
+    IF ids IS NOT NULL THEN
+        col_type := sharing._column_type(tbl, ids);
+        IF col_type IS NULL AND ids = 'id' THEN
+            RAISE NOTICE 'table % has no column "id": it is protected without record shares', tbl
+                USING HINT = 'name the column that identifies a record: sharing.protect(..., id_column => ''…'')';
+            ids := NULL;
+        ELSIF col_type IS NULL THEN
+            RAISE EXCEPTION 'column "%" of table % does not exist', ids, tbl
+                USING ERRCODE = 'undefined_column',
+                      HINT = 'id_column names the column that identifies a record (bigint, integer or uuid), or NULL for no record shares';
+        ELSIF col_type NOT IN ('bigint'::regtype, 'integer'::regtype, 'uuid'::regtype) THEN
+            RAISE EXCEPTION 'column "%" of table % has type %: record ids are bigint, integer or uuid', ids, tbl, col_type
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'name another id column, or id_column => NULL to protect the table without record shares';
+        END IF;
+    END IF;
     SELECT string_agg(quote_ident(p.polname), ', ') INTO others
       FROM pg_policy p
      WHERE p.polrelid = tbl AND p.polpermissive
@@ -266,11 +344,11 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM sharing.object_types t WHERE t.name = protect.object_type) THEN
         INSERT INTO sharing.object_types (name) VALUES (object_type);
     END IF;
-    PERFORM sharing._register_protected(tbl, object_type, owner_column, company_column, assignee_column);
+    PERFORM sharing._register_protected(tbl, object_type, owner_column, company_column, assignee_column, ids);
 
     -- The table and every partition below it: a query naming a partition directly
     -- must obey the same policies.
-    PERFORM sharing._apply_policies(p.relid, object_type, owner_column, company_column, assignee_column)
+    PERFORM sharing._apply_policies(p.relid, object_type, owner_column, company_column, assignee_column, ids)
        FROM sharing._relation_tree(tbl) p;
 END
 $$;

@@ -101,9 +101,27 @@ extension_sql_file!(
     ]
 );
 extension_sql_file!(
+    "../sql/shares.sql",
+    name = "shares",
+    requires = [
+        "tenancy",
+        sql_api::shares::_require_share,
+        sql_api::shares::_require_unshare,
+        sql_api::shares::_who_can_access,
+        sql_api::shares::_can_access_record,
+        sql_api::shares::_explain_record,
+        sql_api::shares::_shared_ids_int8,
+        sql_api::shares::_shared_ids_int4,
+        sql_api::shares::_shared_ids_uuid,
+        sql_api::shares::_current_company,
+        sql_api::shares::_decide_current_participants,
+        sql_api::guards::_require_privilege
+    ]
+);
+extension_sql_file!(
     "../sql/portable.sql",
     name = "portable",
-    requires = ["tenancy"]
+    requires = ["shares"]
 );
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 

@@ -85,7 +85,7 @@ thread_local! {
 }
 
 /// A DBA role or a member of a trusted application role.
-fn asker_may_ask_about_anyone() -> bool {
+pub fn asker_may_ask_about_anyone() -> bool {
     let role = asking_role();
     let snap = snapshot_key();
     if let Some(s) = snap {

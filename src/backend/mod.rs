@@ -39,4 +39,5 @@ pub mod models;
 pub mod planner;
 pub mod plans;
 pub mod portable;
+pub mod shares;
 pub mod viewer;

@@ -15,6 +15,7 @@
 use super::interrupts::Ticker;
 use super::org::Org;
 use super::perms::role_level_rows;
+use super::shares::{Grantee, ShareAnchors, ShareGrant};
 use super::types::{Action, Level, OrgWideDefault, RuleAccess, RuleScope, Status};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
@@ -154,6 +155,12 @@ pub enum Reason {
         via_assignee: bool,
     },
     OrgWideDefault(OrgWideDefault),
+    /// A live record share of this record reaches the viewer (docs/concepts.md,
+    /// "Record shares"): the share's id and how it reaches them.
+    RecordShare {
+        share_id: i64,
+        via_role: Option<i64>,
+    },
     /// L = owned and none of the owned-level conditions holds.
     NotReached,
     /// `create` with L = owned for an owner that is neither V nor below V.
@@ -197,6 +204,10 @@ pub struct CompiledOrg {
     role_ix: HashMap<i64, RoleIx>,
     enter: Vec<u32>,
     exit: Vec<u32>,
+    /// Each role's `reports_to` (its dense index), `RoleIx::MAX` at the top: the
+    /// roles above a viewer's, which record shares to "a role and its subordinates"
+    /// reach down from.
+    parent: Vec<RoleIx>,
     types: Vec<CType>,
     type_ix: HashMap<String, TypeIx>,
     /// company -> its sharing rules
@@ -526,6 +537,16 @@ impl CompiledOrg {
         let mut tick = Ticker::new();
         let (role_ids, role_ix) = index_roles(org);
         let (enter, exit) = euler_tour(org, &role_ix, &mut tick);
+        let parent = org
+            .snapshot
+            .roles
+            .iter()
+            .map(|r| {
+                r.reports_to
+                    .and_then(|p| role_ix.get(&p).copied())
+                    .unwrap_or(RoleIx::MAX)
+            })
+            .collect();
         let (type_ix, types) = index_types(org);
         let width = types.len() * 4;
         let (level_rows, users) =
@@ -548,6 +569,7 @@ impl CompiledOrg {
             role_ix,
             enter,
             exit,
+            parent,
             types,
             type_ix,
             rules,
@@ -749,6 +771,28 @@ impl CompiledOrg {
         viewer: i64,
         assignee: Option<i64>,
     ) -> Decision {
+        self.decide_people(
+            object_type,
+            action,
+            owner,
+            company,
+            viewer,
+            assignee.as_slice(),
+        )
+    }
+
+    /// [`decide`](Self::decide) for a record with several assignees (a participants
+    /// column, `bigint[]`): every participant counts as an assignee, for the viewer
+    /// and for the viewer's place above them in the hierarchy.
+    pub fn decide_people(
+        &self,
+        object_type: &str,
+        action: Action,
+        owner: Option<i64>,
+        company: Option<i64>,
+        viewer: i64,
+        assignees: &[i64],
+    ) -> Decision {
         let Some(v) = self.user(viewer) else {
             return decision(false, Reason::UnknownViewer, Level::None);
         };
@@ -810,19 +854,21 @@ impl CompiledOrg {
         if owner == Some(viewer) {
             return decision(true, Reason::Owner, level);
         }
-        if assignee == Some(viewer) {
+        if assignees.contains(&viewer) {
             return decision(true, Reason::Assignee, level);
         }
-        let assignee_user = assignee.and_then(|a| self.user(a));
-        let people = [(owner_user, false), (assignee_user, true)];
+        let people = || {
+            std::iter::once((owner_user, false))
+                .chain(assignees.iter().map(|a| (self.user(*a), true)))
+        };
         if ty.grant_via_hierarchy {
-            for (person, via_assignee) in people {
+            for (person, via_assignee) in people() {
                 if let Some(reason) = self.hierarchy_reason(person, v, via_assignee) {
                     return decision(true, reason, level);
                 }
             }
         }
-        for (person, via_assignee) in people {
+        for (person, via_assignee) in people() {
             if let Some(rule_id) = person.and_then(|p| self.rule_for(p, v, Some(t), action)) {
                 return decision(
                     true,
@@ -838,6 +884,137 @@ impl CompiledOrg {
             return decision(true, Reason::OrgWideDefault(ty.org_wide_default), level);
         }
         decision(false, Reason::NotReached, level)
+    }
+
+    /// Does a share to `grantee` reach `viewer`? A user share reaches that user; a
+    /// role share the members of the role and, with `role_and_subordinates`, the
+    /// members of every role below it — never the roles above.
+    pub fn share_reaches(&self, grantee: &Grantee, viewer: i64) -> bool {
+        let Some(v) = self.user(viewer) else {
+            return false;
+        };
+        match *grantee {
+            Grantee::User(u) => u == viewer,
+            Grantee::Role { role, scope } => self
+                .role_ix
+                .get(&role)
+                .is_some_and(|&anchor| v.roles.iter().any(|&r| self.in_scope(r, anchor, scope))),
+        }
+    }
+
+    /// The roles through which shares reach `viewer` (their own roles, and every
+    /// role above them for shares to a role and its subordinates), for the query
+    /// of the records shared with them. Empty for an unknown viewer.
+    pub fn share_anchors(&self, viewer: i64) -> ShareAnchors {
+        let mut anchors = ShareAnchors::default();
+        let Some(v) = self.user(viewer) else {
+            return anchors;
+        };
+        let mut seen: HashSet<RoleIx> = HashSet::default();
+        for &r in &v.roles {
+            anchors.own.push(self.role_ids[r as usize]);
+            let mut up = self.parent[r as usize];
+            // The hierarchy is acyclic (invariant 1); `seen` also bounds the walk.
+            while up != RoleIx::MAX && seen.insert(up) {
+                anchors.above.push(self.role_ids[up as usize]);
+                up = self.parent[up as usize];
+            }
+        }
+        anchors.own.sort_unstable();
+        anchors.above.sort_unstable();
+        anchors
+    }
+
+    /// [`decide_people`](Self::decide_people) for one record with its live
+    /// `shares` (docs/concepts.md, "The decision", step 4): where the viewer's
+    /// level is `owned` and nothing else reaches the record, a share of the record
+    /// in its company that reaches the viewer and covers the action allows it.
+    /// Shares never allow `create` or `delete`, and never reach across companies.
+    #[allow(clippy::too_many_arguments)]
+    pub fn decide_record(
+        &self,
+        object_type: &str,
+        action: Action,
+        owner: Option<i64>,
+        company: Option<i64>,
+        viewer: i64,
+        assignees: &[i64],
+        shares: &[ShareGrant],
+    ) -> Decision {
+        let d = self.decide_people(object_type, action, owner, company, viewer, assignees);
+        if d.allowed || d.reason != Reason::NotReached {
+            return d;
+        }
+        let viewer_company = self.user(viewer).map(|v| v.company);
+        let share = shares.iter().find(|s| {
+            Some(s.company) == company
+                && viewer_company == company
+                && s.access.covers(action)
+                && self.share_reaches(&s.grantee, viewer)
+        });
+        match share {
+            Some(s) => decision(
+                true,
+                Reason::RecordShare {
+                    share_id: s.id,
+                    via_role: match s.grantee {
+                        Grantee::User(_) => None,
+                        Grantee::Role { role, .. } => Some(role),
+                    },
+                },
+                d.level,
+            ),
+            None => d,
+        }
+    }
+
+    /// Every user who may `action` on one record, with the decision — exactly the
+    /// users for whom [`decide_record`](Self::decide_record) allows it, ascending.
+    pub fn who_can_access(
+        &self,
+        object_type: &str,
+        action: Action,
+        record: (Option<i64>, Option<i64>, &[i64]),
+        shares: &[ShareGrant],
+    ) -> Vec<(i64, Decision)> {
+        let (owner, company, assignees) = record;
+        let mut tick = Ticker::new();
+        let mut out: Vec<(i64, Decision)> = self
+            .users
+            .iter()
+            .filter_map(|u| {
+                tick.tick();
+                let d = self.decide_record(
+                    object_type,
+                    action,
+                    owner,
+                    company,
+                    u.id,
+                    assignees,
+                    shares,
+                );
+                d.allowed.then_some((u.id, d))
+            })
+            .collect();
+        out.sort_unstable_by_key(|(u, _)| *u);
+        out
+    }
+
+    /// The level `viewer` holds for (type, action), `None` for an unknown or
+    /// inactive viewer or type: whether shares can matter for them at all.
+    pub fn level_of(&self, object_type: &str, action: Action, viewer: i64) -> Option<Level> {
+        let v = self.user(viewer).filter(|v| v.status == Status::Active)?;
+        let t = *self.type_ix.get(object_type)?;
+        Some(if v.superuser {
+            Level::All
+        } else {
+            self.level(v, t, action)
+        })
+    }
+
+    /// The company of `user`.
+    pub fn company_of(&self, user: i64) -> Option<i64> {
+        self.user(user).map(|u| u.company)
     }
 
     /// The company all of whose records `viewer` may `action` on `object_type`
@@ -1154,8 +1331,8 @@ impl CompiledOrg {
             .map(|u| std::mem::size_of::<CUser>() + u.roles.capacity() * 4)
             .sum();
         let maps = self.user_ix.len_bytes() + self.role_ix.capacity() * 24;
-        let roles =
-            self.role_ids.capacity() * 8 + (self.enter.capacity() + self.exit.capacity()) * 4;
+        let roles = self.role_ids.capacity() * 8
+            + (self.enter.capacity() + self.exit.capacity() + self.parent.capacity()) * 4;
         let rules: usize = self
             .rules
             .values()

@@ -17,7 +17,11 @@ pub struct Question<'a> {
     pub owner: Option<i64>,
     pub company: Option<i64>,
     pub viewer: i64,
-    pub assignee: Option<i64>,
+    /// The assignee, or the participants of a `bigint[]` assignee column.
+    pub assignees: &'a [i64],
+    /// The record, when the question is about one row (`explain_access(tbl,
+    /// record_id, …)`): its record shares were part of the decision.
+    pub record_id: Option<&'a str>,
 }
 
 fn role_name(org: &Org, id: i64) -> Value {
@@ -41,7 +45,8 @@ pub fn explain(org: &Org, compiled: &CompiledOrg, q: &Question, d: Decision) -> 
         owner,
         company,
         viewer,
-        assignee,
+        assignees,
+        record_id,
     } = *q;
     // Which of the viewer's roles give the level they hold.
     let level_from: Vec<Value> = compiled
@@ -125,10 +130,20 @@ pub fn explain(org: &Org, compiled: &CompiledOrg, q: &Question, d: Decision) -> 
             "org_wide_default",
             json!({"org_wide_default": owd.as_str()}),
         ),
+        Reason::RecordShare { share_id, via_role } => (
+            "record_share",
+            json!({
+            "share_id": share_id,
+            "record_id": record_id,
+            "via": if via_role.is_some() { "role" } else { "user" },
+            "role_id": via_role,
+            "role": via_role.map_or(Value::Null, |r| role_name(org, r))}),
+        ),
         Reason::NotReached => (
             "not_reached",
             json!({
-            "needed": "owner or assignee is the viewer or below the viewer in the role hierarchy, a sharing rule, or an org-wide default that opens this action"}),
+            "needed": "owner or assignee is the viewer or below the viewer in the role hierarchy, a sharing rule, an org-wide default that opens this action, or a record share",
+            "why_not": why_not(org, compiled, q)}),
         ),
         Reason::CreateNotBelow => (
             "create_owner_not_below",
@@ -143,10 +158,132 @@ pub fn explain(org: &Org, compiled: &CompiledOrg, q: &Question, d: Decision) -> 
         "object_type": object_type,
         "action": action.as_str(),
         "owner": owner, "owner_name": owner.map_or(Value::Null, |o| user_name(org, o)),
-        "assignee": assignee,
+        "assignee": match assignees { [] => Value::Null, [one] => json!(one), many => json!(many) },
+        "record_id": record_id,
         "company": company,
         "viewer": viewer, "viewer_name": user_name(org, viewer),
         "viewer_level": d.level.as_str(),
         "level_from_roles": level_from,
     })
+}
+
+/// Why an `owned`-level viewer is not reached, condition by condition (§5: "a
+/// denial says why not"): not the owner or an assignee, no role above the owner's
+/// (or the type does not grant through the hierarchy), no sharing rule, a default
+/// that does not open the action, and — for one record — no live share.
+fn why_not(org: &Org, compiled: &CompiledOrg, q: &Question) -> Vec<String> {
+    let names = |user: i64| -> String {
+        let roles: Vec<String> = compiled
+            .role_ids_of(user)
+            .into_iter()
+            .map(|r| {
+                org.role(r)
+                    .map_or(r.to_string(), |x| format!("\"{}\"", x.name))
+            })
+            .collect();
+        if roles.is_empty() {
+            "no roles".into()
+        } else {
+            roles.join(", ")
+        }
+    };
+    let people = if q.assignees.is_empty() {
+        "the owner".to_string()
+    } else {
+        "the owner or an assignee".to_string()
+    };
+    let mut out = vec![format!("viewer {} is not {people}", q.viewer)];
+    let ty = org.object_type(q.object_type);
+    if ty.is_some_and(|t| !t.grant_via_hierarchy) {
+        out.push(format!(
+            "object type \"{}\" does not grant access through the role hierarchy",
+            q.object_type
+        ));
+    } else {
+        let owner = q.owner.map_or("no owner".to_string(), |o| {
+            format!("owner {o} holds {}", names(o))
+        });
+        out.push(format!(
+            "no role of the viewer ({}) is above a role of the record's people ({owner})",
+            names(q.viewer)
+        ));
+    }
+    out.push(format!(
+        "no sharing rule for \"{}\" shares their records with a role of the viewer for {}",
+        q.object_type,
+        q.action.as_str()
+    ));
+    if let Some(t) = ty {
+        out.push(format!(
+            "the org-wide default of \"{}\" is {}, which does not open {}",
+            q.object_type,
+            t.org_wide_default.as_str(),
+            q.action.as_str()
+        ));
+    }
+    match q.record_id {
+        Some(id) => out.push(format!(
+            "no live record share of record {id} reaches the viewer for {}",
+            q.action.as_str()
+        )),
+        None => out.push(
+            "record shares were not considered: ask explain_access(table, record_id, action, viewer)"
+                .into(),
+        ),
+    }
+    out
+}
+
+/// The reason of an allowing decision as `who_can_access` lists it: a code
+/// (superuser, level_all, owner, assignee, hierarchy, sharing_rule,
+/// org_wide_default, agreement, record_share) and the ids behind it — cheap enough
+/// for every user of a large organization.
+pub fn reason_summary(reason: &Reason) -> (&'static str, Value) {
+    match *reason {
+        Reason::Superuser => ("superuser", json!({})),
+        Reason::LevelAll { cross_company } => {
+            ("level_all", json!({"super_company_member": cross_company}))
+        }
+        Reason::Owner => ("owner", json!({})),
+        Reason::Assignee => ("assignee", json!({})),
+        Reason::Hierarchy {
+            via_assignee,
+            record_role,
+            viewer_role,
+        } => (
+            "hierarchy",
+            json!({"via": if via_assignee { "assignee" } else { "owner" },
+                   "record_role_id": record_role, "viewer_role_id": viewer_role}),
+        ),
+        Reason::Rule {
+            rule_id,
+            via_assignee,
+        } => (
+            "sharing_rule",
+            json!({"rule_id": rule_id, "via": if via_assignee { "assignee" } else { "owner" }}),
+        ),
+        Reason::OrgWideDefault(owd) => (
+            "org_wide_default",
+            json!({"org_wide_default": owd.as_str()}),
+        ),
+        Reason::Agreement {
+            agreement_id,
+            level,
+        } => (
+            "agreement",
+            json!({"agreement_id": agreement_id, "viewer_level": level.as_str()}),
+        ),
+        Reason::RecordShare { share_id, via_role } => (
+            "record_share",
+            json!({"share_id": share_id, "via": if via_role.is_some() { "role" } else { "user" }, "role_id": via_role}),
+        ),
+        Reason::UnknownViewer
+        | Reason::InactiveViewer(_)
+        | Reason::UnknownObjectType
+        | Reason::NoCompany
+        | Reason::NoPermission
+        | Reason::NoAgreement { .. }
+        | Reason::NotReached
+        | Reason::CreateNotBelow => ("denied", json!({})),
+    }
 }

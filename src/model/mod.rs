@@ -11,10 +11,13 @@ pub mod perms;
 pub mod portable;
 pub mod privileges;
 pub mod shape;
+pub mod shares;
 pub mod types;
 
 #[cfg(test)]
 mod effect_tests;
+#[cfg(test)]
+mod shares_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

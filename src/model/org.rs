@@ -247,6 +247,10 @@ impl Org {
             .map(|&i| self.snapshot.role_privileges[i].privilege.as_str())
     }
 
+    pub fn object_type(&self, name: &str) -> Option<&ObjectTypeRow> {
+        self.snapshot.object_types.iter().find(|t| t.name == name)
+    }
+
     pub fn object_type_names(&self) -> impl Iterator<Item = &str> {
         self.snapshot.object_types.iter().map(|t| t.name.as_str())
     }

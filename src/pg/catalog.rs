@@ -77,3 +77,19 @@ pub fn init() {
         );
     }
 }
+
+/// The qualified, quoted name of a relation as `regclass` prints it (`oid N` for
+/// one that no longer exists).
+pub fn relation_name(rel: pg_sys::Oid) -> String {
+    unsafe {
+        let name = pg_sys::get_rel_name(rel);
+        if name.is_null() {
+            return format!("oid {}", rel.to_u32());
+        }
+        let schema = pg_sys::get_namespace_name(pg_sys::get_rel_namespace(rel));
+        let quoted = pg_sys::quote_qualified_identifier(schema, name);
+        std::ffi::CStr::from_ptr(quoted)
+            .to_string_lossy()
+            .into_owned()
+    }
+}

@@ -8,6 +8,7 @@ pub mod guards;
 pub mod perms;
 pub mod planner;
 pub mod portable;
+pub mod shares;
 pub mod transfer;
 pub mod viewer;
 pub mod visibility;

@@ -271,7 +271,8 @@ fn explain_access(
         owner,
         company,
         viewer,
-        assignee,
+        assignees: assignee.as_slice(),
+        record_id: None,
     };
     let mut answer = explain(&model.org, &model.compiled, &question, d);
     // The model keeps no user names (memory): explanations read them. An owner's

@@ -1,0 +1,235 @@
+//! Record shares as the backend reads them (docs/concepts.md, "Record shares"):
+//! the live shares of one record, the record ids shared with one viewer, and one
+//! protected row's facts. Every read is in the asking statement's snapshot, as the
+//! extension's owner (the asking role needs no privilege on `sharing` tables), and
+//! "live" is judged with `now()`, the start of the transaction, so one transaction
+//! sees one answer and an expired share needs no job to stop counting.
+//!
+//! Shares are not compiled into the model (`backend::models`): a share written or
+//! removed moves no generation, so no backend rebuilds anything for it.
+
+use super::models::current_model;
+use crate::model::engine::CompiledOrg;
+use crate::model::shares::{accesses_covering, Grantee, ShareGrant};
+use crate::model::types::{Action, Level, RuleAccess, RuleScope};
+use crate::pg::errors::{raise, spi_failed};
+use crate::pg::identity::as_bootstrap_superuser;
+use crate::pg::spi::read_row_kept;
+use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
+
+/// One protected row, as the decisions need it.
+#[derive(Debug, Clone)]
+pub struct RecordFacts {
+    pub object_type: String,
+    /// The id in its canonical text form (the id column's type's output).
+    pub record_id: String,
+    pub owner: Option<i64>,
+    pub company: Option<i64>,
+    pub assignees: Vec<i64>,
+    pub found: bool,
+}
+
+/// The facts of row `record_id` of protected table `table` (`sharing._record_facts`,
+/// sql/shares.sql), read as the extension's owner: callers check first that the
+/// asking session may learn them.
+pub fn record_facts(table: pg_sys::Oid, record_id: &str) -> RecordFacts {
+    let read = as_bootstrap_superuser(|| {
+        read_row_kept(
+            "SELECT f.object_type, f.record_key, f.owner, f.company, f.assignees, f.present
+               FROM sharing._record_facts($1, $2) f",
+            &[
+                (pg_sys::REGCLASSOID, pg_sys::Datum::from(table.to_u32())),
+                (pg_sys::TEXTOID, record_id.into_datum().expect("text")),
+            ],
+            |row| {
+                Ok(RecordFacts {
+                    object_type: row.require::<String>(1)?,
+                    record_id: row.require::<String>(2)?,
+                    owner: row.get::<i64>(3)?,
+                    company: row.get::<i64>(4)?,
+                    assignees: row
+                        .get::<Vec<Option<i64>>>(5)?
+                        .unwrap_or_default()
+                        .into_iter()
+                        .flatten()
+                        .collect(),
+                    found: row.require::<bool>(6)?,
+                })
+            },
+        )
+    });
+    read.unwrap_or_else(|e| spi_failed("read a protected record", e))
+        .unwrap_or_else(|| spi_failed("read a protected record", "no row"))
+}
+
+/// The live shares of one record (any company; the engine keeps those of the
+/// record's company).
+pub fn live_shares_of(object_type: &str, record_id: &str) -> Vec<ShareGrant> {
+    let read = as_bootstrap_superuser(|| {
+        read_row_kept(
+            "SELECT pg_catalog.array_agg(s.id ORDER BY s.id), pg_catalog.array_agg(s.company_id ORDER BY s.id),
+                    pg_catalog.array_agg(s.user_id ORDER BY s.id), pg_catalog.array_agg(s.role_id ORDER BY s.id),
+                    pg_catalog.array_agg(s.scope ORDER BY s.id), pg_catalog.array_agg(s.access ORDER BY s.id)
+               FROM sharing.record_shares s
+              WHERE s.object_type OPERATOR(pg_catalog.=) $1 AND s.record_id OPERATOR(pg_catalog.=) $2
+                AND s.valid_from OPERATOR(pg_catalog.<=) pg_catalog.now()
+                AND (s.valid_until IS NULL OR s.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())",
+            &[
+                (pg_sys::TEXTOID, object_type.into_datum().expect("text")),
+                (pg_sys::TEXTOID, record_id.into_datum().expect("text")),
+            ],
+            |row| {
+                let ids = row.get::<Vec<i64>>(1)?.unwrap_or_default();
+                let companies = row.get::<Vec<i64>>(2)?.unwrap_or_default();
+                let users = row.get::<Vec<Option<i64>>>(3)?.unwrap_or_default();
+                let roles = row.get::<Vec<Option<i64>>>(4)?.unwrap_or_default();
+                let scopes = row.get::<Vec<Option<String>>>(5)?.unwrap_or_default();
+                let accesses = row.get::<Vec<String>>(6)?.unwrap_or_default();
+                Ok((0..ids.len())
+                    .filter_map(|i| {
+                        let grantee = match (users.get(i).copied().flatten(), roles.get(i).copied().flatten()) {
+                            (Some(u), None) => Grantee::User(u),
+                            (None, Some(role)) => Grantee::Role {
+                                role,
+                                scope: scopes
+                                    .get(i)
+                                    .cloned()
+                                    .flatten()
+                                    .and_then(|s| s.parse().ok())
+                                    .unwrap_or(RuleScope::Role),
+                            },
+                            _ => return None,
+                        };
+                        Some(ShareGrant {
+                            id: ids[i],
+                            company: *companies.get(i)?,
+                            grantee,
+                            access: accesses.get(i)?.parse::<RuleAccess>().ok()?,
+                        })
+                    })
+                    .collect::<Vec<_>>())
+            },
+        )
+    });
+    read.unwrap_or_else(|e| spi_failed("read sharing.record_shares", e))
+        .unwrap_or_default()
+}
+
+/// The ids of the records of `object_type` that live shares open to `viewer` for
+/// `action`, in the viewer's company, as text (the policies' share arm,
+/// sql/protect.sql). Empty when shares cannot matter: an unknown or inactive
+/// viewer, level `none`, or an action shares never give.
+pub fn shared_ids(
+    compiled: &CompiledOrg,
+    object_type: &str,
+    action: Action,
+    viewer: i64,
+) -> Vec<String> {
+    let accesses = accesses_covering(action);
+    if accesses.is_empty() {
+        return Vec::new();
+    }
+    match compiled.level_of(object_type, action, viewer) {
+        None | Some(Level::None) => return Vec::new(),
+        Some(_) => {}
+    }
+    let Some(company) = compiled.company_of(viewer) else {
+        return Vec::new();
+    };
+    let anchors = compiled.share_anchors(viewer);
+    let accesses: Vec<String> = accesses.iter().map(|a| a.to_string()).collect();
+    let read = as_bootstrap_superuser(|| {
+        read_row_kept(
+            "SELECT pg_catalog.array_agg(DISTINCT s.record_id)
+               FROM sharing.record_shares s
+              WHERE s.object_type OPERATOR(pg_catalog.=) $1 AND s.company_id OPERATOR(pg_catalog.=) $2
+                AND s.access OPERATOR(pg_catalog.=) ANY ($3)
+                AND s.valid_from OPERATOR(pg_catalog.<=) pg_catalog.now()
+                AND (s.valid_until IS NULL OR s.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())
+                AND (s.user_id OPERATOR(pg_catalog.=) $4
+                     OR s.role_id OPERATOR(pg_catalog.=) ANY ($5)
+                     OR (s.role_id OPERATOR(pg_catalog.=) ANY ($6)
+                         AND s.scope OPERATOR(pg_catalog.=) 'role_and_subordinates'))",
+            &[
+                (pg_sys::TEXTOID, object_type.into_datum().expect("text")),
+                (pg_sys::INT8OID, pg_sys::Datum::from(company)),
+                (pg_sys::TEXTARRAYOID, accesses.into_datum().expect("text[]")),
+                (pg_sys::INT8OID, pg_sys::Datum::from(viewer)),
+                (pg_sys::INT8ARRAYOID, anchors.own.into_datum().expect("bigint[]")),
+                (pg_sys::INT8ARRAYOID, anchors.above.into_datum().expect("bigint[]")),
+            ],
+            |row| row.get::<Vec<String>>(1),
+        )
+    });
+    read.unwrap_or_else(|e| spi_failed("read sharing.record_shares", e))
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// [`shared_ids`] for the statement's viewer, parsed with `parse` (ids that do not
+/// parse as the table's id type belong to another table of the type and are left out).
+pub fn shared_ids_current<T>(
+    object_type: Option<&str>,
+    action: Option<&str>,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Vec<T> {
+    let (Some(object_type), Some(action)) = (object_type, action) else {
+        return Vec::new();
+    };
+    let Ok(action) = action.parse::<Action>() else {
+        return Vec::new();
+    };
+    let Some(viewer) = super::viewer::resolve_viewer() else {
+        return Vec::new();
+    };
+    let model = current_model();
+    shared_ids(&model.compiled, object_type, action, viewer)
+        .iter()
+        .filter_map(|s| parse(s))
+        .collect()
+}
+
+/// A record the asking session may not learn about is reported as missing, the
+/// same way as one that does not exist.
+pub fn no_such_record(table: &str, record_id: &str) -> ! {
+    raise(
+        PgSqlErrorCode::ERRCODE_NO_DATA_FOUND,
+        format!("record {record_id} of {table} does not exist"),
+        Some("name the record by the value of the id column given to sharing.protect() (docs/sql-reference.md)"),
+    )
+}
+
+/// The protected tables of `object_type` that have an id column for record shares.
+pub fn tables_of(object_type: &str) -> Vec<pg_sys::Oid> {
+    let read = as_bootstrap_superuser(|| {
+        read_row_kept(
+            "SELECT pg_catalog.array_agg(p.table_name::pg_catalog.oid::pg_catalog.int8)
+               FROM sharing.protected_tables p
+              WHERE p.object_type OPERATOR(pg_catalog.=) $1 AND p.id_column IS NOT NULL",
+            &[(pg_sys::TEXTOID, object_type.into_datum().expect("text"))],
+            |row| row.get::<Vec<i64>>(1),
+        )
+    });
+    read.unwrap_or_else(|e| spi_failed("read sharing.protected_tables", e))
+        .flatten()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|oid| pg_sys::Oid::from(oid as u32))
+        .collect()
+}
+
+/// One share as JSON (for explanations).
+pub fn share_row(share_id: i64) -> serde_json::Value {
+    let read = as_bootstrap_superuser(|| {
+        read_row_kept(
+            "SELECT pg_catalog.to_jsonb(s)::pg_catalog.text FROM sharing.record_shares s WHERE s.id OPERATOR(pg_catalog.=) $1",
+            &[(pg_sys::INT8OID, pg_sys::Datum::from(share_id))],
+            |row| row.get::<String>(1),
+        )
+    });
+    read.unwrap_or_else(|e| spi_failed("read sharing.record_shares", e))
+        .flatten()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
