@@ -8,7 +8,9 @@
 set -euo pipefail
 usage() { echo "usage: $0 start NAME PORT | stop NAME" >&2; exit 2; }
 PG_MAJOR=${PG_MAJOR:-15}
-BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+# PG_BIN: another installation of the same major version (a private copy with
+# another build of the extension, for work in parallel).
+BIN=${PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 cmd=${1:-}; name=${2:-}
 [ -n "$cmd" ] && [ -n "$name" ] || usage
 checkout=$(cd "$(dirname "$0")/.." && pwd -P | md5sum | cut -c1-8)
