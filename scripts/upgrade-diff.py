@@ -23,12 +23,14 @@ def functions(path):
     for m in FUNC.finditer(text):
         name = m.group(1)
         args = re.sub(r"/\*.*?\*/", "", m.group(2))
+        # Each argument without its default (a default may contain commas only in
+        # parentheses, which the install scripts do not use).
+        args = [re.sub(r"\s+DEFAULT\s+.*", "", a, flags=re.S | re.I) for a in args.split(",")]
         types = ",".join(
             " ".join(a.split()[1:]) if len(a.split()) > 1 else a.strip()
-            for a in args.split(",")
+            for a in args
             if a.strip()
         )
-        types = re.sub(r"\s+DEFAULT\s+.*", "", types)
         out[(name, types)] = m.group(0)
     return out
 

@@ -1,4 +1,5 @@
--- pg_sharing 0.3.0 -> 0.4.0: authority and hardening (docs/security.md).
+-- pg_sharing 0.3.0 -> 0.4.0: authority and hardening (docs/security.md), record shares
+-- (docs/concepts.md, "Record shares").
 -- A released upgrade script is never edited; the next change gets a new file.
 -- A fresh 0.4.0 install creates the same objects (tests/upgrade.rs compares them);
 -- the functions below are what scripts/upgrade-diff.py lists.
@@ -23,6 +24,15 @@ INSERT INTO sharing._standard_roles (role_id, kind)
 SELECT r.id, CASE r.name WHEN 'Administrator' THEN 'administrator' WHEN 'Manager' THEN 'manager' ELSE 'user' END
   FROM sharing.roles r
  WHERE r.name IN ('Administrator', 'Manager', 'User');
+
+-- Functions whose signature changed (protect() gained id_column).
+DROP FUNCTION sharing._apply_policies(regclass,text,name,name,name);
+DROP FUNCTION sharing._check_expr(text,text,name,name,name);
+DROP FUNCTION sharing._policy_expr(text,text,name,name,name);
+DROP FUNCTION sharing.protect(regclass,text,name,name,name);
+
+-- Record shares name a record by the protected table's id column.
+ALTER TABLE sharing.protected_tables ADD COLUMN id_column name;
 
 -- New and changed functions.
 -- changed: _agreement_permissions_guard()
@@ -51,23 +61,23 @@ BEGIN
 END
 $$;
 
--- changed: _apply_policies(regclass,text,name,name,name)
+-- new: _apply_policies(regclass,text,name,name,name,name)
 CREATE OR REPLACE FUNCTION sharing._apply_policies(tbl regclass, object_type text, owner_column name,
-                                        company_column name, assignee_column name) RETURNS void
+                                        company_column name, assignee_column name, id_column name) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM sharing._drop_policies(tbl);
     EXECUTE format('CREATE POLICY sharing_select ON %s AS PERMISSIVE FOR SELECT TO PUBLIC USING (%s)', tbl,
-                   sharing._policy_expr(object_type, 'view', owner_column, company_column, assignee_column));
+                   sharing._policy_expr(tbl, object_type, 'view', owner_column, company_column, assignee_column, id_column));
     EXECUTE format('CREATE POLICY sharing_insert ON %s AS PERMISSIVE FOR INSERT TO PUBLIC WITH CHECK (%s)', tbl,
-                   sharing._check_expr(object_type, 'create', owner_column, company_column, NULL));
+                   sharing._check_expr(tbl, object_type, 'create', owner_column, company_column, NULL, NULL));
     EXECUTE format('CREATE POLICY sharing_update ON %s AS PERMISSIVE FOR UPDATE TO PUBLIC USING (%s) WITH CHECK (%s)', tbl,
-                   sharing._policy_expr(object_type, 'edit', owner_column, company_column, assignee_column),
-                   sharing._check_expr(object_type, 'edit', owner_column, company_column, assignee_column));
+                   sharing._policy_expr(tbl, object_type, 'edit', owner_column, company_column, assignee_column, id_column),
+                   sharing._check_expr(tbl, object_type, 'edit', owner_column, company_column, assignee_column, id_column));
     EXECUTE format('CREATE POLICY sharing_delete ON %s AS PERMISSIVE FOR DELETE TO PUBLIC USING (%s)', tbl,
-                   sharing._policy_expr(object_type, 'delete', owner_column, company_column, assignee_column));
+                   sharing._policy_expr(tbl, object_type, 'delete', owner_column, company_column, assignee_column, id_column));
     -- TRUNCATE ignores row level security: only superusers may empty a protected table.
     EXECUTE format('CREATE TRIGGER sharing_no_truncate BEFORE TRUNCATE ON %s
                     FOR EACH STATEMENT EXECUTE FUNCTION sharing._refuse_truncate()', tbl);
@@ -86,6 +96,29 @@ BEGIN
 END
 $$;
 
+-- new: _can_access_record(oid,TEXT,TEXT,bigint)
+CREATE OR REPLACE FUNCTION "_can_access_record"(
+	"tbl" oid, /* pg_sys :: Oid */
+	"record_id" TEXT, /* & str */
+	"action" TEXT, /* & str */
+	"viewer" bigint /* Option < i64 > */
+) RETURNS bool /* bool */
+STABLE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_can_access_record_wrapper';
+
+-- new: _check_expr(regclass,text,text,name,name,name,name)
+CREATE OR REPLACE FUNCTION sharing._check_expr(tbl regclass, object_type text, action text, owner_column name,
+                                    company_column name, assignee_column name, id_column name) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('sharing._decide_current(%L::text, %L::text, %I, %I, %s)',
+                  object_type, action, owner_column, company_column,
+                  sharing._scalar_assignee(tbl, assignee_column))
+        || sharing._extra_arms(tbl, object_type, action, owner_column, company_column, assignee_column, id_column)
+$$;
+
 -- new: _check_transfer(TEXT,bigint,bigint,bigint,bigint)
 CREATE OR REPLACE FUNCTION "_check_transfer"(
 	"object_type" TEXT, /* & str */
@@ -98,6 +131,15 @@ STABLE PARALLEL RESTRICTED
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_check_transfer_wrapper';
+
+-- new: _column_type(regclass,name)
+CREATE OR REPLACE FUNCTION sharing._column_type(tbl regclass, col name) RETURNS regtype
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT a.atttypid::regtype FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped
+$$;
 
 -- changed: _companies_seed()
 CREATE OR REPLACE FUNCTION sharing._companies_seed() RETURNS trigger
@@ -153,6 +195,12 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_config_company_wrapper';
 
+-- new: _current_company()
+CREATE OR REPLACE FUNCTION "_current_company"() RETURNS bigint /* Option < i64 > */
+STRICT STABLE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_current_company_wrapper';
+
 -- new: _dba_guard()
 CREATE OR REPLACE FUNCTION sharing._dba_guard() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -164,6 +212,18 @@ BEGIN
     RETURN NEW;
 END
 $$;
+
+-- new: _decide_current_participants(TEXT,TEXT,bigint,bigint,bigint[])
+CREATE OR REPLACE FUNCTION "_decide_current_participants"(
+	"object_type" TEXT, /* Option < & str > */
+	"action" TEXT, /* Option < & str > */
+	"owner" bigint, /* Option < i64 > */
+	"company" bigint, /* Option < i64 > */
+	"participants" bigint[] /* :: std :: option :: Option < Vec < Option < i64 > > > */
+) RETURNS bool /* bool */
+STABLE PARALLEL SAFE COST 10
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_decide_current_participants_wrapper';
 
 -- changed: _drop_policies(regclass)
 CREATE OR REPLACE FUNCTION sharing._drop_policies(tbl regclass) RETURNS void
@@ -218,6 +278,43 @@ STRICT VOLATILE PARALLEL UNSAFE
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_effect_check_wrapper';
+
+-- new: _explain_record(oid,TEXT,TEXT,bigint)
+CREATE OR REPLACE FUNCTION "_explain_record"(
+	"tbl" oid, /* pg_sys :: Oid */
+	"record_id" TEXT, /* & str */
+	"action" TEXT, /* & str */
+	"viewer" bigint /* Option < i64 > */
+) RETURNS jsonb /* JsonB */
+STABLE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_explain_record_wrapper';
+
+-- new: _extra_arms(regclass,text,text,name,name,name,name)
+CREATE OR REPLACE FUNCTION sharing._extra_arms(tbl regclass, object_type text, action text, owner_column name,
+                                    company_column name, assignee_column name, id_column name) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN assignee_column IS NOT NULL AND action <> 'create'
+                     AND sharing._column_type(tbl, assignee_column) = 'bigint[]'::regtype
+                THEN format(' OR sharing._decide_current_participants(%L::text, %L::text, %I, %I, %I)',
+                            object_type, action, owner_column, company_column, assignee_column)
+                ELSE '' END
+        || CASE WHEN id_column IS NOT NULL AND action IN ('view', 'edit')
+                THEN format(' OR (%I = (SELECT sharing._current_company()) AND %I = ANY ((SELECT sharing.%I(%L::text, %L::text))::%s[]))',
+                            company_column, id_column,
+                            CASE sharing._column_type(tbl, id_column)
+                                WHEN 'integer'::regtype THEN '_shared_ids_int4'
+                                WHEN 'uuid'::regtype THEN '_shared_ids_uuid'
+                                ELSE '_shared_ids_int8' END,
+                            object_type, action,
+                            CASE sharing._column_type(tbl, id_column)
+                                WHEN 'integer'::regtype THEN 'integer'
+                                WHEN 'uuid'::regtype THEN 'uuid'
+                                ELSE 'bigint' END)
+                ELSE '' END
+$$;
 
 -- new: _internal_guard()
 CREATE OR REPLACE FUNCTION sharing._internal_guard() RETURNS trigger
@@ -275,20 +372,180 @@ BEGIN
 END
 $$;
 
--- new: _register_protected(regclass,text,name,name,name)
+-- new: _policy_expr(regclass,text,text,name,name,name,name)
+CREATE OR REPLACE FUNCTION sharing._policy_expr(tbl regclass, object_type text, action text, owner_column name,
+                                     company_column name, assignee_column name, id_column name) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('sharing._policy(%L::text, %L::text, %I, %I, (SELECT sharing.current_viewer()), %s,'
+                  ' (SELECT sharing._all_rows_company(%L::text, %L::text, (SELECT sharing.current_viewer()))))',
+                  object_type, action, owner_column, company_column,
+                  sharing._scalar_assignee(tbl, assignee_column), object_type, action)
+        || sharing._extra_arms(tbl, object_type, action, owner_column, company_column, assignee_column, id_column)
+$$;
+
+-- changed: _protect_new_partitions()
+CREATE OR REPLACE FUNCTION sharing._protect_new_partitions() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p record;
+BEGIN
+    FOR p IN
+        SELECT t.relid, pt.object_type, pt.owner_column, pt.company_column, pt.assignee_column, pt.id_column
+          FROM sharing.protected_tables pt
+          CROSS JOIN LATERAL pg_partition_tree(pt.table_name) t
+         WHERE t.relid <> pt.table_name
+           AND NOT EXISTS (SELECT 1 FROM pg_policy x WHERE x.polrelid = t.relid AND x.polname = 'sharing_select')
+    LOOP
+        PERFORM sharing._apply_policies(p.relid, p.object_type, p.owner_column, p.company_column,
+                                        p.assignee_column, p.id_column);
+    END LOOP;
+END
+$$;
+
+-- new: _record_facts(regclass,text,object_type text,record_key text,owner bigint,company bigint,assignees bigint[],present bool)
+CREATE OR REPLACE FUNCTION sharing._record_facts(tbl regclass, record_id text,
+                                      OUT object_type text, OUT record_key text, OUT owner bigint,
+                                      OUT company bigint, OUT assignees bigint[], OUT present bool)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p sharing.protected_tables;
+    id_type regtype;
+    assignee_type regtype;
+    assignee_expr text;
+    n bigint;
+BEGIN
+    SELECT * INTO p FROM sharing.protected_tables pt WHERE pt.table_name = tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not protected by pg_sharing', tbl
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'sharing.protected_tables lists the protected tables';
+    END IF;
+    IF p.id_column IS NULL THEN
+        RAISE EXCEPTION 'table % has no id column for record shares', tbl
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'protect it again naming its id column: sharing.protect(tbl, object_type, ..., id_column => ''id'')';
+    END IF;
+    object_type := p.object_type;
+    SELECT a.atttypid::regtype INTO id_type
+      FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = p.id_column AND NOT a.attisdropped;
+    BEGIN
+        EXECUTE format('SELECT ($1::%s)::text', id_type) INTO record_key USING record_id;
+    EXCEPTION WHEN invalid_text_representation OR numeric_value_out_of_range THEN
+        RAISE EXCEPTION 'record id "%" is not a valid % for %.%', record_id, id_type, tbl, quote_ident(p.id_column)
+            USING ERRCODE = 'invalid_text_representation',
+                  HINT = 'name the record by the value of its id column';
+    END;
+    IF p.assignee_column IS NULL THEN
+        assignee_expr := 'NULL::bigint[]';
+    ELSE
+        SELECT a.atttypid::regtype INTO assignee_type
+          FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = p.assignee_column AND NOT a.attisdropped;
+        assignee_expr := CASE WHEN assignee_type = 'bigint[]'::regtype
+                              THEN format('%I', p.assignee_column)
+                              ELSE format('array_remove(ARRAY[%I::bigint], NULL)', p.assignee_column) END;
+    END IF;
+    EXECUTE format('SELECT %I::bigint, %I::bigint, %s FROM %s WHERE %I = $1::%s LIMIT 1',
+                   p.owner_column, p.company_column, assignee_expr, tbl, p.id_column, id_type)
+       INTO owner, company, assignees USING record_key;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    present := n > 0;
+END
+$$;
+
+-- new: _record_shares_guard()
+CREATE OR REPLACE FUNCTION sharing._record_shares_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target record;
+    grantee_company bigint;
+    viewer bigint;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        -- A cascade from a deleted company, user or role removes the share.
+        IF sharing._company_exists(OLD.company_id)
+           AND (OLD.user_id IS NULL OR EXISTS (SELECT 1 FROM sharing.users u WHERE u.id = OLD.user_id))
+           AND (OLD.role_id IS NULL OR EXISTS (SELECT 1 FROM sharing.roles r WHERE r.id = OLD.role_id)) THEN
+            IF NOT sharing._company_visible(OLD.company_id) THEN
+                RAISE EXCEPTION 'record share % does not exist', OLD.id
+                    USING ERRCODE = 'no_data_found';
+            END IF;
+            PERFORM sharing._require_unshare(OLD.id, OLD.object_type, OLD.record_id, OLD.company_id,
+                                             OLD.user_id, OLD.role_id, OLD.granted_by);
+        END IF;
+        IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+    END IF;
+
+    IF NEW.role_id IS NOT NULL AND NEW.scope IS NULL THEN
+        NEW.scope := 'role';
+    END IF;
+    SELECT * INTO target FROM sharing._share_target(NEW.object_type, NEW.record_id);
+    IF NOT target.has_table THEN
+        IF NOT (sharing._config_all() AND sharing.current_viewer() IS NULL) THEN
+            RAISE EXCEPTION 'object type "%" has no protected table with an id column', NEW.object_type
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'record shares need sharing.protect(tbl, object_type, ..., id_column => ...)';
+        END IF;
+    ELSE
+        NEW.record_id := target.record_key;
+    END IF;
+    IF target.present THEN
+        IF NEW.company_id IS NULL THEN
+            NEW.company_id := target.company;
+        ELSIF NEW.company_id IS DISTINCT FROM target.company THEN
+            RAISE EXCEPTION 'record % of "%" belongs to company %, not %', NEW.record_id, NEW.object_type,
+                    target.company, NEW.company_id
+                USING ERRCODE = 'check_violation',
+                      HINT = 'leave company_id out: it is taken from the record';
+        END IF;
+    END IF;
+    -- The grantee belongs to the record's company (visible to the acting party).
+    IF NEW.user_id IS NOT NULL THEN
+        SELECT u.company_id INTO grantee_company FROM sharing.users u WHERE u.id = NEW.user_id;
+        PERFORM sharing._require_existing('user', NEW.user_id, grantee_company);
+    ELSIF NEW.role_id IS NOT NULL THEN
+        SELECT r.company_id INTO grantee_company FROM sharing.roles r WHERE r.id = NEW.role_id;
+        PERFORM sharing._require_existing('role', NEW.role_id, grantee_company);
+    END IF;
+    IF NEW.company_id IS NOT NULL AND grantee_company IS DISTINCT FROM NEW.company_id THEN
+        RAISE EXCEPTION 'record % of "%" (company %) cannot be shared with % % of company %',
+                NEW.record_id, NEW.object_type, NEW.company_id,
+                CASE WHEN NEW.user_id IS NOT NULL THEN 'user' ELSE 'role' END,
+                coalesce(NEW.user_id, NEW.role_id), grantee_company
+            USING ERRCODE = 'check_violation',
+                  HINT = 'records are shared inside their company; an agreement shares between companies';
+    END IF;
+    PERFORM sharing._require_share(NEW.object_type, NEW.record_id, coalesce(target.present, false),
+                                   target.owner, target.company, target.assignees, NEW.access);
+    viewer := sharing.current_viewer();
+    IF viewer IS NOT NULL THEN
+        NEW.granted_by := viewer;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- new: _register_protected(regclass,text,name,name,name,name)
 CREATE OR REPLACE FUNCTION sharing._register_protected(tbl regclass, object_type text, owner_column name,
-                                            company_column name, assignee_column name) RETURNS void
+                                            company_column name, assignee_column name, id_column name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM sharing._require_table_owner(tbl);
-    INSERT INTO sharing.protected_tables (table_name, object_type, owner_column, company_column, assignee_column)
-    VALUES (tbl, object_type, owner_column, company_column, assignee_column)
+    INSERT INTO sharing.protected_tables (table_name, object_type, owner_column, company_column, assignee_column, id_column)
+    VALUES (tbl, object_type, owner_column, company_column, assignee_column, id_column)
     ON CONFLICT (table_name) DO UPDATE
        SET object_type = EXCLUDED.object_type, owner_column = EXCLUDED.owner_column,
            company_column = EXCLUDED.company_column, assignee_column = EXCLUDED.assignee_column,
-           protected_at = now();
+           id_column = EXCLUDED.id_column, protected_at = now();
 END
 $$;
 
@@ -324,6 +581,21 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_require_role_changeable_wrapper';
 
+-- new: _require_share(TEXT,TEXT,bool,bigint,bigint,bigint[],TEXT)
+CREATE OR REPLACE FUNCTION "_require_share"(
+	"object_type" TEXT, /* & str */
+	"record_id" TEXT, /* & str */
+	"found" bool, /* bool */
+	"owner" bigint, /* Option < i64 > */
+	"company" bigint, /* Option < i64 > */
+	"assignees" bigint[], /* :: std :: option :: Option < Vec < Option < i64 > > > */
+	"access" TEXT /* & str */
+) RETURNS void
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_require_share_wrapper';
+
 -- new: _require_table_owner(regclass)
 CREATE OR REPLACE FUNCTION sharing._require_table_owner(tbl regclass) RETURNS void
 LANGUAGE plpgsql STABLE
@@ -337,6 +609,21 @@ BEGIN
     END IF;
 END
 $$;
+
+-- new: _require_unshare(bigint,TEXT,TEXT,bigint,bigint,bigint,bigint)
+CREATE OR REPLACE FUNCTION "_require_unshare"(
+	"share_id" bigint, /* i64 */
+	"object_type" TEXT, /* & str */
+	"record_id" TEXT, /* & str */
+	"company" bigint, /* i64 */
+	"user_id" bigint, /* Option < i64 > */
+	"role_id" bigint, /* Option < i64 > */
+	"granted_by" bigint /* Option < i64 > */
+) RETURNS void
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_require_unshare_wrapper';
 
 -- new: _require_user_within(bigint)
 CREATE OR REPLACE FUNCTION "_require_user_within"(
@@ -561,6 +848,94 @@ BEGIN
 END
 $$;
 
+-- changed: _row_company(text,jsonb)
+CREATE OR REPLACE FUNCTION sharing._row_company(table_name text, r jsonb) RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE table_name
+        WHEN 'companies' THEN (r->>'id')::bigint
+        WHEN 'users' THEN (r->>'company_id')::bigint
+        WHEN 'roles' THEN (r->>'company_id')::bigint
+        WHEN 'sharing_rules' THEN (r->>'company_id')::bigint
+        WHEN 'record_shares' THEN (r->>'company_id')::bigint
+        WHEN 'agreements' THEN (r->>'grantor_company')::bigint
+        WHEN 'user_roles' THEN (SELECT u.company_id FROM sharing.users u WHERE u.id = (r->>'user_id')::bigint)
+        WHEN 'role_permissions' THEN (SELECT x.company_id FROM sharing.roles x WHERE x.id = (r->>'role_id')::bigint)
+        WHEN 'role_privileges' THEN (SELECT x.company_id FROM sharing.roles x WHERE x.id = (r->>'role_id')::bigint)
+        WHEN 'agreement_permissions' THEN (SELECT a.grantor_company FROM sharing.agreements a
+                                            WHERE a.id = (r->>'agreement_id')::bigint)
+    END
+$$;
+
+-- new: _scalar_assignee(regclass,name)
+CREATE OR REPLACE FUNCTION sharing._scalar_assignee(tbl regclass, assignee_column name) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN assignee_column IS NULL
+                  OR sharing._column_type(tbl, assignee_column) = 'bigint[]'::regtype THEN 'NULL::bigint'
+                ELSE quote_ident(assignee_column) END
+$$;
+
+-- new: _share_target(text,text,record_key text,owner bigint,company bigint,assignees bigint[],present bool,has_table bool)
+CREATE OR REPLACE FUNCTION sharing._share_target(object_type text, record_id text,
+                                      OUT record_key text, OUT owner bigint, OUT company bigint,
+                                      OUT assignees bigint[], OUT present bool, OUT has_table bool)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t regclass;
+    f record;
+BEGIN
+    present := false;
+    has_table := false;
+    FOR t IN SELECT p.table_name FROM sharing.protected_tables p
+              WHERE p.object_type = _share_target.object_type AND p.id_column IS NOT NULL
+              ORDER BY p.table_name::oid LOOP
+        has_table := true;
+        SELECT * INTO f FROM sharing._record_facts(t, record_id);
+        record_key := coalesce(record_key, f.record_key);
+        IF f.present THEN
+            record_key := f.record_key;
+            owner := f.owner;
+            company := f.company;
+            assignees := f.assignees;
+            present := true;
+            RETURN;
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- new: _shared_ids_int4(TEXT,TEXT)
+CREATE OR REPLACE FUNCTION "_shared_ids_int4"(
+	"object_type" TEXT, /* Option < & str > */
+	"action" TEXT /* Option < & str > */
+) RETURNS INT[] /* Vec < i32 > */
+STABLE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_shared_ids_int4_wrapper';
+
+-- new: _shared_ids_int8(TEXT,TEXT)
+CREATE OR REPLACE FUNCTION "_shared_ids_int8"(
+	"object_type" TEXT, /* Option < & str > */
+	"action" TEXT /* Option < & str > */
+) RETURNS bigint[] /* Vec < i64 > */
+STABLE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_shared_ids_int8_wrapper';
+
+-- new: _shared_ids_uuid(TEXT,TEXT)
+CREATE OR REPLACE FUNCTION "_shared_ids_uuid"(
+	"object_type" TEXT, /* Option < & str > */
+	"action" TEXT /* Option < & str > */
+) RETURNS uuid[] /* Vec < Uuid > */
+STABLE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_shared_ids_uuid_wrapper';
+
 -- changed: _sharing_rules_guard()
 CREATE OR REPLACE FUNCTION sharing._sharing_rules_guard() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -693,6 +1068,27 @@ BEGIN
 END
 $$;
 
+-- new: _who_can_access(oid,TEXT,TEXT)
+CREATE OR REPLACE FUNCTION "_who_can_access"(
+	"tbl" oid, /* pg_sys :: Oid */
+	"record_id" TEXT, /* & str */
+	"action" TEXT /* & str */
+) RETURNS TABLE (
+	"user_id" bigint,  /* i64 */
+	"reason" TEXT,  /* String */
+	"detail" jsonb  /* JsonB */
+)
+STRICT STABLE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_who_can_access_wrapper';
+
+-- new: can_access(regclass,anyelement,text,bigint)
+CREATE OR REPLACE FUNCTION sharing.can_access(tbl regclass, record_id anyelement, action text, viewer bigint)
+RETURNS bool
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sharing._can_access_record(tbl, record_id::text, action, viewer) $$;
+
 -- changed: current_viewer()
 CREATE OR REPLACE FUNCTION "current_viewer"() RETURNS bigint /* Option < i64 > */
 STRICT STABLE PARALLEL RESTRICTED
@@ -700,11 +1096,20 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'current_viewer_wrapper';
 
--- changed: protect(regclass,text,name)
+-- new: explain_access(regclass,anyelement,text,bigint)
+CREATE OR REPLACE FUNCTION sharing.explain_access(tbl regclass, record_id anyelement, action text,
+                                       viewer bigint DEFAULT sharing.current_viewer())
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT sharing._explain_record(tbl, record_id::text, action, viewer) $$;
+
+-- new: protect(regclass,text,name,name,name,name)
 CREATE OR REPLACE FUNCTION sharing.protect(tbl regclass, object_type text,
                                 owner_column name DEFAULT 'owner_id',
                                 company_column name DEFAULT 'company_id',
-                                assignee_column name DEFAULT NULL) RETURNS void
+                                assignee_column name DEFAULT NULL,
+                                id_column name DEFAULT 'id') RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -713,6 +1118,7 @@ DECLARE
     col name;
     col_type regtype;
     others text;
+    ids name := id_column;
 BEGIN
     IF tbl IS NULL OR object_type IS NULL OR owner_column IS NULL OR company_column IS NULL THEN
         RAISE EXCEPTION 'sharing.protect needs a table, an object type, an owner column and a company column'
@@ -726,19 +1132,38 @@ BEGIN
     END IF;
     FOREACH col IN ARRAY ARRAY[owner_column, company_column]
                         || CASE WHEN assignee_column IS NULL THEN ARRAY[]::name[] ELSE ARRAY[assignee_column] END LOOP
-        SELECT a.atttypid::regtype INTO col_type
-          FROM pg_attribute a
-         WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
-        IF NOT FOUND THEN
+        col_type := sharing._column_type(tbl, col);
+        IF col_type IS NULL THEN
             RAISE EXCEPTION 'column "%" of table % does not exist', col, tbl
                 USING ERRCODE = 'undefined_column',
                       HINT = 'name the owner, company and assignee columns: sharing.protect(tbl, object_type, owner_column, company_column, assignee_column)';
         END IF;
+        IF col = assignee_column AND col_type = 'bigint[]'::regtype THEN
+            CONTINUE;  -- participants: every listed user counts as an assignee
+        END IF;
         IF col_type NOT IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype) THEN
             RAISE EXCEPTION 'column "%" of table % has type %, not an integer id', col, tbl, col_type
-                USING ERRCODE = 'datatype_mismatch';
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = CASE WHEN col = assignee_column THEN 'an assignee column holds one user id (an integer) or participants (bigint[])'
+                                  ELSE 'owner and company columns hold ids (bigint, integer or smallint)' END;
         END IF;
     END LOOP;
+    IF ids IS NOT NULL THEN
+        col_type := sharing._column_type(tbl, ids);
+        IF col_type IS NULL AND ids = 'id' THEN
+            RAISE NOTICE 'table % has no column "id": it is protected without record shares', tbl
+                USING HINT = 'name the column that identifies a record: sharing.protect(..., id_column => ''…'')';
+            ids := NULL;
+        ELSIF col_type IS NULL THEN
+            RAISE EXCEPTION 'column "%" of table % does not exist', ids, tbl
+                USING ERRCODE = 'undefined_column',
+                      HINT = 'id_column names the column that identifies a record (bigint, integer or uuid), or NULL for no record shares';
+        ELSIF col_type NOT IN ('bigint'::regtype, 'integer'::regtype, 'uuid'::regtype) THEN
+            RAISE EXCEPTION 'column "%" of table % has type %: record ids are bigint, integer or uuid', ids, tbl, col_type
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'name another id column, or id_column => NULL to protect the table without record shares';
+        END IF;
+    END IF;
     SELECT string_agg(quote_ident(p.polname), ', ') INTO others
       FROM pg_policy p
      WHERE p.polrelid = tbl AND p.polpermissive
@@ -753,12 +1178,85 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM sharing.object_types t WHERE t.name = protect.object_type) THEN
         INSERT INTO sharing.object_types (name) VALUES (object_type);
     END IF;
-    PERFORM sharing._register_protected(tbl, object_type, owner_column, company_column, assignee_column);
+    PERFORM sharing._register_protected(tbl, object_type, owner_column, company_column, assignee_column, ids);
 
     -- The table and every partition below it: a query naming a partition directly
     -- must obey the same policies.
-    PERFORM sharing._apply_policies(p.relid, object_type, owner_column, company_column, assignee_column)
+    PERFORM sharing._apply_policies(p.relid, object_type, owner_column, company_column, assignee_column, ids)
        FROM sharing._relation_tree(tbl) p;
+END
+$$;
+
+-- new: purge_expired_shares()
+CREATE OR REPLACE FUNCTION sharing.purge_expired_shares() RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    -- DBA sessions, and viewers with manage_sharing (their own company's shares).
+    PERFORM sharing._require_privilege('manage_sharing', NULL);
+    DELETE FROM sharing.record_shares s WHERE s.valid_until <= now();
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
+-- new: share_record(regclass,anyelement,bigint,text,timestamptz)
+CREATE OR REPLACE FUNCTION sharing.share_record(tbl regclass, record_id anyelement, grantee_user bigint,
+                                     access text DEFAULT 'read', valid_until timestamptz DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    f record;
+    new_id bigint;
+BEGIN
+    IF tbl IS NULL OR record_id IS NULL OR grantee_user IS NULL OR access IS NULL THEN
+        RAISE EXCEPTION 'sharing.share_record needs a table, a record id, a user and an access'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT p.object_type INTO f FROM sharing.protected_tables p WHERE p.table_name = tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not protected by pg_sharing', tbl
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'sharing.protected_tables lists the protected tables';
+    END IF;
+    INSERT INTO sharing.record_shares (object_type, record_id, user_id, access, valid_until)
+    VALUES (f.object_type, record_id::text, grantee_user, access, valid_until)
+    RETURNING id INTO new_id;
+    RETURN new_id;
+END
+$$;
+
+-- new: share_record_with_role(regclass,anyelement,bigint,text,text,timestamptz)
+CREATE OR REPLACE FUNCTION sharing.share_record_with_role(tbl regclass, record_id anyelement, role bigint,
+                                               scope text DEFAULT 'role', access text DEFAULT 'read',
+                                               valid_until timestamptz DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    f record;
+    new_id bigint;
+BEGIN
+    IF tbl IS NULL OR record_id IS NULL OR role IS NULL OR scope IS NULL OR access IS NULL THEN
+        RAISE EXCEPTION 'sharing.share_record_with_role needs a table, a record id, a role, a scope and an access'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT p.object_type INTO f FROM sharing.protected_tables p WHERE p.table_name = tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not protected by pg_sharing', tbl
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'sharing.protected_tables lists the protected tables';
+    END IF;
+    INSERT INTO sharing.record_shares (object_type, record_id, role_id, scope, access, valid_until)
+    VALUES (f.object_type, record_id::text, role, scope, access, valid_until)
+    RETURNING id INTO new_id;
+    RETURN new_id;
 END
 $$;
 
@@ -778,6 +1276,22 @@ BEGIN
 END
 $$;
 
+-- new: unshare_record(bigint)
+CREATE OR REPLACE FUNCTION sharing.unshare_record(share_id bigint) RETURNS bool
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM sharing.record_shares s WHERE s.id = share_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'record share % does not exist', share_id
+            USING ERRCODE = 'no_data_found',
+                  HINT = 'sharing.record_shares lists the shares of your company';
+    END IF;
+    RETURN true;
+END
+$$;
+
 -- new: what_if(TEXT)
 CREATE OR REPLACE FUNCTION "what_if"(
 	"statements" TEXT /* & str */
@@ -793,6 +1307,17 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'what_if_wrapper';
 
+-- new: who_can_access(regclass,anyelement,text)
+CREATE OR REPLACE FUNCTION sharing.who_can_access(tbl regclass, record_id anyelement, action text DEFAULT 'view')
+RETURNS TABLE (user_id bigint, reason text, detail jsonb)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM sharing._who_can_access(tbl, record_id::text, action) $$;
+
+-- dropped: _apply_policies(regclass,text,name,name,name)
+-- dropped: _check_expr(text,text,name,name,name)
+-- dropped: _policy_expr(text,text,name,name,name)
+-- dropped: protect(regclass,text,name,name,name)
 
 -- trusted_app_roles: a DBA session only.
 DROP TRIGGER trusted_app_roles_guard ON sharing.trusted_app_roles;
@@ -920,8 +1445,82 @@ BEGIN
 END
 $$;
 
--- Every protected table gets the transfer trigger.
-SELECT sharing._apply_policies(t.relid, pt.object_type, pt.owner_column, pt.company_column, pt.assignee_column)
+-- Record shares (as sql/shares.sql).
+CREATE TABLE sharing.record_shares (
+    id          bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    object_type text NOT NULL REFERENCES sharing.object_types (name) ON UPDATE CASCADE ON DELETE CASCADE,
+    -- the protected row's id column, as text (canonical: the id type's output form)
+    record_id   text NOT NULL CHECK (record_id <> ''),
+    -- the record's company: set from the record when omitted
+    company_id  bigint NOT NULL REFERENCES sharing.companies (id) ON DELETE CASCADE,
+    user_id     bigint REFERENCES sharing.users (id) ON DELETE CASCADE,
+    role_id     bigint REFERENCES sharing.roles (id) ON DELETE CASCADE,
+    -- with role_id: role (its members) or role_and_subordinates; 'role' when omitted
+    scope       text CHECK (scope IN ('role', 'role_and_subordinates')),
+    access      text NOT NULL DEFAULT 'read' CHECK (access IN ('read', 'read_write')),
+    valid_from  timestamptz NOT NULL DEFAULT now(),
+    valid_until timestamptz,
+    -- the viewer who shared it (set by the trigger for acting viewers); kept as a
+    -- number, so removing that user leaves the history intact
+    granted_by  bigint,
+    note        text,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT record_shares_one_grantee CHECK ((user_id IS NULL) <> (role_id IS NULL)),
+    CONSTRAINT record_shares_scope_with_role CHECK ((role_id IS NULL) = (scope IS NULL)),
+    CONSTRAINT record_shares_period CHECK (valid_until IS NULL OR valid_until > valid_from)
+);
+CREATE INDEX record_shares_record_idx ON sharing.record_shares (object_type, record_id);
+CREATE INDEX record_shares_user_idx ON sharing.record_shares (object_type, user_id) WHERE user_id IS NOT NULL;
+CREATE INDEX record_shares_role_idx ON sharing.record_shares (object_type, role_id) WHERE role_id IS NOT NULL;
+CREATE INDEX record_shares_company_idx ON sharing.record_shares (company_id);
+CREATE INDEX record_shares_until_idx ON sharing.record_shares (valid_until) WHERE valid_until IS NOT NULL;
+REVOKE ALL ON sharing.record_shares FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('sharing.record_shares', '');
+SELECT pg_catalog.pg_extension_config_dump('sharing.record_shares_id_seq', '');
+
+-- One row of a protected table as the decisions need it: its object type, the id in
+-- canonical text form, owner, company and assignees (a scalar assignee as a
+-- one-element array; participants as they are). Runs as its caller: the backend
+-- calls it as the extension's owner after checking the asker may learn the answer,
+-- and the record_shares trigger (SECURITY DEFINER) to judge a share.
+
+-- The record a share names, on whichever protected table of its object type holds
+-- it (NULL columns and found = false when none does).
+
+-- Who may share and unshare (docs/security.md, "Record shares"): a DBA session; a
+-- viewer who can edit the record (or holds manage_sharing in its company), never
+-- with more access than their own on it. The grantee is a user or role of the
+-- record's company; granted_by is the acting viewer.
+
+CREATE TRIGGER record_shares_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.record_shares
+    FOR EACH ROW EXECUTE FUNCTION sharing._record_shares_guard();
+CREATE TRIGGER z_audit AFTER INSERT OR UPDATE OR DELETE ON sharing.record_shares
+    FOR EACH ROW EXECUTE FUNCTION sharing._audit();
+
+-- Tenant isolation, as for the other configuration tables.
+ALTER TABLE sharing.record_shares ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON sharing.record_shares
+    USING ((SELECT sharing._config_all()) OR company_id = (SELECT sharing._config_company()));
+
+-- Helpers (SECURITY INVOKER: the caller needs the same privileges as for the
+-- INSERT or DELETE, and the trigger above judges it the same way).
+
+
+
+-- Shares whose end has passed count for nothing already; this removes them (the
+-- visible ones: a viewer's own company's, each judged by the trigger).
+
+-- "Who can see this record?" and the record forms of can_access and
+-- explain_access: the record is named by its table and id (any type the id column
+-- takes; an untyped literal is read as text).
+
+
+
+-- Protected tables whose `id` column can name records get record shares; every
+-- protected table gets the transfer trigger and the new policies.
+UPDATE sharing.protected_tables pt SET id_column = 'id'
+ WHERE sharing._column_type(pt.table_name, 'id') IN ('bigint'::regtype, 'integer'::regtype, 'uuid'::regtype);
+SELECT sharing._apply_policies(t.relid, pt.object_type, pt.owner_column, pt.company_column, pt.assignee_column, pt.id_column)
   FROM sharing.protected_tables pt
  CROSS JOIN LATERAL sharing._relation_tree(pt.table_name) t;
 
@@ -945,6 +1544,12 @@ GRANT EXECUTE ON FUNCTION sharing._index_owners(text, text, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._filter_holds(text, text, bigint[], bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._owner_hint(text, text, bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing.reach(bigint) TO PUBLIC;
+-- The participants and record share arms of the policies (sql/protect.sql).
+GRANT EXECUTE ON FUNCTION sharing._decide_current_participants(text, text, bigint, bigint, bigint[]) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._current_company() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._shared_ids_int8(text, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._shared_ids_int4(text, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._shared_ids_uuid(text, text) TO PUBLIC;
 -- The row level security of the configuration tables and the transfer trigger of
 -- protected tables call these as the querying role.
 GRANT EXECUTE ON FUNCTION sharing._config_all() TO PUBLIC;

@@ -311,7 +311,8 @@ BEGIN
         IF col_type NOT IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype) THEN
             RAISE EXCEPTION 'column "%" of table % has type %, not an integer id', col, tbl, col_type
                 USING ERRCODE = 'datatype_mismatch',
-                      HINT = CASE WHEN col = assignee_column THEN 'an assignee column holds one user id (an integer) or participants (bigint[])' END;
+                      HINT = CASE WHEN col = assignee_column THEN 'an assignee column holds one user id (an integer) or participants (bigint[])'
+                                  ELSE 'owner and company columns hold ids (bigint, integer or smallint)' END;
         END IF;
     END LOOP;
     IF ids IS NOT NULL THEN

@@ -465,3 +465,51 @@ fn undone_changes_recreated_ids_and_superiors_roles_do_not_open_a_way() {
         refused_unchanged(&mut c, sql, "42501");
     }
 }
+
+/// Record shares to a role reach whoever holds it (docs/security.md, "Record
+/// shares"): a delegated administrator with `manage_users` cannot reach a record
+/// shared with a role by putting themselves — or anyone — into that role, unless
+/// they can see the record themselves.
+#[test]
+fn memberships_do_not_hand_out_records_shared_with_a_role() {
+    let mut db = TestDb::new("authshare");
+    // will (7, West Salesperson) and eve (3, East Sales Manager) manage users.
+    let (mut dba, logins) = org(
+        &mut db,
+        &[(14, "manage_users"), (11, "manage_users")],
+        &[7, 3],
+    );
+    // em's deal (6) is shared with the East Salespeople (role 13).
+    dba.batch_execute(
+        "INSERT INTO sharing.record_shares (object_type, record_id, role_id, access) VALUES ('deals', '6', 13, 'read')",
+    )
+    .unwrap();
+    let mut will = db.connect_as(&logins[0]);
+    let seen = |c: &mut Client| ids(c, "SELECT id FROM deals ORDER BY id");
+    assert_eq!(seen(&mut will), vec![7]);
+    let msg = refused_unchanged(
+        &mut will,
+        "INSERT INTO sharing.user_roles (user_id, role_id) VALUES (7, 13)",
+        "42501",
+    );
+    assert!(
+        msg.contains("record 6") && msg.contains("record share"),
+        "{msg}"
+    );
+    will.batch_execute(
+        "INSERT INTO sharing.users (id, company_id, name) VALUES (70, 1, 'new hire')",
+    )
+    .unwrap();
+    refused_unchanged(
+        &mut will,
+        "INSERT INTO sharing.user_roles (user_id, role_id) VALUES (70, 13)",
+        "42501",
+    );
+    assert_eq!(seen(&mut will), vec![7], "nothing gained");
+    // eve sees em's deal through the hierarchy: she may put will into the role,
+    // and will then reads the deal through the share.
+    let mut eve = db.connect_as(&logins[1]);
+    eve.batch_execute("INSERT INTO sharing.user_roles (user_id, role_id) VALUES (7, 13)")
+        .unwrap();
+    assert_eq!(seen(&mut will), vec![6, 7]);
+}

@@ -20,6 +20,7 @@ const CONFIG: &[&str] = &[
     "agreements",
     "agreement_permissions",
     "trusted_app_roles",
+    "record_shares",
 ];
 /// Global and readable; written by a DBA session only (its trigger).
 const GLOBAL: &[&str] = &["object_types"];
@@ -85,6 +86,16 @@ const DEFINERS: &[(&str, &str, Outcome)] = &[
         Outcome::Error("42501"),
     ),
     (
+        "_require_share",
+        "SELECT sharing._require_share('deals', '1', true, 1, 1, NULL, 'read_write')::text",
+        Outcome::Error("42501"),
+    ),
+    (
+        "_require_unshare",
+        "SELECT sharing._require_unshare(1, 'deals', '1', 1, 1, NULL, 1)::text",
+        Outcome::Error("42501"),
+    ),
+    (
         "_require_superuser",
         "SELECT sharing._require_superuser()",
         Outcome::Error("42501"),
@@ -111,7 +122,7 @@ const DEFINERS: &[(&str, &str, Outcome)] = &[
     ),
     (
         "_register_protected",
-        "SELECT sharing._register_protected('deals', 'deals', 'amount', 'company_id', NULL)::text",
+        "SELECT sharing._register_protected('deals', 'deals', 'amount', 'company_id', NULL, 'id')::text",
         Outcome::Error("42501"),
     ),
     (
@@ -248,7 +259,8 @@ fn attacked(db: &mut TestDb) -> (Client, String, String) {
          INSERT INTO sharing.sharing_rules (company_id, object_type, source_role, target_role) VALUES (1, 'deals', 2, 3);
          CREATE TABLE deals (id bigint PRIMARY KEY, owner_id bigint, company_id bigint);
          SELECT sharing.protect('deals', 'deals');
-         INSERT INTO deals VALUES (1, 1, 1);"
+         INSERT INTO deals VALUES (1, 1, 1);
+         INSERT INTO sharing.record_shares (object_type, record_id, role_id, access) VALUES ('deals', '1', 2, 'read_write');"
     ))
     .unwrap();
     (dba, crm_admin, globex_admin)
@@ -260,7 +272,7 @@ fn no_object_is_readable_or_writable_beyond_the_trust_model() {
     let (mut dba, crm_admin, globex_admin) = attacked(&mut db);
     let acme_rows = |t: &str| match t {
         "companies" => "id = 1",
-        "users" | "roles" | "sharing_rules" => "company_id = 1",
+        "users" | "roles" | "sharing_rules" | "record_shares" => "company_id = 1",
         "user_roles" => "user_id = 1",
         "role_permissions" | "role_privileges" => "role_id IN (1, 2, 3)",
         "agreements" => "grantor_company = 1 OR grantee_company = 1",

@@ -144,6 +144,8 @@ fn holds_records(user: i64) -> bool {
             "SELECT pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %s WHERE %I OPERATOR(pg_catalog.=) $1%s)',
                            pt.table_name, pt.owner_column,
                            CASE WHEN pt.assignee_column IS NULL THEN ''
+                                WHEN sharing._column_type(pt.table_name, pt.assignee_column) OPERATOR(pg_catalog.=) 'pg_catalog.int8[]'::pg_catalog.regtype
+                                THEN pg_catalog.format(' OR $1 OPERATOR(pg_catalog.=) ANY (%I)', pt.assignee_column)
                                 ELSE pg_catalog.format(' OR %I OPERATOR(pg_catalog.=) $1', pt.assignee_column) END)
                FROM sharing.protected_tables pt",
             &[],
@@ -216,7 +218,10 @@ pub fn statement_ends() {
             origin.as_ref().is_some_and(|o| o.org.user(user).is_none()) && !holds_records(user)
         })
     });
-    if let Some(gain) = gain {
+    if let Some(gain) = gain
+        .map(|g| g.to_string())
+        .or_else(|| share_gain(&before, &after, actor))
+    {
         insufficient_privilege(
             format!("viewer {actor} may not make this change: {gain}, which viewer {actor} cannot do"),
             Some("a change may hand out only what you can do yourself, and never widen your own reach; ask an administrator or a DBA"),
@@ -235,7 +240,9 @@ fn record_groups() -> Vec<(String, crate::model::effect::RecordGroups)> {
             "SELECT pt.object_type,
                     pg_catalog.format('SELECT %I::pg_catalog.int8, %I::pg_catalog.int8, %s, pg_catalog.count(*) FROM %s GROUP BY 1, 2, 3',
                            pt.company_column, pt.owner_column,
-                           COALESCE(pg_catalog.quote_ident(pt.assignee_column) OPERATOR(pg_catalog.||) '::pg_catalog.int8', 'NULL::pg_catalog.int8'),
+                           CASE WHEN sharing._column_type(pt.table_name, pt.assignee_column) OPERATOR(pg_catalog.=) 'pg_catalog.int8[]'::pg_catalog.regtype
+                                THEN 'NULL::pg_catalog.int8'
+                                ELSE COALESCE(pg_catalog.quote_ident(pt.assignee_column) OPERATOR(pg_catalog.||) '::pg_catalog.int8', 'NULL::pg_catalog.int8') END,
                            pt.table_name)
                FROM sharing.protected_tables pt ORDER BY pt.table_name",
             &[],
@@ -290,4 +297,78 @@ pub fn what_if(statements: &str) -> Vec<crate::model::effect::AccessChange> {
     .execute();
     restore();
     changes
+}
+
+/// The first access to a shared record that the change gives a user (a new role,
+/// a place under a role a share reaches down from, a level, an activation) and
+/// that neither they nor the acting viewer had before (docs/security.md, "Record
+/// shares"). Record shares are not in the compiled model: the users whose share
+/// profile moved are found from the two models, then only the live shares to them
+/// or to their roles are read, and only a gain is decided on its record.
+fn share_gain(before: &CachedModel, after: &CachedModel, actor: i64) -> Option<String> {
+    use crate::model::effect::{share_candidates, share_gives};
+    use crate::model::types::Action;
+    if !super::shares::any_shares() {
+        return None;
+    }
+    let types: Vec<&str> = after.org.object_type_names().collect();
+    let users = after.org.snapshot.users.iter().map(|u| u.id);
+    let candidates = share_candidates(&before.compiled, &after.compiled, users, &types);
+    if candidates.is_empty() {
+        return None;
+    }
+    // Which candidates each role can reach them through (after the change).
+    let mut by_role: std::collections::HashMap<i64, Vec<i64>> = std::collections::HashMap::new();
+    for &u in &candidates {
+        let anchors = after.compiled.share_anchors(u);
+        for r in anchors.own.into_iter().chain(anchors.above) {
+            by_role.entry(r).or_default().push(u);
+        }
+    }
+    let roles: Vec<i64> = by_role.keys().copied().collect();
+    for (object_type, record_id, share) in super::shares::live_shares_to(&candidates, &roles) {
+        let reached: Vec<i64> = match share.grantee {
+            crate::model::shares::Grantee::User(u) => vec![u],
+            crate::model::shares::Grantee::Role { role, .. } => {
+                by_role.get(&role).cloned().unwrap_or_default()
+            }
+        };
+        for u in reached {
+            for action in [Action::View, Action::Edit] {
+                if !share_gives(&after.compiled, &object_type, &share, u, action)
+                    || (before.org.user(u).is_some()
+                        && share_gives(&before.compiled, &object_type, &share, u, action))
+                {
+                    continue;
+                }
+                let Some(facts) = super::shares::find_record(&object_type, &record_id) else {
+                    continue; // no such record: nothing to gain
+                };
+                let shares = super::shares::live_shares_of(&object_type, &facts.record_id);
+                let could = |who: i64| {
+                    before
+                        .compiled
+                        .decide_record(
+                            &object_type,
+                            action,
+                            facts.owner,
+                            facts.company,
+                            who,
+                            &facts.assignees,
+                            &shares,
+                        )
+                        .allowed
+                };
+                if (before.org.user(u).is_some() && could(u)) || could(actor) {
+                    continue;
+                }
+                return Some(format!(
+                    "user {u} would gain {} on record {record_id} of \"{object_type}\" through record share {}",
+                    action.as_str(),
+                    share.id
+                ));
+            }
+        }
+    }
+    None
 }

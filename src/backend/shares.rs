@@ -233,3 +233,71 @@ pub fn share_row(share_id: i64) -> serde_json::Value {
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(serde_json::Value::Null)
 }
+
+/// Are there any record shares at all? (The check by effect looks no further
+/// when there are none.) Read in the latest snapshot of the statement.
+pub fn any_shares() -> bool {
+    as_bootstrap_superuser(|| {
+        crate::pg::spi::read_rows(
+            "SELECT EXISTS (SELECT 1 FROM sharing.record_shares)",
+            &[],
+            |row| row.require::<bool>(1),
+        )
+    })
+    .unwrap_or_else(|e| spi_failed("read sharing.record_shares", e))
+    .contains(&true)
+}
+
+/// The live shares to one of `users` or to one of `roles`: (object type, record
+/// id, share). Read as the statement sees the tables after its own writes.
+pub fn live_shares_to(users: &[i64], roles: &[i64]) -> Vec<(String, String, ShareGrant)> {
+    let rows = as_bootstrap_superuser(|| {
+        crate::pg::spi::read_rows(
+            "SELECT s.object_type, s.record_id, s.id, s.company_id, s.user_id, s.role_id, s.scope, s.access
+               FROM sharing.record_shares s
+              WHERE (s.user_id OPERATOR(pg_catalog.=) ANY ($1) OR s.role_id OPERATOR(pg_catalog.=) ANY ($2))
+                AND s.valid_from OPERATOR(pg_catalog.<=) pg_catalog.now()
+                AND (s.valid_until IS NULL OR s.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())",
+            &[
+                (pg_sys::INT8ARRAYOID, users.to_vec().into_datum().expect("bigint[]")),
+                (pg_sys::INT8ARRAYOID, roles.to_vec().into_datum().expect("bigint[]")),
+            ],
+            |row| {
+                let grantee = match (row.get::<i64>(5)?, row.get::<i64>(6)?) {
+                    (Some(u), _) => Grantee::User(u),
+                    (None, Some(role)) => Grantee::Role {
+                        role,
+                        scope: row
+                            .get::<String>(7)?
+                            .and_then(|s| s.parse().ok())
+                            .unwrap_or(RuleScope::Role),
+                    },
+                    (None, None) => Grantee::User(i64::MIN),
+                };
+                Ok((
+                    row.require::<String>(1)?,
+                    row.require::<String>(2)?,
+                    ShareGrant {
+                        id: row.require::<i64>(3)?,
+                        company: row.require::<i64>(4)?,
+                        grantee,
+                        access: row
+                            .require::<String>(8)?
+                            .parse::<RuleAccess>()
+                            .unwrap_or(RuleAccess::Read),
+                    },
+                ))
+            },
+        )
+    });
+    rows.unwrap_or_else(|e| spi_failed("read sharing.record_shares", e))
+}
+
+/// The facts of record `record_id` of `object_type`, on whichever of its tables
+/// holds it.
+pub fn find_record(object_type: &str, record_id: &str) -> Option<RecordFacts> {
+    tables_of(object_type)
+        .into_iter()
+        .map(|t| record_facts(t, record_id))
+        .find(|f| f.found)
+}

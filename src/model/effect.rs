@@ -358,3 +358,61 @@ pub fn access_changes(
     }
     out
 }
+
+/// Record shares in the check by effect (docs/security.md, "Record shares").
+/// Everything that decides which shares reach `user` and what they give:
+/// whether they are active, their company, the roles shares reach them through,
+/// and their `view`/`edit` levels per type. Users whose profile moved are those
+/// a configuration change can give a share's access to (the check by effect).
+pub fn share_profile(
+    compiled: &CompiledOrg,
+    user: i64,
+    types: &[&str],
+) -> Option<(
+    i64,
+    super::shares::ShareAnchors,
+    Vec<Option<super::types::Level>>,
+)> {
+    use super::types::Action;
+    let company = compiled.company_of(user)?;
+    let levels = types
+        .iter()
+        .flat_map(|t| [Action::View, Action::Edit].map(|a| compiled.level_of(t, a, user)))
+        .collect();
+    Some((company, compiled.share_anchors(user), levels))
+}
+
+/// The users of `after` whose [`share_profile`] differs from `before`'s, ascending.
+pub fn share_candidates(
+    before: &CompiledOrg,
+    after: &CompiledOrg,
+    users: impl Iterator<Item = i64>,
+    types: &[&str],
+) -> Vec<i64> {
+    let mut tick = super::interrupts::Ticker::new();
+    let mut out: Vec<i64> = users
+        .filter(|u| {
+            tick.tick();
+            share_profile(after, *u, types) != share_profile(before, *u, types)
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// Does `share` give `user` `action` on its record in this model (the record in
+/// the share's company)? The share's own conditions only; the decision on the
+/// record (`decide_record`) adds the level and the other paths.
+pub fn share_gives(
+    compiled: &CompiledOrg,
+    object_type: &str,
+    share: &super::shares::ShareGrant,
+    user: i64,
+    action: super::types::Action,
+) -> bool {
+    use super::types::Level;
+    share.access.covers(action)
+        && compiled.company_of(user) == Some(share.company)
+        && matches!(compiled.level_of(object_type, action, user), Some(l) if l != Level::None)
+        && compiled.share_reaches(&share.grantee, user)
+}

@@ -126,6 +126,7 @@ pub fn dump(client: &mut Client) -> String {
         "agreements",
         "agreement_permissions",
         "trusted_app_roles",
+        "record_shares",
     ];
     tables
         .iter()

@@ -1,0 +1,75 @@
+import re,subprocess
+fd=subprocess.run(['python3','scripts/upgrade-diff.py','sql/released/pg_sharing--0.3.0.sql','/usr/share/postgresql/15/extension/pg_sharing--0.4.0.sql'],capture_output=True,text=True).stdout
+tenancy=open('sql/tenancy.sql').read()
+# remove function definitions (they come from the diff) and the header comment
+tenancy=re.sub(r"CREATE FUNCTION .*?\$\$;\n", "", tenancy, flags=re.S)
+tenancy=tenancy[tenancy.index('DO $$'):]
+finalize=open('sql/finalize.sql').read()
+dropped=re.findall(r"^-- dropped: (\w+)\((.*)\)$", fd, flags=re.M)
+drops=''.join(f"DROP FUNCTION sharing.{n}({t});\n" for n,t in dropped)
+shares=open('sql/shares.sql').read()
+shares=re.sub(r"CREATE FUNCTION .*?\$\$;\n", "", shares, flags=re.S)
+shares=shares[shares.index('CREATE TABLE sharing.record_shares'):]
+prot=open('sql/protect.sql').read()
+a=prot.index('CREATE VIEW sharing._agreements_with_permissions')
+b=prot.index(';\n',a)+2
+view=prot[a:b].replace('CREATE VIEW','CREATE OR REPLACE VIEW',1)
+out=f'''-- pg_sharing 0.3.0 -> 0.4.0: authority and hardening (docs/security.md), record shares
+-- (docs/concepts.md, "Record shares").
+-- A released upgrade script is never edited; the next change gets a new file.
+-- A fresh 0.4.0 install creates the same objects (tests/upgrade.rs compares them);
+-- the functions below are what scripts/upgrade-diff.py lists.
+\\echo Use "ALTER EXTENSION pg_sharing UPDATE TO '0.4.0'" to load this file. \\quit
+
+-- The DBAs besides superusers, and the standard roles known by identity.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'sharing_admin') THEN
+        CREATE ROLE sharing_admin NOLOGIN;
+    END IF;
+END
+$$;
+
+CREATE TABLE sharing._standard_roles (
+    role_id bigint PRIMARY KEY REFERENCES sharing.roles (id) ON DELETE CASCADE,
+    kind    text NOT NULL CHECK (kind IN ('administrator', 'manager', 'user'))
+);
+SELECT pg_catalog.pg_extension_config_dump('sharing._standard_roles', '');
+-- 0.3.0 knew the standard roles by name: the roles it would have treated as standard.
+INSERT INTO sharing._standard_roles (role_id, kind)
+SELECT r.id, CASE r.name WHEN 'Administrator' THEN 'administrator' WHEN 'Manager' THEN 'manager' ELSE 'user' END
+  FROM sharing.roles r
+ WHERE r.name IN ('Administrator', 'Manager', 'User');
+
+-- Functions whose signature changed (protect() gained id_column).
+{drops}
+-- Record shares name a record by the protected table's id column.
+ALTER TABLE sharing.protected_tables ADD COLUMN id_column name;
+
+-- New and changed functions.
+{fd}
+-- trusted_app_roles: a DBA session only.
+DROP TRIGGER trusted_app_roles_guard ON sharing.trusted_app_roles;
+CREATE TRIGGER trusted_app_roles_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.trusted_app_roles
+    FOR EACH ROW EXECUTE FUNCTION sharing._dba_guard();
+
+-- The agreement views: security barriers.
+{view}
+ALTER VIEW sharing.shared_by_you SET (security_barrier = true);
+ALTER VIEW sharing.shared_with_you SET (security_barrier = true);
+
+-- Internal tables, tenant isolation and the effect check (as sql/tenancy.sql).
+{tenancy}
+-- Record shares (as sql/shares.sql).
+{shares}
+-- Protected tables whose `id` column can name records get record shares; every
+-- protected table gets the transfer trigger and the new policies.
+UPDATE sharing.protected_tables pt SET id_column = 'id'
+ WHERE sharing._column_type(pt.table_name, 'id') IN ('bigint'::regtype, 'integer'::regtype, 'uuid'::regtype);
+SELECT sharing._apply_policies(t.relid, pt.object_type, pt.owner_column, pt.company_column, pt.assignee_column, pt.id_column)
+  FROM sharing.protected_tables pt
+ CROSS JOIN LATERAL sharing._relation_tree(pt.table_name) t;
+
+-- Privileges, as sql/finalize.sql.
+{finalize}'''
+open('sql/pg_sharing--0.3.0--0.4.0.sql','w').write(out)
