@@ -90,3 +90,25 @@ SELECT jsonb_pretty(sharing.explain_access('deals', 'view', 5, 1, 3)) AS explain
 SET sharing.viewer = '3';
 UPDATE sharing.roles SET is_admin = true WHERE id = 101;
 RESET sharing.viewer;
+\set ON_ERROR_STOP 1
+
+\echo '== 9. Record shares: Max (Sue''s manager) lets Sam read Sue''s deal until the end of the quarter'
+SET sharing.viewer = '3';
+SELECT sharing.share_record('deals', 5, 4, 'read', date_trunc('quarter', now()) + interval '3 months') AS share_id;
+RESET sharing.viewer;
+SET ROLE demo_app;
+SET sharing.viewer = '4';
+SELECT 'Sam, with a share' AS viewer, count(*) AS deals, string_agg(title, ', ' ORDER BY id) AS titles FROM deals;
+RESET sharing.viewer;
+RESET ROLE;
+\echo 'Sam cannot pass on what he can only read:'
+\set ON_ERROR_STOP 0
+SET sharing.viewer = '4';
+SELECT sharing.share_record('deals', 5, 4, 'read_write');
+RESET sharing.viewer;
+\set ON_ERROR_STOP 1
+\echo '== 10. Who can see deal 5, and why?'
+SELECT w.user_id, u.name, w.reason, w.detail FROM sharing.who_can_access('deals', 5, 'view') w
+  JOIN sharing.users u ON u.id = w.user_id ORDER BY w.user_id;
+\echo 'Why can''t Sam edit it?'
+SELECT jsonb_pretty(sharing.explain_access('deals', 5, 'edit', 4) -> 'detail') AS why_not;

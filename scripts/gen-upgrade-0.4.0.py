@@ -1,5 +1,14 @@
-import re,subprocess
-fd=subprocess.run(['python3','scripts/upgrade-diff.py','sql/released/pg_sharing--0.3.0.sql','/usr/share/postgresql/15/extension/pg_sharing--0.4.0.sql'],capture_output=True,text=True).stdout
+#!/usr/bin/env python3
+"""Writes sql/pg_sharing--0.3.0--0.4.0.sql while 0.4.0 is unreleased (run from the
+repository root after `cargo pgrx install`): the functions scripts/upgrade-diff.py
+finds new or changed, the hand-written table, trigger and data steps below, and the
+object sections of sql/tenancy.sql, sql/shares.sql and sql/finalize.sql. Once 0.4.0
+is released the upgrade script is frozen and this generator is removed."""
+import os, re, subprocess
+sharedir = subprocess.run(['pg_config', '--sharedir'], capture_output=True, text=True).stdout.strip() \
+    or '/usr/share/postgresql/15'
+installed = os.path.join(sharedir, 'extension', 'pg_sharing--0.4.0.sql')
+fd=subprocess.run(['python3','scripts/upgrade-diff.py','sql/released/pg_sharing--0.3.0.sql',installed],capture_output=True,text=True).stdout
 tenancy=open('sql/tenancy.sql').read()
 # remove function definitions (they come from the diff) and the header comment
 tenancy=re.sub(r"CREATE FUNCTION .*?\$\$;\n", "", tenancy, flags=re.S)

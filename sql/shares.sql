@@ -157,6 +157,11 @@ BEGIN
         NEW.scope := 'role';
     END IF;
     SELECT * INTO target FROM sharing._share_target(NEW.object_type, NEW.record_id);
+    -- Who may share, first: a record the acting viewer cannot see is reported as
+    -- missing before anything about it (its company) is compared.
+    PERFORM sharing._require_share(NEW.object_type, coalesce(target.record_key, NEW.record_id),
+                                   coalesce(target.present, false),
+                                   target.owner, target.company, target.assignees, NEW.access);
     IF NOT target.has_table THEN
         IF NOT (sharing._config_all() AND sharing.current_viewer() IS NULL) THEN
             RAISE EXCEPTION 'object type "%" has no protected table with an id column', NEW.object_type
@@ -192,8 +197,6 @@ BEGIN
             USING ERRCODE = 'check_violation',
                   HINT = 'records are shared inside their company; an agreement shares between companies';
     END IF;
-    PERFORM sharing._require_share(NEW.object_type, NEW.record_id, coalesce(target.present, false),
-                                   target.owner, target.company, target.assignees, NEW.access);
     viewer := sharing.current_viewer();
     IF viewer IS NOT NULL THEN
         NEW.granted_by := viewer;
@@ -214,7 +217,7 @@ CREATE POLICY tenant ON sharing.record_shares
 
 -- Helpers (SECURITY INVOKER: the caller needs the same privileges as for the
 -- INSERT or DELETE, and the trigger above judges it the same way).
-CREATE FUNCTION sharing.share_record(tbl regclass, record_id anyelement, grantee_user bigint,
+CREATE FUNCTION sharing.share_record(tbl regclass, record_id anycompatible, grantee_user bigint,
                                      access text DEFAULT 'read', valid_until timestamptz DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -241,7 +244,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION sharing.share_record_with_role(tbl regclass, record_id anyelement, role bigint,
+CREATE FUNCTION sharing.share_record_with_role(tbl regclass, record_id anycompatible, role bigint,
                                                scope text DEFAULT 'role', access text DEFAULT 'read',
                                                valid_until timestamptz DEFAULT NULL)
 RETURNS bigint
@@ -303,20 +306,20 @@ $$;
 
 -- "Who can see this record?" and the record forms of can_access and
 -- explain_access: the record is named by its table and id (any type the id column
--- takes; an untyped literal is read as text).
-CREATE FUNCTION sharing.who_can_access(tbl regclass, record_id anyelement, action text DEFAULT 'view')
+-- takes; `anycompatible` reads an untyped literal as text).
+CREATE FUNCTION sharing.who_can_access(tbl regclass, record_id anycompatible, action text DEFAULT 'view')
 RETURNS TABLE (user_id bigint, reason text, detail jsonb)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT * FROM sharing._who_can_access(tbl, record_id::text, action) $$;
 
-CREATE FUNCTION sharing.can_access(tbl regclass, record_id anyelement, action text, viewer bigint)
+CREATE FUNCTION sharing.can_access(tbl regclass, record_id anycompatible, action text, viewer bigint)
 RETURNS bool
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT sharing._can_access_record(tbl, record_id::text, action, viewer) $$;
 
-CREATE FUNCTION sharing.explain_access(tbl regclass, record_id anyelement, action text,
+CREATE FUNCTION sharing.explain_access(tbl regclass, record_id anycompatible, action text,
                                        viewer bigint DEFAULT sharing.current_viewer())
 RETURNS jsonb
 LANGUAGE sql STABLE

@@ -506,10 +506,10 @@ fn memberships_do_not_hand_out_records_shared_with_a_role() {
         "42501",
     );
     assert_eq!(seen(&mut will), vec![7], "nothing gained");
-    // eve sees em's deal through the hierarchy: she may put will into the role,
-    // and will then reads the deal through the share.
-    let mut eve = db.connect_as(&logins[1]);
-    eve.batch_execute("INSERT INTO sharing.user_roles (user_id, role_id) VALUES (7, 13)")
+    // dan sees em's deal (and will's) through the hierarchy: he may put will into
+    // the role, and will then reads the deal through the share.
+    let mut dan = db.connect_as(&logins[1]);
+    dan.batch_execute("INSERT INTO sharing.user_roles (user_id, role_id) VALUES (7, 13)")
         .unwrap();
     assert_eq!(seen(&mut will), vec![6, 7]);
 }

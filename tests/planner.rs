@@ -329,3 +329,43 @@ fn an_owner_index_condition_refuses_a_viewer_it_cannot_bound() {
         "22023",
     );
 }
+
+/// A viewer with record shares keeps the owner index and adds the id (primary
+/// key) index for the records shared with them: a BitmapOr of the two
+/// (docs/design.md, "Record shares"). A generic plan stays right when the shares
+/// change between executions, and for another viewer.
+#[test]
+fn shared_records_are_read_through_the_id_index_beside_the_owner_index() {
+    let mut db = TestDb::new("plan_shares");
+    let (mut dba, app) = big_insightly(&mut db);
+    dba.batch_execute(
+        "INSERT INTO sharing.record_shares (object_type, record_id, user_id)
+         SELECT 'deals', g::text, 5 FROM generate_series(101, 20099, 400) g;",
+    )
+    .unwrap();
+    let shared = one_i64(&mut dba, "SELECT count(*) FROM sharing.record_shares");
+    assert_eq!(shared, 50);
+    let mut c = as_viewer(&db, &app, 5);
+    let p = plan(&mut c, "SELECT count(*) FROM deals");
+    assert!(p.contains("BitmapOr"), "{p}");
+    assert!(p.contains(OWNER_INDEX_COND), "{p}");
+    assert!(p.contains("Index Cond: (id = ANY ("), "{p}");
+    let own = one_i64(&mut dba, "SELECT count(*) FROM deals WHERE owner_id = 5");
+    assert_eq!(one_i64(&mut c, "SELECT count(*) FROM deals"), own + 50);
+    // A generic plan, executed as the viewer while their shares change, and as others.
+    let mut q = prepared_count(&db, &app, 5);
+    assert_eq!(one_i64(&mut q, "EXECUTE q"), own + 50);
+    dba.batch_execute("DELETE FROM sharing.record_shares WHERE record_id::bigint % 800 = 101")
+        .unwrap();
+    let left = one_i64(&mut dba, "SELECT count(*) FROM sharing.record_shares");
+    assert_eq!(one_i64(&mut q, "EXECUTE q"), own + left);
+    for viewer in [3, 7, 100] {
+        q.batch_execute(&format!("SET sharing.viewer = '{viewer}'"))
+            .unwrap();
+        assert_eq!(
+            one_i64(&mut q, "EXECUTE q"),
+            expected_count(&mut dba, viewer),
+            "viewer {viewer}"
+        );
+    }
+}

@@ -223,7 +223,7 @@ fn why_not(org: &Org, compiled: &CompiledOrg, q: &Question) -> Vec<String> {
     }
     match q.record_id {
         Some(id) => out.push(format!(
-            "no live record share of record {id} reaches the viewer for {}",
+            "no live record share of record {id} gives the viewer {}",
             q.action.as_str()
         )),
         None => out.push(

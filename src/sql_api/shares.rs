@@ -172,10 +172,17 @@ fn _require_share(
             .collect(),
         found,
     };
+    // Shares give access, not the right to share (as in Salesforce): the viewer's
+    // own shares make the record visible, but only their other access counts
+    // towards sharing it, so a time-limited share can never be extended or passed
+    // on by its grantee.
     let shares = live_shares_of(object_type, record_id);
+    if !decide_on(&facts, &shares, Action::View, v).allowed {
+        missing();
+    }
     let (superuser, manages) = manages_sharing(v, company);
     let refusal = match judge_share(
-        |a| decide_on(&facts, &shares, a, v).allowed,
+        |a| decide_on(&facts, &[], a, v).allowed,
         manages,
         superuser,
         access,
@@ -184,7 +191,10 @@ fn _require_share(
         Err(r) => r,
     };
     match refusal {
-        ShareRefusal::NotVisible => missing(),
+        ShareRefusal::NotVisible => insufficient_privilege(
+            format!("viewer {v} may not share record {record_id} of \"{object_type}\": they see it only through a record share"),
+            Some("a record share gives access, not the right to share; ask the owner, a manager above them or a holder of manage_sharing"),
+        ),
         ShareRefusal::MayNotShare => insufficient_privilege(
             format!("viewer {v} may not share record {record_id} of \"{object_type}\": they cannot edit it"),
             Some("the users who can edit a record and the holders of manage_sharing in its company may share it"),
@@ -227,10 +237,9 @@ fn _require_unshare(
         let tables = crate::backend::shares::tables_of(object_type);
         tables.into_iter().any(|t| {
             let facts = record_facts(t, record_id);
-            facts.found && facts.company == Some(company) && {
-                let shares = live_shares_of(object_type, &facts.record_id);
-                decide_on(&facts, &shares, Action::Edit, v).allowed
-            }
+            facts.found
+                && facts.company == Some(company)
+                && decide_on(&facts, &[], Action::Edit, v).allowed
         })
     };
     if !may_unshare(v, granted_by, grantee, manages, superuser, can_edit) {
@@ -315,6 +324,30 @@ fn _explain_record(tbl: pg_sys::Oid, record_id: &str, action: &str, viewer: Opti
         record_id: Some(&facts.record_id),
     };
     let mut answer = explain(&model.org, &model.compiled, &q, d);
+    // A share that reaches the viewer but not for this action is the usual "why not".
+    if d.reason == crate::model::engine::Reason::NotReached {
+        let partial: Vec<String> = shares
+            .iter()
+            .filter(|s| {
+                s.company == facts.company.unwrap_or(i64::MIN)
+                    && model.compiled.share_reaches(&s.grantee, viewer)
+            })
+            .map(|s| {
+                format!(
+                    "record share {} reaches the viewer with access {}, which does not cover {}",
+                    s.id,
+                    s.access.as_str(),
+                    action.as_str()
+                )
+            })
+            .collect();
+        if let Some(list) = answer
+            .pointer_mut("/detail/why_not")
+            .and_then(|x| x.as_array_mut())
+        {
+            list.extend(partial.into_iter().map(serde_json::Value::String));
+        }
+    }
     if let crate::model::engine::Reason::RecordShare { share_id, .. } = d.reason {
         if let Some(detail) = answer.get_mut("detail").and_then(|x| x.as_object_mut()) {
             detail.insert("share".into(), crate::backend::shares::share_row(share_id));
