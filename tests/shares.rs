@@ -1001,7 +1001,7 @@ fn explain_access_names_the_share_or_says_why_not() {
         5,
         "SELECT sharing.share_record_with_role('deals', 5, 14, 'role', 'read_write')",
     );
-    // No: r is to West Rep, which will holds: read_write covers edit.
+    // will holds West Rep: the role share (read_write) covers edit.
     let e = one_str(
         &mut dba,
         "SELECT sharing.explain_access('deals', 5::bigint, 'view', 7)::text",
