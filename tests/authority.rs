@@ -473,11 +473,11 @@ fn undone_changes_recreated_ids_and_superiors_roles_do_not_open_a_way() {
 #[test]
 fn memberships_do_not_hand_out_records_shared_with_a_role() {
     let mut db = TestDb::new("authshare");
-    // will (7, West Salesperson) and eve (3, East Sales Manager) manage users.
+    // will (7, West Salesperson) and dan (2, Sales Director) manage users.
     let (mut dba, logins) = org(
         &mut db,
-        &[(14, "manage_users"), (11, "manage_users")],
-        &[7, 3],
+        &[(14, "manage_users"), (10, "manage_users")],
+        &[7, 2],
     );
     // em's deal (6) is shared with the East Salespeople (role 13).
     dba.batch_execute(

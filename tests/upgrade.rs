@@ -98,10 +98,19 @@ fn update_keeps_everything_and_matches_a_fresh_install(from: &str) {
         one_i64(
             &mut c,
             "SELECT count(*) FROM pg_policy WHERE polname LIKE 'sharing_%'
-                AND (pg_get_expr(polqual, polrelid) NOT LIKE 'sharing._policy(%'
-                     OR pg_get_expr(polwithcheck, polrelid) NOT LIKE 'sharing._decide_current(%')"
+                AND (pg_get_expr(polqual, polrelid) NOT LIKE '%sharing._policy(%'
+                     OR pg_get_expr(polwithcheck, polrelid) NOT LIKE '%sharing._decide_current(%')"
         ),
         0
+    );
+    // ... and, with their `id` column, the record share arm for view and edit.
+    assert_eq!(
+        one_i64(
+            &mut c,
+            "SELECT count(*) FROM pg_policy WHERE polrelid = 'deals'::regclass
+                AND pg_get_expr(polqual, polrelid) LIKE '%sharing._shared_ids_int8(%'"
+        ),
+        2
     );
     // Protected tables carry the transfer check of this version.
     assert_eq!(

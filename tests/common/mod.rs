@@ -131,6 +131,14 @@ pub fn dump(client: &mut Client) -> String {
     tables
         .iter()
         .map(|t| {
+            // A table of a later version is empty before an upgrade.
+            let exists = client
+                .query_one(&format!("SELECT to_regclass('sharing.{t}') IS NOT NULL"), &[])
+                .unwrap()
+                .get::<_, bool>(0);
+            if !exists {
+                return format!("{t}: []");
+            }
             let row = client
                 .query_one(
                     &format!("SELECT coalesce(jsonb_agg(x ORDER BY x::text), '[]')::text FROM sharing.{t} x"),
