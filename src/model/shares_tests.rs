@@ -277,3 +277,48 @@ fn who_may_share_and_unshare() {
         || true
     ));
 }
+
+/// The hole the share check of the effect closes: a user who adds themselves to a
+/// role gains the role's record shares, and the check over owners and companies
+/// (`first_escalation`) does not see it; the share profile does.
+#[test]
+fn joining_a_role_reaches_its_shares_and_only_the_share_profile_sees_it() {
+    use super::effect::{first_escalation, share_candidates, share_gives, Signatures, State};
+    let before = org();
+    let mut s = before.snapshot.clone();
+    s.user_roles.push(UserRoleRow {
+        user_id: 40,
+        role_id: 3,
+    });
+    let after = Org::new(s);
+    let (cb, ca) = (CompiledOrg::compile(&before), CompiledOrg::compile(&after));
+    let (sb, sa) = (Signatures::of(&before, &cb), Signatures::of(&after, &ca));
+    let state = |org, compiled, signatures| State {
+        org,
+        compiled,
+        signatures,
+    };
+    let gain = first_escalation(
+        state(&before, &cb, &sb),
+        state(&after, &ca, &sa),
+        40,
+        &|_| false,
+    );
+    assert_eq!(
+        gain, None,
+        "no owner's records are gained: the old check accepts it"
+    );
+    let to_reps = share(
+        5,
+        Grantee::Role {
+            role: 3,
+            scope: RuleScope::Role,
+        },
+        RuleAccess::Read,
+    );
+    let users = after.snapshot.users.iter().map(|u| u.id);
+    assert_eq!(share_candidates(&cb, &ca, users, &["deals"]), vec![40]);
+    assert!(!share_gives(&cb, "deals", &to_reps, 40, Action::View));
+    assert!(share_gives(&ca, "deals", &to_reps, 40, Action::View));
+    assert!(!share_gives(&ca, "deals", &to_reps, 40, Action::Edit));
+}
