@@ -77,7 +77,10 @@ CREATE POLICY b ON deals_b USING ((SELECT viewer_is_admin()) OR owner_id = ANY (
 ALTER TABLE deals_naive ENABLE ROW LEVEL SECURITY;
 CREATE POLICY n ON deals_naive USING (row_visible(owner_id));
 
-CREATE ROLE bench_app LOGIN;
+-- (The role is the cluster's: a second database of the same dataset reuses it.)
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bench_app') THEN CREATE ROLE bench_app LOGIN; END IF;
+END $$;
 GRANT SELECT, UPDATE ON deals, deals_a, deals_b, deals_naive TO bench_app;
 GRANT EXECUTE ON FUNCTION sharing._model_stats() TO bench_app;
 INSERT INTO sharing.trusted_app_roles VALUES ('bench_app');

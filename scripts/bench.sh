@@ -2,21 +2,47 @@
 # The benchmark of docs/benchmarks.md, from nothing: installs what is missing, builds
 # and installs the extension (release), starts a throwaway cluster, loads the dataset
 # (bench/dataset.sql) and runs benches/policies.rs. Prints markdown tables.
+# Then the record-shares benchmark: a second database (bench_shares) with the same
+# dataset plus bench/shares.sql, and benches/shares.rs.
 #   BENCH_ROWS (default 1000000), BENCH_RUNS (default 5),
-#   BENCH_USER_SCALES (default 20000,200000,2000000)
+#   BENCH_USER_SCALES (default 20000,200000,2000000),
+#   BENCH_POLICIES=0 skips benches/policies.rs and bench/effect.sql,
+#   BENCH_SHARES (default 200000 live shares; 0 skips the record-shares step),
+#   BENCH_SHARES_RUNS (default 9), BENCH_SHARES_USERS (default 200000) and
+#   BENCH_SHARES_MAX (default 1000000): the memory step's users and live shares.
+# A private installation (no build or install into /usr, no apt): BENCH_SKIP_INSTALL=1
+# with PG_BIN=<its bin directory> (scripts/cluster.sh), the extension already
+# installed there; BENCH_CLUSTER names the throwaway cluster (default bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 PG_MAJOR=${PG_MAJOR:-15}
 PORT=${BENCH_PORT:-54331}
-PROFILE=release scripts/setup.sh
+CLUSTER=${BENCH_CLUSTER:-bench}
+if [ "${BENCH_SKIP_INSTALL:-0}" = 1 ]; then
+  echo "==> BENCH_SKIP_INSTALL=1: using the installation in ${PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}"
+else
+  PROFILE=release scripts/setup.sh
+fi
 echo "==> starting a throwaway cluster on port $PORT"
-scripts/cluster.sh start bench "$PORT"
-trap 'scripts/cluster.sh stop bench' EXIT
-psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE bench"
-echo "==> loading the dataset (${BENCH_ROWS:-1000000} deals)"
-time psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d bench -v rows="${BENCH_ROWS:-1000000}" -f bench/dataset.sql
+scripts/cluster.sh start "$CLUSTER" "$PORT"
+trap 'scripts/cluster.sh stop "$CLUSTER"' EXIT
 echo "==> machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), PostgreSQL $PG_MAJOR"
-BENCH_PORT=$PORT cargo bench --no-default-features --features "pg$PG_MAJOR" --bench policies
-echo "==> the check by effect: configuration statements with and without it (bench/effect.sql)"
-psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d bench -f bench/effect.sql
+if [ "${BENCH_POLICIES:-1}" = 1 ]; then
+  psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE bench"
+  echo "==> loading the dataset (${BENCH_ROWS:-1000000} deals)"
+  time psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d bench -v rows="${BENCH_ROWS:-1000000}" -f bench/dataset.sql
+  BENCH_PORT=$PORT cargo bench --no-default-features --features "pg$PG_MAJOR" --bench policies
+  echo "==> the check by effect: configuration statements with and without it (bench/effect.sql)"
+  psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d bench -f bench/effect.sql
+fi
+SHARES=${BENCH_SHARES:-200000}
+if [ "$SHARES" -gt 0 ]; then
+  echo "==> record shares: a second database with the same dataset and $SHARES live shares (bench/shares.sql)"
+  psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE bench_shares"
+  psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d bench_shares -v rows="${BENCH_ROWS:-1000000}" -f bench/dataset.sql
+  time psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d bench_shares -v shares="$SHARES" -f bench/shares.sql
+  psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d bench_shares -c "VACUUM ANALYZE"
+  BENCH_PORT=$PORT BENCH_DB=bench_shares BENCH_RUNS=${BENCH_SHARES_RUNS:-9} \
+    cargo bench --no-default-features --features "pg$PG_MAJOR" --bench shares
+fi
