@@ -79,7 +79,9 @@ AS $$
                             object_type, action, owner_column, company_column, assignee_column)
                 ELSE '' END
         || CASE WHEN id_column IS NOT NULL AND action IN ('view', 'edit')
-                THEN format(' OR (%I = (SELECT sharing._current_company()) AND %I = ANY ((SELECT sharing.%I(%L::text, %L::text))::%s[]))',
+                THEN format(' OR (%1$I = (SELECT sharing._current_company())'
+                            ' AND %2$I IN (SELECT unnest((SELECT sharing.%3$I(%4$L::text, %5$L::text))::%6$s[]))'
+                            ' AND %2$I = ANY ((SELECT sharing.%3$I(%4$L::text, %5$L::text))::%6$s[]))',
                             company_column, id_column,
                             CASE sharing._column_type(tbl, id_column)
                                 WHEN 'integer'::regtype THEN '_shared_ids_int4'

@@ -29,8 +29,13 @@ CREATE TABLE sharing.record_shares (
     CONSTRAINT record_shares_period CHECK (valid_until IS NULL OR valid_until > valid_from)
 );
 CREATE INDEX record_shares_record_idx ON sharing.record_shares (object_type, record_id);
-CREATE INDEX record_shares_user_idx ON sharing.record_shares (object_type, user_id) WHERE user_id IS NOT NULL;
-CREATE INDEX record_shares_role_idx ON sharing.record_shares (object_type, role_id) WHERE role_id IS NOT NULL;
+-- The lookup of the records shared with one viewer (src/backend/shares.rs) reads
+-- only these two indexes (index-only scans: the columns it filters and returns are
+-- included), one probe per grantee kind.
+CREATE INDEX record_shares_user_idx ON sharing.record_shares (object_type, user_id)
+    INCLUDE (company_id, access, valid_from, valid_until, record_id) WHERE user_id IS NOT NULL;
+CREATE INDEX record_shares_role_idx ON sharing.record_shares (object_type, role_id, scope)
+    INCLUDE (company_id, access, valid_from, valid_until, record_id) WHERE role_id IS NOT NULL;
 CREATE INDEX record_shares_company_idx ON sharing.record_shares (company_id);
 CREATE INDEX record_shares_until_idx ON sharing.record_shares (valid_until) WHERE valid_until IS NOT NULL;
 REVOKE ALL ON sharing.record_shares FROM PUBLIC;

@@ -141,16 +141,28 @@ pub fn shared_ids(
     let accesses: Vec<String> = accesses.iter().map(|a| a.to_string()).collect();
     let read = as_bootstrap_superuser(|| {
         read_row_kept(
-            "SELECT pg_catalog.array_agg(DISTINCT s.record_id)
-               FROM sharing.record_shares s
-              WHERE s.object_type OPERATOR(pg_catalog.=) $1 AND s.company_id OPERATOR(pg_catalog.=) $2
-                AND s.access OPERATOR(pg_catalog.=) ANY ($3)
-                AND s.valid_from OPERATOR(pg_catalog.<=) pg_catalog.now()
-                AND (s.valid_until IS NULL OR s.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())
-                AND (s.user_id OPERATOR(pg_catalog.=) $4
-                     OR s.role_id OPERATOR(pg_catalog.=) ANY ($5)
-                     OR (s.role_id OPERATOR(pg_catalog.=) ANY ($6)
-                         AND s.scope OPERATOR(pg_catalog.=) 'role_and_subordinates'))",
+            // One probe per grantee kind, each an index-only scan of
+            // record_shares_user_idx / record_shares_role_idx (sql/shares.sql).
+            "SELECT pg_catalog.array_agg(x.record_id) FROM (
+               SELECT s.record_id FROM sharing.record_shares s
+                WHERE s.object_type OPERATOR(pg_catalog.=) $1 AND s.user_id OPERATOR(pg_catalog.=) $4
+                  AND s.company_id OPERATOR(pg_catalog.=) $2 AND s.access OPERATOR(pg_catalog.=) ANY ($3)
+                  AND s.valid_from OPERATOR(pg_catalog.<=) pg_catalog.now()
+                  AND (s.valid_until IS NULL OR s.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())
+               UNION ALL
+               SELECT s.record_id FROM sharing.record_shares s
+                WHERE s.object_type OPERATOR(pg_catalog.=) $1 AND s.role_id OPERATOR(pg_catalog.=) ANY ($5)
+                  AND s.company_id OPERATOR(pg_catalog.=) $2 AND s.access OPERATOR(pg_catalog.=) ANY ($3)
+                  AND s.valid_from OPERATOR(pg_catalog.<=) pg_catalog.now()
+                  AND (s.valid_until IS NULL OR s.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())
+               UNION ALL
+               SELECT s.record_id FROM sharing.record_shares s
+                WHERE s.object_type OPERATOR(pg_catalog.=) $1 AND s.role_id OPERATOR(pg_catalog.=) ANY ($6)
+                  AND s.scope OPERATOR(pg_catalog.=) 'role_and_subordinates'
+                  AND s.company_id OPERATOR(pg_catalog.=) $2 AND s.access OPERATOR(pg_catalog.=) ANY ($3)
+                  AND s.valid_from OPERATOR(pg_catalog.<=) pg_catalog.now()
+                  AND (s.valid_until IS NULL OR s.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())
+             ) x",
             &[
                 (pg_sys::TEXTOID, object_type.into_datum().expect("text")),
                 (pg_sys::INT8OID, pg_sys::Datum::from(company)),
@@ -162,9 +174,25 @@ pub fn shared_ids(
             |row| row.get::<Vec<String>>(1),
         )
     });
-    read.unwrap_or_else(|e| spi_failed("read sharing.record_shares", e))
+    let mut ids = read
+        .unwrap_or_else(|e| spi_failed("read sharing.record_shares", e))
         .flatten()
-        .unwrap_or_default()
+        .unwrap_or_default();
+    // A record shared twice with the viewer (to them and to a role) once.
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// (snapshot, transaction start, viewer, action, object type) of the last lookup.
+type SharedKey = (crate::pg::mvcc::SnapshotKey, i64, i64, Action, String);
+
+thread_local! {
+    /// The last lookup of [`shared_ids_current`]: a policy's share arm reads the ids
+    /// twice per statement (the hashed probe and the index condition); the same
+    /// snapshot and transaction start give the same answer.
+    static LAST_SHARED: std::cell::RefCell<Option<(SharedKey, std::rc::Rc<Vec<String>>)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// [`shared_ids`] for the statement's viewer, parsed with `parse` (ids that do not
@@ -183,11 +211,22 @@ pub fn shared_ids_current<T>(
     let Some(viewer) = super::viewer::resolve_viewer() else {
         return Vec::new();
     };
-    let model = current_model();
-    shared_ids(&model.compiled, object_type, action, viewer)
-        .iter()
-        .filter_map(|s| parse(s))
-        .collect()
+    let started = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
+    let key = crate::pg::mvcc::snapshot_key()
+        .map(|snap| (snap, started, viewer, action, object_type.to_string()));
+    let hit = LAST_SHARED.with(|l| match (&*l.borrow(), &key) {
+        (Some((k, ids)), Some(key)) if k == key => Some(ids.clone()),
+        _ => None,
+    });
+    let ids = hit.unwrap_or_else(|| {
+        let model = current_model();
+        let ids = std::rc::Rc::new(shared_ids(&model.compiled, object_type, action, viewer));
+        if let Some(key) = key {
+            LAST_SHARED.with(|l| *l.borrow_mut() = Some((key, ids.clone())));
+        }
+        ids
+    });
+    ids.iter().filter_map(|s| parse(s)).collect()
 }
 
 /// A record the asking session may not learn about is reported as missing, the
