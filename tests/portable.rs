@@ -619,6 +619,21 @@ fn record_shares_export_and_import() {
         ),
         0
     );
+    // A superuser viewer's import is judged as that viewer's INSERTs: a share of a
+    // record that does not exist is refused (P0002), as it would be by hand.
+    let mut missing = other.clone();
+    missing["company"]["name"] = "Umbrella".into();
+    for s in missing["record_shares"].as_array_mut().unwrap() {
+        s["record_id"] = "404".into();
+    }
+    cb.batch_execute(&format!(
+        "INSERT INTO sharing.users (id, company_id, name, is_superuser) VALUES (100, {acme}, 'root', true);
+         SET sharing.viewer = '100';"
+    ))
+    .unwrap();
+    let message = bad(&mut cb, &missing, "P0002", "$.record_shares[0]");
+    assert!(message.contains("404"), "{message}");
+    cb.batch_execute("RESET sharing.viewer").unwrap();
     // Without the shares the same document imports (a document without
     // record_shares is read as before).
     other.as_object_mut().unwrap().remove("record_shares");
