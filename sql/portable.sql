@@ -35,6 +35,19 @@ SELECT jsonb_build_object(
         'created_at', to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))) FROM a), '[]'),
   'agreement_permissions', COALESCE((SELECT jsonb_agg(jsonb_build_object(
         'agreement_id', p.agreement_id, 'object_type', p.object_type, 'action', p.action))
-      FROM sharing.agreement_permissions p JOIN a ON a.id = p.agreement_id), '[]')
+      FROM sharing.agreement_permissions p JOIN a ON a.id = p.agreement_id), '[]'),
+  -- Record shares: a role by its id (named by the model), timestamps in UTC, an
+  -- infinite one as 'infinity' / '-infinity' (to_char gives NULL for those).
+  'record_shares', COALESCE((SELECT jsonb_agg(jsonb_build_object(
+        'object_type', s.object_type, 'record_id', s.record_id, 'user_id', s.user_id,
+        'role_id', s.role_id, 'scope', s.scope, 'access', s.access,
+        'valid_from', CASE WHEN isfinite(s.valid_from)
+                           THEN to_char(s.valid_from AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+                           ELSE s.valid_from::text END,
+        'valid_until', CASE WHEN isfinite(s.valid_until)
+                            THEN to_char(s.valid_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+                            ELSE s.valid_until::text END,
+        'note', s.note, 'granted_by', s.granted_by))
+      FROM sharing.record_shares s JOIN c ON s.company_id = c.id), '[]')
 )::text
 $$;

@@ -1,7 +1,11 @@
 //! The differential test: on random organizations (seeded, reproducible), the
 //! compiled engine and the plain-SQL reference (tests/reference.sql) agree on every
 //! (viewer, record, action) — through the functions and through real queries on
-//! protected tables as each viewer.
+//! protected tables as each viewer. The records live in three tables: `deals` (one
+//! assignee), `contacts` (none) and `tickets` (participants, `bigint[]`), and carry
+//! record shares of every kind (user, role, role and subordinates; read and
+//! read_write; live, expired, not yet valid, ending exactly at `now()`, open-ended;
+//! some left behind in another company by a transfer).
 //!
 //! Each org lives in one transaction that is rolled back; `PG_SHARING_ORGS` sets
 //! how many (default 200), `PG_SHARING_SEED` the first seed.
@@ -15,7 +19,14 @@ use rand::{Rng, SeedableRng};
 use std::fmt::Write;
 
 const LEVELS: [&str; 3] = ["none", "owned", "all"];
-const TYPES: [&str; 2] = ["deals", "contacts"];
+const TYPES: [&str; 3] = ["deals", "contacts", "tickets"];
+/// The protected tables and their object types (one table per type): the
+/// assignee argument of the decision for each, as an SQL expression.
+const TABLES: [(&str, &str); 3] = [
+    ("deals", "array_remove(ARRAY[assignee_id], NULL)"),
+    ("contacts", "NULL::bigint[]"),
+    ("tickets", "participants"),
+];
 const ACTIONS: [&str; 4] = ["create", "view", "edit", "delete"];
 
 struct RandomOrg {
@@ -34,6 +45,9 @@ fn random_org(rng: &mut StdRng) -> RandomOrg {
     let mut next_role = 1000i64;
     let mut next_user = 1i64;
     let mut next_rule = 1i64;
+    // Per company: its users and its roles (as SQL expressions), for record shares.
+    let mut company_users: Vec<Vec<i64>> = Vec::new();
+    let mut company_roles: Vec<Vec<String>> = Vec::new();
     for t in TYPES {
         let owd = ["private", "private", "public_read", "public_read_write"]
             .choose(rng)
@@ -103,10 +117,12 @@ fn random_org(rng: &mut StdRng) -> RandomOrg {
             roles.push((id.to_string(), depth));
         }
         // Users with one to three roles; some pending/disabled, rare superusers.
+        let mut these_users = Vec::new();
         for _ in 0..rng.gen_range(2..=6) {
             let id = next_user;
             next_user += 1;
             users.push(id);
+            these_users.push(id);
             let status = [
                 "active", "active", "active", "active", "pending", "disabled",
             ]
@@ -151,6 +167,8 @@ fn random_org(rng: &mut StdRng) -> RandomOrg {
             writeln!(sql, "INSERT INTO sharing.sharing_rules (id, company_id, object_type, source_role, source_scope, target_role, target_scope, access) VALUES ({next_rule}, {company}, {t}, {s}, '{ss}', {tr}, '{ts}', '{access}');").unwrap();
             next_rule += 1;
         }
+        company_users.push(these_users);
+        company_roles.push(roles.into_iter().map(|(r, _)| r).collect());
     }
     // Agreements between ordered pairs of companies.
     let mut agreement = 1;
@@ -169,20 +187,39 @@ fn random_org(rng: &mut StdRng) -> RandomOrg {
             }
         }
     }
-    // Records: owners from any company, mostly their own company, some assignees.
-    for (t, with_assignee) in [("deals", true), ("contacts", false)] {
+    // Records: owners from any company, mostly their own company, some assignees,
+    // some participants (none, NULL, a NULL among them, up to four users).
+    let mut records: Vec<(&str, i64, Option<usize>)> = Vec::new();
+    for t in TYPES {
         for id in 1..=rng.gen_range(12..=24) {
             let owner = if rng.gen_bool(0.05) {
                 "NULL".to_string()
             } else {
                 users.choose(rng).unwrap().to_string()
             };
-            let company = if rng.gen_bool(0.03) {
-                "NULL".to_string()
+            let company_ix = if rng.gen_bool(0.03) {
+                None
             } else {
-                companies.choose(rng).unwrap().to_string()
+                Some(rng.gen_range(0..companies.len()))
             };
-            if with_assignee {
+            records.push((t, id, company_ix));
+            let company = company_ix.map_or("NULL".to_string(), |i| companies[i].to_string());
+            if t == "tickets" {
+                let participants = match rng.gen_range(0..10) {
+                    0 => "NULL".to_string(),
+                    1 => "'{}'".to_string(),
+                    k => {
+                        let mut p: Vec<String> = (0..rng.gen_range(1..=4))
+                            .map(|_| users.choose(rng).unwrap().to_string())
+                            .collect();
+                        if k == 2 {
+                            p.push("NULL".into());
+                        }
+                        format!("ARRAY[{}]::bigint[]", p.join(", "))
+                    }
+                };
+                writeln!(sql, "INSERT INTO {t} (id, owner_id, company_id, participants, amount) VALUES ({id}, {owner}, {company}, {participants}, {id});").unwrap();
+            } else if t == "deals" {
                 let assignee = if rng.gen_bool(0.4) {
                     users.choose(rng).unwrap().to_string()
                 } else {
@@ -192,6 +229,75 @@ fn random_org(rng: &mut StdRng) -> RandomOrg {
             } else {
                 writeln!(sql, "INSERT INTO {t} (id, owner_id, company_id, amount) VALUES ({id}, {owner}, {company}, {id});").unwrap();
             }
+        }
+    }
+    // Record shares, inserted as the DBA (not judged; the company comes from the
+    // record), to users and roles of the record's company.
+    let periods = [
+        // open-ended from now (the default valid_from)
+        ("DEFAULT", "NULL"),
+        ("now() - interval '3 days'", "NULL"),
+        // live, with an end
+        ("now() - interval '1 hour'", "now() + interval '1 hour'"),
+        // expired
+        ("now() - interval '2 days'", "now() - interval '1 day'"),
+        // not yet valid
+        ("now() + interval '1 day'", "NULL"),
+        ("now() + interval '1 second'", "now() + interval '1 day'"),
+        // ends exactly now: no longer live
+        ("now() - interval '1 hour'", "now()"),
+        // starts exactly now: live
+        ("now()", "now() + interval '1 minute'"),
+    ];
+    let mut next_share = 1i64;
+    let mut shared = Vec::new();
+    for &(t, id, company_ix) in &records {
+        let Some(ci) = company_ix else { continue };
+        if !rng.gen_bool(0.45) {
+            continue;
+        }
+        shared.push((t, id));
+        for _ in 0..rng.gen_range(1..=3) {
+            let (from, until) = *periods.choose(rng).unwrap();
+            let access = ["read", "read_write"].choose(rng).unwrap();
+            let (user, role, scope) = match rng.gen_range(0..3) {
+                0 => (
+                    company_users[ci].choose(rng).unwrap().to_string(),
+                    "NULL".to_string(),
+                    "NULL",
+                ),
+                k => (
+                    "NULL".to_string(),
+                    company_roles[ci].choose(rng).unwrap().clone(),
+                    // a role share without a scope is for the role alone
+                    if k == 1 {
+                        ["'role'", "NULL"][rng.gen_range(0..2)]
+                    } else {
+                        "'role_and_subordinates'"
+                    },
+                ),
+            };
+            writeln!(sql, "INSERT INTO sharing.record_shares (id, object_type, record_id, user_id, role_id, scope, access, valid_from, valid_until) VALUES ({next_share}, '{t}', '{id}', {user}, {role}, {scope}, '{access}', {from}, {until});").unwrap();
+            next_share += 1;
+        }
+    }
+    // Shares survive a change of owner, and stop counting when the record leaves
+    // the company they were made in.
+    for &(t, id) in &shared {
+        match rng.gen_range(0..12) {
+            0 => writeln!(
+                sql,
+                "UPDATE {t} SET owner_id = {} WHERE id = {id};",
+                users.choose(rng).unwrap()
+            )
+            .unwrap(),
+            1 => writeln!(
+                sql,
+                "UPDATE {t} SET company_id = {} WHERE id = {id};",
+                companies.choose(rng).unwrap()
+            )
+            .unwrap(),
+            _ => {}
         }
     }
     RandomOrg {
@@ -209,11 +315,14 @@ fn prepare(db: &mut TestDb) -> (Client, String) {
     c.batch_execute(&format!(
         "CREATE TABLE deals (id bigint PRIMARY KEY, owner_id bigint, company_id bigint, assignee_id bigint, amount int);
          CREATE TABLE contacts (id bigint PRIMARY KEY, owner_id bigint, company_id bigint, amount int);
+         CREATE TABLE tickets (id bigint PRIMARY KEY, owner_id bigint, company_id bigint, participants bigint[], amount int);
          SELECT sharing.protect('deals', 'deals', assignee_column => 'assignee_id');
          SELECT sharing.protect('contacts', 'contacts');
+         SELECT sharing.protect('tickets', 'tickets', assignee_column => 'participants');
          CREATE INDEX ON deals (owner_id);
          CREATE INDEX ON contacts (owner_id);
-         GRANT SELECT, INSERT, UPDATE, DELETE ON deals, contacts TO {app};
+         CREATE INDEX ON tickets (owner_id);
+         GRANT SELECT, INSERT, UPDATE, DELETE ON deals, contacts, tickets TO {app};
          GRANT USAGE ON SCHEMA ref TO {app};
          INSERT INTO sharing.trusted_app_roles VALUES ('{app}');"
     ))
@@ -263,8 +372,86 @@ fn compare_functions(c: &mut Client) -> (i64, Vec<String>) {
             &[],
         )
         .unwrap();
+    let mut bad: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    let (n, more) = compare_records(c);
+    bad.extend(more);
+    (decisions + n, bad)
+}
+
+/// The records' own decisions, shares and participants included: the record form
+/// of `can_access` for every user against the reference, `explain_access`'s answer
+/// against it, and `who_can_access` against the users for whom it is true.
+fn compare_records(c: &mut Client) -> (i64, Vec<String>) {
+    let recs = TABLES
+        .iter()
+        .map(|(t, a)| format!("SELECT '{t}'::text AS t, '{t}'::regclass AS tbl, id, owner_id, company_id, {a} AS people FROM {t}"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    let decisions: i64 = c
+        .query_one(
+            &format!("SELECT (SELECT count(*) FROM sharing.users) * (SELECT count(*) FROM ({recs}) r) * 4"),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let rows = c
+        .query(
+            &format!(
+                "WITH recs AS ({recs}),
+                 checks AS (
+                   SELECT v.id AS viewer, r.t, r.tbl, r.id, a.action,
+                          sharing.can_access(r.tbl, r.id, a.action, v.id) AS engine,
+                          ref.decide(r.t, a.action, r.owner_id, r.company_id, v.id, r.people, r.id::text) AS reference
+                     FROM sharing.users v CROSS JOIN recs r
+                     CROSS JOIN (VALUES ('create'), ('view'), ('edit'), ('delete')) a (action))
+                 SELECT format('can_access(%s, record %s, %s, viewer %s): engine %s, reference %s', t, id, action, viewer, engine, reference)
+                   FROM checks WHERE engine IS DISTINCT FROM reference
+                 UNION ALL
+                 SELECT format('explain_access(%s, record %s, %s, viewer %s) disagrees with can_access', t, id, action, viewer)
+                   FROM checks c
+                  WHERE (sharing.explain_access(c.tbl, c.id, c.action, c.viewer)->>'allowed')::bool IS DISTINCT FROM c.engine
+                 UNION ALL
+                 SELECT format('who_can_access(%s, record %s, %s): %s, can_access true for %s', t, id, action, who, allowed)
+                   FROM (SELECT r.t, r.id, a.action,
+                                ARRAY(SELECT w.user_id FROM sharing.who_can_access(r.tbl, r.id, a.action) w ORDER BY 1) AS who,
+                                ARRAY(SELECT k.viewer FROM checks k WHERE k.t = r.t AND k.id = r.id AND k.action = a.action AND k.engine ORDER BY 1) AS allowed
+                           FROM recs r CROSS JOIN (VALUES ('create'), ('view'), ('edit'), ('delete')) a (action)) x
+                  WHERE who IS DISTINCT FROM allowed
+                 LIMIT 10"
+            ),
+            &[],
+        )
+        .unwrap();
+    // What the run covered: users admitted by a record share, and by being a
+    // participant (or above one, or sharing a rule with one) of a ticket.
+    let covered = c
+        .query_one(
+            "SELECT count(*) FILTER (WHERE w.reason = 'record_share'),
+                    count(*) FILTER (WHERE t.participants IS NOT NULL AND w.reason IN ('assignee', 'hierarchy', 'sharing_rule')
+                                       AND w.detail->>'via' IS DISTINCT FROM 'owner')
+               FROM (SELECT 'deals'::regclass AS tbl, id, NULL::bigint[] AS participants FROM deals
+                     UNION ALL SELECT 'contacts'::regclass, id, NULL FROM contacts
+                     UNION ALL SELECT 'tickets'::regclass, id, participants FROM tickets) t
+               CROSS JOIN (VALUES ('view'), ('edit')) a (action)
+               CROSS JOIN LATERAL sharing.who_can_access(t.tbl, t.id, a.action) w",
+            &[],
+        )
+        .unwrap();
+    SHARE_GRANTS.fetch_add(
+        covered.get::<_, i64>(0) as usize,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    PARTICIPANT_GRANTS.fetch_add(
+        covered.get::<_, i64>(1) as usize,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     (decisions, rows.iter().map(|r| r.get(0)).collect())
 }
+
+/// Decisions (view, edit) allowed by a record share, over the whole run.
+static SHARE_GRANTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Decisions on tickets allowed through a participant, over the whole run.
+static PARTICIPANT_GRANTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Compare what real queries on the protected tables return, as each viewer.
 fn compare_queries(
@@ -278,24 +465,25 @@ fn compare_queries(
     let mut bad = Vec::new();
     for &v in users {
         // Expected, computed by the DBA (RLS does not apply to superusers).
+        // The reference on the record: its assignees (one, none or participants)
+        // and its record shares.
+        let decide = |t: &str, action: &str| {
+            let people = TABLES.iter().find(|(n, _)| *n == t).unwrap().1;
+            format!("ref.decide('{t}', '{action}', owner_id, company_id, {v}, {people}, id::text)")
+        };
         let expect = |c: &mut Client, t: &str, action: &str, extra: &str| {
-            let assignee = if t == "deals" { "assignee_id" } else { "NULL" };
-            ids(c, &format!(
-                "SELECT id FROM {t} WHERE ref.can_access('{t}', '{action}', owner_id, company_id, {v}, {assignee}) {extra} ORDER BY id"
-            ))
+            ids(
+                c,
+                &format!(
+                    "SELECT id FROM {t} WHERE {} {extra} ORDER BY id",
+                    decide(t, action)
+                ),
+            )
         };
         let mut expected = Vec::new();
-        for t in ["deals", "contacts"] {
+        for (t, _) in TABLES {
             let view = expect(c, t, "view", "");
-            let edit_and_view = expect(
-                c,
-                t,
-                "edit",
-                &format!(
-                    "AND ref.can_access('{t}', 'view', owner_id, company_id, {v}, {})",
-                    if t == "deals" { "assignee_id" } else { "NULL" }
-                ),
-            );
+            let edit_and_view = expect(c, t, "edit", &format!("AND {}", decide(t, "view")));
             let delete = expect(c, t, "delete", "");
             expected.push((t, view, edit_and_view, delete));
         }
@@ -433,7 +621,20 @@ fn run_orgs(name: &str, first: u64, orgs: u64) {
     }
     let index_plans = INDEX_PLANS.load(std::sync::atomic::Ordering::Relaxed);
     let inline_plans = INLINE_PLANS.load(std::sync::atomic::Ordering::Relaxed);
-    println!("differential seeds {first}..{}: {orgs} random orgs, {decisions} decisions through the functions, {queries} protected statements (so far {index_plans} reads planned with an owner-index condition, {inline_plans} with an inlined filter), 0 disagreements", first + orgs - 1);
+    let share_grants = SHARE_GRANTS.load(std::sync::atomic::Ordering::Relaxed);
+    let participant_grants = PARTICIPANT_GRANTS.load(std::sync::atomic::Ordering::Relaxed);
+    println!("differential seeds {first}..{}: {orgs} random orgs, {decisions} decisions through the functions, {queries} protected statements (so far {index_plans} reads planned with an owner-index condition, {inline_plans} with an inlined filter, {share_grants} decisions allowed by a record share, {participant_grants} through a participant), 0 disagreements", first + orgs - 1);
+    // (A handful of orgs may by chance have none; the default run has many.)
+    if orgs >= 20 {
+        assert!(
+            share_grants > 0,
+            "no decision was allowed by a record share"
+        );
+        assert!(
+            participant_grants > 0,
+            "no decision was allowed through a participant"
+        );
+    }
     assert!(index_plans > 0, "no protected read used the owner index");
     assert!(inline_plans > 0, "no protected read used an inlined filter");
 }

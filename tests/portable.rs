@@ -488,3 +488,155 @@ fn the_documented_example_imports_and_round_trips() {
         "the example is exactly what export writes"
     );
 }
+
+/// Shares of every kind on a protected table of company Acme (ORG): a user share
+/// with a note and a grantor, a role share with its subordinates, an expired one,
+/// one not yet valid, one from -infinity to infinity.
+const SHARES: &str = "
+CREATE TABLE deals (id bigint PRIMARY KEY, owner_id bigint, company_id bigint, amount int);
+SELECT sharing.protect('deals', 'deals');
+INSERT INTO deals VALUES (1, 9, 1, 10), (2, 7, 1, 20), (3, 9, 1, 30);
+INSERT INTO sharing.record_shares (object_type, record_id, user_id, access, note, granted_by)
+  VALUES ('deals', '1', 7, 'read', 'for the review', 9);
+INSERT INTO sharing.record_shares (object_type, record_id, role_id, scope, access, valid_from, valid_until)
+  SELECT 'deals', '3', id, 'role_and_subordinates', 'read_write', '2026-01-01 00:00+00', '2999-01-01 00:00+00'
+    FROM sharing.roles WHERE name = 'Sales Director';
+INSERT INTO sharing.record_shares (object_type, record_id, user_id, access, valid_from, valid_until) VALUES
+  ('deals', '3', 7, 'read', '2020-01-01 00:00:00.5+00', '2020-02-01 00:00+00'),
+  ('deals', '2', 9, 'read_write', '2999-01-01 00:00+00', NULL),
+  ('deals', '1', 9, 'read', '-infinity', 'infinity');
+";
+
+/// The shares of company `name`, by names and user ids, timestamps in UTC.
+fn shares_of(c: &mut Client, name: &str) -> Vec<String> {
+    c.batch_execute("SET TimeZone = 'UTC'").unwrap();
+    let rows = c
+        .query(
+            "SELECT format('%s %s user=%s role=%s scope=%s %s %s..%s note=%s by=%s', s.object_type, s.record_id,
+                           s.user_id, r.name, s.scope, s.access, s.valid_from, s.valid_until, s.note, s.granted_by)
+               FROM sharing.record_shares s
+               JOIN sharing.companies c ON c.id = s.company_id
+               LEFT JOIN sharing.roles r ON r.id = s.role_id
+              WHERE c.name = $1 ORDER BY 1",
+            &[&name],
+        )
+        .unwrap();
+    c.batch_execute("RESET TimeZone").unwrap();
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
+/// who_can_access for every record of deals and every action, as text.
+fn who_on_deals(c: &mut Client) -> String {
+    one_str(
+        c,
+        "SELECT string_agg(format('%s/%s:%s', d.id, a, (SELECT string_agg(w.user_id::text || '=' || w.reason, ',' ORDER BY w.user_id)
+                                                       FROM sharing.who_can_access('deals', d.id, a) w)), ' ' ORDER BY d.id, a)
+           FROM deals d, unnest(ARRAY['view', 'edit', 'delete']) a",
+    )
+}
+
+#[test]
+fn record_shares_export_and_import() {
+    let a = TestDb::new("sharesa");
+    let b = TestDb::new("sharesb");
+    let mut ca = a.dba();
+    ca.batch_execute(ORG).unwrap();
+    ca.batch_execute(SHARES).unwrap();
+    let doc = export(&mut ca, "Acme");
+    let shares = doc["record_shares"].as_array().expect("record_shares");
+    assert_eq!(shares.len(), 5, "{shares:?}");
+    assert_eq!(
+        shares[0],
+        json!({"object_type": "deals", "record_id": "1", "user": 7, "role": null, "scope": null,
+               "access": "read", "valid_from": shares[0]["valid_from"], "valid_until": null,
+               "note": "for the review", "granted_by": 9})
+    );
+    assert_eq!(shares[1]["valid_from"], "-infinity");
+    assert_eq!(shares[1]["valid_until"], "infinity");
+    let role_share = shares
+        .iter()
+        .find(|s| s["role"] == "Sales Director")
+        .expect("the role share names its role");
+    assert_eq!(role_share["scope"], "role_and_subordinates");
+    assert_eq!(role_share["valid_from"], "2026-01-01T00:00:00.000000Z");
+    assert_eq!(role_share["valid_until"], "2999-01-01T00:00:00.000000Z");
+    assert!(shares
+        .iter()
+        .any(|s| s["valid_from"] == "2020-01-01T00:00:00.500000Z"
+            && s["valid_until"] == "2020-02-01T00:00:00.000000Z"));
+    // The shares' object type is listed.
+    assert!(doc["object_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["name"] == "deals"));
+
+    // A fresh database with the same (empty) table: the DBA's import judges each
+    // share through the table as any DBA INSERT.
+    let mut cb = b.dba();
+    cb.batch_execute("SET TimeZone = 'Asia/Kolkata'").unwrap();
+    cb.batch_execute(
+        "CREATE TABLE deals (id bigint PRIMARY KEY, owner_id bigint, company_id bigint, amount int);
+         SELECT sharing.protect('deals', 'deals');",
+    )
+    .unwrap();
+    let acme = import(&mut cb, &doc).unwrap();
+    assert_eq!(export(&mut cb, "Acme"), doc, "export -> import -> export");
+    assert_eq!(shares_of(&mut ca, "Acme"), shares_of(&mut cb, "Acme"));
+    // With the same records, the same users may do the same things.
+    cb.batch_execute(&format!(
+        "INSERT INTO deals VALUES (1, 9, {acme}, 10), (2, 7, {acme}, 20), (3, 9, {acme}, 30)"
+    ))
+    .unwrap();
+    assert_eq!(who_on_deals(&mut ca), who_on_deals(&mut cb));
+    let who = who_on_deals(&mut cb);
+    assert!(
+        who.contains("7=record_share"),
+        "the imported share counts: {who}"
+    );
+
+    // A share is judged by the record_shares trigger: record 1 belongs to Acme, so
+    // another company's document sharing it is refused whole, at the share's path.
+    let mut other = doc.clone();
+    other["company"]["name"] = "Initech".into();
+    for u in other["users"].as_array_mut().unwrap() {
+        u["id"] = (u["id"].as_i64().unwrap() * 10).into();
+        u["db_role"] = Value::Null;
+    }
+    for s in other["record_shares"].as_array_mut().unwrap() {
+        if let Some(u) = s["user"].as_i64() {
+            s["user"] = (u * 10).into();
+        }
+    }
+    let before = shares_of(&mut cb, "Acme").len();
+    let message = bad(&mut cb, &other, "23514", "$.record_shares[0]");
+    assert!(message.contains("belongs to company"), "{message}");
+    assert_eq!(shares_of(&mut cb, "Acme").len(), before);
+    assert_eq!(
+        one_i64(
+            &mut cb,
+            "SELECT count(*) FROM sharing.companies WHERE name = 'Initech'"
+        ),
+        0
+    );
+    // A superuser viewer's import is judged as that viewer's INSERTs: a share of a
+    // record that does not exist is refused (P0002), as it would be by hand.
+    let mut missing = other.clone();
+    missing["company"]["name"] = "Umbrella".into();
+    for s in missing["record_shares"].as_array_mut().unwrap() {
+        s["record_id"] = "404".into();
+    }
+    cb.batch_execute(&format!(
+        "INSERT INTO sharing.users (id, company_id, name, is_superuser) VALUES (100, {acme}, 'root', true);
+         SET sharing.viewer = '100';"
+    ))
+    .unwrap();
+    let message = bad(&mut cb, &missing, "P0002", "$.record_shares[0]");
+    assert!(message.contains("404"), "{message}");
+    cb.batch_execute("RESET sharing.viewer").unwrap();
+    // Without the shares the same document imports (a document without
+    // record_shares is read as before).
+    other.as_object_mut().unwrap().remove("record_shares");
+    import(&mut cb, &other).unwrap();
+    assert!(export(&mut cb, "Initech").get("record_shares").is_none());
+}

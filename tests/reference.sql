@@ -71,7 +71,29 @@ CREATE FUNCTION ref.can_see(o bigint, v bigint) RETURNS bool LANGUAGE sql STABLE
     ELSE ref.below(o, v) OR ref.rule_covers(o, v, NULL, 'view')
   END $$;
 
-CREATE FUNCTION ref.can_access(t text, action text, o bigint, c bigint, v bigint, a bigint) RETURNS bool
+-- Record shares (SPEC §9): a share of record `rid` of type t counts when it is live
+-- (valid_from <= now() < valid_until, or no end; now() is the transaction's start),
+-- when it was made in the record's company c and c is v's company, when its access
+-- covers the action (read: view; read_write: view and edit; never create or delete),
+-- and when it reaches v: the named user, or a member of the named role, or with
+-- role_and_subordinates a member of a role strictly below it (never above).
+CREATE FUNCTION ref.share_allows(t text, rid text, c bigint, v bigint, action text) RETURNS bool LANGUAGE sql STABLE AS $$
+  SELECT rid IS NOT NULL AND c IS NOT NULL AND EXISTS (
+    SELECT 1
+      FROM sharing.record_shares s
+      JOIN sharing.users vu ON vu.id = v AND vu.company_id = c
+     WHERE s.object_type = t AND s.record_id = rid AND s.company_id = c
+       AND s.valid_from <= now() AND (s.valid_until IS NULL OR now() < s.valid_until)
+       AND (action = 'view' OR (action = 'edit' AND s.access = 'read_write'))
+       AND (s.user_id = v
+            OR (s.role_id IS NOT NULL AND EXISTS (
+                  SELECT 1 FROM sharing.user_roles m
+                   WHERE m.user_id = v AND ref.in_scope(m.role_id, s.role_id, coalesce(s.scope, 'role')))))) $$;
+
+-- The decision on one record: owner o, company c, assignees a (one assignee as a
+-- one-element array, participants as they are, NULL for none), record id rid
+-- (NULL: no record shares are considered).
+CREATE FUNCTION ref.decide(t text, action text, o bigint, c bigint, v bigint, a bigint[], rid text) RETURNS bool
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
   vu sharing.users;
@@ -87,17 +109,31 @@ BEGIN
     RETURN lvl > 0 AND EXISTS (
       SELECT 1 FROM sharing.agreements g JOIN sharing.agreement_permissions p ON p.agreement_id = g.id
        WHERE g.grantor_company = c AND g.grantee_company = vu.company_id
-         AND p.object_type = t AND p.action = can_access.action);
+         AND p.object_type = t AND p.action = decide.action);
   END IF;
   IF lvl = 0 THEN RETURN false; END IF;                                     -- 4
   IF lvl = 2 THEN RETURN true; END IF;
   IF action = 'create' THEN                                                 -- 5
     RETURN coalesce(o = v, false) OR ref.below(o, v);
   END IF;
-  IF o = v OR a = v THEN RETURN true; END IF;
+  IF o = v OR v = ANY (a) THEN RETURN true; END IF;
   SELECT * INTO ot FROM sharing.object_types WHERE name = t;
-  IF ot.grant_via_hierarchy AND (ref.below(o, v) OR ref.below(a, v)) THEN RETURN true; END IF;
-  IF ref.rule_covers(o, v, t, action) OR ref.rule_covers(a, v, t, action) THEN RETURN true; END IF;
-  RETURN (ot.org_wide_default = 'public_read' AND action = 'view')
-      OR (ot.org_wide_default = 'public_read_write' AND action IN ('view', 'edit'));
+  IF ot.grant_via_hierarchy
+     AND (ref.below(o, v) OR EXISTS (SELECT 1 FROM unnest(a) x WHERE ref.below(x, v))) THEN
+    RETURN true;
+  END IF;
+  IF ref.rule_covers(o, v, t, action)
+     OR EXISTS (SELECT 1 FROM unnest(a) x WHERE ref.rule_covers(x, v, t, action)) THEN
+    RETURN true;
+  END IF;
+  IF (ot.org_wide_default = 'public_read' AND action = 'view')
+     OR (ot.org_wide_default = 'public_read_write' AND action IN ('view', 'edit')) THEN
+    RETURN true;
+  END IF;
+  RETURN ref.share_allows(t, rid, c, v, action);
 END $$;
+
+-- The decision without a record (no record shares), one assignee or none.
+CREATE FUNCTION ref.can_access(t text, action text, o bigint, c bigint, v bigint, a bigint) RETURNS bool
+LANGUAGE sql STABLE AS $$
+  SELECT ref.decide(t, action, o, c, v, array_remove(ARRAY[a], NULL), NULL) $$;

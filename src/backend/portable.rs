@@ -7,8 +7,8 @@
 use crate::model::authority::Denial;
 use crate::model::interrupts::Ticker;
 use crate::model::portable::{
-    check_limits, export_document, parse, CompanyDoc, CompanyRows, MAX_MEMBERSHIPS, MAX_ROLES,
-    MAX_SHARING_RULES, MAX_USERS,
+    check_limits, export_document, parse, CompanyDoc, CompanyRows, MAX_MEMBERSHIPS,
+    MAX_RECORD_SHARES, MAX_ROLES, MAX_SHARING_RULES, MAX_USERS,
 };
 use crate::pg::errors::{invalid_parameter, raise, spi_failed};
 use crate::pg::spi::read_text;
@@ -93,8 +93,9 @@ pub fn import_company(document: &serde_json::Value) -> i64 {
             format!("import_company: {e}"),
             Some(&format!(
                 "a document holds at most {MAX_ROLES} roles, {MAX_USERS} users, \
-                 {MAX_MEMBERSHIPS} role memberships and {MAX_SHARING_RULES} sharing rules \
-                 (docs/org-format.md); split the company or load the rest with plain INSERTs"
+                 {MAX_MEMBERSHIPS} role memberships, {MAX_SHARING_RULES} sharing rules and \
+                 {MAX_RECORD_SHARES} record shares (docs/org-format.md); split the company or \
+                 load the rest with plain INSERTs"
             )),
         )
     });
@@ -263,6 +264,7 @@ pub fn import_company(document: &serde_json::Value) -> i64 {
         );
     }
     for (i, a) in doc.agreements.iter().enumerate() {
+        tick.tick();
         let path = format!("$.agreements[{i}]");
         let grantee = exec(
             &path,
@@ -305,6 +307,34 @@ pub fn import_company(document: &serde_json::Value) -> i64 {
                 ],
             );
         }
+    }
+    // Record shares last: their grantees exist now. Each goes through the table, so
+    // the record_shares trigger judges it as any INSERT (the record's company, the
+    // grantee's, who may share; docs/org-format.md).
+    for (i, s) in doc.record_shares.iter().enumerate() {
+        tick.tick();
+        exec(
+            &format!("$.record_shares[{i}]"),
+            "INSERT INTO sharing.record_shares (object_type, record_id, company_id, user_id, role_id,
+                                                scope, access, valid_from, valid_until, note, granted_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7,
+                     COALESCE($8::timestamp AT TIME ZONE 'UTC', now()),
+                     $9::timestamp AT TIME ZONE 'UTC', $10, $11)
+             RETURNING id",
+            vec![
+                text(&s.object_type),
+                text(&s.record_id),
+                company_id.into(),
+                s.user.into(),
+                s.role.as_ref().map(|n| role_ids[n.as_str()]).into(),
+                s.scope.map(|x| x.as_str().to_string()).into(),
+                text(s.access.as_str()),
+                opt_text(&s.valid_from),
+                opt_text(&s.valid_until),
+                opt_text(&s.note),
+                s.granted_by.into(),
+            ],
+        );
     }
     company_id
 }

@@ -1,5 +1,5 @@
 //! The portable form of one company (docs/org-format.md): roles, permissions, privileges,
-//! users, memberships, sharing rules and outgoing agreements, with names in place
+//! users, memberships, sharing rules, outgoing agreements and record shares, with names in place
 //! of database ids (user ids are the application's own and are kept). Sorted, so
 //! that export → import → export gives the same document.
 //!
@@ -24,6 +24,9 @@ pub const MAX_USERS: usize = 1_000_000;
 pub const MAX_MEMBERSHIPS: usize = 10_000_000;
 /// The most sharing rules.
 pub const MAX_SHARING_RULES: usize = 100_000;
+/// The most record shares. Each is one INSERT judged by the `record_shares`
+/// trigger; a company with more loads the rest with plain INSERTs.
+pub const MAX_RECORD_SHARES: usize = 1_000_000;
 
 /// A document over one of the size limits (`program_limit_exceeded` on the SQL side).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,6 +68,12 @@ pub fn check_limits(doc: &serde_json::Value) -> Result<(), LimitError> {
             len("sharing_rules"),
             MAX_SHARING_RULES,
         ),
+        (
+            "$.record_shares",
+            "record shares",
+            len("record_shares"),
+            MAX_RECORD_SHARES,
+        ),
     ] {
         if count > limit {
             return Err(LimitError {
@@ -93,6 +102,10 @@ pub struct CompanyDoc {
     pub sharing_rules: Vec<RuleDoc>,
     #[serde(default)]
     pub agreements: Vec<AgreementDoc>,
+    /// The company's record shares. Left out when there are none, so that a
+    /// company without shares exports exactly as before they existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub record_shares: Vec<ShareDoc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,6 +207,35 @@ pub struct AgreementPermissionDoc {
     pub action: Action,
 }
 
+/// One record share (`sharing.record_shares`): the record by object type and id
+/// (the id column's text form), and exactly one grantee — a user of the document by
+/// id, or a role of the document by name with its scope (`role` when left out).
+/// Timestamps as elsewhere (UTC ISO 8601; `infinity` and `-infinity` as such);
+/// `valid_from` left out means the time of the import, `valid_until` null no end.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareDoc {
+    pub object_type: String,
+    pub record_id: String,
+    #[serde(default)]
+    pub user: Option<i64>,
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub scope: Option<RuleScope>,
+    pub access: RuleAccess,
+    #[serde(default)]
+    pub valid_from: Option<String>,
+    #[serde(default)]
+    pub valid_until: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+    /// The user who shared it, kept as a number like the table does (that user
+    /// may be gone, or in another company).
+    #[serde(default)]
+    pub granted_by: Option<i64>,
+}
+
 /// A problem in a document, with the JSON path of the element at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{path}: {message}")]
@@ -247,6 +289,8 @@ impl CompanyDoc {
             a.permissions.sort();
             a.permissions.dedup();
         }
+        // Equal shares are distinct rows: sorted, never deduplicated.
+        self.record_shares.sort();
     }
 
     /// Roles in an order where every `reports_to` and `based_on` target comes first.
@@ -449,6 +493,43 @@ pub fn validate(doc: &CompanyDoc) -> Result<(), DocError> {
             ));
         }
     }
+    for (i, s) in doc.record_shares.iter().enumerate() {
+        tick.tick();
+        let at = |field: &str| format!("$.record_shares[{i}].{field}");
+        if s.object_type.trim().is_empty() {
+            return Err(err(at("object_type"), "object type must not be empty"));
+        }
+        if s.record_id.is_empty() {
+            return Err(err(at("record_id"), "record id must not be empty"));
+        }
+        match (&s.user, &s.role) {
+            (Some(u), None) => {
+                if !user_ids.contains(u) {
+                    return Err(err(
+                        at("user"),
+                        format!("user {u} is not a user of the document (records are shared inside their company)"),
+                    ));
+                }
+                if s.scope.is_some() {
+                    return Err(err(
+                        at("scope"),
+                        "a scope goes with a role, not with a user",
+                    ));
+                }
+            }
+            (None, Some(r)) => {
+                if !role_names.contains_key(r.as_str()) {
+                    return Err(err(at("role"), format!("unknown role \"{r}\"")));
+                }
+            }
+            _ => {
+                return Err(err(
+                    format!("$.record_shares[{i}]"),
+                    "a share names exactly one grantee: user or role",
+                ))
+            }
+        }
+    }
     Ok(())
 }
 
@@ -507,6 +588,9 @@ pub struct CompanyRows {
     pub sharing_rules: Vec<RawRule>,
     pub agreements: Vec<RawAgreement>,
     pub agreement_permissions: Vec<RawAgreementPermission>,
+    /// Absent from rows rendered before record shares existed.
+    #[serde(default)]
+    pub record_shares: Vec<RawShare>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -581,6 +665,20 @@ pub struct RawAgreementPermission {
     pub agreement_id: i64,
     pub object_type: String,
     pub action: Action,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RawShare {
+    pub object_type: String,
+    pub record_id: String,
+    pub user_id: Option<i64>,
+    pub role_id: Option<i64>,
+    pub scope: Option<RuleScope>,
+    pub access: RuleAccess,
+    pub valid_from: Option<String>,
+    pub valid_until: Option<String>,
+    pub note: Option<String>,
+    pub granted_by: Option<i64>,
 }
 
 /// Build the portable document from a company's rows: ids become names, only the
@@ -699,6 +797,32 @@ pub fn export_document(rows: &CompanyRows) -> Option<CompanyDoc> {
                 .collect(),
         })
         .collect();
+    // A share to a role of another company cannot exist (the trigger refuses it);
+    // one whose role is not in the rows is left out rather than misnamed.
+    let record_shares = rows
+        .record_shares
+        .iter()
+        .filter_map(|s| {
+            tick.tick();
+            let role = match s.role_id {
+                Some(r) => Some(role_name.get(&r)?.to_string()),
+                None => None,
+            };
+            used_types.insert(&s.object_type);
+            Some(ShareDoc {
+                object_type: s.object_type.clone(),
+                record_id: s.record_id.clone(),
+                user: s.user_id,
+                scope: role.as_ref().map(|_| s.scope.unwrap_or(RuleScope::Role)),
+                role,
+                access: s.access,
+                valid_from: s.valid_from.clone(),
+                valid_until: s.valid_until.clone(),
+                note: s.note.clone(),
+                granted_by: s.granted_by,
+            })
+        })
+        .collect();
     let object_types = rows
         .object_types
         .iter()
@@ -715,6 +839,7 @@ pub fn export_document(rows: &CompanyRows) -> Option<CompanyDoc> {
         users,
         sharing_rules,
         agreements,
+        record_shares,
     };
     doc.normalize();
     Some(doc)
@@ -880,6 +1005,193 @@ mod tests {
             "$.roles: the document has 100001 roles; the limit is 100000"
         );
         assert_eq!(check_limits(&minimal()), Ok(()));
+    }
+
+    fn with_shares() -> serde_json::Value {
+        let mut v = minimal();
+        v["record_shares"] = serde_json::json!([
+            {"object_type": "deals", "record_id": "42", "role": "Staff", "scope": "role_and_subordinates",
+             "access": "read_write", "valid_from": "2026-01-02T03:04:05.000000Z",
+             "valid_until": "2026-02-01T00:00:00.000000Z", "note": "handover", "granted_by": 7},
+            {"object_type": "deals", "record_id": "42", "user": 7, "access": "read"},
+            {"object_type": "contacts", "record_id": "9", "user": 7, "access": "read",
+             "valid_from": "-infinity", "valid_until": null, "granted_by": 999}
+        ]);
+        v
+    }
+
+    /// Shares survive serde both ways, in canonical order; a role share without a
+    /// scope is `role` only in the database, the document keeps what it was given.
+    #[test]
+    fn record_shares_round_trip_through_serde() {
+        let mut doc = parse_value(&with_shares()).unwrap();
+        assert_eq!(doc.record_shares.len(), 3);
+        let user_share = &doc.record_shares[1];
+        assert_eq!(
+            (user_share.user, &user_share.role, user_share.scope),
+            (Some(7), &None, None)
+        );
+        assert_eq!(user_share.access, RuleAccess::Read);
+        assert_eq!(
+            doc.record_shares[0].scope,
+            Some(RuleScope::RoleAndSubordinates)
+        );
+        doc.normalize();
+        let order: Vec<(&str, &str, Option<i64>)> = doc
+            .record_shares
+            .iter()
+            .map(|s| (s.object_type.as_str(), s.record_id.as_str(), s.user))
+            .collect();
+        assert_eq!(
+            order,
+            vec![
+                ("contacts", "9", Some(7)),
+                ("deals", "42", None),
+                ("deals", "42", Some(7))
+            ]
+        );
+        let text = serde_json::to_string(&doc).unwrap();
+        let again = parse(&text).unwrap();
+        assert_eq!(again, doc);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["record_shares"][0]["valid_from"], "-infinity");
+        assert_eq!(
+            v["record_shares"][0]["valid_until"],
+            serde_json::Value::Null
+        );
+        assert_eq!(v["record_shares"][1]["role"], "Staff");
+        assert_eq!(v["record_shares"][1]["scope"], "role_and_subordinates");
+        assert_eq!(v["record_shares"][1]["access"], "read_write");
+        assert_eq!(v["record_shares"][1]["granted_by"], 7);
+        // Equal shares are two rows and stay two.
+        let mut twice = doc.clone();
+        twice.record_shares.push(twice.record_shares[0].clone());
+        twice.normalize();
+        assert_eq!(twice.record_shares.len(), 4);
+    }
+
+    /// A document without shares parses as before, and exports without the key.
+    #[test]
+    fn documents_without_shares_are_unchanged() {
+        let doc = parse_value(&minimal()).unwrap();
+        assert!(doc.record_shares.is_empty());
+        let v = serde_json::to_value(&doc).unwrap();
+        assert!(v.get("record_shares").is_none(), "{v}");
+        let mut v = minimal();
+        v["record_shares"] = serde_json::json!([]);
+        assert_eq!(parse_value(&v).unwrap(), doc);
+    }
+
+    #[test]
+    fn bad_record_shares_are_refused_at_their_path() {
+        let cases: [(&str, serde_json::Value, &str); 7] = [
+            (
+                "both grantees",
+                serde_json::json!({"user": 7, "role": "Staff"}),
+                "$.record_shares[0]",
+            ),
+            ("no grantee", serde_json::json!({}), "$.record_shares[0]"),
+            (
+                "unknown role",
+                serde_json::json!({"role": "Ghost"}),
+                "$.record_shares[0].role",
+            ),
+            (
+                "user of no document",
+                serde_json::json!({"user": 8}),
+                "$.record_shares[0].user",
+            ),
+            (
+                "scope with a user",
+                serde_json::json!({"user": 7, "scope": "role"}),
+                "$.record_shares[0].scope",
+            ),
+            (
+                "bad access",
+                serde_json::json!({"user": 7, "access": "delete"}),
+                "$.record_shares[0].access",
+            ),
+            (
+                "empty id",
+                serde_json::json!({"user": 7, "record_id": ""}),
+                "$.record_shares[0].record_id",
+            ),
+        ];
+        for (what, patch, path) in cases {
+            let mut share =
+                serde_json::json!({"object_type": "deals", "record_id": "1", "access": "read"});
+            for (k, val) in patch.as_object().unwrap() {
+                share[k] = val.clone();
+            }
+            let mut v = minimal();
+            v["record_shares"] = serde_json::json!([share]);
+            let e = parse_value(&v).unwrap_err();
+            assert_eq!(e.path, path, "{what}: {e}");
+        }
+        let mut v = minimal();
+        v["record_shares"] = serde_json::json!([{"object_type": "deals", "record_id": "1", "user": 7, "access": "read", "surprise": 1}]);
+        assert!(parse_value(&v).unwrap_err().message.contains("surprise"));
+    }
+
+    /// The rows of the database become the document: role ids become names, the
+    /// shares' object types are listed, the grantee's scope is kept.
+    #[test]
+    fn export_document_names_the_roles_of_shares() {
+        let rows: CompanyRows = serde_json::from_value(serde_json::json!({
+            "company": {"id": 1, "name": "Acme"},
+            "object_types": [
+                {"name": "deals", "org_wide_default": "private", "grant_via_hierarchy": true},
+                {"name": "tickets", "org_wide_default": "private", "grant_via_hierarchy": false},
+                {"name": "unused", "org_wide_default": "private", "grant_via_hierarchy": true}
+            ],
+            "roles": [{"id": 5, "name": "Staff", "description": null, "reports_to": null, "based_on": null,
+                       "is_admin": false, "is_default": true, "is_protected": false}],
+            "role_permissions": [], "role_privileges": [],
+            "users": [{"id": 7, "name": "ann", "status": "active", "is_superuser": false,
+                       "is_super_company_member": false, "db_role": null}],
+            "user_roles": [{"user_id": 7, "role_id": 5, "assigned_at": null}],
+            "sharing_rules": [], "agreements": [], "agreement_permissions": [],
+            "record_shares": [
+                {"object_type": "tickets", "record_id": "3", "user_id": null, "role_id": 5, "scope": "role",
+                 "access": "read_write", "valid_from": "2026-01-02T03:04:05.000000Z", "valid_until": "infinity",
+                 "note": null, "granted_by": null},
+                {"object_type": "deals", "record_id": "1", "user_id": 7, "role_id": null, "scope": null,
+                 "access": "read", "valid_from": "2026-01-02T03:04:05.000000Z", "valid_until": null,
+                 "note": "n", "granted_by": 7}
+            ]
+        }))
+        .unwrap();
+        let doc = export_document(&rows).unwrap();
+        let types: Vec<&str> = doc.object_types.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(types, vec!["deals", "tickets"]);
+        assert_eq!(doc.record_shares[0].user, Some(7));
+        assert_eq!(doc.record_shares[1].role.as_deref(), Some("Staff"));
+        assert_eq!(doc.record_shares[1].scope, Some(RuleScope::Role));
+        assert_eq!(
+            doc.record_shares[1].valid_until.as_deref(),
+            Some("infinity")
+        );
+        validate(&doc).unwrap();
+        // Rows from before record shares existed have no key at all.
+        let rows: CompanyRows = serde_json::from_value(rows_without_shares()).unwrap();
+        assert!(export_document(&rows).unwrap().record_shares.is_empty());
+    }
+
+    fn rows_without_shares() -> serde_json::Value {
+        serde_json::json!({
+            "company": {"id": 1, "name": "Acme"}, "object_types": [], "roles": [],
+            "role_permissions": [], "role_privileges": [], "users": [], "user_roles": [],
+            "sharing_rules": [], "agreements": [], "agreement_permissions": []
+        })
+    }
+
+    #[test]
+    fn the_share_limit_is_checked_on_the_raw_document() {
+        let shares = vec![serde_json::Value::Null; MAX_RECORD_SHARES + 1];
+        let v = serde_json::json!({"format": FORMAT, "record_shares": shares});
+        let e = check_limits(&v).unwrap_err();
+        assert_eq!(e.path, "$.record_shares");
+        assert_eq!(e.count, MAX_RECORD_SHARES + 1);
     }
 
     /// Validation and ordering times of long chains (not asserted):
