@@ -19,6 +19,14 @@ drops=''.join(f"DROP FUNCTION sharing.{n}({t});\n" for n,t in dropped)
 shares=open('sql/shares.sql').read()
 shares=re.sub(r"CREATE FUNCTION .*?\$\$;\n", "", shares, flags=re.S)
 shares=shares[shares.index('CREATE TABLE sharing.record_shares'):]
+# The table before the functions (SQL functions that read it are checked when
+# created), its triggers and policies after them.
+cut=shares.index("SELECT pg_catalog.pg_extension_config_dump('sharing.record_shares_id_seq', '');\n")
+cut+=len("SELECT pg_catalog.pg_extension_config_dump('sharing.record_shares_id_seq', '');\n")
+shares_table, shares=shares[:cut], shares[cut:]
+audit=open('sql/audit.sql').read()
+a=audit.index('CREATE POLICY audit_log_own_company')
+audit_policy='DROP POLICY audit_log_own_company ON sharing.audit_log;\n'+audit[a:audit.index(';',a)+1]+'\n'
 prot=open('sql/protect.sql').read()
 a=prot.index('CREATE VIEW sharing._agreements_with_permissions')
 b=prot.index(';\n',a)+2
@@ -55,8 +63,14 @@ SELECT r.id, CASE r.name WHEN 'Administrator' THEN 'administrator' WHEN 'Manager
 -- Record shares name a record by the protected table's id column.
 ALTER TABLE sharing.protected_tables ADD COLUMN id_column name;
 
+-- Record shares (as sql/shares.sql): the table first.
+{shares_table}
 -- New and changed functions.
 {fd}
+-- A table dropped while protected leaves the registry.
+CREATE EVENT TRIGGER sharing_forget_dropped_tables ON sql_drop
+    EXECUTE FUNCTION sharing._forget_dropped_tables();
+
 -- trusted_app_roles: a DBA session only.
 DROP TRIGGER trusted_app_roles_guard ON sharing.trusted_app_roles;
 CREATE TRIGGER trusted_app_roles_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.trusted_app_roles
@@ -69,8 +83,10 @@ ALTER VIEW sharing.shared_with_you SET (security_barrier = true);
 
 -- Internal tables, tenant isolation and the effect check (as sql/tenancy.sql).
 {tenancy}
--- Record shares (as sql/shares.sql).
+-- Record shares (as sql/shares.sql): triggers and row level security; the audit
+-- entries of shares are read like the shares.
 {shares}
+{audit_policy}
 -- Protected tables whose `id` column can name records get record shares; every
 -- protected table gets the transfer trigger and the new policies.
 -- (A migration, not a change of anyone's: not in the audit log.)

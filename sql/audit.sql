@@ -73,4 +73,10 @@ $$;
 -- without a viewer, nothing. Superusers (DBAs) bypass row level security.
 ALTER TABLE sharing.audit_log ENABLE ROW LEVEL SECURITY;
 CREATE POLICY audit_log_own_company ON sharing.audit_log FOR SELECT
-    USING (company_id = (SELECT sharing._viewer_company()));
+    USING (company_id = (SELECT sharing._viewer_company())
+           AND (table_name <> 'record_shares'
+                -- a share's entries: as the share itself (sql/shares.sql), without
+                -- the record lookup
+                OR (SELECT sharing._config_manages_sharing())
+                OR (coalesce(new_row, old_row) ->> 'user_id')::bigint = (SELECT sharing.current_viewer())
+                OR (coalesce(new_row, old_row) ->> 'granted_by')::bigint = (SELECT sharing.current_viewer())));

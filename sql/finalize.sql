@@ -28,6 +28,10 @@ GRANT EXECUTE ON FUNCTION sharing._shared_ids_uuid(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._config_all() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._config_company() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._check_transfer(text, bigint, bigint, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._check_assignment(text, bigint, bigint, bigint[], bigint[]) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._as_ids(jsonb) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._config_manages_sharing() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._may_manage_share(text, text, bigint) TO PUBLIC;
 -- Each viewer may read their own effective permissions.
 GRANT EXECUTE ON FUNCTION sharing.my_permissions() TO PUBLIC;
 -- The agreement views show only the viewer's own company's agreements.

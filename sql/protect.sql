@@ -141,12 +141,15 @@ BEGIN
                     FOR EACH STATEMENT EXECUTE FUNCTION sharing._refuse_truncate()', tbl);
     -- Transfers (a new owner or company) are checked against the old row. Row
     -- triggers of a partitioned table are cloned to its partitions, present and future.
+    -- So are new assignees (an assignment gives access like a share).
     IF NOT (SELECT c.relispartition FROM pg_class c WHERE c.oid = tbl) THEN
         EXECUTE format('CREATE TRIGGER sharing_transfer BEFORE UPDATE ON %s FOR EACH ROW
-                        WHEN (OLD.%I IS DISTINCT FROM NEW.%I OR OLD.%I IS DISTINCT FROM NEW.%I)
-                        EXECUTE FUNCTION sharing._transfer_guard(%L, %L, %L)',
+                        WHEN (OLD.%I IS DISTINCT FROM NEW.%I OR OLD.%I IS DISTINCT FROM NEW.%I%s)
+                        EXECUTE FUNCTION sharing._transfer_guard(%L, %L, %L, %L)',
                        tbl, owner_column, owner_column, company_column, company_column,
-                       object_type, owner_column, company_column);
+                       CASE WHEN assignee_column IS NULL THEN ''
+                            ELSE format(' OR OLD.%I IS DISTINCT FROM NEW.%I', assignee_column, assignee_column) END,
+                       object_type, owner_column, company_column, coalesce(assignee_column, ''));
     END IF;
     -- Last: this ALTER TABLE fires the partition event trigger, which then finds
     -- the policies already in place.
@@ -187,7 +190,8 @@ END
 $$;
 
 -- A transfer: an UPDATE that changes the owner or the company of a protected
--- record (TG_ARGV: object type, owner column, company column).
+-- record; an assignment: one that adds assignees (TG_ARGV: object type, owner
+-- column, company column, assignee column or '').
 CREATE FUNCTION sharing._transfer_guard() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -196,11 +200,43 @@ DECLARE
     o jsonb := to_jsonb(OLD);
     n jsonb := to_jsonb(NEW);
 BEGIN
-    PERFORM sharing._check_transfer(TG_ARGV[0], (o ->> TG_ARGV[1])::bigint, (o ->> TG_ARGV[2])::bigint,
-                                    (n ->> TG_ARGV[1])::bigint, (n ->> TG_ARGV[2])::bigint);
+    IF (o -> TG_ARGV[1]) IS DISTINCT FROM (n -> TG_ARGV[1]) OR (o -> TG_ARGV[2]) IS DISTINCT FROM (n -> TG_ARGV[2]) THEN
+        PERFORM sharing._check_transfer(TG_ARGV[0], (o ->> TG_ARGV[1])::bigint, (o ->> TG_ARGV[2])::bigint,
+                                        (n ->> TG_ARGV[1])::bigint, (n ->> TG_ARGV[2])::bigint);
+    END IF;
+    IF coalesce(TG_ARGV[3], '') <> '' AND (o -> TG_ARGV[3]) IS DISTINCT FROM (n -> TG_ARGV[3]) THEN
+        PERFORM sharing._check_assignment(TG_ARGV[0], (o ->> TG_ARGV[1])::bigint, (o ->> TG_ARGV[2])::bigint,
+                                          sharing._as_ids(o -> TG_ARGV[3]), sharing._as_ids(n -> TG_ARGV[3]));
+    END IF;
     RETURN NEW;
 END
 $$;
+
+-- An assignee value as ids: one id, or the ids of a participants array.
+CREATE FUNCTION sharing._as_ids(v jsonb) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE jsonb_typeof(v)
+               WHEN 'array' THEN ARRAY(SELECT x::bigint FROM jsonb_array_elements_text(v) x WHERE x IS NOT NULL)
+               WHEN 'number' THEN ARRAY[(v #>> '{}')::bigint]
+               ELSE ARRAY[]::bigint[] END
+$$;
+
+-- A table dropped while protected leaves the registry (and can no longer be
+-- named by a record share).
+CREATE FUNCTION sharing._forget_dropped_tables() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM sharing.protected_tables p
+     WHERE p.table_name::oid IN (SELECT d.objid FROM pg_event_trigger_dropped_objects() d
+                                  WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0);
+END
+$$;
+CREATE EVENT TRIGGER sharing_forget_dropped_tables ON sql_drop
+    EXECUTE FUNCTION sharing._forget_dropped_tables();
 
 -- The registry of protected tables is internal (not writable by anyone but the
 -- extension): protect() and unprotect() change it through these two functions,
@@ -210,7 +246,7 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF NOT pg_has_role(sharing._asking_role()::name, (SELECT c.relowner FROM pg_class c WHERE c.oid = tbl), 'USAGE') THEN
+    IF NOT coalesce(pg_has_role(sharing._asking_role()::name, (SELECT c.relowner FROM pg_class c WHERE c.oid = tbl), 'USAGE'), false) THEN
         RAISE EXCEPTION 'role "%" does not own table %', sharing._asking_role(), tbl
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'only the owner of a table (or a member of its owning role) may protect or unprotect it';
@@ -298,6 +334,18 @@ BEGIN
         RAISE EXCEPTION '"%" is not a table', tbl
             USING ERRCODE = 'wrong_object_type',
                   HINT = 'protect the tables a view reads from, and give the view security_invoker = true';
+    END IF;
+    IF (SELECT c.relpersistence FROM pg_class c WHERE c.oid = tbl) = 't' THEN
+        RAISE EXCEPTION '% is a temporary table: pg_sharing protects permanent tables only', tbl
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'a temporary table is private to its session already';
+    END IF;
+    -- The records of an object type are named by their ids (record shares): a second
+    -- table under a type is a global decision, as creating a type is.
+    IF EXISTS (SELECT 1 FROM sharing.protected_tables p JOIN pg_class c ON c.oid = p.table_name::oid
+                WHERE p.object_type = protect.object_type AND p.table_name <> tbl
+                  AND NOT c.relispartition) THEN
+        PERFORM sharing._require_dba(format('protect %s as "%s", which another table already is', tbl, object_type));
     END IF;
     FOREACH col IN ARRAY ARRAY[owner_column, company_column]
                         || CASE WHEN assignee_column IS NULL THEN ARRAY[]::name[] ELSE ARRAY[assignee_column] END LOOP

@@ -112,7 +112,7 @@ DECLARE
 BEGIN
     present := false;
     has_table := false;
-    FOR t IN SELECT p.table_name FROM sharing.protected_tables p
+    FOR t IN SELECT p.table_name FROM sharing.protected_tables p JOIN pg_class c ON c.oid = p.table_name::oid
               WHERE p.object_type = _share_target.object_type AND p.id_column IS NOT NULL
               ORDER BY p.table_name::oid LOOP
         has_table := true;
@@ -204,7 +204,9 @@ BEGIN
     END IF;
     viewer := sharing.current_viewer();
     IF viewer IS NOT NULL THEN
+        -- What an acting viewer cannot choose: who granted it, and when.
         NEW.granted_by := viewer;
+        NEW.created_at := CASE WHEN TG_OP = 'UPDATE' THEN OLD.created_at ELSE now() END;
     END IF;
     RETURN NEW;
 END
@@ -215,10 +217,18 @@ CREATE TRIGGER record_shares_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.
 CREATE TRIGGER z_audit AFTER INSERT OR UPDATE OR DELETE ON sharing.record_shares
     FOR EACH ROW EXECUTE FUNCTION sharing._audit();
 
--- Tenant isolation, as for the other configuration tables.
+-- Tenant isolation, and inside a company: a share names a record and a note, so an
+-- acting viewer reads the shares they granted or received, every share of the
+-- company with manage_sharing (admins included), and the shares of records they
+-- could share themselves (one record read per such row, asked last).
 ALTER TABLE sharing.record_shares ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant ON sharing.record_shares
-    USING ((SELECT sharing._config_all()) OR company_id = (SELECT sharing._config_company()));
+    USING ((SELECT sharing._config_all())
+           OR (company_id = (SELECT sharing._config_company())
+               AND ((SELECT sharing._config_manages_sharing())
+                    OR user_id = (SELECT sharing.current_viewer())
+                    OR granted_by = (SELECT sharing.current_viewer())
+                    OR sharing._may_manage_share(object_type, record_id, company_id))));
 
 -- Helpers (SECURITY INVOKER: the caller needs the same privileges as for the
 -- INSERT or DELETE, and the trigger above judges it the same way).

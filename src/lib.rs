@@ -87,7 +87,11 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/audit.sql",
     name = "audit",
-    requires = ["protect", sql_api::viewer::_asking_role]
+    requires = [
+        "protect",
+        sql_api::viewer::_asking_role,
+        sql_api::shares::_config_manages_sharing
+    ]
 );
 extension_sql_file!(
     "../sql/tenancy.sql",
@@ -115,6 +119,8 @@ extension_sql_file!(
         sql_api::shares::_shared_ids_uuid,
         sql_api::shares::_current_company,
         sql_api::shares::_decide_current_participants,
+        sql_api::shares::_may_manage_share,
+        sql_api::shares::_check_assignment,
         sql_api::guards::_require_privilege
     ]
 );

@@ -545,26 +545,24 @@ fn who_may_share_what() {
     );
 
     // Unsharing: the grantor, the grantee user, a manage_sharing holder, or anyone
-    // who can edit the record; nobody else.
+    // who could share the record; nobody else — to them the share does not exist.
     let share = |c: &mut Client, by: i64, sql: &str| i64_as(c, by, sql);
     let a = share(&mut c, 5, "SELECT sharing.share_record('deals', 5, 9)");
     fails_as(
         &mut c,
         6,
         &format!("SELECT sharing.unshare_record({a})"),
-        "42501",
+        "P0002",
     );
     fails_as(
         &mut c,
         4,
         &format!("SELECT sharing.unshare_record({a})"),
-        "42501",
+        "P0002",
     );
-    fails_as(
-        &mut c,
-        6,
-        &format!("DELETE FROM sharing.record_shares WHERE id = {a}"),
-        "42501",
+    assert_eq!(
+        touched_as(&mut c, 6, &format!("DELETE FROM sharing.record_shares WHERE id = {a}")),
+        0
     );
     for who in [5, 9, 10, 3] {
         assert!(one_bool_tx(
@@ -1427,6 +1425,218 @@ fn share_changes_are_audited_with_their_company() {
         one_i64(
             &mut gil,
             "SELECT count(*) FROM sharing.audit_log WHERE table_name = 'record_shares'"
+        ),
+        1
+    );
+}
+
+/// Found by the attacker review: a login protected a temporary table of its own as
+/// `deals`, shared ids that `deals` did not have yet, and read and edited another
+/// rep's deal once it was created with such an id. Temporary tables are refused;
+/// a second table under an existing type needs a DBA; a dropped table leaves the
+/// registry; a dangling entry is not anyone's to unregister.
+#[test]
+fn attack_forged_shares_through_a_table_of_ones_own() {
+    let mut db = TestDb::new("shatk_forge");
+    let (mut dba, mut c) = org(&mut db);
+    let mut ed = mapped(&mut db, &mut dba, 5);
+    let login = one_str(
+        &mut dba,
+        "SELECT db_role::text FROM sharing.users WHERE id = 5",
+    );
+    dba.batch_execute(&format!("CREATE SCHEMA eds AUTHORIZATION {login}"))
+        .unwrap();
+    let before = shares(&mut dba);
+    ed.batch_execute(
+        "CREATE TEMP TABLE mydeals (id bigint PRIMARY KEY, owner_id bigint, company_id bigint);
+         INSERT INTO mydeals VALUES (999, 5, 1);",
+    )
+    .unwrap();
+    let msg = expect_error(
+        &mut ed,
+        "SELECT sharing.protect('pg_temp.mydeals', 'deals')",
+        "42809",
+    );
+    assert!(msg.contains("temporary"), "{msg}");
+    // A permanent table of his own, under the existing type: a DBA's decision.
+    ed.batch_execute(
+        "CREATE TABLE eds.mydeals (id bigint PRIMARY KEY, owner_id bigint, company_id bigint);
+         INSERT INTO eds.mydeals VALUES (999, 5, 1);",
+    )
+    .unwrap();
+    expect_error(
+        &mut ed,
+        "SELECT sharing.protect('eds.mydeals', 'deals')",
+        "42501",
+    );
+    // Ids that deals does not have are missing records, whoever asks.
+    expect_error(
+        &mut ed,
+        "SELECT sharing.share_record('deals', 999, 5, 'read_write')",
+        "P0002",
+    );
+    assert_eq!(shares(&mut dba), before);
+    // The DBA may add the table; dropped, it leaves the registry.
+    dba.batch_execute("SELECT sharing.protect('eds.mydeals', 'deals')")
+        .unwrap();
+    dba.batch_execute("DROP TABLE eds.mydeals").unwrap();
+    assert_eq!(
+        one_i64(
+            &mut dba,
+            "SELECT count(*) FROM sharing.protected_tables WHERE object_type = 'deals'"
+        ),
+        1
+    );
+    expect_error(
+        &mut ed,
+        "SELECT sharing.share_record('deals', 999, 5)",
+        "P0002",
+    );
+    // will creates deal 999 later: ed does not see it.
+    exec_as(&mut c, 7, "INSERT INTO deals VALUES (999, 7, 1, 1)");
+    assert!(!deals_of(&mut c, 5).contains(&999));
+    // Unregistering a relation one does not own (or that does not exist) is refused.
+    expect_error(
+        &mut ed,
+        "SELECT sharing._unregister_protected('deals')",
+        "42501",
+    );
+    expect_error(
+        &mut ed,
+        "SELECT sharing._unregister_protected(4294967000::oid::regclass)",
+        "42501",
+    );
+}
+
+/// Found by the attacker review: a share that starts later was not counted by the
+/// check by effect, so a manage_users holder joined its role and read the record
+/// once it started. A share counts from the moment it is written.
+#[test]
+fn attack_joining_a_role_whose_share_starts_later() {
+    let mut db = TestDb::new("shatk_later");
+    let (mut dba, mut c) = org(&mut db);
+    dba.batch_execute(
+        "INSERT INTO sharing.role_privileges (role_id, privilege) VALUES (17, 'manage_users')",
+    )
+    .unwrap();
+    // will shares his deal with the West Reps (a leaf role) from tomorrow on.
+    exec_as(
+        &mut c,
+        7,
+        "INSERT INTO sharing.record_shares (object_type, record_id, role_id, access, valid_from)
+         VALUES ('deals', '7', 14, 'read_write', now() + interval '1 day')",
+    );
+    // rita (Auditor, now manage_users) cannot see deal 7: she may not join West Rep.
+    let msg = fails_as(
+        &mut c,
+        9,
+        "INSERT INTO sharing.user_roles (user_id, role_id) VALUES (9, 14)",
+        "42501",
+    );
+    assert!(
+        msg.contains("record share") && !msg.contains("record 7"),
+        "{msg}"
+    );
+}
+
+/// Found by the attacker review: the grantee of a time-limited read_write share put
+/// themselves into the participants and kept the record for good. Adding assignees
+/// needs the right to share, which a record share does not give.
+#[test]
+fn attack_a_grantee_assigns_themselves() {
+    let mut db = TestDb::new("shatk_assign");
+    let (_dba, mut c) = org(&mut db);
+    // will (owner of project 1) gives jo read_write on it for an hour.
+    exec_as(
+        &mut c,
+        7,
+        "SELECT sharing.share_record('projects', 1, 8, 'read_write', now() + interval '1 hour')",
+    );
+    assert_eq!(
+        touched_as(
+            &mut c,
+            8,
+            "UPDATE projects SET name = 'renamed' WHERE id = 1"
+        ),
+        1
+    );
+    let msg = fails_as(
+        &mut c,
+        8,
+        "UPDATE projects SET team = array_append(team, 8::bigint) WHERE id = 1",
+        "42501",
+    );
+    assert!(msg.contains("record share"), "{msg}");
+    fails_as(
+        &mut c,
+        8,
+        "UPDATE projects SET team = '{8}' WHERE id = 1",
+        "42501",
+    );
+    // Removing participants is an edit; the owner assigns freely.
+    assert_eq!(
+        touched_as(&mut c, 8, "UPDATE projects SET team = '{}' WHERE id = 1"),
+        1
+    );
+    assert_eq!(
+        touched_as(&mut c, 7, "UPDATE projects SET team = '{5,8}' WHERE id = 1"),
+        1
+    );
+}
+
+/// Found by the attacker review: every share of the company (record ids and notes of
+/// records a viewer cannot see) was readable, and so were their audit entries. A
+/// viewer reads the shares they granted or received and those of records they may
+/// share; manage_sharing holders read all; an acting viewer cannot date a share.
+#[test]
+fn share_rows_are_read_by_their_parties() {
+    let mut db = TestDb::new("shatk_rows");
+    let (mut dba, mut c) = org(&mut db);
+    let s = i64_as(
+        &mut c,
+        7,
+        "WITH s AS (INSERT INTO sharing.record_shares (object_type, record_id, user_id, note, created_at)
+                    VALUES ('deals', '7', 8, 'secret renewal', '2001-01-01') RETURNING id, created_at)
+         SELECT id FROM s WHERE created_at > now() - interval '1 minute'",
+    );
+    let count = |c: &mut Client, v: i64, sql: &str| ids_as(c, v, sql).len();
+    let rows = "SELECT id FROM sharing.record_shares";
+    let audit = "SELECT id FROM sharing.audit_log WHERE table_name = 'record_shares'";
+    for (viewer, seen) in [
+        (7, 1),
+        (8, 1),
+        (10, 1),
+        (1, 1),
+        (4, 1),
+        (5, 0),
+        (6, 0),
+        (9, 0),
+    ] {
+        assert_eq!(
+            count(&mut c, viewer, rows),
+            seen,
+            "viewer {viewer} reads share {s}"
+        );
+    }
+    // The audit entries: its parties and manage_sharing holders, without a record lookup.
+    for (viewer, seen) in [(7, 1), (8, 1), (10, 1), (1, 1), (5, 0), (4, 0)] {
+        assert_eq!(
+            count(&mut c, viewer, audit),
+            seen,
+            "viewer {viewer} reads the audit of {s}"
+        );
+    }
+    // ed cannot remove what he cannot see.
+    fails_as(
+        &mut c,
+        5,
+        &format!("SELECT sharing.unshare_record({s})"),
+        "P0002",
+    );
+    assert_eq!(
+        one_i64(
+            &mut dba,
+            &format!("SELECT count(*) FROM sharing.record_shares WHERE id = {s}")
         ),
         1
     );

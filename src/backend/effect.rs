@@ -362,10 +362,10 @@ fn share_gain(before: &CachedModel, after: &CachedModel, actor: i64) -> Option<S
                 if (before.org.user(u).is_some() && could(u)) || could(actor) {
                     continue;
                 }
+                // The record is one the acting viewer cannot reach: not named.
                 return Some(format!(
-                    "user {u} would gain {} on record {record_id} of \"{object_type}\" through record share {}",
-                    action.as_str(),
-                    share.id
+                    "user {u} would gain {} on a record of \"{object_type}\" through a record share",
+                    action.as_str()
                 ));
             }
         }

@@ -245,6 +245,7 @@ pub fn tables_of(object_type: &str) -> Vec<pg_sys::Oid> {
         read_row_kept(
             "SELECT pg_catalog.array_agg(p.table_name::pg_catalog.oid::pg_catalog.int8)
                FROM sharing.protected_tables p
+               JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) p.table_name::pg_catalog.oid
               WHERE p.object_type OPERATOR(pg_catalog.=) $1 AND p.id_column IS NOT NULL",
             &[(pg_sys::TEXTOID, object_type.into_datum().expect("text"))],
             |row| row.get::<Vec<i64>>(1),
@@ -287,15 +288,15 @@ pub fn any_shares() -> bool {
     .contains(&true)
 }
 
-/// The live shares to one of `users` or to one of `roles`: (object type, record
-/// id, share). Read as the statement sees the tables after its own writes.
+/// The shares to one of `users` or to one of `roles` that are live now or will be
+/// (a share that starts later is a gain all the same): (object type, record id,
+/// share). Read as the statement sees the tables after its own writes.
 pub fn live_shares_to(users: &[i64], roles: &[i64]) -> Vec<(String, String, ShareGrant)> {
     let rows = as_bootstrap_superuser(|| {
         crate::pg::spi::read_rows(
             "SELECT s.object_type, s.record_id, s.id, s.company_id, s.user_id, s.role_id, s.scope, s.access
                FROM sharing.record_shares s
               WHERE (s.user_id OPERATOR(pg_catalog.=) ANY ($1) OR s.role_id OPERATOR(pg_catalog.=) ANY ($2))
-                AND s.valid_from OPERATOR(pg_catalog.<=) pg_catalog.now()
                 AND (s.valid_until IS NULL OR s.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())",
             &[
                 (pg_sys::INT8ARRAYOID, users.to_vec().into_datum().expect("bigint[]")),

@@ -399,3 +399,91 @@ fn _who_can_access(
         .collect();
     TableIterator::new(rows)
 }
+
+/// Does the statement's viewer hold `manage_sharing` (or admin) in their company?
+/// The row level security of `record_shares` and of its audit entries: such a viewer
+/// reads every share of the company; others read the shares they granted or received
+/// and those of records they may share ([`_may_manage_share`]).
+#[pg_extern(stable, parallel_restricted)]
+#[search_path(pg_catalog, pg_temp)]
+fn _config_manages_sharing() -> bool {
+    let Some(v) = resolve_viewer() else {
+        return false;
+    };
+    let model = current_model();
+    let active = model
+        .org
+        .user(v)
+        .is_some_and(|u| u.status == Status::Active);
+    active && user_permissions(&model.org, v).has_privilege("manage_sharing")
+}
+
+/// May the statement's viewer see (and remove) this share because they could grant
+/// it: they can edit the record in its company other than through a record share.
+/// One record read per call; asked last by the row level security of
+/// `record_shares`, after the cheap conditions.
+#[pg_extern(stable, parallel_restricted)]
+#[search_path(pg_catalog, pg_temp)]
+fn _may_manage_share(object_type: &str, record_id: &str, company: i64) -> bool {
+    let Some(v) = resolve_viewer() else {
+        return false;
+    };
+    crate::backend::shares::tables_of(object_type)
+        .into_iter()
+        .map(|t| record_facts(t, record_id))
+        .any(|facts| {
+            facts.found
+                && facts.company == Some(company)
+                && decide_on(&facts, &[], Action::Edit, v).allowed
+        })
+}
+
+/// An UPDATE that adds users to a protected record's assignees (the `sharing_transfer`
+/// trigger, sql/protect.sql): assigning gives access like a share, so it needs the
+/// right to share — the acting viewer edits the record other than through a record
+/// share, or holds `manage_sharing` in its company. Removing assignees is an edit.
+#[pg_extern(stable, parallel_restricted)]
+#[search_path(pg_catalog, pg_temp)]
+fn _check_assignment(
+    object_type: &str,
+    owner: Option<i64>,
+    company: Option<i64>,
+    old_assignees: Option<Vec<Option<i64>>>,
+    new_assignees: Option<Vec<Option<i64>>>,
+) {
+    let v = match acting() {
+        Acting::Dba => return,
+        Acting::Nobody => deny_nobody("assign records"),
+        Acting::Viewer(v) => v,
+    };
+    let old: Vec<i64> = old_assignees
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect();
+    let added: Vec<i64> = new_assignees
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .filter(|a| !old.contains(a))
+        .collect();
+    if added.is_empty() {
+        return;
+    }
+    let model = current_model();
+    let held = model
+        .compiled
+        .decide_people(object_type, Action::Edit, owner, company, v, &old)
+        .allowed;
+    let (superuser, manages) = manages_sharing(v, company);
+    if held || superuser || manages {
+        return;
+    }
+    insufficient_privilege(
+        format!(
+            "viewer {v} may not assign user {} to a record of \"{object_type}\": they edit it only through a record share",
+            added[0]
+        ),
+        Some("assigning a record gives access like sharing it: the owner, those above the owner, editors by role, rule or level, and holders of manage_sharing may"),
+    )
+}
