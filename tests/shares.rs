@@ -561,7 +561,11 @@ fn who_may_share_what() {
         "P0002",
     );
     assert_eq!(
-        touched_as(&mut c, 6, &format!("DELETE FROM sharing.record_shares WHERE id = {a}")),
+        touched_as(
+            &mut c,
+            6,
+            &format!("DELETE FROM sharing.record_shares WHERE id = {a}")
+        ),
         0
     );
     for who in [5, 9, 10, 3] {
