@@ -74,7 +74,8 @@ fn seed_insightly_role_hierarchy() {
         0,
         "read_write is not delete"
     );
-    // Roles and rules only matter while org-wide sharing is private.
+    // The org-wide default opens viewing (public_read), then editing
+    // (public_read_write), to every `owned` holder; it never opens delete.
     dba.batch_execute(
         "UPDATE sharing.object_types SET org_wide_default = 'public_read' WHERE name = 'deals'",
     )
@@ -611,4 +612,61 @@ fn functions_answer_directly() {
         &mut dba,
         "SELECT sharing.can_access('deals', 'view', 9223372036854775807, -9223372036854775808, 3)"
     ));
+}
+
+/// docs/concepts.md, "The hierarchy": what an org-wide default does not open is still
+/// decided by the hierarchy and the rules — under `public_read` a manager edits and
+/// deletes their reports' records and not a peer's; under `public_read_write` the
+/// hierarchy still decides delete. The engine (`can_access`) and the policies agree.
+#[test]
+fn owd_public_read_leaves_edit_and_delete_to_the_hierarchy() {
+    let mut db = TestDb::new("owdhier");
+    let (mut dba, app) = insightly_session(&mut db);
+    dba.batch_execute(
+        "UPDATE sharing.object_types SET org_wide_default = 'public_read' WHERE name = 'deals'",
+    )
+    .unwrap();
+    let allowed = |dba: &mut Client, action: &str, viewer: i64| {
+        ids(
+            dba,
+            &format!(
+                "SELECT id FROM deals WHERE sharing.can_access('deals', '{action}', owner_id, company_id, {viewer}) ORDER BY id"
+            ),
+        )
+    };
+    // eve (East manager): views all, edits and deletes her own and her reps' (5, 6).
+    assert_eq!(allowed(&mut dba, "view", 3), vec![1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(allowed(&mut dba, "edit", 3), vec![3, 5, 6]);
+    assert_eq!(allowed(&mut dba, "delete", 3), vec![3, 5, 6]);
+    let mut eve = as_viewer(&db, &app, 3);
+    let mut tx = eve.transaction().unwrap();
+    assert_eq!(
+        tx.execute("UPDATE deals SET note = 'e' WHERE id IN (5, 7)", &[])
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        tx.execute("DELETE FROM deals WHERE id IN (6, 7)", &[])
+            .unwrap(),
+        1
+    );
+    tx.rollback().unwrap();
+    dba.batch_execute(
+        "UPDATE sharing.object_types SET org_wide_default = 'public_read_write' WHERE name = 'deals'",
+    )
+    .unwrap();
+    assert_eq!(allowed(&mut dba, "edit", 3), vec![1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(allowed(&mut dba, "delete", 3), vec![3, 5, 6]);
+    let mut tx = eve.transaction().unwrap();
+    assert_eq!(
+        tx.execute("UPDATE deals SET note = 'e' WHERE id IN (5, 7)", &[])
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        tx.execute("DELETE FROM deals WHERE id IN (6, 7)", &[])
+            .unwrap(),
+        1
+    );
+    tx.rollback().unwrap();
 }
