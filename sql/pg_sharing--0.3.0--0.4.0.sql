@@ -121,15 +121,25 @@ BEGIN
                     FOR EACH STATEMENT EXECUTE FUNCTION sharing._refuse_truncate()', tbl);
     -- Transfers (a new owner or company) are checked against the old row. Row
     -- triggers of a partitioned table are cloned to its partitions, present and future.
-    -- So are new assignees (an assignment gives access like a share).
+    -- So are changed assignees (an assignment gives access like a share) and a
+    -- changed id (record shares name records by id). A deleted record takes its
+    -- record shares with it, so that no share waits for an id to be reused.
     IF NOT (SELECT c.relispartition FROM pg_class c WHERE c.oid = tbl) THEN
         EXECUTE format('CREATE TRIGGER sharing_transfer BEFORE UPDATE ON %s FOR EACH ROW
-                        WHEN (OLD.%I IS DISTINCT FROM NEW.%I OR OLD.%I IS DISTINCT FROM NEW.%I%s)
-                        EXECUTE FUNCTION sharing._transfer_guard(%L, %L, %L, %L)',
+                        WHEN (OLD.%I IS DISTINCT FROM NEW.%I OR OLD.%I IS DISTINCT FROM NEW.%I%s%s)
+                        EXECUTE FUNCTION sharing._transfer_guard(%L, %L, %L, %L, %L)',
                        tbl, owner_column, owner_column, company_column, company_column,
                        CASE WHEN assignee_column IS NULL THEN ''
                             ELSE format(' OR OLD.%I IS DISTINCT FROM NEW.%I', assignee_column, assignee_column) END,
-                       object_type, owner_column, company_column, coalesce(assignee_column, ''));
+                       CASE WHEN id_column IS NULL THEN ''
+                            ELSE format(' OR OLD.%I IS DISTINCT FROM NEW.%I', id_column, id_column) END,
+                       object_type, owner_column, company_column, coalesce(assignee_column, ''),
+                       coalesce(id_column, ''));
+        IF id_column IS NOT NULL THEN
+            EXECUTE format('CREATE TRIGGER sharing_forget_shares AFTER DELETE ON %s FOR EACH ROW
+                            EXECUTE FUNCTION sharing._forget_record_shares(%L, %L)',
+                           tbl, object_type, id_column);
+        END IF;
     END IF;
     -- Last: this ALTER TABLE fires the partition event trigger, which then finds
     -- the policies already in place.
@@ -363,6 +373,7 @@ BEGIN
     EXECUTE format('DROP TRIGGER IF EXISTS sharing_no_truncate ON %s', tbl);
     IF NOT (SELECT c.relispartition FROM pg_class c WHERE c.oid = tbl) THEN
         EXECUTE format('DROP TRIGGER IF EXISTS sharing_transfer ON %s', tbl);
+        EXECUTE format('DROP TRIGGER IF EXISTS sharing_forget_shares ON %s', tbl);
     END IF;
 END
 $$;
@@ -451,6 +462,18 @@ BEGIN
     DELETE FROM sharing.protected_tables p
      WHERE p.table_name::oid IN (SELECT d.objid FROM pg_event_trigger_dropped_objects() d
                                   WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0);
+END
+$$;
+
+-- new: _forget_record_shares()
+CREATE OR REPLACE FUNCTION sharing._forget_record_shares() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM sharing.record_shares s
+     WHERE s.object_type = TG_ARGV[0] AND s.record_id = to_jsonb(OLD) ->> TG_ARGV[1];
+    RETURN NULL;
 END
 $$;
 
@@ -618,10 +641,12 @@ DECLARE
     viewer bigint;
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        -- A cascade from a deleted company, user or role removes the share.
+        -- A cascade from a deleted company, user or role removes the share, and so
+        -- does the deletion of its record (sql/protect.sql, sharing_forget_shares).
         IF sharing._company_exists(OLD.company_id)
            AND (OLD.user_id IS NULL OR EXISTS (SELECT 1 FROM sharing.users u WHERE u.id = OLD.user_id))
-           AND (OLD.role_id IS NULL OR EXISTS (SELECT 1 FROM sharing.roles r WHERE r.id = OLD.role_id)) THEN
+           AND (OLD.role_id IS NULL OR EXISTS (SELECT 1 FROM sharing.roles r WHERE r.id = OLD.role_id))
+           AND (TG_OP = 'UPDATE' OR (SELECT t.present FROM sharing._share_target(OLD.object_type, OLD.record_id) t)) THEN
             IF NOT sharing._company_visible(OLD.company_id) THEN
                 RAISE EXCEPTION 'record share % does not exist', OLD.id
                     USING ERRCODE = 'no_data_found';
@@ -700,6 +725,18 @@ BEGIN
        SET object_type = EXCLUDED.object_type, owner_column = EXCLUDED.owner_column,
            company_column = EXCLUDED.company_column, assignee_column = EXCLUDED.assignee_column,
            id_column = EXCLUDED.id_column, protected_at = now();
+END
+$$;
+
+-- new: _renumber_record(text,text,text)
+CREATE OR REPLACE FUNCTION sharing._renumber_record(object_type text, old_id text, new_id text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sharing._require_dba(format('change the id of record %s of "%s" to %s', old_id, object_type, new_id));
+    UPDATE sharing.record_shares s SET record_id = new_id
+     WHERE s.object_type = _renumber_record.object_type AND s.record_id = old_id;
 END
 $$;
 
@@ -1141,6 +1178,9 @@ BEGIN
     IF coalesce(TG_ARGV[3], '') <> '' AND (o -> TG_ARGV[3]) IS DISTINCT FROM (n -> TG_ARGV[3]) THEN
         PERFORM sharing._check_assignment(TG_ARGV[0], (o ->> TG_ARGV[1])::bigint, (o ->> TG_ARGV[2])::bigint,
                                           sharing._as_ids(o -> TG_ARGV[3]), sharing._as_ids(n -> TG_ARGV[3]));
+    END IF;
+    IF coalesce(TG_ARGV[4], '') <> '' AND (o -> TG_ARGV[4]) IS DISTINCT FROM (n -> TG_ARGV[4]) THEN
+        PERFORM sharing._renumber_record(TG_ARGV[0], o ->> TG_ARGV[4], n ->> TG_ARGV[4]);
     END IF;
     RETURN NEW;
 END
@@ -1724,6 +1764,7 @@ GRANT EXECUTE ON FUNCTION sharing._config_company() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._check_transfer(text, bigint, bigint, bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._check_assignment(text, bigint, bigint, bigint[], bigint[]) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._as_ids(jsonb) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._renumber_record(text, text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._config_manages_sharing() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._may_manage_share(text, text, bigint) TO PUBLIC;
 -- Each viewer may read their own effective permissions.

@@ -141,15 +141,25 @@ BEGIN
                     FOR EACH STATEMENT EXECUTE FUNCTION sharing._refuse_truncate()', tbl);
     -- Transfers (a new owner or company) are checked against the old row. Row
     -- triggers of a partitioned table are cloned to its partitions, present and future.
-    -- So are new assignees (an assignment gives access like a share).
+    -- So are changed assignees (an assignment gives access like a share) and a
+    -- changed id (record shares name records by id). A deleted record takes its
+    -- record shares with it, so that no share waits for an id to be reused.
     IF NOT (SELECT c.relispartition FROM pg_class c WHERE c.oid = tbl) THEN
         EXECUTE format('CREATE TRIGGER sharing_transfer BEFORE UPDATE ON %s FOR EACH ROW
-                        WHEN (OLD.%I IS DISTINCT FROM NEW.%I OR OLD.%I IS DISTINCT FROM NEW.%I%s)
-                        EXECUTE FUNCTION sharing._transfer_guard(%L, %L, %L, %L)',
+                        WHEN (OLD.%I IS DISTINCT FROM NEW.%I OR OLD.%I IS DISTINCT FROM NEW.%I%s%s)
+                        EXECUTE FUNCTION sharing._transfer_guard(%L, %L, %L, %L, %L)',
                        tbl, owner_column, owner_column, company_column, company_column,
                        CASE WHEN assignee_column IS NULL THEN ''
                             ELSE format(' OR OLD.%I IS DISTINCT FROM NEW.%I', assignee_column, assignee_column) END,
-                       object_type, owner_column, company_column, coalesce(assignee_column, ''));
+                       CASE WHEN id_column IS NULL THEN ''
+                            ELSE format(' OR OLD.%I IS DISTINCT FROM NEW.%I', id_column, id_column) END,
+                       object_type, owner_column, company_column, coalesce(assignee_column, ''),
+                       coalesce(id_column, ''));
+        IF id_column IS NOT NULL THEN
+            EXECUTE format('CREATE TRIGGER sharing_forget_shares AFTER DELETE ON %s FOR EACH ROW
+                            EXECUTE FUNCTION sharing._forget_record_shares(%L, %L)',
+                           tbl, object_type, id_column);
+        END IF;
     END IF;
     -- Last: this ALTER TABLE fires the partition event trigger, which then finds
     -- the policies already in place.
@@ -170,6 +180,7 @@ BEGIN
     EXECUTE format('DROP TRIGGER IF EXISTS sharing_no_truncate ON %s', tbl);
     IF NOT (SELECT c.relispartition FROM pg_class c WHERE c.oid = tbl) THEN
         EXECUTE format('DROP TRIGGER IF EXISTS sharing_transfer ON %s', tbl);
+        EXECUTE format('DROP TRIGGER IF EXISTS sharing_forget_shares ON %s', tbl);
     END IF;
 END
 $$;
@@ -208,7 +219,36 @@ BEGIN
         PERFORM sharing._check_assignment(TG_ARGV[0], (o ->> TG_ARGV[1])::bigint, (o ->> TG_ARGV[2])::bigint,
                                           sharing._as_ids(o -> TG_ARGV[3]), sharing._as_ids(n -> TG_ARGV[3]));
     END IF;
+    IF coalesce(TG_ARGV[4], '') <> '' AND (o -> TG_ARGV[4]) IS DISTINCT FROM (n -> TG_ARGV[4]) THEN
+        PERFORM sharing._renumber_record(TG_ARGV[0], o ->> TG_ARGV[4], n ->> TG_ARGV[4]);
+    END IF;
     RETURN NEW;
+END
+$$;
+
+-- A record's id changes (TG_ARGV of sharing_transfer: the id column): only in a DBA
+-- session, and its record shares follow it. For anyone else the id of a protected
+-- record is fixed — moving a record onto an id with shares would hand it out.
+CREATE FUNCTION sharing._renumber_record(object_type text, old_id text, new_id text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sharing._require_dba(format('change the id of record %s of "%s" to %s', old_id, object_type, new_id));
+    UPDATE sharing.record_shares s SET record_id = new_id
+     WHERE s.object_type = _renumber_record.object_type AND s.record_id = old_id;
+END
+$$;
+
+-- A deleted record's shares go with it (TG_ARGV: object type, id column).
+CREATE FUNCTION sharing._forget_record_shares() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM sharing.record_shares s
+     WHERE s.object_type = TG_ARGV[0] AND s.record_id = to_jsonb(OLD) ->> TG_ARGV[1];
+    RETURN NULL;
 END
 $$;
 

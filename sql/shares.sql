@@ -144,10 +144,12 @@ DECLARE
     viewer bigint;
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        -- A cascade from a deleted company, user or role removes the share.
+        -- A cascade from a deleted company, user or role removes the share, and so
+        -- does the deletion of its record (sql/protect.sql, sharing_forget_shares).
         IF sharing._company_exists(OLD.company_id)
            AND (OLD.user_id IS NULL OR EXISTS (SELECT 1 FROM sharing.users u WHERE u.id = OLD.user_id))
-           AND (OLD.role_id IS NULL OR EXISTS (SELECT 1 FROM sharing.roles r WHERE r.id = OLD.role_id)) THEN
+           AND (OLD.role_id IS NULL OR EXISTS (SELECT 1 FROM sharing.roles r WHERE r.id = OLD.role_id))
+           AND (TG_OP = 'UPDATE' OR (SELECT t.present FROM sharing._share_target(OLD.object_type, OLD.record_id) t)) THEN
             IF NOT sharing._company_visible(OLD.company_id) THEN
                 RAISE EXCEPTION 'record share % does not exist', OLD.id
                     USING ERRCODE = 'no_data_found';

@@ -96,6 +96,11 @@ const DEFINERS: &[(&str, &str, Outcome)] = &[
         Outcome::Error("42501"),
     ),
     (
+        "_renumber_record",
+        "SELECT sharing._renumber_record('deals', '1', '2')::text",
+        Outcome::Error("42501"),
+    ),
+    (
         "_require_superuser",
         "SELECT sharing._require_superuser()",
         Outcome::Error("42501"),

@@ -100,15 +100,16 @@ fn protect_and_unprotect_need_the_table_owner() {
         "SELECT sharing.protect('deals', 'deals', 'amount')",
         "42501",
     );
-    // Its own table, of an existing type: fine without being a DBA.
-    c.batch_execute("SELECT sharing.protect('mine', 'deals')")
-        .unwrap();
+    // Its own table under a type another table already has: a DBA's decision
+    // (record shares name records of a type by id).
+    expect_error(&mut c, "SELECT sharing.protect('mine', 'deals')", "42501");
     // A new object type is global: a DBA's.
-    expect_error(
-        &mut c,
-        "SELECT sharing.unprotect('mine'); SELECT sharing.protect('mine', 'tickets')",
-        "42501",
-    );
+    expect_error(&mut c, "SELECT sharing.protect('mine', 'tickets')", "42501");
+    // Its own table, of an existing type no other table has: fine without being a DBA.
+    dba.batch_execute("INSERT INTO sharing.object_types (name) VALUES ('tickets')")
+        .unwrap();
+    c.batch_execute("SELECT sharing.protect('mine', 'tickets'); SELECT sharing.unprotect('mine')")
+        .unwrap();
 }
 
 #[test]

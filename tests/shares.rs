@@ -1577,15 +1577,80 @@ fn attack_a_grantee_assigns_themselves() {
         "UPDATE projects SET team = '{8}' WHERE id = 1",
         "42501",
     );
-    // Removing participants is an edit; the owner assigns freely.
+    // Removing someone else is as much an assignment (found by the second review);
+    // the owner assigns freely, and a participant may leave.
+    fails_as(
+        &mut c,
+        8,
+        "UPDATE projects SET team = '{}' WHERE id = 1",
+        "42501",
+    );
     assert_eq!(
-        touched_as(&mut c, 8, "UPDATE projects SET team = '{}' WHERE id = 1"),
+        exec_as(&mut c, 7, "UPDATE projects SET team = '{5,8}' WHERE id = 1"),
         1
     );
     assert_eq!(
-        touched_as(&mut c, 7, "UPDATE projects SET team = '{5,8}' WHERE id = 1"),
+        touched_as(&mut c, 8, "UPDATE projects SET team = '{5}' WHERE id = 1"),
         1
     );
+}
+
+/// Found by the second attacker review: a share outlived its record, so a login
+/// shared an id of a record of its own, deleted the record, and reached whatever
+/// record got that id later — or moved another user's record onto it. A deleted
+/// record takes its shares with it, and only a DBA changes a record's id (its shares
+/// follow it).
+#[test]
+fn attack_shares_waiting_for_an_id() {
+    let mut db = TestDb::new("shatk_ids");
+    let (mut dba, mut c) = org(&mut db);
+    exec_as(&mut c, 5, "INSERT INTO deals VALUES (9001, 5, 1, 1)");
+    let s = i64_as(
+        &mut c,
+        5,
+        "SELECT sharing.share_record('deals', 9001, 6, 'read_write')",
+    );
+    exec_as(&mut c, 5, "DELETE FROM deals WHERE id = 9001");
+    assert_eq!(
+        one_i64(
+            &mut dba,
+            &format!("SELECT count(*) FROM sharing.record_shares WHERE id = {s}")
+        ),
+        0,
+        "the share left with its record"
+    );
+    exec_as(&mut c, 7, "INSERT INTO deals VALUES (9001, 7, 1, 50000)");
+    assert!(!deals_of(&mut c, 6).contains(&9001));
+    // em has read_write on will's deal 7 for an hour: she may not renumber it.
+    exec_as(
+        &mut c,
+        7,
+        "SELECT sharing.share_record('deals', 7, 6, 'read_write', now() + interval '1 hour')",
+    );
+    let msg = fails_as(
+        &mut c,
+        6,
+        "UPDATE deals SET id = 9002 WHERE id = 7",
+        "42501",
+    );
+    assert!(msg.contains("change the id"), "{msg}");
+    // Nor may the owner; a DBA may, and the shares follow the record.
+    fails_as(
+        &mut c,
+        7,
+        "UPDATE deals SET id = 9002 WHERE id = 7",
+        "42501",
+    );
+    dba.batch_execute("UPDATE deals SET id = 9002 WHERE id = 7")
+        .unwrap();
+    assert_eq!(
+        one_str(
+            &mut dba,
+            "SELECT string_agg(record_id, ',') FROM sharing.record_shares WHERE user_id = 6"
+        ),
+        "9002"
+    );
+    assert!(deals_of(&mut c, 6).contains(&9002));
 }
 
 /// Found by the attacker review: every share of the company (record ids and notes of

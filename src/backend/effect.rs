@@ -209,8 +209,13 @@ pub fn statement_ends() {
     });
     let after = state_now();
     let Some(before) = before else {
-        // Every AFTER STATEMENT trigger follows a BEFORE STATEMENT one: fail closed.
-        spi_failed("judge the effect of this change", "no state before it");
+        // Every AFTER STATEMENT trigger follows a BEFORE STATEMENT one: fail closed,
+        // with a refusal rather than an internal error.
+        crate::pg::errors::raise(
+            pgrx::PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "pg_sharing could not judge the effect of this change: no state before it was recorded",
+            Some("run the change as separate statements, one table each"),
+        );
     };
     let created = RefCell::new(std::collections::HashMap::new());
     let gain = first_escalation(before.state(), after.state(), actor, &|user| {

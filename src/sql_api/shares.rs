@@ -438,10 +438,11 @@ fn _may_manage_share(object_type: &str, record_id: &str, company: i64) -> bool {
         })
 }
 
-/// An UPDATE that adds users to a protected record's assignees (the `sharing_transfer`
-/// trigger, sql/protect.sql): assigning gives access like a share, so it needs the
-/// right to share — the acting viewer edits the record other than through a record
-/// share, or holds `manage_sharing` in its company. Removing assignees is an edit.
+/// An UPDATE that changes a protected record's assignees (the `sharing_transfer`
+/// trigger, sql/protect.sql): assigning gives access like a share, so adding or
+/// removing someone needs the right to share — the acting viewer edits the record
+/// other than through a record share, or holds `manage_sharing` in its company.
+/// Leaving an assignment oneself is an edit.
 #[pg_extern(stable, parallel_restricted)]
 #[search_path(pg_catalog, pg_temp)]
 fn _check_assignment(
@@ -461,13 +462,20 @@ fn _check_assignment(
         .into_iter()
         .flatten()
         .collect();
-    let added: Vec<i64> = new_assignees
+    let new: Vec<i64> = new_assignees
         .unwrap_or_default()
         .into_iter()
         .flatten()
-        .filter(|a| !old.contains(a))
         .collect();
-    if added.is_empty() {
+    // Added assignees, and removed ones other than the viewer leaving: both decide
+    // who reaches the record.
+    let changed: Vec<i64> = new
+        .iter()
+        .filter(|a| !old.contains(a))
+        .chain(old.iter().filter(|a| !new.contains(a) && **a != v))
+        .copied()
+        .collect();
+    if changed.is_empty() {
         return;
     }
     let model = current_model();
@@ -481,8 +489,8 @@ fn _check_assignment(
     }
     insufficient_privilege(
         format!(
-            "viewer {v} may not assign user {} to a record of \"{object_type}\": they edit it only through a record share",
-            added[0]
+            "viewer {v} may not change the assignment of user {} to a record of \"{object_type}\": they edit it only through a record share",
+            changed[0]
         ),
         Some("assigning a record gives access like sharing it: the owner, those above the owner, editors by role, rule or level, and holders of manage_sharing may"),
     )
