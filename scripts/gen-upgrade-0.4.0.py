@@ -63,6 +63,13 @@ SELECT r.id, CASE r.name WHEN 'Administrator' THEN 'administrator' WHEN 'Manager
 -- Record shares name a record by the protected table's id column.
 ALTER TABLE sharing.protected_tables ADD COLUMN id_column name;
 
+-- Share writers and configuration writers serialize on one row (sql/generation.sql).
+CREATE TABLE sharing._share_generation (
+    singleton bool PRIMARY KEY DEFAULT true CHECK (singleton),
+    gen       bigint NOT NULL
+);
+INSERT INTO sharing._share_generation (gen) VALUES (0);
+
 -- Record shares (as sql/shares.sql): the table first.
 {shares_table}
 -- New and changed functions.

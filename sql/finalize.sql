@@ -31,6 +31,7 @@ GRANT EXECUTE ON FUNCTION sharing._check_transfer(text, bigint, bigint, bigint, 
 GRANT EXECUTE ON FUNCTION sharing._check_assignment(text, bigint, bigint, bigint[], bigint[]) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._as_ids(jsonb) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._renumber_record(text, text, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._require_no_unseen_shares(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._config_manages_sharing() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._may_manage_share(text, text, bigint) TO PUBLIC;
 -- Each viewer may read their own effective permissions.

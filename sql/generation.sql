@@ -19,12 +19,34 @@ LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT g.tableoid::int8::text || ' ' || g.gen::text || ' ' || g.xmin::text FROM sharing._generation g $$;
 
+-- Record shares are not compiled into the model (docs/design.md, "Record shares"),
+-- so writing one must not move the generation. Their writers, and the writers of the
+-- configuration, update this row instead: a transaction judging a share or a change
+-- in an older snapshot (REPEATABLE READ) than a concurrent share or configuration
+-- change then fails to serialize (40001) instead of judging with stale rows.
+CREATE TABLE sharing._share_generation (
+    singleton bool PRIMARY KEY DEFAULT true CHECK (singleton),
+    gen       bigint NOT NULL
+);
+INSERT INTO sharing._share_generation (gen) VALUES (0);
+
+CREATE FUNCTION sharing._bump_share_generation() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE sharing._share_generation SET gen = gen + 1;
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION sharing._bump_generation() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     UPDATE sharing._generation SET gen = nextval('sharing._generation_seq');
+    UPDATE sharing._share_generation SET gen = gen + 1;
     -- Plans of protected tables may be shaped for the old configuration
     -- (src/sql_api/planner.rs): other sessions make them again after this commits.
     PERFORM sharing._forget_plans(c.oid)

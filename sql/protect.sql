@@ -245,9 +245,17 @@ CREATE FUNCTION sharing._forget_record_shares() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    gone text := to_jsonb(OLD) ->> TG_ARGV[1];
 BEGIN
-    DELETE FROM sharing.record_shares s
-     WHERE s.object_type = TG_ARGV[0] AND s.record_id = to_jsonb(OLD) ->> TG_ARGV[1];
+    -- Only when there are shares: a DELETE of record_shares serializes with the
+    -- other share writers (sql/generation.sql), which a plain delete must not.
+    IF EXISTS (SELECT 1 FROM sharing.record_shares s WHERE s.object_type = TG_ARGV[0] AND s.record_id = gone) THEN
+        DELETE FROM sharing.record_shares s WHERE s.object_type = TG_ARGV[0] AND s.record_id = gone;
+    END IF;
+    -- A REPEATABLE READ transaction does not see a share committed after its
+    -- snapshot: that share would outlive the record (40001 instead).
+    PERFORM sharing._require_no_unseen_shares(TG_ARGV[0], gone);
     RETURN NULL;
 END
 $$;

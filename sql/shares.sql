@@ -42,15 +42,15 @@ REVOKE ALL ON sharing.record_shares FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('sharing.record_shares', '');
 SELECT pg_catalog.pg_extension_config_dump('sharing.record_shares_id_seq', '');
 
--- One row of a protected table as the decisions need it: its object type, the id in
+-- One row of a protected table as the decisions need it (VOLATILE: it may lock it): its object type, the id in
 -- canonical text form, owner, company and assignees (a scalar assignee as a
 -- one-element array; participants as they are). Runs as its caller: the backend
 -- calls it as the extension's owner after checking the asker may learn the answer,
 -- and the record_shares trigger (SECURITY DEFINER) to judge a share.
-CREATE FUNCTION sharing._record_facts(tbl regclass, record_id text,
+CREATE FUNCTION sharing._record_facts(tbl regclass, record_id text, lock bool,
                                       OUT object_type text, OUT record_key text, OUT owner bigint,
                                       OUT company bigint, OUT assignees bigint[], OUT present bool)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -90,8 +90,12 @@ BEGIN
                               THEN format('%I', p.assignee_column)
                               ELSE format('array_remove(ARRAY[%I::bigint], NULL)', p.assignee_column) END;
     END IF;
-    EXECUTE format('SELECT %I::bigint, %I::bigint, %s FROM %s WHERE %I = $1::%s LIMIT 1',
-                   p.owner_column, p.company_column, assignee_expr, tbl, p.id_column, id_type)
+    -- With `lock` (a share being written), FOR SHARE: a concurrent delete, owner
+    -- change or assignment waits for the share, or the share waits for it and then
+    -- sees it (READ COMMITTED) or fails to serialize (REPEATABLE READ).
+    EXECUTE format('SELECT %I::bigint, %I::bigint, %s FROM %s WHERE %I = $1::%s LIMIT 1%s',
+                   p.owner_column, p.company_column, assignee_expr, tbl, p.id_column, id_type,
+                   CASE WHEN lock THEN ' FOR SHARE' ELSE '' END)
        INTO owner, company, assignees USING record_key;
     GET DIAGNOSTICS n = ROW_COUNT;
     present := n > 0;
@@ -100,10 +104,10 @@ $$;
 
 -- The record a share names, on whichever protected table of its object type holds
 -- it (NULL columns and found = false when none does).
-CREATE FUNCTION sharing._share_target(object_type text, record_id text,
+CREATE FUNCTION sharing._share_target(object_type text, record_id text, lock bool,
                                       OUT record_key text, OUT owner bigint, OUT company bigint,
                                       OUT assignees bigint[], OUT present bool, OUT has_table bool)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -116,7 +120,7 @@ BEGIN
               WHERE p.object_type = _share_target.object_type AND p.id_column IS NOT NULL
               ORDER BY p.table_name::oid LOOP
         has_table := true;
-        SELECT * INTO f FROM sharing._record_facts(t, record_id);
+        SELECT * INTO f FROM sharing._record_facts(t, record_id, lock);
         record_key := coalesce(record_key, f.record_key);
         IF f.present THEN
             record_key := f.record_key;
@@ -149,7 +153,7 @@ BEGIN
         IF sharing._company_exists(OLD.company_id)
            AND (OLD.user_id IS NULL OR EXISTS (SELECT 1 FROM sharing.users u WHERE u.id = OLD.user_id))
            AND (OLD.role_id IS NULL OR EXISTS (SELECT 1 FROM sharing.roles r WHERE r.id = OLD.role_id))
-           AND (TG_OP = 'UPDATE' OR (SELECT t.present FROM sharing._share_target(OLD.object_type, OLD.record_id) t)) THEN
+           AND (TG_OP = 'UPDATE' OR (SELECT t.present FROM sharing._share_target(OLD.object_type, OLD.record_id, false) t)) THEN
             IF NOT sharing._company_visible(OLD.company_id) THEN
                 RAISE EXCEPTION 'record share % does not exist', OLD.id
                     USING ERRCODE = 'no_data_found';
@@ -163,7 +167,7 @@ BEGIN
     IF NEW.role_id IS NOT NULL AND NEW.scope IS NULL THEN
         NEW.scope := 'role';
     END IF;
-    SELECT * INTO target FROM sharing._share_target(NEW.object_type, NEW.record_id);
+    SELECT * INTO target FROM sharing._share_target(NEW.object_type, NEW.record_id, true);
     -- Who may share, first: a record the acting viewer cannot see is reported as
     -- missing before anything about it (its company) is compared.
     PERFORM sharing._require_share(NEW.object_type, coalesce(target.record_key, NEW.record_id),
@@ -205,6 +209,13 @@ BEGIN
                   HINT = 'records are shared inside their company; an agreement shares between companies';
     END IF;
     viewer := sharing.current_viewer();
+    IF viewer IS NOT NULL AND NEW.user_id = viewer THEN
+        -- Nobody grants themselves anything (a share to oneself would outlive a
+        -- transfer of the record away from its grantor).
+        RAISE EXCEPTION 'viewer % may not share record % of "%" with themselves', viewer, NEW.record_id, NEW.object_type
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'share it with someone else, or with a role';
+    END IF;
     IF viewer IS NOT NULL THEN
         -- What an acting viewer cannot choose: who granted it, and when.
         NEW.granted_by := viewer;
@@ -216,6 +227,11 @@ $$;
 
 CREATE TRIGGER record_shares_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.record_shares
     FOR EACH ROW EXECUTE FUNCTION sharing._record_shares_guard();
+-- Share writers serialize with each other and with configuration writers
+-- (sql/generation.sql, _share_generation).
+CREATE TRIGGER a_bump_share_generation BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON sharing.record_shares
+    FOR EACH STATEMENT EXECUTE FUNCTION sharing._bump_share_generation();
+ALTER TABLE sharing.record_shares ENABLE ALWAYS TRIGGER a_bump_share_generation;
 CREATE TRIGGER z_audit AFTER INSERT OR UPDATE OR DELETE ON sharing.record_shares
     FOR EACH ROW EXECUTE FUNCTION sharing._audit();
 

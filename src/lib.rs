@@ -121,6 +121,7 @@ extension_sql_file!(
         sql_api::shares::_decide_current_participants,
         sql_api::shares::_may_manage_share,
         sql_api::shares::_check_assignment,
+        sql_api::shares::_require_no_unseen_shares,
         sql_api::guards::_require_privilege
     ]
 );

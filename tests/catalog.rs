@@ -27,6 +27,7 @@ const GLOBAL: &[&str] = &["object_types"];
 /// Written by the extension only, whatever is granted (the `a_internal_guard` trigger).
 const INTERNAL: &[&str] = &[
     "_generation",
+    "_share_generation",
     "protected_tables",
     "_standard_roles",
     "audit_log",

@@ -1710,3 +1710,137 @@ fn share_rows_are_read_by_their_parties() {
         1
     );
 }
+
+/// A second connection of the fixture's application role.
+fn app_connection(db: &TestDb) -> Client {
+    db.connect_as(&format!("{}_app", db.name))
+}
+
+/// Found by the third attacker review: a share written concurrently with the
+/// deletion of its record survived it (the delete did not see the share, or the
+/// share did not see the delete), and waited for the id. The share locks its record
+/// (FOR SHARE), the deletion removes what it can see and refuses (40001) what it
+/// cannot.
+#[test]
+fn attack_a_share_racing_the_deletion_of_its_record() {
+    let mut db = TestDb::new("shatk_race");
+    let (mut dba, mut c) = org(&mut db);
+    let left = |dba: &mut Client, id: i64| {
+        one_i64(
+            dba,
+            &format!("SELECT count(*) FROM sharing.record_shares WHERE object_type = 'deals' AND record_id = '{id}'"),
+        )
+    };
+    // READ COMMITTED: the share is open when the deletion starts; the deletion
+    // waits for it, then removes it.
+    let mut a = app_connection(&db);
+    let mut share = begin_as(&mut a, 5);
+    share
+        .batch_execute("SELECT sharing.share_record('deals', 5, 6, 'read_write')")
+        .unwrap();
+    let name = db.name.clone();
+    let deleter = std::thread::spawn(move || {
+        let mut b = connect_to(&name, &format!("{name}_app"));
+        let mut t = begin_as(&mut b, 5);
+        let n = t.execute("DELETE FROM deals WHERE id = 5", &[]).unwrap();
+        t.commit().unwrap();
+        n
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    share.commit().unwrap();
+    assert_eq!(deleter.join().unwrap(), 1);
+    assert_eq!(left(&mut dba, 5), 0, "the share went with its record");
+
+    // REPEATABLE READ deleter whose snapshot predates a committed share: refused.
+    exec_as(&mut c, 6, "INSERT INTO deals VALUES (6001, 6, 1, 1)");
+    let mut b = app_connection(&db);
+    let mut t = b
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .start()
+        .unwrap();
+    t.batch_execute("SET LOCAL sharing.viewer = '6'; SELECT count(*) FROM deals")
+        .unwrap();
+    exec_as(&mut c, 6, "SELECT sharing.share_record('deals', 6001, 5)");
+    expect_error_tx(&mut t, "DELETE FROM deals WHERE id = 6001", "40001");
+    drop(t);
+    assert_eq!(left(&mut dba, 6001), 1, "nothing was deleted");
+
+    // REPEATABLE READ share whose snapshot predates the record's deletion: refused.
+    exec_as(&mut c, 6, "INSERT INTO deals VALUES (6002, 6, 1, 1)");
+    let mut t = b
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .start()
+        .unwrap();
+    t.batch_execute("SET LOCAL sharing.viewer = '6'; SELECT count(*) FROM deals")
+        .unwrap();
+    exec_as(&mut c, 6, "DELETE FROM deals WHERE id = 6002");
+    expect_error_tx(
+        &mut t,
+        "SELECT sharing.share_record('deals', 6002, 5)",
+        "40001",
+    );
+    drop(t);
+    assert_eq!(left(&mut dba, 6002), 0);
+}
+
+/// Found by the third attacker review: judged in an older snapshot, a share was
+/// granted after its grantor lost the record, and a membership was accepted after a
+/// share to its role appeared. Share writers and configuration writers serialize
+/// on one row, so a REPEATABLE READ transaction that judged stale rows fails (40001).
+#[test]
+fn attack_stale_snapshots_around_shares() {
+    let mut db = TestDb::new("shatk_stale");
+    let (mut dba, mut c) = org(&mut db);
+    dba.batch_execute(
+        "INSERT INTO sharing.role_privileges (role_id, privilege) VALUES (17, 'manage_users')",
+    )
+    .unwrap();
+    let mut b = app_connection(&db);
+    // ed's snapshot still has him owning deal 5; eve gives it to em meanwhile.
+    let mut t = rr(&mut b, 5);
+    exec_as(&mut c, 3, "UPDATE deals SET owner_id = 6 WHERE id = 5");
+    expect_error_tx(
+        &mut t,
+        "SELECT sharing.share_record('deals', 5, 7, 'read_write')",
+        "40001",
+    );
+    drop(t);
+    // rita (manage_users) judges her own membership in a snapshot without the share
+    // to West Rep that will writes meanwhile.
+    let mut t = rr(&mut b, 9);
+    exec_as(
+        &mut c,
+        7,
+        "SELECT sharing.share_record_with_role('deals', 7, 14)",
+    );
+    expect_error_tx(
+        &mut t,
+        "INSERT INTO sharing.user_roles (user_id, role_id) VALUES (9, 14)",
+        "40001",
+    );
+    drop(t);
+    // Nobody grants themselves a share (it would outlive a transfer away from them).
+    let msg = fails_as(
+        &mut c,
+        7,
+        "SELECT sharing.share_record('deals', 7, 7, 'read')",
+        "42501",
+    );
+    assert!(msg.contains("themselves"), "{msg}");
+}
+
+/// A REPEATABLE READ transaction of `viewer` whose snapshot is taken.
+fn rr(b: &mut Client, viewer: i64) -> Transaction<'_> {
+    let mut t = b
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .start()
+        .unwrap();
+    t.batch_execute(&format!(
+        "SET LOCAL sharing.viewer = '{viewer}'; SELECT count(*) FROM deals"
+    ))
+    .unwrap();
+    t
+}

@@ -37,7 +37,7 @@ pub fn record_facts(table: pg_sys::Oid, record_id: &str) -> RecordFacts {
     let read = as_bootstrap_superuser(|| {
         read_row_kept(
             "SELECT f.object_type, f.record_key, f.owner, f.company, f.assignees, f.present
-               FROM sharing._record_facts($1, $2) f",
+               FROM sharing._record_facts($1, $2, false) f",
             &[
                 (pg_sys::REGCLASSOID, pg_sys::Datum::from(table.to_u32())),
                 (pg_sys::TEXTOID, record_id.into_datum().expect("text")),
@@ -340,4 +340,44 @@ pub fn find_record(object_type: &str, record_id: &str) -> Option<RecordFacts> {
         .into_iter()
         .map(|t| record_facts(t, record_id))
         .find(|f| f.found)
+}
+
+/// In a transaction whose snapshot is fixed (REPEATABLE READ, SERIALIZABLE): refuse
+/// (40001) when a share of the record exists in the latest snapshot although the
+/// transaction does not see it — it was written concurrently, and deleting the
+/// record would leave it behind, waiting for the id.
+pub fn require_no_unseen_shares(object_type: &str, record_id: &str) {
+    if unsafe { pg_sys::XactIsoLevel } < pg_sys::XACT_REPEATABLE_READ as i32 {
+        return;
+    }
+    struct Pop;
+    impl Drop for Pop {
+        fn drop(&mut self) {
+            unsafe { pg_sys::PopActiveSnapshot() };
+        }
+    }
+    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot()) };
+    let _pop = Pop;
+    let exists = as_bootstrap_superuser(|| {
+        read_row_kept(
+            "SELECT EXISTS (SELECT 1 FROM sharing.record_shares s
+                             WHERE s.object_type OPERATOR(pg_catalog.=) $1 AND s.record_id OPERATOR(pg_catalog.=) $2)",
+            &[
+                (pg_sys::TEXTOID, object_type.into_datum().expect("text")),
+                (pg_sys::TEXTOID, record_id.into_datum().expect("text")),
+            ],
+            |row| row.require::<bool>(1),
+        )
+    })
+    .unwrap_or_else(|e| spi_failed("read sharing.record_shares", e))
+    .unwrap_or(false);
+    if exists {
+        raise(
+            PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+            format!(
+                "record {record_id} of \"{object_type}\" was shared by a concurrent transaction"
+            ),
+            Some("its shares must go with it: run the deletion again"),
+        );
+    }
 }

@@ -495,3 +495,11 @@ fn _check_assignment(
         Some("assigning a record gives access like sharing it: the owner, those above the owner, editors by role, rule or level, and holders of manage_sharing may"),
     )
 }
+
+/// The check after a protected record is deleted (sql/protect.sql,
+/// `_forget_record_shares`): no share written concurrently may outlive it.
+#[pg_extern(volatile, parallel_unsafe)]
+#[search_path(pg_catalog, pg_temp)]
+fn _require_no_unseen_shares(object_type: &str, record_id: &str) {
+    crate::backend::shares::require_no_unseen_shares(object_type, record_id);
+}
