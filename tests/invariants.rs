@@ -345,7 +345,8 @@ fn protected_roles_and_roles_in_use_are_not_deleted() {
         msg.contains("2 member") && msg.contains("sharing.delete_role(100, reassign_to)"),
         "{msg}"
     );
-    refused_unchanged(&mut c, "SELECT sharing.delete_role(100, NULL)", "23503");
+    // delete_role(100, NULL) would now move them to the default role (their only
+    // role goes): tests/parity_roles.rs, administrate_deleting_a_role_….
     refused_unchanged(&mut c, "SELECT sharing.delete_role(100, 100)", "22023");
     refused_unchanged(&mut c, "SELECT sharing.delete_role(100, 987654)", "22023");
     refused_unchanged(&mut c, "SELECT sharing.delete_role(987654, NULL)", "22023");
