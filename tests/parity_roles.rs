@@ -38,8 +38,11 @@ fn org(db: &mut TestDb, privileges: &[(i64, &str)], users: &[i64]) -> (Client, V
     (dba, logins)
 }
 
-/// A connection as `role` that records every notice and warning: (severity, message).
-fn with_notices(db: &TestDb, role: &str) -> (Client, Arc<Mutex<Vec<(String, String)>>>) {
+/// Notices and warnings as they arrive: (severity, message).
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A connection as `role` that records every notice and warning.
+fn with_notices(db: &TestDb, role: &str) -> (Client, Seen) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     let mut cfg: postgres::Config = format!(
