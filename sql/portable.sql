@@ -15,7 +15,7 @@ SELECT jsonb_build_object(
   'roles', COALESCE((SELECT jsonb_agg(jsonb_build_object(
         'id', r.id, 'name', r.name, 'description', r.description, 'reports_to', r.reports_to,
         'based_on', r.based_on, 'is_admin', r.is_admin, 'is_default', r.is_default,
-        'is_protected', r.is_protected)) FROM r), '[]'),
+        'is_protected', r.is_protected, 'is_copyable', r.is_copyable)) FROM r), '[]'),
   'role_permissions', COALESCE((SELECT jsonb_agg(jsonb_build_object(
         'role_id', p.role_id, 'object_type', p.object_type, 'action', p.action, 'level', p.level))
       FROM sharing.role_permissions p JOIN r ON r.id = p.role_id), '[]'),

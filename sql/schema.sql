@@ -38,6 +38,8 @@ CREATE TABLE sharing.roles (
     is_admin     bool NOT NULL DEFAULT false,
     is_default   bool NOT NULL DEFAULT false,
     is_protected bool NOT NULL DEFAULT false,
+    -- false: sharing.copy_role refuses to copy the role (docs/concepts.md, "Roles").
+    is_copyable  bool NOT NULL DEFAULT true,
     UNIQUE (company_id, name),
     CHECK (reports_to IS DISTINCT FROM id),
     CHECK (based_on IS DISTINCT FROM id)

@@ -106,9 +106,10 @@ CREATE POLICY tenant ON sharing._standard_roles
 ALTER TABLE sharing.trusted_app_roles ENABLE ROW LEVEL SECURITY;
 CREATE POLICY dba ON sharing.trusted_app_roles USING ((SELECT sharing._config_all()));
 
--- The two views for comparing roles and listing members read as their caller, so
+-- The views for comparing roles and listing members read as their caller, so
 -- the policies above apply to them.
 ALTER VIEW sharing.role_permission_matrix SET (security_invoker = true);
+ALTER VIEW sharing.role_privilege_matrix SET (security_invoker = true);
 ALTER VIEW sharing.role_members SET (security_invoker = true);
 
 -- No escalation by effect (src/backend/effect.rs): every statement that changes a

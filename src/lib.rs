@@ -57,6 +57,8 @@ extension_sql_file!(
     requires = [
         "triggers",
         sql_api::perms::_role_matrix,
+        sql_api::perms::_role_privilege_matrix,
+        sql_api::perms::_privilege_list,
         sql_api::perms::effective_perms,
         sql_api::viewer::current_viewer
     ]

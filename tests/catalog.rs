@@ -36,6 +36,7 @@ const INTERNAL: &[&str] = &[
 /// filtered to the viewer's company.
 const VIEWS: &[(&str, &str)] = &[
     ("role_permission_matrix", "security_invoker=true"),
+    ("role_privilege_matrix", "security_invoker=true"),
     ("role_members", "security_invoker=true"),
     ("_agreements_with_permissions", "security_barrier=true"),
     ("shared_by_you", "security_barrier=true"),
@@ -109,6 +110,11 @@ const DEFINERS: &[(&str, &str, Outcome)] = &[
     (
         "_role_matrix",
         "SELECT count(*)::text FROM sharing._role_matrix()",
+        Outcome::Value("0"),
+    ),
+    (
+        "_role_privilege_matrix",
+        "SELECT count(*)::text FROM sharing._role_privilege_matrix()",
         Outcome::Value("0"),
     ),
     (

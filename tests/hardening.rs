@@ -163,6 +163,7 @@ fn delegated_admins_read_and_change_only_their_own_company() {
         ("sharing_rules", "company_id = 1"),
         ("role_members", "company_id = 1"),
         ("role_permission_matrix", "company_id = 1"),
+        ("role_privilege_matrix", "company_id = 1"),
         ("trusted_app_roles", "true"),
     ] {
         assert_eq!(

@@ -345,7 +345,8 @@ fn protected_roles_and_roles_in_use_are_not_deleted() {
         msg.contains("2 member") && msg.contains("sharing.delete_role(100, reassign_to)"),
         "{msg}"
     );
-    refused_unchanged(&mut c, "SELECT sharing.delete_role(100, NULL)", "23503");
+    // delete_role(100, NULL) would now move them to the default role (their only
+    // role goes): tests/parity_roles.rs, administrate_deleting_a_role_….
     refused_unchanged(&mut c, "SELECT sharing.delete_role(100, 100)", "22023");
     refused_unchanged(&mut c, "SELECT sharing.delete_role(100, 987654)", "22023");
     refused_unchanged(&mut c, "SELECT sharing.delete_role(987654, NULL)", "22023");
@@ -358,6 +359,13 @@ fn protected_roles_and_roles_in_use_are_not_deleted() {
         ),
         "23503",
     );
+    // ann (7) also holds the default role she got as a new user: she keeps it and is
+    // not moved; bob (8), whose only role is Sales, goes to the heir.
+    c.batch_execute(&format!(
+        "DELETE FROM sharing.user_roles WHERE user_id = 8 AND role_id = {}",
+        a.user_role
+    ))
+    .unwrap();
     c.batch_execute(&format!(
         "SELECT sharing.delete_role(100, {})",
         a.manager_role
@@ -368,14 +376,18 @@ fn protected_roles_and_roles_in_use_are_not_deleted() {
         0
     );
     assert_eq!(
-        one_i64(
+        ids(
             &mut c,
-            &format!(
-                "SELECT count(*) FROM sharing.user_roles WHERE role_id = {} AND user_id IN (7, 8)",
-                a.manager_role
-            )
+            "SELECT role_id FROM sharing.user_roles WHERE user_id = 7"
         ),
-        2
+        vec![a.user_role]
+    );
+    assert_eq!(
+        ids(
+            &mut c,
+            "SELECT role_id FROM sharing.user_roles WHERE user_id = 8"
+        ),
+        vec![a.manager_role]
     );
 }
 

@@ -7,8 +7,8 @@
 use crate::model::authority::Denial;
 use crate::model::interrupts::Ticker;
 use crate::model::portable::{
-    check_limits, export_document, parse, CompanyDoc, CompanyRows, MAX_MEMBERSHIPS,
-    MAX_RECORD_SHARES, MAX_ROLES, MAX_SHARING_RULES, MAX_USERS,
+    check_limits, export_document, object_type_differences, parse, CompanyDoc, CompanyRows,
+    ObjectTypeDoc, MAX_MEMBERSHIPS, MAX_RECORD_SHARES, MAX_ROLES, MAX_SHARING_RULES, MAX_USERS,
 };
 use crate::pg::errors::{invalid_parameter, raise, spi_failed};
 use crate::pg::spi::read_text;
@@ -123,6 +123,27 @@ pub fn import_company(document: &serde_json::Value) -> i64 {
             Some("rename the company in the document, or delete the existing one first"),
         );
     }
+    // Object types are global: an existing one keeps its settings, and each setting
+    // the document gives otherwise is a WARNING (docs/org-format.md).
+    let existing = read_text(
+        "SELECT COALESCE(jsonb_agg(to_jsonb(t)), '[]')::text FROM sharing.object_types t",
+    )
+    .unwrap_or_else(|e| spi_failed("read the object types", e))
+    .unwrap_or_else(|| "[]".to_string());
+    let existing: Vec<ObjectTypeDoc> = serde_json::from_str(&existing)
+        .unwrap_or_else(|e| spi_failed("decode the object types", e));
+    for d in object_type_differences(&existing, &doc.object_types) {
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_WARNING,
+            format!("import_company: {d}; object types are global, so the existing setting is kept"),
+            "import_company",
+        )
+        .set_hint(format!(
+            "a DBA changes it for every company with UPDATE sharing.object_types SET {} = ... WHERE name = '{}'",
+            d.setting, d.object_type
+        ))
+        .report(PgLogLevel::WARNING);
+    }
     for (i, t) in doc.object_types.iter().enumerate() {
         exec(
             &format!("$.object_types[{i}]"),
@@ -166,8 +187,8 @@ pub fn import_company(document: &serde_json::Value) -> i64 {
         let id = exec(
             &format!("$.roles[{i}]"),
             "INSERT INTO sharing.roles (company_id, name, description, reports_to, based_on,
-                                        is_admin, is_default, is_protected)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                                        is_admin, is_default, is_protected, is_copyable)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
             vec![
                 company_id.into(),
                 text(&role.name),
@@ -180,6 +201,7 @@ pub fn import_company(document: &serde_json::Value) -> i64 {
                 role.is_admin.into(),
                 role.is_default.into(),
                 role.is_protected.into(),
+                role.is_copyable.into(),
             ],
         )
         .expect("INSERT … RETURNING returns the id");

@@ -361,6 +361,108 @@ pub fn role_matrix(org: &Org) -> Vec<(i64, i64, String, Action, Level)> {
     rows
 }
 
+/// One row of the `sharing.role_privilege_matrix` view: a privilege a role gives,
+/// and whether it comes from somewhere else than the role's own `role_privileges` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolePrivilege {
+    pub company_id: i64,
+    pub role_id: i64,
+    pub privilege: String,
+    /// Not the role's own row: inherited through `based_on` (a cascade of any depth),
+    /// or a system privilege an admin role gives (docs/concepts.md, "Comparing
+    /// privileges").
+    pub inherited: bool,
+}
+
+/// Every privilege every role gives (docs/concepts.md, "Comparing privileges"): its
+/// own rows (`inherited = false`), what it inherits through `based_on`, and, for an
+/// admin role (the `is_admin` flag or the `admin` privilege anywhere up its chain, as
+/// [`role_level_rows`] decides), every system privilege. Per role, sorted by name.
+///
+/// Each role's set is computed once from its `based_on` parent, parent first (an
+/// explicit stack, no recursion), so the work is linear in roles plus the rows given
+/// out, whatever the depth of the chains. A cycle (which the triggers prevent) gives
+/// each of its roles the union of the cycle, as [`Org::based_on_chain`] does.
+pub fn role_privilege_matrix(org: &Org) -> Vec<RolePrivilege> {
+    let roles = &org.snapshot.roles;
+    let n = roles.len();
+    let mut tick = Ticker::new();
+    let mut sets: Vec<BTreeSet<&str>> = Vec::with_capacity(n);
+    let mut admin = vec![false; n];
+    let mut parent: Vec<Option<usize>> = vec![None; n];
+    for (i, r) in roles.iter().enumerate() {
+        tick.tick();
+        let own: BTreeSet<&str> = org.own_privileges(r.id).collect();
+        admin[i] = r.is_admin || own.contains("admin");
+        parent[i] = r.based_on.and_then(|b| org.role_position(b));
+        sets.push(own);
+    }
+    const NEW: u8 = 0;
+    const ON_PATH: u8 = 1;
+    const DONE: u8 = 2;
+    let mut state = vec![NEW; n];
+    let mut place = vec![0usize; n];
+    let mut path: Vec<usize> = Vec::new();
+    for start in 0..n {
+        let mut cur = Some(start);
+        while let Some(c) = cur {
+            tick.tick();
+            match state[c] {
+                DONE => break,
+                ON_PATH => {
+                    let cycle = path.split_off(place[c]);
+                    let mut union: BTreeSet<&str> = BTreeSet::new();
+                    let mut cycle_admin = false;
+                    for &m in &cycle {
+                        tick.tick();
+                        cycle_admin |= admin[m];
+                        union.extend(sets[m].iter().copied());
+                    }
+                    for &m in &cycle {
+                        tick.tick();
+                        admin[m] = cycle_admin;
+                        sets[m] = union.clone();
+                        state[m] = DONE;
+                    }
+                    break;
+                }
+                _ => {
+                    state[c] = ON_PATH;
+                    place[c] = path.len();
+                    path.push(c);
+                    cur = parent[c];
+                }
+            }
+        }
+        while let Some(c) = path.pop() {
+            tick.tick();
+            if let Some(p) = parent[c] {
+                admin[c] |= admin[p];
+                let inherited: Vec<&str> = sets[p].iter().copied().collect();
+                sets[c].extend(inherited);
+            }
+            state[c] = DONE;
+        }
+    }
+    let mut rows = Vec::new();
+    for (i, r) in roles.iter().enumerate() {
+        tick.tick();
+        if admin[i] {
+            sets[i].extend(SYSTEM_PRIVILEGES.iter().copied());
+        }
+        let own: BTreeSet<&str> = org.own_privileges(r.id).collect();
+        for p in &sets[i] {
+            rows.push(RolePrivilege {
+                company_id: r.company_id,
+                role_id: r.id,
+                privilege: p.to_string(),
+                inherited: !own.contains(p),
+            });
+        }
+    }
+    rows
+}
+
 /// Per-role, per-type coherence (docs/sql-reference.md, "Invariants (triggers) and their errors"): `edit <= view` and `delete <= edit`.
 /// Returns the offending pair, if any.
 pub fn incoherence(levels: &ActionLevels) -> Option<(Action, Level, Action, Level)> {

@@ -138,6 +138,10 @@ pub struct RoleDoc {
     pub is_default: bool,
     #[serde(default)]
     pub is_protected: bool,
+    /// `false` for a role `sharing.copy_role` refuses to copy. Left out when true
+    /// (the default), so that documents of copyable roles are unchanged.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub is_copyable: bool,
     /// object type -> action -> level; only the rows that exist. Actions are
     /// checked by `validate`, so that a bad one is reported at its own path.
     #[serde(default)]
@@ -166,6 +170,14 @@ pub struct UserDoc {
 
 fn active() -> Status {
     Status::Active
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -575,6 +587,65 @@ fn on_a_cycle(next: &[Option<usize>]) -> Vec<bool> {
     cycle
 }
 
+/// A setting of an object type that exists already and that an import keeps, although
+/// the document says otherwise (object types are global: docs/org-format.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeDifference {
+    /// Position in the document's `object_types`.
+    pub index: usize,
+    pub object_type: String,
+    pub setting: &'static str,
+    pub existing: String,
+    pub document: String,
+}
+
+impl std::fmt::Display for TypeDifference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "$.object_types[{}]: object type \"{}\" keeps {} = {} (the document has {})",
+            self.index, self.object_type, self.setting, self.existing, self.document
+        )
+    }
+}
+
+/// The settings in which the document's object types differ from existing ones of
+/// the same name, in document order (`org_wide_default` before
+/// `grant_via_hierarchy`). Types that do not exist yet are not differences: the
+/// import creates them as the document says.
+pub fn object_type_differences(
+    existing: &[ObjectTypeDoc],
+    document: &[ObjectTypeDoc],
+) -> Vec<TypeDifference> {
+    let by_name: HashMap<&str, &ObjectTypeDoc> =
+        existing.iter().map(|t| (t.name.as_str(), t)).collect();
+    let mut out = Vec::new();
+    for (index, t) in document.iter().enumerate() {
+        let Some(old) = by_name.get(t.name.as_str()) else {
+            continue;
+        };
+        if old.org_wide_default != t.org_wide_default {
+            out.push(TypeDifference {
+                index,
+                object_type: t.name.clone(),
+                setting: "org_wide_default",
+                existing: old.org_wide_default.as_str().to_string(),
+                document: t.org_wide_default.as_str().to_string(),
+            });
+        }
+        if old.grant_via_hierarchy != t.grant_via_hierarchy {
+            out.push(TypeDifference {
+                index,
+                object_type: t.name.clone(),
+                setting: "grant_via_hierarchy",
+                existing: old.grant_via_hierarchy.to_string(),
+                document: t.grant_via_hierarchy.to_string(),
+            });
+        }
+    }
+    out
+}
+
 /// The raw rows of one company, as `sharing._company_rows` renders them.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CompanyRows {
@@ -609,6 +680,9 @@ pub struct RawRole {
     pub is_admin: bool,
     pub is_default: bool,
     pub is_protected: bool,
+    /// Absent from rows rendered before `roles.is_copyable` existed.
+    #[serde(default = "yes")]
+    pub is_copyable: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -725,6 +799,7 @@ pub fn export_document(rows: &CompanyRows) -> Option<CompanyDoc> {
                 is_admin: r.is_admin,
                 is_default: r.is_default,
                 is_protected: r.is_protected,
+                is_copyable: r.is_copyable,
                 permissions,
                 privileges: privs_of
                     .get(&r.id)
@@ -1214,5 +1289,76 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn is_copyable_defaults_to_true_and_is_written_only_when_false() {
+        let mut v = minimal();
+        v["roles"][0]["is_copyable"] = false.into();
+        let doc = parse_value(&v).unwrap();
+        assert!(!doc.roles[0].is_copyable);
+        assert!(doc.roles[1].is_copyable);
+        let back = serde_json::to_value(&doc).unwrap();
+        assert_eq!(back["roles"][0]["is_copyable"], serde_json::json!(false));
+        assert!(back["roles"][1].get("is_copyable").is_none());
+        // Rows without the column (rendered before it existed) are copyable.
+        let raw: RawRole = serde_json::from_value(serde_json::json!({
+            "id": 1, "name": "A", "description": null, "reports_to": null, "based_on": null,
+            "is_admin": false, "is_default": true, "is_protected": false
+        }))
+        .unwrap();
+        assert!(raw.is_copyable);
+    }
+
+    #[test]
+    fn object_type_differences_name_each_setting() {
+        let t = |name: &str, owd: OrgWideDefault, via: bool| ObjectTypeDoc {
+            name: name.into(),
+            org_wide_default: owd,
+            grant_via_hierarchy: via,
+        };
+        let existing = [
+            t("deals", OrgWideDefault::Private, true),
+            t("contacts", OrgWideDefault::PublicRead, true),
+            t("tasks", OrgWideDefault::Private, false),
+        ];
+        let document = [
+            t("contacts", OrgWideDefault::PublicReadWrite, false),
+            t("deals", OrgWideDefault::Private, true),
+            t("leads", OrgWideDefault::PublicRead, false),
+            t("tasks", OrgWideDefault::Private, true),
+        ];
+        let d = object_type_differences(&existing, &document);
+        let got: Vec<(usize, &str, &str, &str, &str)> = d
+            .iter()
+            .map(|x| {
+                (
+                    x.index,
+                    x.object_type.as_str(),
+                    x.setting,
+                    x.existing.as_str(),
+                    x.document.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    0,
+                    "contacts",
+                    "org_wide_default",
+                    "public_read",
+                    "public_read_write"
+                ),
+                (0, "contacts", "grant_via_hierarchy", "true", "false"),
+                (3, "tasks", "grant_via_hierarchy", "false", "true"),
+            ]
+        );
+        assert_eq!(
+            d[0].to_string(),
+            "$.object_types[0]: object type \"contacts\" keeps org_wide_default = public_read (the document has public_read_write)"
+        );
+        assert!(object_type_differences(&existing, &[]).is_empty());
     }
 }

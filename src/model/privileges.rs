@@ -78,6 +78,25 @@ pub fn classify_privilege(name: &str) -> Result<PrivilegeKind, PrivilegeNameErro
     })
 }
 
+/// The names of a privilege list as `sharing.set_role_privileges` takes it (Intum's
+/// "comma- or space-separated list of names"): split on commas and white space,
+/// empty pieces dropped (so `""` is no privileges and `"a,, b"` is two), each name
+/// classified like a row of `role_privileges`, duplicates kept once, in the order
+/// they first appear. The first bad name is the error.
+pub fn parse_privilege_list(list: &str) -> Result<Vec<String>, PrivilegeNameError> {
+    let mut names: Vec<String> = Vec::new();
+    for name in list
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|n| !n.is_empty())
+    {
+        classify_privilege(name)?;
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    Ok(names)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +134,28 @@ mod tests {
         );
         assert!(matches!(
             classify_privilege(&"x".repeat(64)),
+            Err(PrivilegeNameError::TooLong(_))
+        ));
+    }
+
+    #[test]
+    fn privilege_lists_split_on_commas_and_white_space() {
+        assert_eq!(parse_privilege_list(""), Ok(vec![]));
+        assert_eq!(parse_privilege_list(" ,\t\n, "), Ok(vec![]));
+        assert_eq!(
+            parse_privilege_list("reports, app.crm export\napp.crm,,reports"),
+            Ok(vec!["reports".into(), "app.crm".into(), "export".into()])
+        );
+        assert_eq!(parse_privilege_list("insight"), Ok(vec!["insight".into()]));
+        assert_eq!(
+            parse_privilege_list("reports Billing"),
+            Err(PrivilegeNameError::SystemCase {
+                given: "Billing".into(),
+                system: "billing"
+            })
+        );
+        assert!(matches!(
+            parse_privilege_list(&format!("app.crm {}", "x".repeat(64))),
             Err(PrivilegeNameError::TooLong(_))
         ));
     }

@@ -489,3 +489,93 @@ fn a_rebuild_checks_for_interrupts() {
     CANCEL_AFTER.with(|c| c.set(None));
     assert!(stopped.is_err(), "the chain walk was cancelled");
 }
+
+/// `role_privilege_matrix`: own rows are not inherited; what comes through
+/// `based_on` (any depth) is; an admin role (flag or privilege, own or inherited)
+/// gives every system privilege, marked inherited unless it is its own row.
+#[test]
+fn the_privilege_matrix_marks_what_is_inherited() {
+    use super::privileges::SYSTEM_PRIVILEGES;
+    let org = Builder::default()
+        .types(&["deals"])
+        .role(1, "Admin", None, true)
+        .role(2, "Base", None, false)
+        .role(3, "Middle", Some(2), false)
+        .role(4, "Leaf", Some(3), false)
+        .role(5, "Privileged admin", None, false)
+        .role(6, "Below admin", Some(5), false)
+        .role(7, "Empty", None, false)
+        .privilege(2, "reports")
+        .privilege(2, "app.crm")
+        .privilege(3, "export")
+        .privilege(3, "reports")
+        .privilege(5, "admin")
+        .privilege(5, "app.x")
+        .build();
+    let rows = role_privilege_matrix(&org);
+    let of = |role: i64| -> Vec<(String, bool)> {
+        rows.iter()
+            .filter(|r| r.role_id == role)
+            .map(|r| (r.privilege.clone(), r.inherited))
+            .collect()
+    };
+    let own = |names: &[(&str, bool)]| -> Vec<(String, bool)> {
+        names.iter().map(|(n, i)| (n.to_string(), *i)).collect()
+    };
+    assert_eq!(of(2), own(&[("app.crm", false), ("reports", false)]));
+    assert_eq!(
+        of(3),
+        own(&[("app.crm", true), ("export", false), ("reports", false)])
+    );
+    assert_eq!(
+        of(4),
+        own(&[("app.crm", true), ("export", true), ("reports", true)])
+    );
+    assert_eq!(of(7), vec![]);
+    let mut every: Vec<&str> = SYSTEM_PRIVILEGES.to_vec();
+    every.sort();
+    let admin_rows: Vec<(String, bool)> = every.iter().map(|p| (p.to_string(), true)).collect();
+    assert_eq!(of(1), admin_rows);
+    let mut five: Vec<(String, bool)> = every
+        .iter()
+        .map(|p| (p.to_string(), *p != "admin"))
+        .chain([("app.x".to_string(), false)])
+        .collect();
+    five.sort();
+    assert_eq!(of(5), five);
+    assert!(of(6).iter().all(|(_, inherited)| *inherited));
+    assert_eq!(of(6).len(), SYSTEM_PRIVILEGES.len() + 1);
+    assert!(rows.iter().all(|r| r.company_id == 1));
+    // The same privileges as a role's effective set, role by role.
+    for role in 1..=7 {
+        let set = role_permissions(&org, role);
+        let mut expected: Vec<String> = set.privileges.iter().cloned().collect();
+        if set.admin {
+            expected.extend(SYSTEM_PRIVILEGES.iter().map(|p| p.to_string()));
+        }
+        expected.sort();
+        expected.dedup();
+        let got: Vec<String> = of(role).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(got, expected, "role {role}");
+    }
+}
+
+/// A 20,000-role `based_on` chain with one privilege at the top: linear, and
+/// every role below inherits it.
+#[test]
+fn the_privilege_matrix_of_a_long_chain_is_linear() {
+    let n = 20_000;
+    let mut org = chain_org(n, true).snapshot;
+    org.role_privileges.push(RolePrivilegeRow {
+        role_id: 1,
+        privilege: "app.top".into(),
+    });
+    let org = Org::new(org);
+    let started = std::time::Instant::now();
+    let rows = role_privilege_matrix(&org);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(rows.len(), n as usize);
+    assert!(rows
+        .iter()
+        .all(|r| r.privilege == "app.top" && r.inherited == (r.role_id != 1)));
+}

@@ -4,8 +4,10 @@ use crate::backend::authority::{require_may_ask_about, ConfigScope};
 use crate::backend::models::current_model;
 use crate::model::org::Org;
 use crate::model::perms::{
-    effective_perms as perms_of, incoherence_message, role_matrix, EffectivePerms,
+    effective_perms as perms_of, incoherence_message, role_matrix, role_privilege_matrix,
+    EffectivePerms,
 };
+use crate::model::privileges::parse_privilege_list;
 use crate::model::types::{Action, Level};
 use crate::pg::errors::invalid_parameter;
 use pgrx::prelude::*;
@@ -104,6 +106,47 @@ fn _role_matrix() -> TableIterator<
         .map(|(c, r, t, a, l)| (c, r, t, a.to_string(), l.to_string()))
         .collect();
     TableIterator::new(rows)
+}
+
+/// Every privilege every role gives, and whether it is inherited (not the role's own
+/// row); the rows behind `sharing.role_privilege_matrix`. Only the companies whose
+/// configuration the caller may read, as [`_role_matrix`].
+#[pg_extern(stable, parallel_restricted, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn _role_privilege_matrix() -> TableIterator<
+    'static,
+    (
+        name!(company_id, i64),
+        name!(role_id, i64),
+        name!(privilege, String),
+        name!(inherited, bool),
+    ),
+> {
+    let scope = crate::backend::authority::config_scope();
+    let model = current_model();
+    let rows: Vec<_> = role_privilege_matrix(&model.org)
+        .into_iter()
+        .filter(|r| match scope {
+            ConfigScope::Every => true,
+            ConfigScope::Company(own) => r.company_id == own,
+            ConfigScope::Nothing => false,
+        })
+        .map(|r| (r.company_id, r.role_id, r.privilege, r.inherited))
+        .collect();
+    TableIterator::new(rows)
+}
+
+/// The names of a privilege list for `sharing.set_role_privileges` (split on commas
+/// and white space, duplicates once, in order); a bad name is 22023 naming it.
+#[pg_extern(immutable, strict, parallel_safe)]
+#[search_path(pg_catalog, pg_temp)]
+fn _privilege_list(list: &str) -> Vec<String> {
+    parse_privilege_list(list).unwrap_or_else(|e| {
+        invalid_parameter(
+            format!("privilege list: {e}"),
+            Some("a comma- or space-separated list of privilege names, e.g. 'reports, app.crm'"),
+        )
+    })
 }
 
 /// For the `role_permissions_coherent` trigger: NULL when a role's (view, edit,
