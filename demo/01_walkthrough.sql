@@ -49,6 +49,8 @@ SELECT role, max(level) FILTER (WHERE action = 'create') AS "create",
 \echo '== 5. A protected table; Acme shares "view deals" with Globex by agreement'
 CREATE TABLE deals (id serial PRIMARY KEY, owner_id bigint, company_id bigint, amount numeric, title text);
 SELECT sharing.protect('deals', 'deals');
+-- the owner-bounded viewers' access path (sharing.advise() asks for it)
+CREATE INDEX ON deals (owner_id);
 INSERT INTO deals (owner_id, company_id, amount, title) VALUES
   (2, 1, 90000, 'Director''s key account'), (3, 1, 40000, 'Regional deal'),
   (4, 1, 12000, 'Sam #1'), (4, 1, 8000, 'Sam #2'), (5, 1, 15000, 'Sue #1'),

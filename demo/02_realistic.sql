@@ -51,6 +51,9 @@ CREATE TABLE nw_deals (id bigserial PRIMARY KEY, owner_id bigint NOT NULL, compa
 CREATE TABLE nw_contacts (id bigserial PRIMARY KEY, owner_id bigint NOT NULL, company_id bigint NOT NULL, email text);
 SELECT sharing.protect('nw_accounts', 'accounts'), sharing.protect('nw_deals', 'deals', assignee_column => 'assignee_id'),
        sharing.protect('nw_contacts', 'contacts');
+CREATE INDEX ON nw_accounts (owner_id);
+CREATE INDEX ON nw_deals (owner_id);
+CREATE INDEX ON nw_contacts (owner_id);
 GRANT SELECT ON nw_accounts, nw_deals, nw_contacts TO demo_app;
 
 \echo '   [3/4] 100,000 records (20,000 accounts, 50,000 deals, 30,000 contacts) ...'

@@ -132,6 +132,15 @@ extension_sql_file!(
     name = "portable",
     requires = ["shares"]
 );
+extension_sql_file!(
+    "../sql/advise.sql",
+    name = "advise",
+    requires = [
+        "portable",
+        sql_api::advise::_advise_scope,
+        sql_api::advise::_advise_rules
+    ]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

@@ -157,6 +157,11 @@ const DEFINERS: &[(&str, &str, Outcome)] = &[
         "SELECT sharing.has_privilege(1, 'admin')::text",
         Outcome::Error("42501"),
     ),
+    (
+        "advise",
+        "SELECT count(*)::text FROM sharing.advise()",
+        Outcome::Error("42501"),
+    ),
 ];
 
 #[derive(Clone, Copy, Debug)]

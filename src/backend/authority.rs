@@ -78,6 +78,39 @@ pub fn config_scope() -> ConfigScope {
     }
 }
 
+/// Whose advice `sharing.advise()` gives this statement: `None` for every company
+/// (a DBA session, or an active superuser viewer), `Some(company)` for an active
+/// viewer holding `admin`, `manage_roles` or `manage_sharing` (their own company's
+/// advice only); anyone else is refused (42501): the advice describes the org
+/// chart, the rules and the owners' records (docs/security.md).
+pub fn advice_scope() -> Option<i64> {
+    const WHAT: &str = "read sharing.advise()";
+    let v = match acting() {
+        Acting::Dba => return None,
+        Acting::Nobody => deny_nobody(WHAT),
+        Acting::Viewer(v) => v,
+    };
+    let model = current_model();
+    let org = &model.org;
+    let Some(me) = org.user(v).filter(|u| u.status == Status::Active) else {
+        insufficient_privilege(
+            format!("viewer {v} is not an active user: it may not {WHAT}"),
+            None,
+        )
+    };
+    let perms = user_permissions(org, v);
+    if perms.superuser {
+        return None;
+    }
+    if perms.admin || perms.has_privilege("manage_roles") || perms.has_privilege("manage_sharing") {
+        return Some(me.company_id);
+    }
+    insufficient_privilege(
+        format!("viewer {v} may not {WHAT}: it needs \"admin\", \"manage_roles\" or \"manage_sharing\""),
+        Some("the advice describes the company's roles, rules and records; ask an administrator of the company"),
+    )
+}
+
 thread_local! {
     /// (snapshot, asking role) → may the asker ask about anyone? One lookup per
     /// statement, not per row of a report that calls `can_access` for many viewers.

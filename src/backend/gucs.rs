@@ -20,6 +20,11 @@ pub static SEED_STANDARD_ROLES: GucSetting<bool> = GucSetting::<bool>::new(true)
 /// path through an index on the owner column. 0: never; above 1: always.
 pub static OWNER_INDEX_MAX_SHARE: GucSetting<f64> = GucSetting::<f64>::new(0.05);
 
+/// `sharing.skew_threshold`: how many records of one protected table one owner may
+/// hold before `sharing.advise()` reports ownership skew (docs/sql-reference.md,
+/// "Advice"; Salesforce's guidance is 10,000). Read by sql/advise.sql.
+pub static SKEW_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(10_000);
+
 /// `sharing.viewer_scope`: how long a viewer set by a trusted application role that is
 /// not a DBA may last (docs/integration.md §2). `transaction` (the default): only a
 /// viewer set for the transaction (`SET LOCAL`, `set_config(…, true)`, a function's
@@ -170,6 +175,16 @@ pub fn init() {
         &OWNER_INDEX_MAX_SHARE,
         0.0,
         2.0,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"sharing.skew_threshold",
+        c"Records of one protected table one owner may hold before sharing.advise() reports ownership skew.",
+        c"Judged from the planner statistics of the owner column (run ANALYZE); 10000 is Salesforce's guidance.",
+        &SKEW_THRESHOLD,
+        1,
+        i32::MAX,
         GucContext::Userset,
         GucFlags::default(),
     );

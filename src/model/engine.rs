@@ -1374,6 +1374,24 @@ impl CompiledOrg {
     pub fn is_role(&self, id: i64) -> bool {
         self.role_ix.contains_key(&id)
     }
+
+    /// Is role `a` strictly below role `b` in the `reports_to` hierarchy (the test
+    /// the decision's hierarchy step uses)? False for unknown roles.
+    pub fn role_strictly_below(&self, a: i64, b: i64) -> bool {
+        match (self.role_ix.get(&a), self.role_ix.get(&b)) {
+            (Some(&a), Some(&b)) => self.role_below(a, b),
+            _ => false,
+        }
+    }
+
+    /// Does role `role` lie in (`anchor`, `scope`): the anchor itself, or with
+    /// `role_and_subordinates` any role below it? The scope test of the rules.
+    pub fn role_in_scope(&self, role: i64, anchor: i64, scope: RuleScope) -> bool {
+        match (self.role_ix.get(&role), self.role_ix.get(&anchor)) {
+            (Some(&r), Some(&a)) => self.in_scope(r, a, scope),
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The sharing model in plain Rust: no pgrx, no SQL. The `sql_api` side loads rows
 //! into an [`org::Org`] and asks these modules for decisions.
 
+pub mod advice;
 pub mod authority;
 pub mod effect;
 pub mod engine;
@@ -14,6 +15,8 @@ pub mod shape;
 pub mod shares;
 pub mod types;
 
+#[cfg(test)]
+mod advice_tests;
 #[cfg(test)]
 mod effect_tests;
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! call `backend` and `model`, and map refusals to errors. No sharing rule is decided
 //! and no per-backend state is kept here (see `backend`).
 
+pub mod advise;
 pub mod authority;
 pub mod effect;
 pub mod guards;
