@@ -24,6 +24,9 @@ shares=shares[shares.index('CREATE TABLE sharing.record_shares'):]
 cut=shares.index("SELECT pg_catalog.pg_extension_config_dump('sharing.record_shares_id_seq', '');\n")
 cut+=len("SELECT pg_catalog.pg_extension_config_dump('sharing.record_shares_id_seq', '');\n")
 shares_table, shares=shares[:cut], shares[cut:]
+api=open('sql/api.sql').read()
+a=api.index('CREATE VIEW sharing.role_privilege_matrix')
+privilege_view=api[a:api.index(';',a)+1]+'\n'
 audit=open('sql/audit.sql').read()
 a=audit.index('CREATE POLICY audit_log_own_company')
 audit_policy='DROP POLICY audit_log_own_company ON sharing.audit_log;\n'+audit[a:audit.index(';',a)+1]+'\n'
@@ -62,6 +65,8 @@ SELECT r.id, CASE r.name WHEN 'Administrator' THEN 'administrator' WHEN 'Manager
 {drops}
 -- Record shares name a record by the protected table's id column.
 ALTER TABLE sharing.protected_tables ADD COLUMN id_column name;
+-- Roles that cannot be copied (Bitrix24's head role).
+ALTER TABLE sharing.roles ADD COLUMN is_copyable bool NOT NULL DEFAULT true;
 
 -- Share writers and configuration writers serialize on one row (sql/generation.sql).
 CREATE TABLE sharing._share_generation (
@@ -74,6 +79,8 @@ INSERT INTO sharing._share_generation (gen) VALUES (0);
 {shares_table}
 -- New and changed functions.
 {fd}
+-- Comparing privileges across roles (as sql/api.sql; security_invoker below).
+{privilege_view}
 -- A table dropped while protected leaves the registry.
 CREATE EVENT TRIGGER sharing_forget_dropped_tables ON sql_drop
     EXECUTE FUNCTION sharing._forget_dropped_tables();
