@@ -17,6 +17,8 @@ pub mod types;
 #[cfg(test)]
 mod effect_tests;
 #[cfg(test)]
+mod owner_tests;
+#[cfg(test)]
 mod shares_tests;
 #[cfg(test)]
 mod tests;
