@@ -356,11 +356,18 @@ fn intum_transfer_ownership_by_the_owner_passes_the_check_by_effect() {
 fn intum_a_deleted_owner_leaves_the_company_without_one() {
     let mut db = TestDb::new("ownergone");
     let (mut c, app) = setup(&mut db);
-    // The owner deletes themselves (a DBA may too); the company stays, ownerless.
-    let mut me = as_viewer(&db, &app, 20);
-    me.batch_execute("DELETE FROM sharing.users WHERE id = 20")
+    // A DBA deletes the owner (an admin may not: see above); the company stays,
+    // without an owner.
+    c.batch_execute("DELETE FROM sharing.users WHERE id = 20")
         .unwrap();
     assert_eq!(owner(&mut c, 2), None);
+    assert_eq!(
+        one_i64(
+            &mut c,
+            "SELECT count(*) FROM sharing.users WHERE company_id = 2"
+        ),
+        1
+    );
     // Nobody but a superuser or a DBA gives it a new owner.
     let mut gil = as_viewer(&db, &app, 21);
     let msg = expect_error(
