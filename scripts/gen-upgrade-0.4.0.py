@@ -27,6 +27,8 @@ shares_table, shares=shares[:cut], shares[cut:]
 api=open('sql/api.sql').read()
 a=api.index('CREATE VIEW sharing.role_privilege_matrix')
 privilege_view=api[a:api.index(';',a)+1]+'\n'
+a=api.index('CREATE VIEW sharing.role_members')
+privilege_view+=api[a:api.index(';',a)+1].replace('CREATE VIEW', 'CREATE OR REPLACE VIEW', 1)+'\n'
 audit=open('sql/audit.sql').read()
 a=audit.index('CREATE POLICY audit_log_own_company')
 audit_policy='DROP POLICY audit_log_own_company ON sharing.audit_log;\n'+audit[a:audit.index(';',a)+1]+'\n'
@@ -52,7 +54,7 @@ $$;
 
 CREATE TABLE sharing._standard_roles (
     role_id bigint PRIMARY KEY REFERENCES sharing.roles (id) ON DELETE CASCADE,
-    kind    text NOT NULL CHECK (kind IN ('administrator', 'manager', 'user'))
+    kind    text NOT NULL CHECK (kind IN ('administrator', 'manager', 'user', 'guest'))
 );
 SELECT pg_catalog.pg_extension_config_dump('sharing._standard_roles', '');
 -- 0.3.0 knew the standard roles by name: the roles it would have treated as standard.
@@ -67,6 +69,15 @@ SELECT r.id, CASE r.name WHEN 'Administrator' THEN 'administrator' WHEN 'Manager
 ALTER TABLE sharing.protected_tables ADD COLUMN id_column name;
 -- Roles that cannot be copied (Bitrix24's head role).
 ALTER TABLE sharing.roles ADD COLUMN is_copyable bool NOT NULL DEFAULT true;
+-- The company owner, departments, and the ids of Guest roles (companies created
+-- before 0.4.0 keep their three standard roles; a DBA may add a Guest role).
+ALTER TABLE sharing.companies ADD COLUMN owner_user bigint;
+ALTER TABLE sharing.users ADD COLUMN department text;
+ALTER TABLE sharing.companies ADD CONSTRAINT companies_owner_user_fkey
+    FOREIGN KEY (owner_user) REFERENCES sharing.users (id);
+CREATE INDEX companies_owner_user_idx ON sharing.companies (owner_user);
+CREATE SEQUENCE sharing.guest_role_id_seq AS bigint START WITH 1000000000001 NO CYCLE;
+SELECT pg_catalog.pg_extension_config_dump('sharing.guest_role_id_seq', '');
 
 -- Share writers and configuration writers serialize on one row (sql/generation.sql).
 CREATE TABLE sharing._share_generation (

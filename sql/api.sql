@@ -2,13 +2,64 @@
 -- They are SECURITY INVOKER: the caller needs the same table privileges as for the
 -- equivalent DML, and the triggers apply exactly as they would to that DML.
 
--- A company with the standard Administrator / Manager / User roles (seeded by the
--- companies_seed trigger, so a plain INSERT gets them too).
-CREATE FUNCTION sharing.create_company(name text) RETURNS bigint
-LANGUAGE sql VOLATILE STRICT
+-- A company with the standard Administrator / Manager / User / Guest roles (seeded by
+-- the companies_seed trigger, so a plain INSERT gets them too) and, when owner_user is
+-- given, its owner: a new active user of the company with that id (docs/concepts.md,
+-- "The company owner").
+CREATE FUNCTION sharing.create_company(name text, owner_user bigint DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    INSERT INTO sharing.companies (name) VALUES (create_company.name) RETURNING id
+DECLARE
+    new_id bigint;
+    elsewhere bigint;
+BEGIN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'the name of a new company cannot be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    INSERT INTO sharing.companies (name) VALUES (create_company.name) RETURNING id INTO new_id;
+    IF owner_user IS NOT NULL THEN
+        SELECT u.company_id INTO elsewhere FROM sharing.users u WHERE u.id = create_company.owner_user;
+        IF FOUND THEN
+            RAISE EXCEPTION 'user % already exists (in company %) and cannot become the owner of the new company "%"',
+                    owner_user, elsewhere, name
+                USING ERRCODE = 'unique_violation',
+                      HINT = 'create_company creates its owner as a new user; to hand an existing company to one of its users, use sharing.transfer_ownership()';
+        END IF;
+        INSERT INTO sharing.users (id, company_id) VALUES (create_company.owner_user, new_id);
+        UPDATE sharing.companies c SET owner_user = create_company.owner_user WHERE c.id = new_id;
+    END IF;
+    RETURN new_id;
+END
+$$;
+
+-- Hand a company to another of its active users. The owner, a superuser viewer or a
+-- DBA session may (the companies_guard trigger judges it); the new owner has admin
+-- rights from then on, the old one keeps only their roles.
+CREATE FUNCTION sharing.transfer_ownership(company bigint, new_owner bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    old_owner bigint;
+BEGIN
+    IF company IS NULL OR new_owner IS NULL THEN
+        RAISE EXCEPTION 'transfer_ownership(%, %): the company and the new owner cannot be NULL',
+                coalesce(company::text, 'NULL'), coalesce(new_owner::text, 'NULL')
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.owner_user INTO old_owner FROM sharing.companies c WHERE c.id = company;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'company % does not exist', company
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    IF old_owner = new_owner THEN
+        RAISE NOTICE 'user % already owns company %', new_owner, company;
+        RETURN;
+    END IF;
+    UPDATE sharing.companies c SET owner_user = new_owner WHERE c.id = company;
+END
 $$;
 
 -- A new role with the same permissions, privileges, place in the hierarchy and base;
@@ -207,10 +258,10 @@ SELECT c.name AS company, r.name AS role, m.privilege, m.inherited,
   JOIN sharing.roles r ON r.id = m.role_id
   JOIN sharing.companies c ON c.id = m.company_id;
 
--- Who holds which role, and since when.
+-- Who holds which role, and since when; the member's department last (since 0.4.0).
 CREATE VIEW sharing.role_members AS
 SELECT r.name AS role, u.name AS "user", c.name AS company, m.assigned_at,
-       m.role_id, m.user_id, r.company_id
+       m.role_id, m.user_id, r.company_id, u.department
   FROM sharing.user_roles m
   JOIN sharing.roles r ON r.id = m.role_id
   JOIN sharing.users u ON u.id = m.user_id

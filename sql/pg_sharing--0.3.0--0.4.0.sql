@@ -16,7 +16,7 @@ $$;
 
 CREATE TABLE sharing._standard_roles (
     role_id bigint PRIMARY KEY REFERENCES sharing.roles (id) ON DELETE CASCADE,
-    kind    text NOT NULL CHECK (kind IN ('administrator', 'manager', 'user'))
+    kind    text NOT NULL CHECK (kind IN ('administrator', 'manager', 'user', 'guest'))
 );
 SELECT pg_catalog.pg_extension_config_dump('sharing._standard_roles', '');
 -- 0.3.0 knew the standard roles by name: the roles it would have treated as standard.
@@ -29,12 +29,22 @@ SELECT r.id, CASE r.name WHEN 'Administrator' THEN 'administrator' WHEN 'Manager
 DROP FUNCTION sharing._apply_policies(regclass,text,name,name,name);
 DROP FUNCTION sharing._check_expr(text,text,name,name,name);
 DROP FUNCTION sharing._policy_expr(text,text,name,name,name);
+DROP FUNCTION sharing.create_company(text);
 DROP FUNCTION sharing.protect(regclass,text,name,name,name);
 
 -- Record shares name a record by the protected table's id column.
 ALTER TABLE sharing.protected_tables ADD COLUMN id_column name;
 -- Roles that cannot be copied (Bitrix24's head role).
 ALTER TABLE sharing.roles ADD COLUMN is_copyable bool NOT NULL DEFAULT true;
+-- The company owner, departments, and the ids of Guest roles (companies created
+-- before 0.4.0 keep their three standard roles; a DBA may add a Guest role).
+ALTER TABLE sharing.companies ADD COLUMN owner_user bigint;
+ALTER TABLE sharing.users ADD COLUMN department text;
+ALTER TABLE sharing.companies ADD CONSTRAINT companies_owner_user_fkey
+    FOREIGN KEY (owner_user) REFERENCES sharing.users (id);
+CREATE INDEX companies_owner_user_idx ON sharing.companies (owner_user);
+CREATE SEQUENCE sharing.guest_role_id_seq AS bigint START WITH 1000000000001 NO CYCLE;
+SELECT pg_catalog.pg_extension_config_dump('sharing.guest_role_id_seq', '');
 
 -- Share writers and configuration writers serialize on one row (sql/generation.sql).
 CREATE TABLE sharing._share_generation (
@@ -251,6 +261,29 @@ AS $$
         || sharing._extra_arms(tbl, object_type, action, owner_column, company_column, assignee_column, id_column)
 $$;
 
+-- new: _check_owner(bigint,bigint)
+CREATE OR REPLACE FUNCTION sharing._check_owner(company bigint, owner bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    u record;
+BEGIN
+    SELECT x.company_id, x.status INTO u FROM sharing.users x WHERE x.id = owner FOR KEY SHARE;
+    PERFORM sharing._require_existing('user', owner, u.company_id);
+    IF u.company_id <> company THEN
+        RAISE EXCEPTION 'user % of company % cannot own company %', owner, u.company_id, company
+            USING ERRCODE = 'check_violation',
+                  HINT = 'the owner of a company is one of its own users';
+    END IF;
+    IF u.status <> 'active' THEN
+        RAISE EXCEPTION 'user % is % and cannot own company %', owner, u.status, company
+            USING ERRCODE = 'check_violation',
+                  HINT = format('activate user %s first: UPDATE sharing.users SET status = ''active'' WHERE id = %s', owner, owner);
+    END IF;
+END
+$$;
+
 -- new: _check_transfer(TEXT,bigint,bigint,bigint,bigint)
 CREATE OR REPLACE FUNCTION "_check_transfer"(
 	"object_type" TEXT, /* & str */
@@ -273,6 +306,36 @@ AS $$
      WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped
 $$;
 
+-- new: _companies_guard()
+CREATE OR REPLACE FUNCTION sharing._companies_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.id = OLD.id AND NEW.name = OLD.name
+       AND NEW.owner_user IS DISTINCT FROM OLD.owner_user THEN
+        -- Only the owner changes: ownership rules, not the superuser's. An owner who
+        -- moved to another company (a DBA's or their own doing, judged by users_guard)
+        -- is cleared without anyone else's consent.
+        IF NEW.owner_user IS NOT NULL
+           OR EXISTS (SELECT 1 FROM sharing.users u WHERE u.id = OLD.owner_user AND u.company_id = OLD.id) THEN
+            PERFORM sharing._require_ownership_transfer(OLD.id, OLD.owner_user);
+        END IF;
+    ELSE
+        PERFORM sharing._require_superuser();
+        IF TG_OP = 'UPDATE' AND NEW.owner_user IS DISTINCT FROM OLD.owner_user THEN
+            PERFORM sharing._require_ownership_transfer(OLD.id, OLD.owner_user);
+        END IF;
+    END IF;
+    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+    IF NEW.owner_user IS NOT NULL
+       AND (TG_OP = 'INSERT' OR NEW.owner_user IS DISTINCT FROM OLD.owner_user OR NEW.id <> OLD.id) THEN
+        PERFORM sharing._check_owner(NEW.id, NEW.owner_user);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
 -- changed: _companies_seed()
 CREATE OR REPLACE FUNCTION sharing._companies_seed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -282,6 +345,7 @@ DECLARE
     admin_id bigint;
     manager_id bigint;
     user_id bigint;
+    guest_id bigint;
 BEGIN
     IF current_setting('sharing.seed_standard_roles', true) IN ('off', 'false') THEN
         RETURN NULL;
@@ -295,9 +359,15 @@ BEGIN
     INSERT INTO sharing.roles (company_id, name, description, reports_to, is_default, is_protected)
     VALUES (NEW.id, 'User', 'Create, view, edit and delete owned records', manager_id, true, true)
     RETURNING id INTO user_id;
+    -- Guest: nothing at all; its id comes from its own range (sql/schema.sql), so the
+    -- other roles keep the ids they had before Guest existed.
+    INSERT INTO sharing.roles (id, company_id, name, description, reports_to, is_protected)
+    VALUES (nextval('sharing.guest_role_id_seq'), NEW.id, 'Guest',
+            'No permissions and no privileges: only what is shared with them', manager_id, true)
+    RETURNING id INTO guest_id;
     -- The standard roles are known by identity, not by name (renamed, they stay standard).
     INSERT INTO sharing._standard_roles (role_id, kind)
-    VALUES (admin_id, 'administrator'), (manager_id, 'manager'), (user_id, 'user');
+    VALUES (admin_id, 'administrator'), (manager_id, 'manager'), (user_id, 'user'), (guest_id, 'guest');
     INSERT INTO sharing.role_permissions (role_id, object_type, action, level)
     SELECT s.role_id, t.name, a.action, s.level
       FROM (VALUES (manager_id, 'all'), (user_id, 'owned')) AS s (role_id, level)
@@ -317,7 +387,7 @@ WITH c AS (SELECT * FROM sharing.companies WHERE id = _company_rows.company_id),
      u AS (SELECT x.* FROM sharing.users x JOIN c ON x.company_id = c.id),
      a AS (SELECT x.* FROM sharing.agreements x JOIN c ON x.grantor_company = c.id)
 SELECT jsonb_build_object(
-  'company', (SELECT jsonb_build_object('id', c.id, 'name', c.name) FROM c),
+  'company', (SELECT jsonb_build_object('id', c.id, 'name', c.name, 'owner_user', c.owner_user) FROM c),
   'object_types', COALESCE((SELECT jsonb_agg(to_jsonb(t)) FROM sharing.object_types t), '[]'),
   'roles', COALESCE((SELECT jsonb_agg(jsonb_build_object(
         'id', r.id, 'name', r.name, 'description', r.description, 'reports_to', r.reports_to,
@@ -330,7 +400,8 @@ SELECT jsonb_build_object(
       FROM sharing.role_privileges p JOIN r ON r.id = p.role_id), '[]'),
   'users', COALESCE((SELECT jsonb_agg(jsonb_build_object(
         'id', u.id, 'name', u.name, 'status', u.status, 'is_superuser', u.is_superuser,
-        'is_super_company_member', u.is_super_company_member, 'db_role', u.db_role)) FROM u), '[]'),
+        'is_super_company_member', u.is_super_company_member, 'db_role', u.db_role,
+        'department', u.department)) FROM u), '[]'),
   'user_roles', COALESCE((SELECT jsonb_agg(jsonb_build_object(
         'user_id', m.user_id, 'role_id', m.role_id,
         'assigned_at', to_char(m.assigned_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')))
@@ -609,6 +680,43 @@ BEGIN
 END
 $$;
 
+-- changed: _org_snapshot()
+CREATE OR REPLACE FUNCTION sharing._org_snapshot() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT json_build_object(
+  -- only the companies that have an owner: all the model needs of them
+  'companies', COALESCE((SELECT json_agg(json_build_object('id', c.id, 'owner_user', c.owner_user))
+      FROM sharing.companies c WHERE c.owner_user IS NOT NULL), '[]'::json),
+  'object_types', COALESCE((SELECT json_agg(json_build_object(
+        'name', t.name, 'org_wide_default', t.org_wide_default,
+        'grant_via_hierarchy', t.grant_via_hierarchy) ORDER BY t.name)
+      FROM sharing.object_types t), '[]'::json),
+  'roles', COALESCE((SELECT json_agg(json_build_object(
+        'id', r.id, 'company_id', r.company_id, 'name', r.name, 'reports_to', r.reports_to,
+        'based_on', r.based_on, 'is_admin', r.is_admin, 'is_default', r.is_default))
+      FROM sharing.roles r), '[]'::json),
+  'role_permissions', COALESCE((SELECT json_agg(json_build_object(
+        'role_id', p.role_id, 'object_type', p.object_type, 'action', p.action, 'level', p.level))
+      FROM sharing.role_permissions p), '[]'::json),
+  'role_privileges', COALESCE((SELECT json_agg(json_build_object(
+        'role_id', p.role_id, 'privilege', p.privilege))
+      FROM sharing.role_privileges p), '[]'::json),
+  'sharing_rules', COALESCE((SELECT json_agg(json_build_object(
+        'id', s.id, 'company_id', s.company_id, 'object_type', s.object_type,
+        'source_role', s.source_role, 'source_scope', s.source_scope,
+        'target_role', s.target_role, 'target_scope', s.target_scope, 'access', s.access))
+      FROM sharing.sharing_rules s), '[]'::json),
+  'agreements', COALESCE((SELECT json_agg(json_build_object(
+        'id', a.id, 'grantor_company', a.grantor_company, 'grantee_company', a.grantee_company))
+      FROM sharing.agreements a), '[]'::json),
+  'agreement_permissions', COALESCE((SELECT json_agg(json_build_object(
+        'agreement_id', p.agreement_id, 'object_type', p.object_type, 'action', p.action))
+      FROM sharing.agreement_permissions p), '[]'::json)
+)::text
+$$;
+
 -- new: _policy_expr(regclass,text,text,name,name,name,name)
 CREATE OR REPLACE FUNCTION sharing._policy_expr(tbl regclass, object_type text, action text, owner_column name,
                                      company_column name, assignee_column name, id_column name) RETURNS text
@@ -858,6 +966,16 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_require_no_unseen_shares_wrapper';
 
+-- new: _require_ownership_transfer(bigint,bigint)
+CREATE OR REPLACE FUNCTION "_require_ownership_transfer"(
+	"company" bigint, /* i64 */
+	"owner" bigint /* Option < i64 > */
+) RETURNS void
+VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_require_ownership_transfer_wrapper';
+
 -- new: _require_role_changeable(bigint)
 CREATE OR REPLACE FUNCTION "_require_role_changeable"(
 	"role_id" bigint /* i64 */
@@ -866,6 +984,16 @@ STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_require_role_changeable_wrapper';
+
+-- new: _require_self_or_dba(bigint,TEXT)
+CREATE OR REPLACE FUNCTION "_require_self_or_dba"(
+	"user_id" bigint, /* i64 */
+	"what" TEXT /* & str */
+) RETURNS void
+STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_require_self_or_dba_wrapper';
 
 -- new: _require_share(TEXT,TEXT,bool,bigint,bigint,bigint[],TEXT)
 CREATE OR REPLACE FUNCTION "_require_share"(
@@ -1347,10 +1475,30 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- The owner of a company is deleted, disabled (or made pending) or moved away
+    -- only by themselves or a DBA session (docs/concepts.md, "The company owner").
+    IF TG_OP IN ('UPDATE', 'DELETE')
+       AND EXISTS (SELECT 1 FROM sharing.companies c WHERE c.id = OLD.company_id AND c.owner_user = OLD.id)
+       AND (TG_OP = 'DELETE' OR NEW.company_id <> OLD.company_id
+            OR (NEW.status <> OLD.status AND NEW.status <> 'active')) THEN
+        PERFORM sharing._require_self_or_dba(OLD.id,
+            CASE WHEN TG_OP = 'DELETE' THEN format('delete user %s, the owner of company %s', OLD.id, OLD.company_id)
+                 WHEN NEW.company_id <> OLD.company_id
+                 THEN format('move user %s, the owner of company %s, to company %s', OLD.id, OLD.company_id, NEW.company_id)
+                 ELSE format('make user %s, the owner of company %s, %s', OLD.id, OLD.company_id, NEW.status) END);
+    END IF;
     IF TG_OP = 'DELETE' THEN
         IF sharing._company_exists(OLD.company_id) THEN
             PERFORM sharing._require_privilege('manage_users', OLD.company_id);
             PERFORM sharing._require_user_within(OLD.id);
+            -- A deleted owner leaves the company without one (after the checks, which
+            -- judge the deletion with the owner's rights still in place).
+            -- (Only then: an UPDATE fires the companies' statement triggers even when
+            -- it changes no row.)
+            IF EXISTS (SELECT 1 FROM sharing.companies c WHERE c.id = OLD.company_id AND c.owner_user = OLD.id) THEN
+                UPDATE sharing.companies c SET owner_user = NULL WHERE c.id = OLD.company_id;
+                RAISE NOTICE 'company % has no owner any more: its owner, user %, is deleted', OLD.company_id, OLD.id;
+            END IF;
         END IF;
         RETURN OLD;
     END IF;
@@ -1372,6 +1520,37 @@ BEGIN
         PERFORM sharing._require_dba(format('set users.db_role of user %s', NEW.id));
     END IF;
     RETURN NEW;
+END
+$$;
+
+-- changed: _users_keep_a_role()
+CREATE OR REPLACE FUNCTION sharing._users_keep_a_role() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.company_id <> OLD.company_id THEN
+        -- Moving to another company: the new company's default role replaces the old roles.
+        INSERT INTO sharing.user_roles (user_id, role_id)
+        VALUES (NEW.id, sharing._default_role(NEW.company_id))
+        ON CONFLICT (user_id, role_id) DO NOTHING;
+        DELETE FROM sharing.user_roles m
+         USING sharing.roles r
+         WHERE m.user_id = NEW.id AND r.id = m.role_id AND r.company_id <> NEW.company_id;
+        RAISE NOTICE 'user % moved to company %: their roles were replaced by its default role',
+            NEW.id, NEW.company_id;
+        -- An owner who moves away leaves their old company without an owner.
+        IF EXISTS (SELECT 1 FROM sharing.companies c WHERE c.id = OLD.company_id AND c.owner_user = NEW.id) THEN
+            UPDATE sharing.companies c SET owner_user = NULL WHERE c.id = OLD.company_id;
+            RAISE NOTICE 'company % has no owner any more: its owner, user %, moved to company %',
+                OLD.company_id, NEW.id, NEW.company_id;
+        END IF;
+    ELSIF NOT EXISTS (SELECT 1 FROM sharing.user_roles m WHERE m.user_id = NEW.id)
+          AND (TG_OP = 'INSERT' OR NEW.status = 'active') THEN
+        INSERT INTO sharing.user_roles (user_id, role_id)
+        VALUES (NEW.id, sharing._default_role(NEW.company_id));
+    END IF;
+    RETURN NULL;
 END
 $$;
 
@@ -1672,6 +1851,35 @@ BEGIN
       FROM sharing.role_permissions p WHERE p.role_id = src.id;
     INSERT INTO sharing.role_privileges (role_id, privilege)
     SELECT new_id, p.privilege FROM sharing.role_privileges p WHERE p.role_id = src.id;
+    RETURN new_id;
+END
+$$;
+
+-- new: create_company(text,bigint)
+CREATE OR REPLACE FUNCTION sharing.create_company(name text, owner_user bigint DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_id bigint;
+    elsewhere bigint;
+BEGIN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'the name of a new company cannot be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    INSERT INTO sharing.companies (name) VALUES (create_company.name) RETURNING id INTO new_id;
+    IF owner_user IS NOT NULL THEN
+        SELECT u.company_id INTO elsewhere FROM sharing.users u WHERE u.id = create_company.owner_user;
+        IF FOUND THEN
+            RAISE EXCEPTION 'user % already exists (in company %) and cannot become the owner of the new company "%"',
+                    owner_user, elsewhere, name
+                USING ERRCODE = 'unique_violation',
+                      HINT = 'create_company creates its owner as a new user; to hand an existing company to one of its users, use sharing.transfer_ownership()';
+        END IF;
+        INSERT INTO sharing.users (id, company_id) VALUES (create_company.owner_user, new_id);
+        UPDATE sharing.companies c SET owner_user = create_company.owner_user WHERE c.id = new_id;
+    END IF;
     RETURN new_id;
 END
 $$;
@@ -1987,6 +2195,32 @@ BEGIN
 END
 $$;
 
+-- new: transfer_ownership(bigint,bigint)
+CREATE OR REPLACE FUNCTION sharing.transfer_ownership(company bigint, new_owner bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    old_owner bigint;
+BEGIN
+    IF company IS NULL OR new_owner IS NULL THEN
+        RAISE EXCEPTION 'transfer_ownership(%, %): the company and the new owner cannot be NULL',
+                coalesce(company::text, 'NULL'), coalesce(new_owner::text, 'NULL')
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.owner_user INTO old_owner FROM sharing.companies c WHERE c.id = company;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'company % does not exist', company
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    IF old_owner = new_owner THEN
+        RAISE NOTICE 'user % already owns company %', new_owner, company;
+        RETURN;
+    END IF;
+    UPDATE sharing.companies c SET owner_user = new_owner WHERE c.id = company;
+END
+$$;
+
 -- changed: unprotect(regclass)
 CREATE OR REPLACE FUNCTION sharing.unprotect(tbl regclass) RETURNS void
 LANGUAGE plpgsql VOLATILE STRICT
@@ -2044,6 +2278,7 @@ AS $$ SELECT * FROM sharing._who_can_access(tbl, record_id::text, action) $$;
 -- dropped: _apply_policies(regclass,text,name,name,name)
 -- dropped: _check_expr(text,text,name,name,name)
 -- dropped: _policy_expr(text,text,name,name,name)
+-- dropped: create_company(text)
 -- dropped: protect(regclass,text,name,name,name)
 
 -- Comparing privileges across roles (as sql/api.sql; security_invoker below).
@@ -2053,6 +2288,13 @@ SELECT c.name AS company, r.name AS role, m.privilege, m.inherited,
   FROM sharing._role_privilege_matrix() m
   JOIN sharing.roles r ON r.id = m.role_id
   JOIN sharing.companies c ON c.id = m.company_id;
+CREATE OR REPLACE VIEW sharing.role_members AS
+SELECT r.name AS role, u.name AS "user", c.name AS company, m.assigned_at,
+       m.role_id, m.user_id, r.company_id, u.department
+  FROM sharing.user_roles m
+  JOIN sharing.roles r ON r.id = m.role_id
+  JOIN sharing.users u ON u.id = m.user_id
+  JOIN sharing.companies c ON c.id = r.company_id;
 
 -- A table dropped while protected leaves the registry.
 CREATE EVENT TRIGGER sharing_forget_dropped_tables ON sql_drop

@@ -10,7 +10,7 @@ WITH c AS (SELECT * FROM sharing.companies WHERE id = _company_rows.company_id),
      u AS (SELECT x.* FROM sharing.users x JOIN c ON x.company_id = c.id),
      a AS (SELECT x.* FROM sharing.agreements x JOIN c ON x.grantor_company = c.id)
 SELECT jsonb_build_object(
-  'company', (SELECT jsonb_build_object('id', c.id, 'name', c.name) FROM c),
+  'company', (SELECT jsonb_build_object('id', c.id, 'name', c.name, 'owner_user', c.owner_user) FROM c),
   'object_types', COALESCE((SELECT jsonb_agg(to_jsonb(t)) FROM sharing.object_types t), '[]'),
   'roles', COALESCE((SELECT jsonb_agg(jsonb_build_object(
         'id', r.id, 'name', r.name, 'description', r.description, 'reports_to', r.reports_to,
@@ -23,7 +23,8 @@ SELECT jsonb_build_object(
       FROM sharing.role_privileges p JOIN r ON r.id = p.role_id), '[]'),
   'users', COALESCE((SELECT jsonb_agg(jsonb_build_object(
         'id', u.id, 'name', u.name, 'status', u.status, 'is_superuser', u.is_superuser,
-        'is_super_company_member', u.is_super_company_member, 'db_role', u.db_role)) FROM u), '[]'),
+        'is_super_company_member', u.is_super_company_member, 'db_role', u.db_role,
+        'department', u.department)) FROM u), '[]'),
   'user_roles', COALESCE((SELECT jsonb_agg(jsonb_build_object(
         'user_id', m.user_id, 'role_id', m.role_id,
         'assigned_at', to_char(m.assigned_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')))

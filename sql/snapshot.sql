@@ -1,11 +1,14 @@
 -- The configuration as one JSON document, read in the caller's snapshot: every
--- table but the two large ones (users, user_roles), which _org_people() returns as
+-- table (companies: their owners) but the two large ones (users, user_roles), which _org_people() returns as
 -- arrays. The Rust model (src/model/org.rs, OrgSnapshot) deserializes this shape.
 CREATE FUNCTION sharing._org_snapshot() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT json_build_object(
+  -- only the companies that have an owner: all the model needs of them
+  'companies', COALESCE((SELECT json_agg(json_build_object('id', c.id, 'owner_user', c.owner_user))
+      FROM sharing.companies c WHERE c.owner_user IS NOT NULL), '[]'::json),
   'object_types', COALESCE((SELECT json_agg(json_build_object(
         'name', t.name, 'org_wide_default', t.org_wide_default,
         'grant_via_hierarchy', t.grant_via_hierarchy) ORDER BY t.name)

@@ -67,7 +67,9 @@ $$;
 
 ---------------------------------------------------------------------------
 -- companies: only superuser viewers (or DBAs) manage them; a new company gets
--- the standard Administrator / Manager / User roles (docs/concepts.md, "The pieces").
+-- the standard Administrator / Manager / User / Guest roles (docs/concepts.md,
+-- "The pieces"). Its owner changes hands by the owner, a superuser viewer or a DBA
+-- (docs/concepts.md, "The company owner").
 ---------------------------------------------------------------------------
 CREATE FUNCTION sharing._superuser_guard() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -80,6 +82,58 @@ BEGIN
 END
 $$;
 
+-- The owner of `company` may be `owner`: an existing active user of that company.
+CREATE FUNCTION sharing._check_owner(company bigint, owner bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    u record;
+BEGIN
+    SELECT x.company_id, x.status INTO u FROM sharing.users x WHERE x.id = owner FOR KEY SHARE;
+    PERFORM sharing._require_existing('user', owner, u.company_id);
+    IF u.company_id <> company THEN
+        RAISE EXCEPTION 'user % of company % cannot own company %', owner, u.company_id, company
+            USING ERRCODE = 'check_violation',
+                  HINT = 'the owner of a company is one of its own users';
+    END IF;
+    IF u.status <> 'active' THEN
+        RAISE EXCEPTION 'user % is % and cannot own company %', owner, u.status, company
+            USING ERRCODE = 'check_violation',
+                  HINT = format('activate user %s first: UPDATE sharing.users SET status = ''active'' WHERE id = %s', owner, owner);
+    END IF;
+END
+$$;
+
+CREATE FUNCTION sharing._companies_guard() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.id = OLD.id AND NEW.name = OLD.name
+       AND NEW.owner_user IS DISTINCT FROM OLD.owner_user THEN
+        -- Only the owner changes: ownership rules, not the superuser's. An owner who
+        -- moved to another company (a DBA's or their own doing, judged by users_guard)
+        -- is cleared without anyone else's consent.
+        IF NEW.owner_user IS NOT NULL
+           OR EXISTS (SELECT 1 FROM sharing.users u WHERE u.id = OLD.owner_user AND u.company_id = OLD.id) THEN
+            PERFORM sharing._require_ownership_transfer(OLD.id, OLD.owner_user);
+        END IF;
+    ELSE
+        PERFORM sharing._require_superuser();
+        IF TG_OP = 'UPDATE' AND NEW.owner_user IS DISTINCT FROM OLD.owner_user THEN
+            PERFORM sharing._require_ownership_transfer(OLD.id, OLD.owner_user);
+        END IF;
+    END IF;
+    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+    IF NEW.owner_user IS NOT NULL
+       AND (TG_OP = 'INSERT' OR NEW.owner_user IS DISTINCT FROM OLD.owner_user OR NEW.id <> OLD.id) THEN
+        PERFORM sharing._check_owner(NEW.id, NEW.owner_user);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
 CREATE FUNCTION sharing._companies_seed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -88,6 +142,7 @@ DECLARE
     admin_id bigint;
     manager_id bigint;
     user_id bigint;
+    guest_id bigint;
 BEGIN
     IF current_setting('sharing.seed_standard_roles', true) IN ('off', 'false') THEN
         RETURN NULL;
@@ -101,9 +156,15 @@ BEGIN
     INSERT INTO sharing.roles (company_id, name, description, reports_to, is_default, is_protected)
     VALUES (NEW.id, 'User', 'Create, view, edit and delete owned records', manager_id, true, true)
     RETURNING id INTO user_id;
+    -- Guest: nothing at all; its id comes from its own range (sql/schema.sql), so the
+    -- other roles keep the ids they had before Guest existed.
+    INSERT INTO sharing.roles (id, company_id, name, description, reports_to, is_protected)
+    VALUES (nextval('sharing.guest_role_id_seq'), NEW.id, 'Guest',
+            'No permissions and no privileges: only what is shared with them', manager_id, true)
+    RETURNING id INTO guest_id;
     -- The standard roles are known by identity, not by name (renamed, they stay standard).
     INSERT INTO sharing._standard_roles (role_id, kind)
-    VALUES (admin_id, 'administrator'), (manager_id, 'manager'), (user_id, 'user');
+    VALUES (admin_id, 'administrator'), (manager_id, 'manager'), (user_id, 'user'), (guest_id, 'guest');
     INSERT INTO sharing.role_permissions (role_id, object_type, action, level)
     SELECT s.role_id, t.name, a.action, s.level
       FROM (VALUES (manager_id, 'all'), (user_id, 'owned')) AS s (role_id, level)
@@ -114,7 +175,7 @@ END
 $$;
 
 CREATE TRIGGER companies_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.companies
-    FOR EACH ROW EXECUTE FUNCTION sharing._superuser_guard();
+    FOR EACH ROW EXECUTE FUNCTION sharing._companies_guard();
 CREATE TRIGGER companies_seed AFTER INSERT ON sharing.companies
     FOR EACH ROW EXECUTE FUNCTION sharing._companies_seed();
 
@@ -162,10 +223,30 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- The owner of a company is deleted, disabled (or made pending) or moved away
+    -- only by themselves or a DBA session (docs/concepts.md, "The company owner").
+    IF TG_OP IN ('UPDATE', 'DELETE')
+       AND EXISTS (SELECT 1 FROM sharing.companies c WHERE c.id = OLD.company_id AND c.owner_user = OLD.id)
+       AND (TG_OP = 'DELETE' OR NEW.company_id <> OLD.company_id
+            OR (NEW.status <> OLD.status AND NEW.status <> 'active')) THEN
+        PERFORM sharing._require_self_or_dba(OLD.id,
+            CASE WHEN TG_OP = 'DELETE' THEN format('delete user %s, the owner of company %s', OLD.id, OLD.company_id)
+                 WHEN NEW.company_id <> OLD.company_id
+                 THEN format('move user %s, the owner of company %s, to company %s', OLD.id, OLD.company_id, NEW.company_id)
+                 ELSE format('make user %s, the owner of company %s, %s', OLD.id, OLD.company_id, NEW.status) END);
+    END IF;
     IF TG_OP = 'DELETE' THEN
         IF sharing._company_exists(OLD.company_id) THEN
             PERFORM sharing._require_privilege('manage_users', OLD.company_id);
             PERFORM sharing._require_user_within(OLD.id);
+            -- A deleted owner leaves the company without one (after the checks, which
+            -- judge the deletion with the owner's rights still in place).
+            -- (Only then: an UPDATE fires the companies' statement triggers even when
+            -- it changes no row.)
+            IF EXISTS (SELECT 1 FROM sharing.companies c WHERE c.id = OLD.company_id AND c.owner_user = OLD.id) THEN
+                UPDATE sharing.companies c SET owner_user = NULL WHERE c.id = OLD.company_id;
+                RAISE NOTICE 'company % has no owner any more: its owner, user %, is deleted', OLD.company_id, OLD.id;
+            END IF;
         END IF;
         RETURN OLD;
     END IF;
@@ -205,6 +286,12 @@ BEGIN
          WHERE m.user_id = NEW.id AND r.id = m.role_id AND r.company_id <> NEW.company_id;
         RAISE NOTICE 'user % moved to company %: their roles were replaced by its default role',
             NEW.id, NEW.company_id;
+        -- An owner who moves away leaves their old company without an owner.
+        IF EXISTS (SELECT 1 FROM sharing.companies c WHERE c.id = OLD.company_id AND c.owner_user = NEW.id) THEN
+            UPDATE sharing.companies c SET owner_user = NULL WHERE c.id = OLD.company_id;
+            RAISE NOTICE 'company % has no owner any more: its owner, user %, moved to company %',
+                OLD.company_id, NEW.id, NEW.company_id;
+        END IF;
     ELSIF NOT EXISTS (SELECT 1 FROM sharing.user_roles m WHERE m.user_id = NEW.id)
           AND (TG_OP = 'INSERT' OR NEW.status = 'active') THEN
         INSERT INTO sharing.user_roles (user_id, role_id)

@@ -46,6 +46,8 @@ extension_sql_file!(
         sql_api::authority::_require_dba,
         sql_api::guards::_require_user_within,
         sql_api::guards::_require_role_changeable,
+        sql_api::guards::_require_ownership_transfer,
+        sql_api::guards::_require_self_or_dba,
         sql_api::authority::_config_all,
         sql_api::authority::_config_company,
         sql_api::perms::_level_incoherence,

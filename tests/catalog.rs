@@ -88,6 +88,16 @@ const DEFINERS: &[(&str, &str, Outcome)] = &[
         Outcome::Error("42501"),
     ),
     (
+        "_require_ownership_transfer",
+        "SELECT sharing._require_ownership_transfer(1, 1)",
+        Outcome::Error("42501"),
+    ),
+    (
+        "_require_self_or_dba",
+        "SELECT sharing._require_self_or_dba(1, 'x')",
+        Outcome::Error("42501"),
+    ),
+    (
         "_require_share",
         "SELECT sharing._require_share('deals', '1', true, 1, 1, NULL, 'read_write')::text",
         Outcome::Error("42501"),

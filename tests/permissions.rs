@@ -187,6 +187,7 @@ fn standard_roles_are_real_rows_for_every_type_even_later_ones() {
                 false
             ),
             ("User".into(), Some("Manager".into()), false, true, true),
+            ("Guest".into(), Some("Manager".into()), false, false, true),
         ]
     );
     // A DBA may change them like any other row.
@@ -224,7 +225,8 @@ fn matrix_and_members_views() {
         "inherited from User"
     );
     assert!(matrix.contains(&row("Administrator", "delete", "all")));
-    assert_eq!(matrix.len(), 16);
+    assert!(matrix.contains(&row("Guest", "view", "none")));
+    assert_eq!(matrix.len(), 20);
     // Filtering by permission: who may view every deal?
     let who: Vec<String> = c
         .query(

@@ -66,6 +66,7 @@ fn export_import_export_is_exact() {
         roles,
         vec![
             "Administrator",
+            "Guest",
             "Manager",
             "Regular user",
             "Sales Director",
@@ -86,7 +87,7 @@ fn export_import_export_is_exact() {
     import(&mut cb, &doc).unwrap();
     assert_eq!(export(&mut cb, "Acme"), doc, "export -> import -> export");
     // The grantee did not exist: it was created with the standard roles.
-    assert_eq!(one_i64(&mut cb, "SELECT count(*) FROM sharing.roles r JOIN sharing.companies c ON c.id = r.company_id WHERE c.name = 'Globex'"), 3);
+    assert_eq!(one_i64(&mut cb, "SELECT count(*) FROM sharing.roles r JOIN sharing.companies c ON c.id = r.company_id WHERE c.name = 'Globex'"), 4);
     // Decisions agree too.
     let decisions = "SELECT string_agg(sharing.can_access('deals', a, o.id, 1, v.id)::text, ',' ORDER BY a, o.id, v.id)
                        FROM sharing.users o, sharing.users v, unnest(ARRAY['view','edit','delete']) a
@@ -143,9 +144,9 @@ fn bad_documents_are_refused_whole_with_their_json_path() {
     };
     bad(
         &mut c,
-        &edit(&|d| d["roles"][4]["based_on"] = "Nobody".into()),
+        &edit(&|d| d["roles"][5]["based_on"] = "Nobody".into()),
         "22023",
-        "$.roles[4].based_on",
+        "$.roles[5].based_on",
     );
     bad(
         &mut c,
@@ -157,9 +158,9 @@ fn bad_documents_are_refused_whole_with_their_json_path() {
     // both come from perms::incoherence_message.
     let msg = bad(
         &mut c,
-        &edit(&|d| d["roles"][1]["permissions"]["deals"]["view"] = "none".into()),
+        &edit(&|d| d["roles"][2]["permissions"]["deals"]["view"] = "none".into()),
         "22023",
-        "$.roles[1].permissions.deals",
+        "$.roles[2].permissions.deals",
     );
     assert!(
         msg.contains("incoherent levels for role") && msg.contains(" but view is \"none\""),
@@ -167,9 +168,9 @@ fn bad_documents_are_refused_whole_with_their_json_path() {
     );
     bad(
         &mut c,
-        &edit(&|d| d["roles"][1]["permissions"]["deals"]["view"] = "lots".into()),
+        &edit(&|d| d["roles"][2]["permissions"]["deals"]["view"] = "lots".into()),
         "22023",
-        "$.roles[1].permissions.deals.view",
+        "$.roles[2].permissions.deals.view",
     );
     bad(
         &mut c,
@@ -197,7 +198,7 @@ fn bad_documents_are_refused_whole_with_their_json_path() {
     );
     bad(
         &mut c,
-        &edit(&|d| d["roles"][2]["is_default"] = false.into()),
+        &edit(&|d| d["roles"][3]["is_default"] = false.into()),
         "22023",
         "$.roles",
     );
@@ -236,7 +237,7 @@ fn bad_documents_are_refused_whole_with_their_json_path() {
         d["users"][0]["db_role"] = Value::Null;
     });
     import(&mut c, &ok).unwrap();
-    assert_eq!(one_i64(&mut c, "SELECT count(*) FROM sharing.roles r JOIN sharing.companies c ON c.id = r.company_id WHERE c.name = 'Initech'"), 5);
+    assert_eq!(one_i64(&mut c, "SELECT count(*) FROM sharing.roles r JOIN sharing.companies c ON c.id = r.company_id WHERE c.name = 'Initech'"), 6);
 }
 
 #[test]

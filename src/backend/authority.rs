@@ -224,3 +224,19 @@ pub fn require_for_viewer(
     }
     check(&actor).unwrap_or_else(|d| deny(d));
 }
+
+/// [`require_for_viewer`] where superuser viewers are judged too: only a DBA
+/// session passes at once (what only a user may do to themselves).
+pub fn require_for_any_viewer(
+    what: &str,
+    check: impl FnOnce(&Actor) -> Result<(), crate::model::authority::Denial>,
+) {
+    let viewer = match acting() {
+        Acting::Dba => return,
+        Acting::Nobody => deny_nobody(what),
+        Acting::Viewer(v) => v,
+    };
+    let model = current_model();
+    let actor = Actor::resolve(&model.org, viewer).unwrap_or_else(|d| deny(d));
+    check(&actor).unwrap_or_else(|d| deny(d));
+}

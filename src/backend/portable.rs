@@ -235,8 +235,8 @@ pub fn import_company(document: &serde_json::Value) -> i64 {
         exec(
             &format!("$.users[{i}]"),
             "INSERT INTO sharing.users (id, company_id, name, status, is_superuser,
-                                        is_super_company_member, db_role)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                                        is_super_company_member, db_role, department)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
             vec![
                 u.id.into(),
                 company_id.into(),
@@ -245,6 +245,7 @@ pub fn import_company(document: &serde_json::Value) -> i64 {
                 u.is_superuser.into(),
                 u.is_super_company_member.into(),
                 opt_text(&u.db_role),
+                opt_text(&u.department),
             ],
         );
         let mut keep = Vec::new();
@@ -265,6 +266,14 @@ pub fn import_company(document: &serde_json::Value) -> i64 {
             &format!("$.users[{i}].roles"),
             "DELETE FROM sharing.user_roles WHERE user_id = $1 AND role_id <> ALL ($2::int8[]) RETURNING id",
             vec![u.id.into(), keep.into()],
+        );
+    }
+    if let Some(owner) = doc.company.owner_user {
+        // Once its users exist: the companies_guard trigger judges who may set it.
+        exec(
+            "$.company.owner_user",
+            "UPDATE sharing.companies SET owner_user = $2 WHERE id = $1 RETURNING id",
+            vec![company_id.into(), owner.into()],
         );
     }
     for (i, s) in doc.sharing_rules.iter().enumerate() {

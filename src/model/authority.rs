@@ -244,6 +244,42 @@ impl<'a> Actor<'a> {
         Ok(())
     }
 
+    /// Handing over (or giving up) the ownership of `company`, now owned by `owner`:
+    /// its owner or a superuser (a DBA session never reaches this) — the new owner
+    /// gets admin rights in the company (docs/concepts.md, "The company owner").
+    pub fn require_ownership_transfer(
+        &self,
+        company: i64,
+        owner: Option<i64>,
+    ) -> Result<(), Denial> {
+        if self.is_superuser() || owner == Some(self.user_id) {
+            return Ok(());
+        }
+        let whose = match owner {
+            Some(o) => format!("it is owned by user {o}"),
+            None => "it has no owner".to_string(),
+        };
+        Err(deny(
+            format!(
+                "viewer {} may not hand over the ownership of company {company}: {whose}",
+                self.user_id
+            ),
+            Some("only the owner, a superuser or a DBA session may; the new owner gets admin rights in the company"),
+        ))
+    }
+
+    /// What only `user` may do to themselves (deleting, disabling or moving a
+    /// company's owner): superusers included, nobody else but a DBA session.
+    pub fn require_self(&self, user: i64, what: &str) -> Result<(), Denial> {
+        if user == self.user_id {
+            return Ok(());
+        }
+        Err(deny(
+            format!("viewer {} may not {what}", self.user_id),
+            Some("only the owner themselves or a DBA session may; the owner may first hand over with sharing.transfer_ownership()"),
+        ))
+    }
+
     /// Invariant 6: agreements are created and changed from the grantor company only.
     pub fn require_grantor(&self, grantor: i64, grantee: i64) -> Result<(), Denial> {
         self.require_privilege("manage_sharing", None, false)?;

@@ -95,7 +95,7 @@ impl std::fmt::Display for Gain {
 }
 
 /// A fingerprint per user of what their privileges are made of: their status and
-/// flags, and for each of their roles its own privileges and admin flag along its
+/// flags (ownership of their company included), and for each of their roles its own privileges and admin flag along its
 /// `based_on` chain. Linear in roles + memberships.
 fn privilege_signatures(org: &Org) -> FxHashMap<i64, u64> {
     let fx = |f: &dyn Fn(&mut FxHasher)| {
@@ -141,7 +141,7 @@ fn privilege_signatures(org: &Org) -> FxHashMap<i64, u64> {
             let roles = org.roles_of(u.id).iter().fold(0u64, |acc, r| {
                 acc.wrapping_add(effective.get(r).copied().unwrap_or(0))
             });
-            let sig = fx(&|h| (u.status.as_str(), u.is_superuser, roles).hash(h));
+            let sig = fx(&|h| (u.status.as_str(), u.is_superuser, org.is_owner(u), roles).hash(h));
             (u.id, sig)
         })
         .collect()
@@ -181,7 +181,7 @@ impl<'a> PermissionMemo<'a> {
         let Some(u) = self.org.user(user) else {
             return PermissionSet::default();
         };
-        if u.status != Status::Active || u.is_superuser {
+        if u.status != Status::Active || u.is_superuser || self.org.is_owner(u) {
             return user_permissions(self.org, user);
         }
         let roles = self.org.roles_of(user).to_vec();

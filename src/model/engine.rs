@@ -386,7 +386,8 @@ fn index_types(org: &Org) -> (HashMap<String, TypeIx>, Vec<CType>) {
 ///
 /// Each role's level matrix, with its based_on cascade and admin flag, is computed
 /// once per role from its parent's ([`role_level_rows`]: linear, however deep the
-/// chains). Level rows: 0 = nothing (inactive users), 1 = everything (superusers),
+/// chains). Level rows: 0 = nothing (inactive users), 1 = everything (superusers,
+/// and the owners of their companies),
 /// then one per distinct set of roles: the union of the roles' matrices, the same
 /// as perms::user_permissions. Each user keeps its role indexes, the first two
 /// Euler entries inline.
@@ -415,7 +416,9 @@ fn users_and_level_rows(
             tick.tick();
             let levels = if u.status != Status::Active {
                 0
-            } else if u.is_superuser {
+            } else if u.is_superuser || org.is_owner(u) {
+                // An owner is an admin of their company: every level (the company
+                // bound is the same as any admin role's).
                 1
             } else {
                 let held: &[i64] = org.roles_of(u.id);

@@ -82,11 +82,15 @@ pub fn explain(org: &Org, compiled: &CompiledOrg, q: &Question, d: Decision) -> 
             "permission": {"object_type": object_type, "action": action.as_str()},
             "viewer_level": level.as_str()}),
         ),
-        Reason::LevelAll { cross_company } => (
-            "level_all",
-            json!({
-            "super_company_member": cross_company}),
-        ),
+        Reason::LevelAll { cross_company } => {
+            let mut detail = json!({"super_company_member": cross_company});
+            // The level comes from owning the company, not from a role
+            // (docs/concepts.md, "The company owner").
+            if org.user(viewer).is_some_and(|u| org.is_owner(u)) {
+                detail["company_owner"] = json!(true);
+            }
+            ("level_all", detail)
+        }
         Reason::Owner => ("owner", json!({})),
         Reason::Assignee => ("assignee", json!({})),
         Reason::Hierarchy {

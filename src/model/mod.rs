@@ -20,6 +20,8 @@ mod advice_tests;
 #[cfg(test)]
 mod effect_tests;
 #[cfg(test)]
+mod owner_tests;
+#[cfg(test)]
 mod shares_tests;
 #[cfg(test)]
 mod tests;

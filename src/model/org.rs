@@ -15,6 +15,15 @@ pub struct ObjectTypeRow {
     pub grant_via_hierarchy: bool,
 }
 
+/// A company with an owner (docs/concepts.md, "The company owner"); the snapshot
+/// lists only those.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CompanyRow {
+    pub id: i64,
+    #[serde(default)]
+    pub owner_user: Option<i64>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct UserRow {
     pub id: i64,
@@ -88,6 +97,8 @@ pub struct AgreementPermissionRow {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct OrgSnapshot {
     #[serde(default)]
+    pub companies: Vec<CompanyRow>,
+    #[serde(default)]
     pub object_types: Vec<ObjectTypeRow>,
     #[serde(default)]
     pub users: Vec<UserRow>,
@@ -121,6 +132,8 @@ pub struct Org {
     /// table for all users, not a vector each (millions of users rebuild fast).
     user_role_span: HashMap<i64, (u32, u32)>,
     user_role_ids: Vec<i64>,
+    /// company id -> its owner
+    owners: HashMap<i64, i64>,
 }
 
 impl Org {
@@ -163,6 +176,11 @@ impl Org {
             span.1 = i as u32 + 1;
         }
         let user_role_ids = pairs.into_iter().map(|(_, role)| role).collect();
+        let owners = snapshot
+            .companies
+            .iter()
+            .filter_map(|c| c.owner_user.map(|o| (c.id, o)))
+            .collect();
         Org {
             snapshot,
             user_index,
@@ -171,6 +189,7 @@ impl Org {
             role_priv_rows,
             user_role_span,
             user_role_ids,
+            owners,
         }
     }
 
@@ -199,7 +218,8 @@ impl Org {
             + s.user_roles.capacity() * size_of::<UserRoleRow>()
             + s.sharing_rules.capacity() * size_of::<SharingRuleRow>();
         let index_entry = 32;
-        let indexes = (self.user_index.len() + self.role_index.len()) * index_entry
+        let indexes = (self.user_index.len() + self.role_index.len() + self.owners.len())
+            * index_entry
             + (self.role_perm_rows.len() + self.role_priv_rows.len()) * (index_entry + 24)
             + self.user_role_span.len() * index_entry
             + self.user_role_ids.capacity() * 8;
@@ -212,6 +232,17 @@ impl Org {
 
     pub fn user(&self, id: i64) -> Option<&UserRow> {
         self.user_index.get(&id).map(|&i| &self.snapshot.users[i])
+    }
+
+    /// The owner of `company`, if it has one.
+    pub fn owner_of(&self, company: i64) -> Option<i64> {
+        self.owners.get(&company).copied()
+    }
+
+    /// Does `user` own the company they belong to? (Admin rights by ownership, when
+    /// active: docs/concepts.md, "The company owner".)
+    pub fn is_owner(&self, user: &UserRow) -> bool {
+        self.owner_of(user.company_id) == Some(user.id)
     }
 
     pub fn role(&self, id: i64) -> Option<&RoleRow> {

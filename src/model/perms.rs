@@ -4,7 +4,9 @@
 //!   depth; the highest level wins;
 //! * a user has the union of all their roles;
 //! * an admin role (or the `admin` privilege) gives `all` everywhere and every
-//!   system privilege; superusers have everything; inactive users have nothing.
+//!   system privilege; so does owning one's company (docs/concepts.md, "The
+//!   company owner"); superusers have everything; inactive (pending, disabled)
+//!   users have nothing, whatever roles they hold or company they own.
 
 use super::interrupts::Ticker;
 use super::org::Org;
@@ -281,6 +283,8 @@ pub fn user_permissions(org: &Org, user_id: i64) -> PermissionSet {
     }
     let mut set = PermissionSet {
         superuser: user.is_superuser,
+        // The owner of their company is an admin by ownership, whatever their roles.
+        admin: org.is_owner(user),
         ..PermissionSet::default()
     };
     for role_id in org.roles_of(user_id) {

@@ -112,6 +112,10 @@ pub struct CompanyDoc {
 #[serde(deny_unknown_fields)]
 pub struct CompanyHeader {
     pub name: String,
+    /// The id of the user (one of `users`, active) who owns the company; left out
+    /// when it has no owner (docs/concepts.md, "The company owner").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_user: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,6 +168,9 @@ pub struct UserDoc {
     pub is_super_company_member: bool,
     #[serde(default)]
     pub db_role: Option<String>,
+    /// Left out when NULL, so that documents without departments stay as they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
     #[serde(default)]
     pub roles: Vec<MembershipDoc>,
 }
@@ -475,6 +482,26 @@ pub fn validate(doc: &CompanyDoc) -> Result<(), DocError> {
             ));
         }
     }
+    if let Some(owner) = doc.company.owner_user {
+        match doc.users.iter().find(|u| u.id == owner) {
+            None => {
+                return Err(err(
+                    "$.company.owner_user",
+                    format!("the owner, user {owner}, is not a user of the document"),
+                ))
+            }
+            Some(u) if u.status != Status::Active => {
+                return Err(err(
+                    "$.company.owner_user",
+                    format!(
+                        "the owner, user {owner}, is {} (an owner is active)",
+                        u.status
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+    }
     for (i, s) in doc.sharing_rules.iter().enumerate() {
         tick.tick();
         for (field, name) in [
@@ -668,6 +695,8 @@ pub struct CompanyRows {
 pub struct RawCompany {
     pub id: i64,
     pub name: String,
+    #[serde(default)]
+    pub owner_user: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -707,6 +736,8 @@ pub struct RawUser {
     pub is_superuser: bool,
     pub is_super_company_member: bool,
     pub db_role: Option<String>,
+    #[serde(default)]
+    pub department: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -821,6 +852,7 @@ pub fn export_document(rows: &CompanyRows) -> Option<CompanyDoc> {
             is_superuser: u.is_superuser,
             is_super_company_member: u.is_super_company_member,
             db_role: u.db_role.clone(),
+            department: u.department.clone(),
             roles: memberships_of
                 .get(&u.id)
                 .into_iter()
@@ -908,6 +940,7 @@ pub fn export_document(rows: &CompanyRows) -> Option<CompanyDoc> {
         format: FORMAT.to_string(),
         company: CompanyHeader {
             name: company.name.clone(),
+            owner_user: company.owner_user,
         },
         object_types,
         roles,

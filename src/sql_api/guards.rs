@@ -3,7 +3,7 @@
 //! or `sharing_admin` member without a viewer), refuses a session that has neither a
 //! viewer nor a DBA's role, and otherwise asks `model::authority` about the viewer.
 
-use crate::backend::authority::require_for_viewer;
+use crate::backend::authority::{require_for_any_viewer, require_for_viewer};
 use crate::model::privileges::{classify_privilege, PrivilegeKind};
 use crate::model::types::{Action, Level};
 use crate::pg::errors::invalid_parameter;
@@ -88,4 +88,20 @@ fn _require_user_within(user_id: i64) {
 #[search_path(pg_catalog, pg_temp)]
 fn _require_role_changeable(role_id: i64) {
     require_for_viewer(|a| a.require_role_changeable(role_id));
+}
+
+/// Handing over the ownership of `company` (owned by `owner`, NULL for none): its
+/// owner, a superuser viewer or a DBA session (docs/concepts.md, "The company owner").
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn _require_ownership_transfer(company: i64, owner: Option<i64>) {
+    require_for_viewer(|a| a.require_ownership_transfer(company, owner));
+}
+
+/// What only `user_id` themselves or a DBA session may do (`what`, e.g. "delete
+/// user 7, the owner of company 2"); superuser viewers are refused too.
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn _require_self_or_dba(user_id: i64, what: &str) {
+    require_for_any_viewer(what, |a| a.require_self(user_id, what));
 }
