@@ -96,6 +96,19 @@ INSERT INTO sharing._share_generation (gen) VALUES (0);
 CREATE EVENT TRIGGER sharing_forget_dropped_tables ON sql_drop
     EXECUTE FUNCTION sharing._forget_dropped_tables();
 
+-- Ids chosen by acting viewers never run ahead of a shared sequence (sql/triggers.sql).
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['companies', 'roles', 'user_roles', 'role_permissions', 'role_privileges',
+                             'sharing_rules', 'agreements', 'agreement_permissions'] LOOP
+        EXECUTE format('CREATE TRIGGER a_no_ids_ahead BEFORE INSERT ON sharing.%I
+                          FOR EACH ROW EXECUTE FUNCTION sharing._no_ids_ahead()', t);
+    END LOOP;
+END
+$$;
+
 -- trusted_app_roles: a DBA session only.
 DROP TRIGGER trusted_app_roles_guard ON sharing.trusted_app_roles;
 CREATE TRIGGER trusted_app_roles_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.trusted_app_roles

@@ -652,6 +652,37 @@ SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_may_manage_share_wrapper';
 
+-- new: _no_ids_ahead()
+CREATE OR REPLACE FUNCTION sharing._no_ids_ahead() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    seq text := pg_get_serial_sequence(format('sharing.%I', TG_TABLE_NAME), 'id');
+    last bigint;
+BEGIN
+    IF sharing.current_viewer() IS NULL THEN
+        RETURN NEW;  -- a DBA session (anyone else is refused by the table's guard)
+    END IF;
+    -- Guest roles take their ids from a sequence of their own (sql/schema.sql).
+    IF TG_TABLE_NAME = 'roles' AND NEW.id >= 1000000000001
+       AND NEW.id <= (SELECT CASE WHEN g.is_called THEN g.last_value ELSE g.last_value - 1 END
+                        FROM sharing.guest_role_id_seq g) THEN
+        RETURN NEW;
+    END IF;
+    EXECUTE format('SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM %s s', seq)
+       INTO last;
+    IF NEW.id > last + 1000000 THEN
+        RAISE EXCEPTION 'id % of sharing.% is far ahead of its sequence (last given: %)', NEW.id, TG_TABLE_NAME, last
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'leave the id out: the sequence gives it';
+    ELSIF NEW.id > last THEN
+        PERFORM setval(seq, NEW.id);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
 -- changed: _object_types_guard()
 CREATE OR REPLACE FUNCTION sharing._object_types_guard() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -1465,6 +1496,8 @@ BEGIN
     END IF;
     PERFORM sharing._require_privilege('manage_users', user_company);
     PERFORM sharing._require_role_within(NEW.role_id);
+    -- Nor a role for a user above the viewer or holding more (docs/security.md).
+    PERFORM sharing._require_user_within(NEW.user_id);
     RETURN NEW;
 END
 $$;
@@ -2300,6 +2333,19 @@ SELECT r.name AS role, u.name AS "user", c.name AS company, m.assigned_at,
 CREATE EVENT TRIGGER sharing_forget_dropped_tables ON sql_drop
     EXECUTE FUNCTION sharing._forget_dropped_tables();
 
+-- Ids chosen by acting viewers never run ahead of a shared sequence (sql/triggers.sql).
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['companies', 'roles', 'user_roles', 'role_permissions', 'role_privileges',
+                             'sharing_rules', 'agreements', 'agreement_permissions'] LOOP
+        EXECUTE format('CREATE TRIGGER a_no_ids_ahead BEFORE INSERT ON sharing.%I
+                          FOR EACH ROW EXECUTE FUNCTION sharing._no_ids_ahead()', t);
+    END LOOP;
+END
+$$;
+
 -- trusted_app_roles: a DBA session only.
 DROP TRIGGER trusted_app_roles_guard ON sharing.trusted_app_roles;
 CREATE TRIGGER trusted_app_roles_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.trusted_app_roles
@@ -2446,6 +2492,8 @@ $$;
 
 CREATE TRIGGER record_shares_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.record_shares
     FOR EACH ROW EXECUTE FUNCTION sharing._record_shares_guard();
+CREATE TRIGGER a_no_ids_ahead BEFORE INSERT ON sharing.record_shares
+    FOR EACH ROW EXECUTE FUNCTION sharing._no_ids_ahead();
 -- Share writers serialize with each other and with configuration writers
 -- (sql/generation.sql, _share_generation).
 CREATE TRIGGER a_bump_share_generation BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON sharing.record_shares

@@ -227,6 +227,8 @@ $$;
 
 CREATE TRIGGER record_shares_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.record_shares
     FOR EACH ROW EXECUTE FUNCTION sharing._record_shares_guard();
+CREATE TRIGGER a_no_ids_ahead BEFORE INSERT ON sharing.record_shares
+    FOR EACH ROW EXECUTE FUNCTION sharing._no_ids_ahead();
 -- Share writers serialize with each other and with configuration writers
 -- (sql/generation.sql, _share_generation).
 CREATE TRIGGER a_bump_share_generation BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON sharing.record_shares

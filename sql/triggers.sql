@@ -477,6 +477,8 @@ BEGIN
     END IF;
     PERFORM sharing._require_privilege('manage_users', user_company);
     PERFORM sharing._require_role_within(NEW.role_id);
+    -- Nor a role for a user above the viewer or holding more (docs/security.md).
+    PERFORM sharing._require_user_within(NEW.user_id);
     RETURN NEW;
 END
 $$;
@@ -721,3 +723,52 @@ $$;
 
 CREATE TRIGGER trusted_app_roles_guard BEFORE INSERT OR UPDATE OR DELETE ON sharing.trusted_app_roles
     FOR EACH ROW EXECUTE FUNCTION sharing._dba_guard();
+
+---------------------------------------------------------------------------
+-- Ids ahead of their sequence: the identity ids of the configuration are shared by
+-- every company, so an id a viewer chooses beyond the sequence's last value would
+-- make another company's next insert fail (docs/security.md). When an acting viewer
+-- chooses an id a little ahead (up to a million), the sequence moves past it; far
+-- ahead is refused (it would exhaust the sequence). DBA sessions choose freely.
+---------------------------------------------------------------------------
+CREATE FUNCTION sharing._no_ids_ahead() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    seq text := pg_get_serial_sequence(format('sharing.%I', TG_TABLE_NAME), 'id');
+    last bigint;
+BEGIN
+    IF sharing.current_viewer() IS NULL THEN
+        RETURN NEW;  -- a DBA session (anyone else is refused by the table's guard)
+    END IF;
+    -- Guest roles take their ids from a sequence of their own (sql/schema.sql).
+    IF TG_TABLE_NAME = 'roles' AND NEW.id >= 1000000000001
+       AND NEW.id <= (SELECT CASE WHEN g.is_called THEN g.last_value ELSE g.last_value - 1 END
+                        FROM sharing.guest_role_id_seq g) THEN
+        RETURN NEW;
+    END IF;
+    EXECUTE format('SELECT CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END FROM %s s', seq)
+       INTO last;
+    IF NEW.id > last + 1000000 THEN
+        RAISE EXCEPTION 'id % of sharing.% is far ahead of its sequence (last given: %)', NEW.id, TG_TABLE_NAME, last
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'leave the id out: the sequence gives it';
+    ELSIF NEW.id > last THEN
+        PERFORM setval(seq, NEW.id);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['companies', 'roles', 'user_roles', 'role_permissions', 'role_privileges',
+                             'sharing_rules', 'agreements', 'agreement_permissions'] LOOP
+        EXECUTE format('CREATE TRIGGER a_no_ids_ahead BEFORE INSERT ON sharing.%I
+                          FOR EACH ROW EXECUTE FUNCTION sharing._no_ids_ahead()', t);
+    END LOOP;
+END
+$$;

@@ -482,3 +482,55 @@ fn global_settings_and_flags_need_a_dba_or_an_admin() {
         ))
         .unwrap();
 }
+
+/// Found by the fourth attacker review: identity ids are shared by every company,
+/// so a delegated administrator who inserted rows with ids ahead of a sequence made
+/// other companies' next inserts fail; and memberships could be added to users
+/// above the administrator or holding more than them.
+#[test]
+fn ids_ahead_of_their_sequence_and_memberships_of_superiors_are_refused() {
+    let mut db = TestDb::new("hardids");
+    let (mut dba, _) = fixture(&mut db, &[]);
+    let login = db.login("hank");
+    dba.batch_execute(&format!(
+        "INSERT INTO sharing.users (id, company_id, name, db_role) VALUES (90, 1, 'hank', '{login}');
+         INSERT INTO sharing.roles (company_id, name, reports_to, based_on) VALUES (1, 'HR', 1, 3);
+         INSERT INTO sharing.role_privileges (role_id, privilege)
+           SELECT id, p FROM sharing.roles, unnest(ARRAY['manage_users', 'manage_roles']) p WHERE name = 'HR';
+         INSERT INTO sharing.user_roles (user_id, role_id) SELECT 90, id FROM sharing.roles WHERE name = 'HR';"
+    ))
+    .unwrap();
+    let hr = one_i64(&mut dba, "SELECT id FROM sharing.roles WHERE name = 'HR'");
+    let mut hank = db.connect_as(&login);
+    // An id a little ahead moves the sequence past it: Globex's next role is fine.
+    let near = one_i64(&mut dba, "SELECT last_value + 5 FROM sharing.roles_id_seq");
+    hank.batch_execute(&format!(
+        "INSERT INTO sharing.roles (id, company_id, name, reports_to, based_on) VALUES ({near}, 1, 'Recruiter', {hr}, 3)"
+    ))
+    .unwrap();
+    let next = one_i64(
+        &mut dba,
+        "INSERT INTO sharing.roles (company_id, name) VALUES (2, 'Globex team') RETURNING id",
+    );
+    assert!(next > near, "{next} after {near}");
+    // Far ahead (the sequence would run out), or into the Guest roles' range: refused.
+    for id in [near + 10_000_000, 1_000_000_000_099] {
+        let msg = expect_error(
+            &mut hank,
+            &format!("INSERT INTO sharing.roles (id, company_id, name, reports_to) VALUES ({id}, 1, 'squat', {hr})"),
+            "42501",
+        );
+        assert!(msg.contains("far ahead of its sequence"), "{msg}");
+    }
+    // User 1 is the company's admin: hank may not give them (more) roles.
+    expect_error(
+        &mut hank,
+        &format!("INSERT INTO sharing.user_roles (user_id, role_id) VALUES (1, {hr})"),
+        "42501",
+    );
+    // A DBA still chooses ids freely.
+    dba.batch_execute(
+        "INSERT INTO sharing.roles (id, company_id, name) VALUES (900000000, 1, 'chosen')",
+    )
+    .unwrap();
+}
