@@ -1844,3 +1844,41 @@ fn rr(b: &mut Client, viewer: i64) -> Transaction<'_> {
     .unwrap();
     t
 }
+
+/// A backend keeps the shares reaching a viewer across statements while the share
+/// generation stays (docs/design.md, "Record shares"): a share written or removed in
+/// another session, or a membership change, is seen at the next statement.
+#[test]
+fn a_backend_sees_shares_written_elsewhere_at_its_next_statement() {
+    let mut db = TestDb::new("shcache");
+    let (mut dba, mut c) = org(&mut db);
+    let mut other = app_connection(&db);
+    assert_eq!(deals_of(&mut c, 7), vec![7]);
+    let s = i64_as(&mut other, 5, "SELECT sharing.share_record('deals', 5, 7)");
+    assert_eq!(deals_of(&mut c, 7), vec![5, 7]);
+    // A role share, then the viewer leaves the role (a configuration change).
+    exec_as(
+        &mut other,
+        6,
+        "SELECT sharing.share_record_with_role('deals', 6, 14)",
+    );
+    assert_eq!(deals_of(&mut c, 7), vec![5, 6, 7]);
+    dba.batch_execute("INSERT INTO sharing.user_roles (user_id, role_id) VALUES (7, 3); DELETE FROM sharing.user_roles WHERE user_id = 7 AND role_id = 14")
+        .unwrap();
+    assert_eq!(deals_of(&mut c, 7), vec![5, 7]);
+    exec_as(
+        &mut other,
+        5,
+        &format!("SELECT sharing.unshare_record({s})"),
+    );
+    assert_eq!(deals_of(&mut c, 7), vec![7]);
+    // A share that ends: live in this transaction, gone in the next.
+    exec_as(
+        &mut other,
+        5,
+        "SELECT sharing.share_record('deals', 5, 7, 'read', now() + interval '1 second')",
+    );
+    assert_eq!(deals_of(&mut c, 7), vec![5, 7]);
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    assert_eq!(deals_of(&mut c, 7), vec![7]);
+}

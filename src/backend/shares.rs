@@ -10,7 +10,7 @@
 
 use super::models::current_model;
 use crate::model::engine::CompiledOrg;
-use crate::model::shares::{accesses_covering, Grantee, ShareGrant};
+use crate::model::shares::{accesses_covering, live_record_ids, Grantee, ShareGrant, TimedShare};
 use crate::model::types::{Action, Level, RuleAccess, RuleScope};
 use crate::pg::errors::{raise, spi_failed};
 use crate::pg::identity::as_bootstrap_superuser;
@@ -116,16 +116,17 @@ pub fn live_shares_of(object_type: &str, record_id: &str) -> Vec<ShareGrant> {
         .unwrap_or_default()
 }
 
-/// The ids of the records of `object_type` that live shares open to `viewer` for
-/// `action`, in the viewer's company, as text (the policies' share arm,
-/// sql/protect.sql). Empty when shares cannot matter: an unknown or inactive
+/// The shares of `object_type` records that open them to `viewer` for `action`, in
+/// the viewer's company, not yet ended at the transaction's start — with their
+/// periods, so that whether each is live is decided per transaction
+/// ([`live_record_ids`]). Empty when shares cannot matter: an unknown or inactive
 /// viewer, level `none`, or an action shares never give.
-pub fn shared_ids(
+pub fn shares_reaching(
     compiled: &CompiledOrg,
     object_type: &str,
     action: Action,
     viewer: i64,
-) -> Vec<String> {
+) -> Vec<TimedShare> {
     let accesses = accesses_covering(action);
     if accesses.is_empty() {
         return Vec::new();
@@ -143,24 +144,21 @@ pub fn shared_ids(
         read_row_kept(
             // One probe per grantee kind, each an index-only scan of
             // record_shares_user_idx / record_shares_role_idx (sql/shares.sql).
-            "SELECT pg_catalog.array_agg(x.record_id) FROM (
-               SELECT s.record_id FROM sharing.record_shares s
+            "SELECT pg_catalog.array_agg(x.record_id), pg_catalog.array_agg(x.f), pg_catalog.array_agg(x.u) FROM (
+               SELECT s.record_id, s.valid_from AS f, s.valid_until AS u FROM sharing.record_shares s
                 WHERE s.object_type OPERATOR(pg_catalog.=) $1 AND s.user_id OPERATOR(pg_catalog.=) $4
                   AND s.company_id OPERATOR(pg_catalog.=) $2 AND s.access OPERATOR(pg_catalog.=) ANY ($3)
-                  AND s.valid_from OPERATOR(pg_catalog.<=) pg_catalog.now()
                   AND (s.valid_until IS NULL OR s.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())
                UNION ALL
-               SELECT s.record_id FROM sharing.record_shares s
+               SELECT s.record_id, s.valid_from, s.valid_until FROM sharing.record_shares s
                 WHERE s.object_type OPERATOR(pg_catalog.=) $1 AND s.role_id OPERATOR(pg_catalog.=) ANY ($5)
                   AND s.company_id OPERATOR(pg_catalog.=) $2 AND s.access OPERATOR(pg_catalog.=) ANY ($3)
-                  AND s.valid_from OPERATOR(pg_catalog.<=) pg_catalog.now()
                   AND (s.valid_until IS NULL OR s.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())
                UNION ALL
-               SELECT s.record_id FROM sharing.record_shares s
+               SELECT s.record_id, s.valid_from, s.valid_until FROM sharing.record_shares s
                 WHERE s.object_type OPERATOR(pg_catalog.=) $1 AND s.role_id OPERATOR(pg_catalog.=) ANY ($6)
                   AND s.scope OPERATOR(pg_catalog.=) 'role_and_subordinates'
                   AND s.company_id OPERATOR(pg_catalog.=) $2 AND s.access OPERATOR(pg_catalog.=) ANY ($3)
-                  AND s.valid_from OPERATOR(pg_catalog.<=) pg_catalog.now()
                   AND (s.valid_until IS NULL OR s.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())
              ) x",
             &[
@@ -171,17 +169,118 @@ pub fn shared_ids(
                 (pg_sys::INT8ARRAYOID, anchors.own.into_datum().expect("bigint[]")),
                 (pg_sys::INT8ARRAYOID, anchors.above.into_datum().expect("bigint[]")),
             ],
-            |row| row.get::<Vec<String>>(1),
+            |row| {
+                let ids = row.get::<Vec<String>>(1)?.unwrap_or_default();
+                let from = row
+                    .get::<Vec<pgrx::datum::TimestampWithTimeZone>>(2)?
+                    .unwrap_or_default();
+                let until = row
+                    .get::<Vec<Option<pgrx::datum::TimestampWithTimeZone>>>(3)?
+                    .unwrap_or_default();
+                Ok(ids
+                    .into_iter()
+                    .zip(from)
+                    .zip(until)
+                    .map(|((record_id, f), u)| TimedShare {
+                        record_id,
+                        from: timestamp_micros(f),
+                        until: u.map(timestamp_micros),
+                    })
+                    .collect::<Vec<_>>())
+            },
         )
     });
-    let mut ids = read
-        .unwrap_or_else(|e| spi_failed("read sharing.record_shares", e))
-        .flatten()
-        .unwrap_or_default();
-    // A record shared twice with the viewer (to them and to a role) once.
-    ids.sort_unstable();
-    ids.dedup();
-    ids
+    read.unwrap_or_else(|e| spi_failed("read sharing.record_shares", e))
+        .unwrap_or_default()
+}
+
+/// A timestamptz as PostgreSQL keeps it (microseconds since 2000-01-01).
+fn timestamp_micros(t: pgrx::datum::TimestampWithTimeZone) -> i64 {
+    t.into_datum().map_or(0, |d| d.value() as i64)
+}
+
+/// What identifies the shares every viewer may be reached by: `sharing._share_generation`,
+/// which every statement writing `record_shares` or the configuration moves
+/// (sql/generation.sql) — with the command id when this transaction moved it, as for
+/// the model's generation. `None` before `ALTER EXTENSION … UPDATE` created it.
+fn share_generation() -> Option<(i64, Option<u32>)> {
+    let exists = unsafe {
+        let schema = pg_sys::get_namespace_oid(c"sharing".as_ptr(), true);
+        schema != pg_sys::InvalidOid
+            && pg_sys::get_relname_relid(c"_share_generation".as_ptr(), schema)
+                != pg_sys::InvalidOid
+    };
+    if !exists {
+        return None;
+    }
+    let (generation, writer) = as_bootstrap_superuser(|| {
+        read_row_kept(
+            "SELECT s.gen, s.xmin::pg_catalog.text::pg_catalog.int8 FROM sharing._share_generation s",
+            &[],
+            |row| Ok((row.require::<i64>(1)?, row.require::<i64>(2)?)),
+        )
+    })
+    .unwrap_or_else(|e| spi_failed("read sharing._share_generation", e))?;
+    let own = unsafe {
+        pg_sys::TransactionIdIsCurrentTransactionId(pg_sys::TransactionId::from(writer as u32))
+    };
+    let command = own.then(|| unsafe {
+        let snap = pg_sys::GetActiveSnapshot();
+        if snap.is_null() {
+            0
+        } else {
+            (*snap).curcid
+        }
+    });
+    Some((generation, command))
+}
+
+/// (share generation, own command, viewer, action, object type).
+type ReachingKey = (i64, Option<u32>, i64, Action, String);
+
+/// Entries of [`REACHING`]: the transaction start of the read, and the shares.
+type Reaching = (i64, std::rc::Rc<Vec<TimedShare>>);
+
+thread_local! {
+    /// The shares reaching a viewer, kept across statements and transactions while
+    /// the share generation stays (docs/design.md, "Record shares"): with the
+    /// transaction start of their read, since shares ended by then were left out —
+    /// an older transaction reads again. At most 256 entries.
+    static REACHING: std::cell::RefCell<rustc_hash::FxHashMap<ReachingKey, Reaching>> =
+        std::cell::RefCell::new(rustc_hash::FxHashMap::default());
+}
+
+/// [`shares_reaching`], remembered while the share generation stays.
+fn shares_reaching_remembered(
+    compiled: &CompiledOrg,
+    object_type: &str,
+    action: Action,
+    viewer: i64,
+) -> std::rc::Rc<Vec<TimedShare>> {
+    let now = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
+    let Some((generation, command)) = share_generation() else {
+        return std::rc::Rc::new(shares_reaching(compiled, object_type, action, viewer));
+    };
+    let key = (generation, command, viewer, action, object_type.to_string());
+    let hit = REACHING.with(|r| {
+        r.borrow()
+            .get(&key)
+            .filter(|(read_at, _)| *read_at <= now)
+            .map(|(_, shares)| shares.clone())
+    });
+    if let Some(shares) = hit {
+        return shares;
+    }
+    let shares = std::rc::Rc::new(shares_reaching(compiled, object_type, action, viewer));
+    REACHING.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.len() >= 256 {
+            r.clear();
+        }
+        r.retain(|k, _| k.0 == generation);
+        r.insert(key, (now, shares.clone()));
+    });
+    shares
 }
 
 /// (snapshot, transaction start, viewer, action, object type) of the last lookup.
@@ -220,7 +319,8 @@ pub fn shared_ids_current<T>(
     });
     let ids = hit.unwrap_or_else(|| {
         let model = current_model();
-        let ids = std::rc::Rc::new(shared_ids(&model.compiled, object_type, action, viewer));
+        let shares = shares_reaching_remembered(&model.compiled, object_type, action, viewer);
+        let ids = std::rc::Rc::new(live_record_ids(&shares, started));
         if let Some(key) = key {
             LAST_SHARED.with(|l| *l.borrow_mut() = Some((key, ids.clone())));
         }

@@ -121,3 +121,51 @@ pub fn may_unshare(
         || grantee == Grantee::User(viewer)
         || can_edit()
 }
+
+/// A share of some record as the lookup of one viewer's shares keeps it across
+/// statements: its record and its period (microseconds since the Unix epoch;
+/// `until` None = no end). Whether it is live is decided per transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimedShare {
+    pub record_id: String,
+    pub from: i64,
+    pub until: Option<i64>,
+}
+
+/// The records of `shares` live at `now` (`from <= now < until`), each once, sorted.
+pub fn live_record_ids(shares: &[TimedShare], now: i64) -> Vec<String> {
+    let mut ids: Vec<String> = shares
+        .iter()
+        .filter(|s| s.from <= now && s.until.is_none_or(|u| now < u))
+        .map(|s| s.record_id.clone())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+#[cfg(test)]
+mod timed_tests {
+    use super::*;
+
+    #[test]
+    fn a_share_is_live_from_its_start_until_before_its_end() {
+        let s = |id: &str, from: i64, until: Option<i64>| TimedShare {
+            record_id: id.into(),
+            from,
+            until,
+        };
+        let shares = [
+            s("1", 10, Some(20)),
+            s("2", 20, None),
+            s("1", 0, Some(11)),
+            s("3", 30, Some(31)),
+        ];
+        assert_eq!(live_record_ids(&shares, 9), vec!["1"]);
+        assert_eq!(live_record_ids(&shares, 10), vec!["1"]);
+        assert_eq!(live_record_ids(&shares, 19), vec!["1"]);
+        assert_eq!(live_record_ids(&shares, 20), vec!["2"]);
+        assert_eq!(live_record_ids(&shares, 30), vec!["2", "3"]);
+        assert_eq!(live_record_ids(&shares, 31), vec!["2"]);
+    }
+}
