@@ -12,6 +12,8 @@
 //! | snapshot → model key | [`models`] | MVCC snapshot key (`pg::mvcc`) | the next statement with another snapshot reads the generation again |
 //! | owner bounds and inlinable filters | [`models`] (`CachedModel`) | (viewer, action, type), with their model | with their model; emptied past 64 entries |
 //! | signatures for the effect check | [`models`] (`CachedModel`) | computed once per model | with their model |
+//! | shares reaching a viewer | [`shares`] | (share generation, own command id if this transaction moved it, viewer, action, type), with the transaction start of the read | the share generation moves (every statement writing `record_shares` or the configuration, sql/generation.sql); an older transaction reads again; emptied past 256 entries |
+//! | the statement's shared ids | [`shares`] | (snapshot, transaction start, viewer, action, type) | the next statement with another key |
 //! | viewer memo | [`viewer`] | (snapshot, asking role, `sharing.viewer` assignments, scope is session, set locally) | any of those changes; errors are never remembered |
 //! | "may ask about anyone" memo | [`authority`] | (snapshot, asking role) | either changes |
 //! | plan epoch | [`plans`] | some cached plan was shaped for a viewer | `sharing.viewer` is assigned, a model is compiled, or `_index_owners` finds a stale plan: `ResetPlanCache()` |
@@ -25,7 +27,8 @@
 //! of the protected tables (`_forget_plans`), so they re-plan at their next
 //! transaction; their models follow the generation.
 //!
-//! Modules: [`models`] (the model cache; [`loader`] reads the configuration into
+//! Modules: [`shares`] (record shares as read per question),
+//! [`models`] (the model cache; [`loader`] reads the configuration into
 //! it), [`viewer`] (who is asking), [`authority`] (who is acting, who may ask about
 //! whom), [`effect`] (the check by effect's chain), [`plans`] and [`planner`] (the
 //! planner support), [`gucs`] (every configuration parameter), [`portable`] (export
