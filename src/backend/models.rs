@@ -24,7 +24,6 @@ use crate::pg::errors::spi_failed;
 use crate::pg::identity::as_bootstrap_superuser;
 use crate::pg::mvcc::{snapshot_key, SnapshotKey};
 use crate::pg::spi::read_row_kept;
-use pgrx::prelude::*;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -146,21 +145,10 @@ fn model_key() -> ModelKey {
     let (table, generation, writer) = read
         .unwrap_or_else(|e| spi_failed("read sharing._generation", e))
         .unwrap_or_else(|| spi_failed("read sharing._generation", "the row is missing"));
-    let own = unsafe {
-        pg_sys::TransactionIdIsCurrentTransactionId(pg_sys::TransactionId::from(writer as u32))
-    };
-    let own_command = own.then(|| unsafe {
-        let snap = pg_sys::GetActiveSnapshot();
-        if snap.is_null() {
-            0
-        } else {
-            (*snap).curcid
-        }
-    });
     ModelKey {
         table: table as u32,
         generation,
-        own_command,
+        own_command: crate::pg::mvcc::own_command(writer),
     }
 }
 

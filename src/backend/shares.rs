@@ -221,18 +221,7 @@ fn share_generation() -> Option<(i64, Option<u32>)> {
         )
     })
     .unwrap_or_else(|e| spi_failed("read sharing._share_generation", e))?;
-    let own = unsafe {
-        pg_sys::TransactionIdIsCurrentTransactionId(pg_sys::TransactionId::from(writer as u32))
-    };
-    let command = own.then(|| unsafe {
-        let snap = pg_sys::GetActiveSnapshot();
-        if snap.is_null() {
-            0
-        } else {
-            (*snap).curcid
-        }
-    });
-    Some((generation, command))
+    Some((generation, crate::pg::mvcc::own_command(writer)))
 }
 
 /// (share generation, own command, viewer, action, object type).
