@@ -11,7 +11,7 @@
 use super::models::current_model;
 use crate::model::engine::CompiledOrg;
 use crate::model::shares::{accesses_covering, live_record_ids, Grantee, ShareGrant, TimedShare};
-use crate::model::types::{Action, Level, RuleAccess, RuleScope};
+use crate::model::types::{Action, Level, RuleAccess};
 use crate::pg::errors::{raise, spi_failed};
 use crate::pg::identity::as_bootstrap_superuser;
 use crate::pg::spi::read_row_kept;
@@ -88,19 +88,11 @@ pub fn live_shares_of(object_type: &str, record_id: &str) -> Vec<ShareGrant> {
                 let accesses = row.get::<Vec<String>>(6)?.unwrap_or_default();
                 Ok((0..ids.len())
                     .filter_map(|i| {
-                        let grantee = match (users.get(i).copied().flatten(), roles.get(i).copied().flatten()) {
-                            (Some(u), None) => Grantee::User(u),
-                            (None, Some(role)) => Grantee::Role {
-                                role,
-                                scope: scopes
-                                    .get(i)
-                                    .cloned()
-                                    .flatten()
-                                    .and_then(|s| s.parse().ok())
-                                    .unwrap_or(RuleScope::Role),
-                            },
-                            _ => return None,
-                        };
+                        let grantee = Grantee::from_columns(
+                            users.get(i).copied().flatten(),
+                            roles.get(i).copied().flatten(),
+                            scopes.get(i).and_then(|s| s.as_deref()),
+                        )?;
                         Some(ShareGrant {
                             id: ids[i],
                             company: *companies.get(i)?,
@@ -392,17 +384,13 @@ pub fn live_shares_to(users: &[i64], roles: &[i64]) -> Vec<(String, String, Shar
                 (pg_sys::INT8ARRAYOID, roles.to_vec().into_datum().expect("bigint[]")),
             ],
             |row| {
-                let grantee = match (row.get::<i64>(5)?, row.get::<i64>(6)?) {
-                    (Some(u), _) => Grantee::User(u),
-                    (None, Some(role)) => Grantee::Role {
-                        role,
-                        scope: row
-                            .get::<String>(7)?
-                            .and_then(|s| s.parse().ok())
-                            .unwrap_or(RuleScope::Role),
-                    },
-                    (None, None) => Grantee::User(i64::MIN),
-                };
+                // A row with no grantee (the table's CHECK forbids it) reaches nobody.
+                let grantee = Grantee::from_columns(
+                    row.get::<i64>(5)?,
+                    row.get::<i64>(6)?,
+                    row.get::<String>(7)?.as_deref(),
+                )
+                .unwrap_or(Grantee::User(i64::MIN));
                 Ok((
                     row.require::<String>(1)?,
                     row.require::<String>(2)?,

@@ -24,6 +24,27 @@ pub enum Grantee {
     },
 }
 
+impl Grantee {
+    /// The grantee of a `record_shares` row: its `user_id`, or its `role_id` with
+    /// `scope` (`role` when absent); `None` for a row with neither.
+    pub fn from_columns(
+        user: Option<i64>,
+        role: Option<i64>,
+        scope: Option<&str>,
+    ) -> Option<Grantee> {
+        match (user, role) {
+            (Some(u), _) => Some(Grantee::User(u)),
+            (None, Some(role)) => Some(Grantee::Role {
+                role,
+                scope: scope
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(RuleScope::Role),
+            }),
+            (None, None) => None,
+        }
+    }
+}
+
 /// One live share of one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShareGrant {

@@ -16,19 +16,11 @@ use crate::model::explain::{explain, reason_summary, Question};
 use crate::model::perms::user_permissions;
 use crate::model::shares::{judge_share, may_unshare, Grantee, ShareRefusal};
 use crate::model::types::{Action, RuleAccess, RuleScope, Status};
-use crate::pg::errors::{insufficient_privilege, invalid_parameter};
+use crate::pg::errors::insufficient_privilege;
 use crate::pg::identity::asking_role;
+use crate::sql_api::visibility::parse_action;
 use pgrx::prelude::*;
 use pgrx::{JsonB, Uuid};
-
-fn parse_action(action: &str) -> Action {
-    action.parse().unwrap_or_else(|_| {
-        invalid_parameter(
-            format!("invalid action \"{action}\""),
-            Some("actions are create, view, edit and delete"),
-        )
-    })
-}
 
 /// The ids of `object_type` records shared with the statement's viewer for
 /// `action` — the share arm of a policy on a `bigint` id column (sql/protect.sql).

@@ -21,7 +21,7 @@ use crate::pg::errors::invalid_parameter;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 
-fn parse_action(action: &str) -> Action {
+pub(crate) fn parse_action(action: &str) -> Action {
     action.parse().unwrap_or_else(|_| {
         invalid_parameter(
             format!("invalid action \"{action}\""),
