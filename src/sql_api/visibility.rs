@@ -314,6 +314,7 @@ fn _model_stats() -> JsonB {
     crate::backend::authority::require_may_ask_about_anyone();
     let model = current_model();
     let (rebuilds, last_micros) = crate::backend::models::rebuild_stats();
+    let (plans_shaped, plan_resets) = crate::backend::plans::counts();
     JsonB(serde_json::json!({
         "users": model.compiled.user_count(),
         "roles": model.compiled.role_count(),
@@ -322,6 +323,8 @@ fn _model_stats() -> JsonB {
         "rows_bytes": model.org.heap_bytes(),
         "rebuilds": rebuilds,
         "last_rebuild_ms": last_micros as f64 / 1000.0,
+        "plans_shaped": plans_shaped,
+        "plan_resets": plan_resets,
     }))
 }
 
