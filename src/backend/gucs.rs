@@ -53,14 +53,17 @@ pub fn viewer_assignments() -> u64 {
 }
 
 /// `sharing.viewer`'s assign hook: count the assignment, and reset the plans shaped
-/// for the previous viewer (`backend::plans`). It cannot fail.
+/// for a viewer of another class than the new one (`backend::plans`). It cannot fail.
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn viewer_assigned(
-    _newval: *const std::ffi::c_char,
+    newval: *const std::ffi::c_char,
     _extra: *mut std::ffi::c_void,
 ) {
     VIEWER_ASSIGNMENTS.with(|c| c.set(c.get().wrapping_add(1)));
-    super::plans::forget_shaped_plans();
+    // Not UTF-8: no viewer it could name; "" makes the plans go.
+    let setting =
+        (!newval.is_null()).then(|| std::ffi::CStr::from_ptr(newval).to_str().unwrap_or(""));
+    super::plans::viewer_changed(setting);
 }
 
 /// `sharing.viewer_scope`'s check hook: `session` is for DBAs (docs/integration.md

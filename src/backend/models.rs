@@ -106,10 +106,17 @@ impl crate::model::shape::ShapeSource for CachedModel {
     fn company_user_count(&self, company: i64) -> usize {
         self.compiled.company_user_count(company)
     }
+    fn owner_bound(&self, object_type: &str, action: Action, viewer: i64) -> OwnerBound {
+        CachedModel::owner_bound(self, object_type, action, viewer)
+    }
+    fn company_of(&self, user: i64) -> Option<i64> {
+        self.compiled.company_of(user)
+    }
 }
 
+/// What identifies a configuration: the generation row as this snapshot sees it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-struct ModelKey {
+pub struct ModelKey {
     table: u32,
     generation: i64,
     /// Some(command id) when the generation row was written by this transaction.
@@ -152,36 +159,39 @@ fn model_key() -> ModelKey {
     }
 }
 
+/// The key of the configuration the asking statement's snapshot sees (one read
+/// of the generation row per snapshot, shared with [`current_model`]).
+pub fn current_key() -> ModelKey {
+    let snap = snapshot_key();
+    let known = CACHE.with(|c| match (snap, c.borrow().by_snapshot) {
+        (Some(s), Some((cached, key))) if s == cached => Some(key),
+        _ => None,
+    });
+    known.unwrap_or_else(|| {
+        let key = model_key();
+        CACHE.with(|c| c.borrow_mut().by_snapshot = snap.map(|s| (s, key)));
+        key
+    })
+}
+
+/// The model compiled for `key`, if this backend has it (no rebuild).
+pub fn model_for(key: ModelKey) -> Option<Rc<CachedModel>> {
+    CACHE.with(|c| {
+        c.borrow()
+            .models
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, m)| m.clone())
+    })
+}
+
 /// The compiled model for the asking statement's snapshot.
 pub fn current_model() -> Rc<CachedModel> {
+    let key = current_key();
+    if let Some(model) = model_for(key) {
+        return model;
+    }
     let snap = snapshot_key();
-    let known = CACHE.with(|c| {
-        let c = c.borrow();
-        match (snap, c.by_snapshot) {
-            (Some(s), Some((cached, key))) if s == cached => c
-                .models
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, m)| m.clone()),
-            _ => None,
-        }
-    });
-    if let Some(model) = known {
-        return model;
-    }
-    let key = model_key();
-    let hit = CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        let pos = c.models.iter().position(|(k, _)| *k == key);
-        let model = pos.map(|p| c.models[p].1.clone());
-        if model.is_some() {
-            c.by_snapshot = snap.map(|s| (s, key));
-        }
-        model
-    });
-    if let Some(model) = hit {
-        return model;
-    }
     let started = std::time::Instant::now();
     let org = as_bootstrap_superuser(super::loader::load_org);
     let compiled = CompiledOrg::compile(&org);
@@ -228,6 +238,19 @@ pub fn remember_as_committed(model: &Rc<CachedModel>) {
             c.models.truncate(2);
         }
     });
+}
+
+/// The model this backend used last, without reading the generation: what the
+/// plans it shaped were shaped with (`backend::plans`), or `None` before the first.
+pub fn last_model() -> Option<Rc<CachedModel>> {
+    CACHE.with(|c| {
+        let c = c.borrow();
+        let (_, key) = c.by_snapshot?;
+        c.models
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, m)| m.clone())
+    })
 }
 
 /// How many times this backend compiled the model (for tests and benchmarks).

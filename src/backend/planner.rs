@@ -33,7 +33,7 @@
 use super::models::current_model;
 use super::viewer::resolve_viewer;
 use crate::model::engine::OwnerBound;
-use crate::model::shape::{PolicyShape, ShapeSettings};
+use crate::model::shape::{PlanClass, PolicyShape, ShapeSettings};
 use crate::model::types::Action;
 use crate::pg::catalog::functions;
 use crate::pg::nodes::{self, copy, int8_const, is_int8, list_len, nth};
@@ -111,15 +111,26 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys:
         return std::ptr::null_mut();
     }
     let viewer = resolve_viewer();
-    super::plans::mark_shaped();
     let settings = ShapeSettings {
         has_assignee: !nodes::is_null_constant(args.assignee()),
         owner_index_max_share: super::gucs::OWNER_INDEX_MAX_SHARE.get(),
     };
-    let shape = match viewer {
-        Some(_) => PolicyShape::choose(&*current_model(), &object_type, action, viewer, settings),
-        None => PolicyShape::ForViewer,
+    let (shape, class) = match viewer {
+        Some(_) => {
+            let model = current_model();
+            let shape = PolicyShape::choose(&*model, &object_type, action, viewer, settings);
+            let class =
+                PlanClass::of_shape(&shape, &*model, &object_type, action, viewer, settings);
+            (shape, class)
+        }
+        None => (PolicyShape::ForViewer, PlanClass::Only(None)),
     };
+    super::plans::mark_shaped_for(super::plans::ShapedCall {
+        object_type: object_type.clone(),
+        action,
+        settings,
+        class,
+    });
     build(args, &shape, viewer, call.inputcollid)
         .unwrap_or_else(|| build_for_viewer(args, viewer, call.inputcollid))
 }

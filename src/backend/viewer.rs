@@ -3,10 +3,16 @@
 
 use super::gucs;
 use crate::pg::errors::{insufficient_privilege, invalid_parameter, spi_failed};
-use crate::pg::identity::{as_bootstrap_superuser, asking_role, is_dba_role};
+use crate::pg::identity::{
+    as_bootstrap_superuser, asking_role, is_dba_role, is_member_of_named, role_name_if_exists,
+};
 use crate::pg::mvcc::{snapshot_key, SnapshotKey};
 use crate::pg::spi::read_row_kept;
 use pgrx::prelude::*;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::models::ModelKey;
 
 /// (snapshot, asking role, `sharing.viewer` assignments so far, `sharing.viewer_scope`
 /// is `session`, `sharing.viewer` is set for the transaction only). The last two are
@@ -63,35 +69,17 @@ fn resolve_viewer_uncached(role: pg_sys::Oid) -> Option<i64> {
             )
         })
     });
-    // Read-only, in this statement's snapshot, through a plan kept for the backend.
-    // Every name and operator is schema-qualified: the plan may be made (and made
-    // again) under the asking session's search_path.
-    let (mapped, rolname, trusted, requested_exists) = read_row_kept(
-        "SELECT (SELECT u.id FROM sharing.users u
-                  WHERE u.db_role OPERATOR(pg_catalog.=) (SELECT a.rolname::pg_catalog.text FROM pg_catalog.pg_authid a
-                                                            WHERE a.oid OPERATOR(pg_catalog.=) $1)),
-                (SELECT a.rolname::pg_catalog.text FROM pg_catalog.pg_authid a WHERE a.oid OPERATOR(pg_catalog.=) $1),
-                EXISTS (SELECT 1 FROM sharing.trusted_app_roles t
-                          JOIN pg_catalog.pg_authid a ON a.rolname::pg_catalog.text OPERATOR(pg_catalog.=) t.db_role::pg_catalog.text
-                         WHERE pg_catalog.pg_has_role($1, a.oid, 'MEMBER')),
-                EXISTS (SELECT 1 FROM sharing.users u WHERE u.id OPERATOR(pg_catalog.=) $2)",
-        &[
-            (pg_sys::OIDOID, pg_sys::Datum::from(role.to_u32())),
-            (pg_sys::INT8OID, pg_sys::Datum::from(requested.unwrap_or(i64::MIN))),
-        ],
-        |row| {
-            Ok((
-                row.get::<i64>(1)?,
-                // NULL for a role dropped since the session began.
-                row.get::<String>(2)?.unwrap_or_default(),
-                row.require::<bool>(3)?,
-                row.require::<bool>(4)?,
-            ))
-        },
-    )
-    .unwrap_or_else(|e| spi_failed("resolve the viewer", e))
-    .unwrap_or_else(|| spi_failed("resolve the viewer", "no row"));
-
+    // Who is mapped and who is trusted comes from the sharing tables as this
+    // statement's snapshot sees them (one read per configuration, `Directory`);
+    // names and memberships of database roles from PostgreSQL's role caches, as
+    // `pg_has_role` answers them.
+    let key = super::models::current_key();
+    let directory = directory(key);
+    let rolname = role_name_if_exists(role);
+    let mapped = rolname
+        .as_deref()
+        .and_then(|name| directory.mapped.get(name).copied());
+    let rolname = rolname.unwrap_or_default();
     if let Some(user) = mapped {
         if let Some(other) = requested.filter(|r| *r != user) {
             insufficient_privilege(
@@ -105,7 +93,13 @@ fn resolve_viewer_uncached(role: pg_sys::Oid) -> Option<i64> {
     }
     let requested = requested?;
     let is_superuser = unsafe { pg_sys::superuser_arg(role) };
-    if !is_superuser && !trusted {
+    let trusted = || {
+        directory
+            .trusted
+            .iter()
+            .any(|t| is_member_of_named(role, t))
+    };
+    if !is_superuser && !trusted() {
         insufficient_privilege(
             format!("role \"{rolname}\" may not set sharing.viewer"),
             Some("only superusers and members of a role listed in sharing.trusted_app_roles may act for another user"),
@@ -124,11 +118,77 @@ fn resolve_viewer_uncached(role: pg_sys::Oid) -> Option<i64> {
             Some("use SET LOCAL sharing.viewer = '…' or set_config('sharing.viewer', '…', true) in each transaction: a session-level viewer would serve the next client of a pooled connection (sharing.viewer_scope = session, for DBAs only, allows it)"),
         );
     }
-    if !requested_exists {
+    if !user_exists(key, requested) {
         invalid_parameter(
             format!("unknown viewer: sharing.viewer = {requested} is not a user of sharing.users"),
             None,
         );
     }
     Some(requested)
+}
+
+/// The logins mapped to users (`users.db_role`) and the trusted application roles
+/// of one configuration. Both tables move the generation when written
+/// (sql/generation.sql), so the configuration's key identifies their rows.
+struct Directory {
+    key: ModelKey,
+    mapped: HashMap<String, i64>,
+    trusted: Vec<String>,
+}
+
+thread_local! {
+    /// The directory of the configuration this backend resolved a viewer in last.
+    static DIRECTORY: std::cell::RefCell<Option<Rc<Directory>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The directory of configuration `key`: read once (as the extension's owner,
+/// in the statement's snapshot) while the configuration stays.
+fn directory(key: ModelKey) -> Rc<Directory> {
+    if let Some(d) = DIRECTORY
+        .with(|d| d.borrow().clone())
+        .filter(|d| d.key == key)
+    {
+        return d;
+    }
+    let (logins, users, trusted) = as_bootstrap_superuser(|| {
+        read_row_kept(
+            "SELECT (SELECT pg_catalog.array_agg(u.db_role::pg_catalog.text) FROM sharing.users u WHERE u.db_role IS NOT NULL),
+                    (SELECT pg_catalog.array_agg(u.id) FROM sharing.users u WHERE u.db_role IS NOT NULL),
+                    (SELECT pg_catalog.array_agg(t.db_role::pg_catalog.text) FROM sharing.trusted_app_roles t)",
+            &[],
+            |row| {
+                Ok((
+                    row.get::<Vec<String>>(1)?.unwrap_or_default(),
+                    row.get::<Vec<i64>>(2)?.unwrap_or_default(),
+                    row.get::<Vec<String>>(3)?.unwrap_or_default(),
+                ))
+            },
+        )
+    })
+    .unwrap_or_else(|e| spi_failed("resolve the viewer", e))
+    .unwrap_or_else(|| spi_failed("resolve the viewer", "no row"));
+    let directory = Rc::new(Directory {
+        key,
+        mapped: logins.into_iter().zip(users).collect(),
+        trusted,
+    });
+    DIRECTORY.with(|d| *d.borrow_mut() = Some(directory.clone()));
+    directory
+}
+
+/// Whether `id` is a user of configuration `key`: from its compiled model when this
+/// backend has it (every protected statement has), else one read.
+fn user_exists(key: ModelKey, id: i64) -> bool {
+    if let Some(model) = super::models::model_for(key) {
+        return model.compiled.has_user(id);
+    }
+    as_bootstrap_superuser(|| {
+        read_row_kept(
+            "SELECT EXISTS (SELECT 1 FROM sharing.users u WHERE u.id OPERATOR(pg_catalog.=) $1)",
+            &[(pg_sys::INT8OID, pg_sys::Datum::from(id))],
+            |row| row.require::<bool>(1),
+        )
+    })
+    .unwrap_or_else(|e| spi_failed("resolve the viewer", e))
+    .unwrap_or_else(|| spi_failed("resolve the viewer", "no row"))
 }

@@ -7,7 +7,7 @@
 //! planning); the choice only decides what is fast. The unit tests check each
 //! shape's promise against [`CompiledOrg::decide`].
 
-use super::engine::CompiledOrg;
+use super::engine::{CompiledOrg, OwnerBound};
 use super::types::Action;
 
 /// Above this many owners a constant array is not worth its planning time.
@@ -27,6 +27,10 @@ pub trait ShapeSource {
     ) -> Option<(Vec<i64>, i64)>;
     /// [`CompiledOrg::company_user_count`].
     fn company_user_count(&self, company: i64) -> usize;
+    /// [`CompiledOrg::owner_bound`].
+    fn owner_bound(&self, object_type: &str, action: Action, viewer: i64) -> OwnerBound;
+    /// [`CompiledOrg::company_of`].
+    fn company_of(&self, user: i64) -> Option<i64>;
 }
 
 impl ShapeSource for CompiledOrg {
@@ -44,10 +48,16 @@ impl ShapeSource for CompiledOrg {
     fn company_user_count(&self, company: i64) -> usize {
         CompiledOrg::company_user_count(self, company)
     }
+    fn owner_bound(&self, object_type: &str, action: Action, viewer: i64) -> OwnerBound {
+        CompiledOrg::owner_bound(self, object_type, action, viewer)
+    }
+    fn company_of(&self, user: i64) -> Option<i64> {
+        CompiledOrg::company_of(self, user)
+    }
 }
 
 /// What the planned call looks like and what the session asks for.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ShapeSettings {
     /// The policy passes an assignee column (not a NULL constant): the inlined
     /// owner filter is exact only for records without an assignee.
@@ -109,6 +119,78 @@ impl PolicyShape {
             owners,
             company,
             owner_index,
+        }
+    }
+}
+
+/// What a plan shaped for one viewer assumes of the viewer who runs it. Every
+/// shape is right for every viewer; the class says for which viewers it is also
+/// *fast*. A backend re-plans when the viewer changes to one of another class, and
+/// keeps its plans (prepared statements included) while the class stays — so an
+/// application switching between salespeople on every request plans nothing again
+/// (docs/design.md, "Plans across viewers").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanClass {
+    /// Level `all`: the company is compared with one computed when the statement
+    /// runs — the plan of one such viewer is the plan of any other.
+    AllRows,
+    /// A few owners, read through the owner index; the owners are computed when
+    /// the scan starts, the rows few enough to be decided one by one.
+    FewOwners,
+    /// Decided row by row with no index and the same estimates for any viewer of
+    /// this class (a table with an assignee column; records of any owner).
+    PerRow,
+    /// Planned for this viewer (or for none) only: an inlined filter of many
+    /// owners, a sequential or bitmap scan chosen for their number.
+    Only(Option<i64>),
+}
+
+impl PlanClass {
+    /// The class of the plan of `object_type`/`action`'s policy for `viewer`.
+    pub fn of(
+        org: &impl ShapeSource,
+        object_type: &str,
+        action: Action,
+        viewer: Option<i64>,
+        settings: ShapeSettings,
+    ) -> PlanClass {
+        let shape = PolicyShape::choose(org, object_type, action, viewer, settings);
+        PlanClass::of_shape(&shape, org, object_type, action, viewer, settings)
+    }
+
+    /// The class of `shape`, chosen for `viewer`.
+    pub fn of_shape(
+        shape: &PolicyShape,
+        org: &impl ShapeSource,
+        object_type: &str,
+        action: Action,
+        viewer: Option<i64>,
+        settings: ShapeSettings,
+    ) -> PlanClass {
+        let Some(v) = viewer else {
+            return PlanClass::Only(None);
+        };
+        match shape {
+            PolicyShape::AllRowsCompany { .. } => PlanClass::AllRows,
+            PolicyShape::InlineFilter {
+                owner_index: true, ..
+            } => PlanClass::FewOwners,
+            PolicyShape::InlineFilter { .. } => PlanClass::Only(viewer),
+            PolicyShape::ForViewer if settings.has_assignee => PlanClass::PerRow,
+            PolicyShape::ForViewer => match org.owner_bound(object_type, action, v) {
+                OwnerBound::Unbounded => PlanClass::PerRow,
+                OwnerBound::Owners(owners) => {
+                    let company_users = org
+                        .company_of(v)
+                        .map_or(0, |c| org.company_user_count(c))
+                        .max(1) as f64;
+                    if (owners.len() as f64) < settings.owner_index_max_share * company_users {
+                        PlanClass::FewOwners
+                    } else {
+                        PlanClass::Only(viewer)
+                    }
+                }
+            },
         }
     }
 }
@@ -210,5 +292,74 @@ mod tests {
         }
         assert!(all > 100 && inline > 1000 && indexed > 100 && per_row > 100,
             "every shape was exercised: all {all}, inline {inline}, indexed {indexed}, per row {per_row}");
+    }
+
+    /// A plan's class promises what makes the plan fast for every viewer of the
+    /// class: level `all` for `AllRows`; few enough owners, all of them found by
+    /// the owner index, for `FewOwners`; no owner index and no estimate from the
+    /// viewer for `PerRow`. Viewers of `Only` keep plans of their own.
+    #[test]
+    fn plan_classes_keep_their_promise() {
+        let mut seen = std::collections::HashMap::new();
+        for seed in 0..200 {
+            let org = random_org(seed);
+            let c = CompiledOrg::compile(&org);
+            let share = [0.0, 0.3, 2.0][seed as usize % 3];
+            for u in &org.snapshot.users {
+                for has_assignee in [false, true] {
+                    for &a in Action::ALL {
+                        let settings = ShapeSettings {
+                            has_assignee,
+                            owner_index_max_share: share,
+                        };
+                        let class = PlanClass::of(&c, "deals", a, Some(u.id), settings);
+                        let bound = c.owner_bound("deals", a, u.id);
+                        let users_of = c
+                            .company_of(u.id)
+                            .map_or(0, |co| c.company_user_count(co))
+                            .max(1) as f64;
+                        match class {
+                            PlanClass::AllRows => {
+                                assert!(c.all_rows_company("deals", a, u.id).is_some())
+                            }
+                            PlanClass::FewOwners => {
+                                assert!(!has_assignee);
+                                let OwnerBound::Owners(o) = bound else {
+                                    panic!("seed {seed}: few owners, unbounded")
+                                };
+                                assert!((o.len() as f64) < share * users_of);
+                            }
+                            PlanClass::PerRow => {
+                                assert!(c.all_rows_company("deals", a, u.id).is_none());
+                                assert!(has_assignee || bound == OwnerBound::Unbounded);
+                            }
+                            PlanClass::Only(v) => assert_eq!(v, Some(u.id)),
+                        }
+                        *seen
+                            .entry(format!("{class:?}").split('(').next().unwrap().to_string())
+                            .or_insert(0) += 1;
+                    }
+                }
+            }
+            assert_eq!(
+                PlanClass::of(
+                    &c,
+                    "deals",
+                    Action::View,
+                    None,
+                    ShapeSettings {
+                        has_assignee: false,
+                        owner_index_max_share: share
+                    }
+                ),
+                PlanClass::Only(None)
+            );
+        }
+        for class in ["AllRows", "FewOwners", "PerRow", "Only"] {
+            assert!(
+                seen.get(class).copied().unwrap_or(0) > 50,
+                "{class} exercised: {seen:?}"
+            );
+        }
     }
 }

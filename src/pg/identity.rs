@@ -39,6 +39,31 @@ pub fn is_dba_role(role: pg_sys::Oid) -> bool {
     }
 }
 
+/// Whether `role` is a member of the role named `name` (directly or through other
+/// roles; superusers are members of every role) — `pg_has_role(role, name, 'MEMBER')`,
+/// answered from PostgreSQL's role caches. False when no such role exists.
+pub fn is_member_of_named(role: pg_sys::Oid, name: &str) -> bool {
+    let Ok(name) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    unsafe {
+        let oid = pg_sys::get_role_oid(name.as_ptr(), true);
+        oid != pg_sys::Oid::INVALID && pg_sys::is_member_of_role(role, oid)
+    }
+}
+
+/// The name of `role`, or `None` for a role dropped since the session began.
+pub fn role_name_if_exists(role: pg_sys::Oid) -> Option<String> {
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(role, true);
+        (!name.is_null()).then(|| {
+            std::ffi::CStr::from_ptr(name)
+                .to_string_lossy()
+                .into_owned()
+        })
+    }
+}
+
 /// The name of the role really asking, for the audit log and for messages.
 pub fn asking_role_name() -> String {
     role_name(asking_role())

@@ -195,7 +195,15 @@ unsafe fn kept_plan(
     }
     let sql = CString::new(query).expect("queries have no NUL bytes");
     let mut types = types.to_vec();
-    let p = pg_sys::SPI_prepare(sql.as_ptr(), types.len() as i32, types.as_mut_ptr());
+    // A generic plan: planned once, never again per execution (PostgreSQL would
+    // otherwise plan each of the first executions for its parameter values, and
+    // keep doing so whenever it estimates the generic plan dearer).
+    let p = pg_sys::SPI_prepare_cursor(
+        sql.as_ptr(),
+        types.len() as i32,
+        types.as_mut_ptr(),
+        pg_sys::CURSOR_OPT_GENERIC_PLAN as i32,
+    );
     if p.is_null() || pg_sys::SPI_keepplan(p) != 0 {
         return Err(SpiError::Prepare(query));
     }
