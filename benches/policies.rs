@@ -384,7 +384,7 @@ fn policy_table(
             summary.push(Ratios {
                 parallel: label,
                 viewer: v.name,
-                query: *qname,
+                query: qname,
                 ours_2: ours / optimal,
                 ours_1: ours / plain,
                 cs_2: cs / optimal,
