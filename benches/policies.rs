@@ -1,7 +1,10 @@
 //! The benchmark of docs/benchmarks.md: pg_sharing's policies against the unprotected
 //! table, the hand-written optimal filter, the SQL policies a user would write today
 //! and a naive per-row policy — all in one run, on one cluster (BENCH_PORT), with the
-//! dataset of bench/dataset.sql loaded into database `bench`.
+//! dataset of bench/dataset.sql and bench/user_policies.sql loaded into database
+//! `bench`. The policy table runs twice, with parallel workers as configured and with
+//! `max_parallel_workers_per_gather = 0`, and has two more columns: the policies a user
+//! writes with `sharing.can_see` (6) and `sharing.can_access` (7).
 //!
 //! Run it with `bash scripts/bench.sh`, which prepares everything.
 
@@ -83,81 +86,15 @@ fn main() {
         .query_one("SELECT count(*) FROM deals", &[])
         .unwrap()
         .get(0);
-    println!("## Policies: {rows} deals, 20,000 users, 1,365 roles; median of {runs} runs, milliseconds\n");
-    println!("| viewer | query | 1 unprotected | 2 hand-written optimal | 3a SQL policy (set) | 3b SQL policy (array) | 5 pg_sharing | 5 ÷ 2 | 5 ÷ 1 | 3a ÷ 5 | 3b ÷ 5 |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    let mut summary = Vec::new();
-    for v in &viewers {
-        let reach: Vec<i64> = dba
-            .query("SELECT sharing.reach($1)", &[&v.id])
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        let list = format!(
-            "'{{{}}}'::bigint[]",
-            reach
-                .iter()
-                .map(|o| o.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        );
-        let visible_id: i64 = dba
-            .query_one(
-                &format!("SELECT min(id) FROM deals WHERE owner_id = ANY ({list})"),
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        app.batch_execute(&format!("SET sharing.viewer = '{}'", v.id))
+    // The whole table twice: with parallel query as configured, then with
+    // `max_parallel_workers_per_gather = 0` in both timing sessions (issue 16).
+    let mut summary = policy_table(&mut dba, &mut app, &viewers, rows, runs, true);
+    summary.extend(policy_table(
+        &mut dba, &mut app, &viewers, rows, runs, false,
+    ));
+    for c in [&mut dba, &mut app] {
+        c.batch_execute("RESET max_parallel_workers_per_gather")
             .unwrap();
-        let queries = [
-            (
-                "report",
-                "SELECT count(*), sum(amount) FROM {t}{w}".to_string(),
-            ),
-            (
-                "list view",
-                "SELECT id, amount, created_at FROM {t}{w} ORDER BY created_at DESC LIMIT 50"
-                    .to_string(),
-            ),
-            (
-                "point read",
-                format!("SELECT * FROM {{t}} WHERE id = {visible_id}{{and}}"),
-            ),
-            (
-                "update one row",
-                format!("UPDATE {{t}} SET amount = amount + 1 WHERE id = {visible_id}{{and}}"),
-            ),
-        ];
-        for (qname, q) in &queries {
-            let render = |t: &str, filter: Option<&str>| {
-                q.replace("{t}", t)
-                    .replace(
-                        "{w}",
-                        &filter.map(|f| format!(" WHERE {f}")).unwrap_or_default(),
-                    )
-                    .replace(
-                        "{and}",
-                        &filter.map(|f| format!(" AND {f}")).unwrap_or_default(),
-                    )
-            };
-            let optimal_filter = format!("owner_id = ANY ({list})");
-            let plain = time_ms(&mut dba, &render("deals", None), runs);
-            let optimal = time_ms(&mut dba, &render("deals", Some(&optimal_filter)), runs);
-            let a = time_ms(&mut app, &render("deals_a", None), runs);
-            let b = time_ms(&mut app, &render("deals_b", None), runs);
-            let ours = time_ms(&mut app, &render("deals", None), runs);
-            println!(
-                "| {} | {qname} | {plain:.2} | {optimal:.2} | {a:.2} | {b:.2} | {ours:.2} | {:.2} | {:.2} | {:.1} | {:.1} |",
-                v.name,
-                ours / optimal,
-                ours / plain,
-                a / ours,
-                b / ours
-            );
-            summary.push((v.name, *qname, ours / optimal, ours / plain));
-        }
     }
 
     // The naive per-row policy, on its own table of the first rows (one run: slow).
@@ -315,8 +252,148 @@ fn main() {
         }
     }
 
-    println!("\n## Summary of the policy ratios (target: 5 ÷ 2 ≤ 1.5; admin report 5 ÷ 1 ≤ 1.1)\n");
-    for (v, q, r2, r1) in summary {
-        println!("- {v}, {q}: 5÷2 = {r2:.2}, 5÷1 = {r1:.2}");
+    println!("\n## Summary of the policy ratios (target: 5 ÷ 2 ≤ 1.5; admin report 5 ÷ 1 ≤ 1.1; the same for 6 and 7)\n");
+    for r in summary {
+        println!(
+            "- {}, {}, {}: 5÷2 = {:.2}, 5÷1 = {:.2}; 6÷2 = {:.2}, 6÷1 = {:.2}; 7÷2 = {:.2}, 7÷1 = {:.2}",
+            r.parallel, r.viewer, r.query, r.ours_2, r.ours_1, r.cs_2, r.cs_1, r.ca_2, r.ca_1
+        );
     }
+}
+
+/// One row of the summary: a viewer and query, under one parallel setting.
+struct Ratios {
+    parallel: &'static str,
+    viewer: &'static str,
+    query: &'static str,
+    ours_2: f64,
+    ours_1: f64,
+    cs_2: f64,
+    cs_1: f64,
+    ca_2: f64,
+    ca_1: f64,
+}
+
+/// The policy table: every viewer × query through the unprotected table (1), the
+/// hand-written optimal filter (2), the SQL policies (3a, 3b), pg_sharing (5) and the
+/// policies a user writes with `can_see` (6, `deals_cs`) and `can_access` (7,
+/// `deals_ca`) of bench/user_policies.sql. With `parallel` false, both sessions run
+/// with `max_parallel_workers_per_gather = 0`; otherwise with the server's setting.
+fn policy_table(
+    dba: &mut Client,
+    app: &mut Client,
+    viewers: &[Viewer],
+    rows: i64,
+    runs: usize,
+    parallel: bool,
+) -> Vec<Ratios> {
+    let setting = if parallel {
+        "RESET max_parallel_workers_per_gather"
+    } else {
+        "SET max_parallel_workers_per_gather = 0"
+    };
+    let workers: String = {
+        dba.batch_execute(setting).unwrap();
+        app.batch_execute(setting).unwrap();
+        app.query_one("SHOW max_parallel_workers_per_gather", &[])
+            .unwrap()
+            .get(0)
+    };
+    let label = if parallel {
+        "parallel workers on"
+    } else {
+        "parallel workers off"
+    };
+    println!("## Policies, {label} (max_parallel_workers_per_gather = {workers} in every timing session): {rows} deals, 20,000 users, 1,365 roles; median of {runs} runs, milliseconds\n");
+    println!("| viewer | query | 1 unprotected | 2 hand-written optimal | 3a SQL policy (set) | 3b SQL policy (array) | 5 pg_sharing | 6 user policy: can_see | 7 user policy: can_access | 5 ÷ 2 | 5 ÷ 1 | 3a ÷ 5 | 3b ÷ 5 | 6 ÷ 2 | 7 ÷ 2 |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut summary = Vec::new();
+    for v in viewers {
+        let reach: Vec<i64> = dba
+            .query("SELECT sharing.reach($1)", &[&v.id])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let list = format!(
+            "'{{{}}}'::bigint[]",
+            reach
+                .iter()
+                .map(|o| o.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let visible_id: i64 = dba
+            .query_one(
+                &format!("SELECT min(id) FROM deals WHERE owner_id = ANY ({list})"),
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        app.batch_execute(&format!("SET sharing.viewer = '{}'", v.id))
+            .unwrap();
+        let queries = [
+            (
+                "report",
+                "SELECT count(*), sum(amount) FROM {t}{w}".to_string(),
+            ),
+            (
+                "list view",
+                "SELECT id, amount, created_at FROM {t}{w} ORDER BY created_at DESC LIMIT 50"
+                    .to_string(),
+            ),
+            (
+                "point read",
+                format!("SELECT * FROM {{t}} WHERE id = {visible_id}{{and}}"),
+            ),
+            (
+                "update one row",
+                format!("UPDATE {{t}} SET amount = amount + 1 WHERE id = {visible_id}{{and}}"),
+            ),
+        ];
+        for (qname, q) in &queries {
+            let render = |t: &str, filter: Option<&str>| {
+                q.replace("{t}", t)
+                    .replace(
+                        "{w}",
+                        &filter.map(|f| format!(" WHERE {f}")).unwrap_or_default(),
+                    )
+                    .replace(
+                        "{and}",
+                        &filter.map(|f| format!(" AND {f}")).unwrap_or_default(),
+                    )
+            };
+            let optimal_filter = format!("owner_id = ANY ({list})");
+            let plain = time_ms(dba, &render("deals", None), runs);
+            let optimal = time_ms(dba, &render("deals", Some(&optimal_filter)), runs);
+            let a = time_ms(app, &render("deals_a", None), runs);
+            let b = time_ms(app, &render("deals_b", None), runs);
+            let ours = time_ms(app, &render("deals", None), runs);
+            let cs = time_ms(app, &render("deals_cs", None), runs);
+            let ca = time_ms(app, &render("deals_ca", None), runs);
+            println!(
+                "| {} | {qname} | {plain:.2} | {optimal:.2} | {a:.2} | {b:.2} | {ours:.2} | {cs:.2} | {ca:.2} | {:.2} | {:.2} | {:.1} | {:.1} | {:.2} | {:.2} |",
+                v.name,
+                ours / optimal,
+                ours / plain,
+                a / ours,
+                b / ours,
+                cs / optimal,
+                ca / optimal
+            );
+            summary.push(Ratios {
+                parallel: label,
+                viewer: v.name,
+                query: qname,
+                ours_2: ours / optimal,
+                ours_1: ours / plain,
+                cs_2: cs / optimal,
+                cs_1: cs / plain,
+                ca_2: ca / optimal,
+                ca_1: ca / plain,
+            });
+        }
+    }
+    println!();
+    summary
 }

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # The benchmark of docs/benchmarks.md, from nothing: installs what is missing, builds
 # and installs the extension (release), starts a throwaway cluster, loads the dataset
-# (bench/dataset.sql) and runs benches/policies.rs. Prints markdown tables.
+# (bench/dataset.sql, then the user-written policies of bench/user_policies.sql) into
+# database `bench` and runs benches/policies.rs (the policy table with parallel
+# workers on and off). Prints markdown tables.
+# Then application traffic on the same database: bench/traffic.sql and
+# benches/traffic.rs (8 clients, a viewer per transaction, both protocols).
 # Then the record-shares benchmark: a second database (bench_shares) with the same
 # dataset plus bench/shares.sql, and benches/shares.rs.
 #   BENCH_ROWS (default 1000000), BENCH_RUNS (default 5),
 #   BENCH_USER_SCALES (default 20000,200000,2000000),
+#   BENCH_SCALE_ROWS (default 10000000; 0 skips the report at that size),
 #   BENCH_POLICIES=0 skips benches/policies.rs and bench/effect.sql,
+#   BENCH_TRAFFIC=0 skips the traffic step; BENCH_TRAFFIC_SECONDS (default 10 per
+#   case, after BENCH_TRAFFIC_WARMUP, default 2), BENCH_TRAFFIC_VIEWERS (default 2000),
+#   BENCH_TRAFFIC_CLIENTS (default 8), BENCH_TRAFFIC_SEED (default 16),
 #   BENCH_SHARES (default 200000 live shares; 0 skips the record-shares step),
 #   BENCH_SHARES_RUNS (default 9), BENCH_SHARES_USERS (default 200000) and
 #   BENCH_SHARES_MAX (default 1000000): the memory step's users and live shares.
@@ -28,13 +36,23 @@ echo "==> starting a throwaway cluster on port $PORT"
 scripts/cluster.sh start "$CLUSTER" "$PORT"
 trap 'scripts/cluster.sh stop "$CLUSTER"' EXIT
 echo "==> machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), PostgreSQL $PG_MAJOR"
-if [ "${BENCH_POLICIES:-1}" = 1 ]; then
+POLICIES=${BENCH_POLICIES:-1}
+TRAFFIC=${BENCH_TRAFFIC:-1}
+if [ "$POLICIES" = 1 ] || [ "$TRAFFIC" = 1 ]; then
   psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE bench"
-  echo "==> loading the dataset (${BENCH_ROWS:-1000000} deals)"
+  echo "==> loading the dataset (${BENCH_ROWS:-1000000} deals) and the user-written policies"
   time psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d bench -v rows="${BENCH_ROWS:-1000000}" -f bench/dataset.sql
+  time psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d bench -f bench/user_policies.sql
+fi
+if [ "$POLICIES" = 1 ]; then
   BENCH_PORT=$PORT cargo bench --no-default-features --features "pg$PG_MAJOR" --bench policies
   echo "==> the check by effect: configuration statements with and without it (bench/effect.sql)"
   psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d bench -f bench/effect.sql
+fi
+if [ "$TRAFFIC" = 1 ]; then
+  echo "==> application traffic: ${BENCH_TRAFFIC_CLIENTS:-8} clients, a viewer per transaction (bench/traffic.sql, benches/traffic.rs)"
+  psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d bench -f bench/traffic.sql
+  BENCH_PORT=$PORT cargo bench --no-default-features --features "pg$PG_MAJOR" --bench traffic
 fi
 SHARES=${BENCH_SHARES:-200000}
 if [ "$SHARES" -gt 0 ]; then
