@@ -315,7 +315,7 @@ fn switching_between_viewers_of_one_class_keeps_the_plans() {
         "SET plan_cache_mode = force_generic_plan; PREPARE q AS SELECT count(*) FROM deals",
     )
     .unwrap();
-    let mut counts = |c: &mut Client| {
+    let counts = |c: &mut Client| {
         let text = one_str(c, "SELECT sharing._model_stats()::text");
         let stats: serde_json::Value = serde_json::from_str(&text).unwrap();
         (
@@ -323,7 +323,7 @@ fn switching_between_viewers_of_one_class_keeps_the_plans() {
             stats["plan_resets"].as_i64().unwrap(),
         )
     };
-    let mut request = |c: &mut Client, dba: &mut Client, viewer: i64| {
+    let request = |c: &mut Client, dba: &mut Client, viewer: i64| {
         c.batch_execute(&format!(
             "BEGIN; SELECT set_config('sharing.viewer', '{viewer}', true)"
         ))
