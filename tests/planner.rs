@@ -440,3 +440,93 @@ fn shared_records_are_read_through_the_id_index_beside_the_owner_index() {
         );
     }
 }
+
+/// A policy a user writes with `can_access(…, sharing.current_viewer())` gets the
+/// rewrite of protect()'s policies (docs/design.md, "The policies"): the viewer is
+/// read once per statement, a salesperson reads through the owner index, a
+/// manager through the company comparison — and every viewer gets exactly the rows
+/// of the protected table, also through one generic plan kept across viewers, and
+/// writes are checked the same way.
+#[test]
+fn a_users_own_can_access_policy_gets_the_same_rewrite() {
+    let mut db = TestDb::new("plan_user_policy");
+    let (mut dba, app) = big_insightly(&mut db);
+    dba.batch_execute(&format!(
+        "CREATE TABLE my_deals (LIKE deals INCLUDING ALL);
+         INSERT INTO my_deals SELECT * FROM deals;
+         ALTER TABLE my_deals ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY mine ON my_deals FOR SELECT
+           USING (sharing.can_access('deals', 'view', owner_id, company_id, sharing.current_viewer()));
+         CREATE POLICY mine_edit ON my_deals FOR UPDATE
+           USING (sharing.can_access('deals', 'edit', owner_id, company_id, sharing.current_viewer()))
+           WITH CHECK (sharing.can_access('deals', 'edit', owner_id, company_id, sharing.current_viewer()));
+         GRANT SELECT, UPDATE ON my_deals TO {app};
+         ANALYZE my_deals;"
+    ))
+    .unwrap();
+    let mut c = db.connect_as(&app);
+    c.batch_execute(
+        "SET plan_cache_mode = force_generic_plan; PREPARE mine AS SELECT count(*) FROM my_deals",
+    )
+    .unwrap();
+    for viewer in [5, 1, 4, 7, 100, 101, 3, 2, 150] {
+        c.batch_execute(&format!(
+            "BEGIN; SELECT set_config('sharing.viewer', '{viewer}', true)"
+        ))
+        .unwrap();
+        let want = expected_count(&mut dba, viewer);
+        assert_eq!(
+            one_i64(&mut c, "SELECT count(*) FROM my_deals"),
+            want,
+            "viewer {viewer}"
+        );
+        assert_eq!(
+            one_i64(&mut c, "EXECUTE mine"),
+            want,
+            "viewer {viewer}, prepared"
+        );
+        let p = plan(&mut c, "SELECT count(*), sum(amount) FROM my_deals");
+        assert!(
+            p.contains("InitPlan"),
+            "the viewer is read once per statement:\n{p}"
+        );
+        assert!(
+            !p.contains("current_viewer()) AND") && !p.contains("can_access("),
+            "rewritten:\n{p}"
+        );
+        if viewer == 5 {
+            assert!(
+                p.contains("my_deals_owner_id_idx") && p.contains("_index_owners_current"),
+                "{p}"
+            );
+        }
+        c.batch_execute("COMMIT").unwrap();
+    }
+    // Writes: an update of a row out of reach changes nothing; one in reach does.
+    c.batch_execute("BEGIN; SELECT set_config('sharing.viewer', '5', true)")
+        .unwrap();
+    let theirs = one_i64(&mut dba, "SELECT min(id) FROM deals WHERE owner_id = 5");
+    let other = one_i64(&mut dba, "SELECT min(id) FROM deals WHERE owner_id = 1");
+    assert_eq!(
+        c.execute(
+            &format!("UPDATE my_deals SET amount = 1 WHERE id = {other}"),
+            &[]
+        )
+        .unwrap(),
+        0
+    );
+    assert_eq!(
+        c.execute(
+            &format!("UPDATE my_deals SET amount = 1 WHERE id = {theirs}"),
+            &[]
+        )
+        .unwrap(),
+        1
+    );
+    expect_error(
+        &mut c,
+        &format!("UPDATE my_deals SET owner_id = 1 WHERE id = {theirs}"),
+        "42501",
+    );
+    c.batch_execute("ROLLBACK").unwrap();
+}

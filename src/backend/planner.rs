@@ -67,7 +67,8 @@ impl Args {
     unsafe fn assignee(self) -> *mut pg_sys::Node {
         nth(self.0, 5)
     }
-    /// `_policy`'s `all_rows_company` sub-select; `_can_access_for`'s planned viewer.
+    /// `_can_access_for`'s planned viewer (`_policy`'s `all_rows_company` sub-select,
+    /// for calls the planner leaves as they are).
     unsafe fn extra(self) -> *mut pg_sys::Node {
         nth(self.0, 6)
     }
@@ -87,15 +88,39 @@ impl Args {
     }
 }
 
-/// `Simplify`: the rewrite of a `_policy` call for the planned viewer.
+/// `Simplify`: the rewrite of a `_policy` call for the planned viewer — and of a
+/// `can_access(type, action, owner, company, sharing.current_viewer() [, assignee])`
+/// a user wrote in a policy of their own, which is the same decision: it gets the
+/// same rewrite, with the viewer read once per statement.
 pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys::Node {
     let req = &*req;
     let call = &*req.fcall;
     let f = functions();
-    if req.root.is_null() || list_len(call.args) != 7 || call.funcid != f.policy {
+    if req.root.is_null() {
         return std::ptr::null_mut();
     }
-    let args = Args(call.args);
+    let args = if list_len(call.args) == 7 && call.funcid == f.policy {
+        Args(call.args)
+    } else if list_len(call.args) == 6
+        && call.funcid == f.can_access
+        && nodes::is_call_of(nth(call.args, 4), f.current_viewer)
+    {
+        // The rewrite brings sub-selects into a query that may have had none: the
+        // planner turns them into InitPlans after this simplification only when
+        // the query says it has some.
+        let query = (*req.root).parse;
+        if query.is_null() {
+            return std::ptr::null_mut();
+        }
+        (*query).hasSubLinks = true;
+        // As `_policy`'s arguments: the viewer as `(SELECT current_viewer())`.
+        let mut policy_args = Args(call.args).copies(6);
+        policy_args[4] = nodes::sub_select(f.current_viewer, nodes::INT8, &[]);
+        policy_args.push(int8_const(None));
+        Args(nodes::list_of(&policy_args))
+    } else {
+        return std::ptr::null_mut();
+    };
     let Some((object_type, action)) = args.type_and_action() else {
         return std::ptr::null_mut();
     };
@@ -161,12 +186,8 @@ unsafe fn build_all_rows(args: Args) -> Option<*mut pg_sys::Node> {
         return None;
     }
     let f = functions();
-    let all_rows_company = once_per_statement(
-        args,
-        f.all_rows_company_current,
-        nodes::INT8,
-        &args.copies(2),
-    )?;
+    let all_rows_company =
+        once_per_statement(f.all_rows_company_current, nodes::INT8, &args.copies(2))?;
     let same_company = nodes::int8_equal(copy(args.company()), all_rows_company);
     Some(nodes::or(&[same_company, decide_current(args)]))
 }
@@ -196,7 +217,7 @@ unsafe fn build_inline_filter(
     let company_const = int8_const(Some(company_id));
     let mut guard_args = args.copies(2);
     guard_args.extend([copy(owners_const), copy(company_const)]);
-    let guard = once_per_statement(args, f.filter_holds, pg_sys::BOOLOID, &guard_args)?;
+    let guard = once_per_statement(f.filter_holds, pg_sys::BOOLOID, &guard_args)?;
     let same_company = nodes::int8_equal(copy(company), copy(company_const));
     let owned = nodes::int8_any(owner, copy(owners_const));
     let then = nodes::and(&[same_company, owned]);
@@ -231,23 +252,14 @@ unsafe fn build_for_viewer(
     )
 }
 
-/// A once-per-statement `(SELECT function(args))`: a copy of the policy's
-/// `(SELECT _all_rows_company(type, action, (SELECT current_viewer())))` sub-select
-/// calling `function(args)` instead (functions that resolve the viewer inside, so
-/// no nested InitPlan remains).
+/// A once-per-statement `(SELECT function(args))` (functions that resolve the
+/// viewer inside).
 unsafe fn once_per_statement(
-    args: Args,
     function: pg_sys::Oid,
     result_type: pg_sys::Oid,
     call_args: &[*mut pg_sys::Node],
 ) -> Option<*mut pg_sys::Node> {
-    nodes::retarget_sub_select(
-        args.extra(),
-        functions().all_rows_company,
-        function,
-        result_type,
-        call_args,
-    )
+    (function != pg_sys::InvalidOid).then(|| nodes::sub_select(function, result_type, call_args))
 }
 
 /// `_decide_current(type, action, owner, company, assignee)`: the full decision for

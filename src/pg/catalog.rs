@@ -33,6 +33,7 @@ pub struct Functions {
     pub decide_current: pg_sys::Oid,
     pub all_rows_company_current: pg_sys::Oid,
     pub index_owners_current: pg_sys::Oid,
+    pub current_viewer: pg_sys::Oid,
 }
 
 thread_local! {
@@ -57,6 +58,7 @@ pub fn functions() -> Functions {
         decide_current: sharing_function(c"_decide_current", &seven[..5]),
         all_rows_company_current: sharing_function(c"_all_rows_company_current", &seven[..2]),
         index_owners_current: sharing_function(c"_index_owners_current", &seven[..2]),
+        current_viewer: sharing_function(c"current_viewer", &[]),
     };
     FUNCTIONS.with(|c| c.set(Some(f)));
     f

@@ -189,43 +189,65 @@ pub unsafe fn case_when(
     case.cast()
 }
 
-/// A copy of the sub-select `template` — `(SELECT expected(…))`, one target entry
-/// calling `expected` — calling `function(args)` returning `result_type` instead.
-/// The new call must not contain sub-selects: the copy is marked as having none.
-/// PostgreSQL runs such a sub-select as one InitPlan per execution.
-pub unsafe fn retarget_sub_select(
-    template: *mut pg_sys::Node,
-    expected: pg_sys::Oid,
+/// `(SELECT function(args))`: an uncorrelated scalar sub-select, which PostgreSQL
+/// runs as one InitPlan per execution (only if some row needs its value). Built
+/// as parse analysis would build it: one target entry, no range table. The call's
+/// arguments may themselves be such sub-selects.
+pub unsafe fn sub_select(
     function: pg_sys::Oid,
     result_type: pg_sys::Oid,
     args: &[*mut pg_sys::Node],
-) -> Option<*mut pg_sys::Node> {
-    if template.is_null()
-        || (*template).type_ != pg_sys::NodeTag::T_SubLink
-        || function == pg_sys::InvalidOid
-    {
-        return None;
+) -> *mut pg_sys::Node {
+    let call = call(function, result_type, args, pg_sys::InvalidOid);
+    let has_sub_links = args
+        .iter()
+        .any(|a| !a.is_null() && (**a).type_ == pg_sys::NodeTag::T_SubLink);
+    let entry = pg_sys::makeTargetEntry(call.cast(), 1, pg_sys::pstrdup(c"value".as_ptr()), false);
+    let query = pg_sys::palloc0(std::mem::size_of::<pg_sys::Query>()) as *mut pg_sys::Query;
+    (*query).type_ = pg_sys::NodeTag::T_Query;
+    (*query).commandType = pg_sys::CmdType::CMD_SELECT;
+    (*query).querySource = pg_sys::QuerySource::QSRC_ORIGINAL;
+    (*query).canSetTag = true;
+    (*query).hasSubLinks = has_sub_links;
+    (*query).jointree = pg_sys::makeFromExpr(std::ptr::null_mut(), std::ptr::null_mut());
+    (*query).targetList = list_of(&[entry.cast()]);
+    (*query).stmt_location = -1;
+    let link = pg_sys::palloc0(std::mem::size_of::<pg_sys::SubLink>()) as *mut pg_sys::SubLink;
+    (*link).xpr.type_ = pg_sys::NodeTag::T_SubLink;
+    (*link).subLinkType = pg_sys::SubLinkType::EXPR_SUBLINK;
+    (*link).subselect = query.cast();
+    (*link).location = -1;
+    link.cast()
+}
+
+/// Whether `node` is a call of `function` without arguments, bare or as a scalar
+/// sub-select `(SELECT function())`.
+pub unsafe fn is_call_of(node: *mut pg_sys::Node, function: pg_sys::Oid) -> bool {
+    if node.is_null() || function == pg_sys::InvalidOid {
+        return false;
     }
-    let link = copy(template) as *mut pg_sys::SubLink;
+    let bare = |n: *mut pg_sys::Node| {
+        !n.is_null()
+            && (*n).type_ == pg_sys::NodeTag::T_FuncExpr
+            && (*(n as *mut pg_sys::FuncExpr)).funcid == function
+            && list_len((*(n as *mut pg_sys::FuncExpr)).args) == 0
+    };
+    if bare(node) {
+        return true;
+    }
+    if (*node).type_ != pg_sys::NodeTag::T_SubLink {
+        return false;
+    }
+    let link = node as *mut pg_sys::SubLink;
     let query = (*link).subselect as *mut pg_sys::Query;
     if (*link).subLinkType != pg_sys::SubLinkType::EXPR_SUBLINK
         || query.is_null()
         || (*query).type_ != pg_sys::NodeTag::T_Query
         || list_len((*query).targetList) != 1
+        || list_len((*query).rtable) != 0
     {
-        return None;
+        return false;
     }
     let entry = nth((*query).targetList, 0) as *mut pg_sys::TargetEntry;
-    let call = (*entry).expr as *mut pg_sys::FuncExpr;
-    if call.is_null()
-        || (*call).xpr.type_ != pg_sys::NodeTag::T_FuncExpr
-        || (*call).funcid != expected
-    {
-        return None;
-    }
-    (*call).funcid = function;
-    (*call).funcresulttype = result_type;
-    (*call).args = list_of(args);
-    (*query).hasSubLinks = false;
-    Some(link.cast())
+    bare((*entry).expr.cast())
 }
