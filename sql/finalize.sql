@@ -16,6 +16,11 @@ GRANT EXECUTE ON FUNCTION sharing._index_owners_current(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._index_owners(text, text, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._filter_holds(text, text, bigint[], bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._owner_hint(text, text, bigint, bigint) TO PUBLIC;
+-- The planner's rewrite of can_see(owner, current_viewer()) (docs/design.md): each
+-- answers about the statement's own viewer only.
+GRANT EXECUTE ON FUNCTION sharing._can_see_current(bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._reach_holds(bigint[]) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._reach_owners_current() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing.reach(bigint) TO PUBLIC;
 -- The participants and record share arms of the policies (sql/protect.sql).
 GRANT EXECUTE ON FUNCTION sharing._decide_current_participants(text, text, bigint, bigint, bigint[]) TO PUBLIC;

@@ -236,6 +236,14 @@ STABLE PARALLEL RESTRICTED
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_can_access_record_wrapper';
 
+-- new: _can_see_current(bigint)
+CREATE OR REPLACE FUNCTION "_can_see_current"(
+	"owner" bigint /* i64 */
+) RETURNS bool /* bool */
+STRICT STABLE PARALLEL SAFE COST 10
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_can_see_current_wrapper';
+
 -- new: _check_assignment(TEXT,bigint,bigint,bigint[],bigint[])
 CREATE OR REPLACE FUNCTION "_check_assignment"(
 	"object_type" TEXT, /* & str */
@@ -790,6 +798,20 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- new: _reach_holds(bigint[])
+CREATE OR REPLACE FUNCTION "_reach_holds"(
+	"owners" bigint[] /* Vec < i64 > */
+) RETURNS bool /* bool */
+STRICT STABLE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_reach_holds_wrapper';
+
+-- new: _reach_owners_current()
+CREATE OR REPLACE FUNCTION "_reach_owners_current"() RETURNS bigint[] /* Vec < i64 > */
+STRICT STABLE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_reach_owners_current_wrapper';
 
 -- new: _record_facts(regclass,text,bool,object_type text,record_key text,owner bigint,company bigint,assignees bigint[],present bool)
 CREATE OR REPLACE FUNCTION sharing._record_facts(tbl regclass, record_id text, lock bool,
@@ -1852,6 +1874,15 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT sharing._can_access_record(tbl, record_id::text, action, viewer) $$;
 
+-- changed: can_see(bigint,bigint)
+CREATE OR REPLACE FUNCTION "can_see"(
+	"owner" bigint, /* i64 */
+	"viewer" bigint /* i64 */
+) RETURNS bool /* bool */
+STRICT STABLE PARALLEL RESTRICTED SUPPORT "_access_support"
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'can_see_wrapper';
+
 -- changed: copy_role(bigint,text)
 CREATE OR REPLACE FUNCTION sharing.copy_role(role_id bigint, new_name text) RETURNS bigint
 LANGUAGE plpgsql VOLATILE STRICT
@@ -2569,6 +2600,11 @@ GRANT EXECUTE ON FUNCTION sharing._index_owners_current(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._index_owners(text, text, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._filter_holds(text, text, bigint[], bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._owner_hint(text, text, bigint, bigint) TO PUBLIC;
+-- The planner's rewrite of can_see(owner, current_viewer()) (docs/design.md): each
+-- answers about the statement's own viewer only.
+GRANT EXECUTE ON FUNCTION sharing._can_see_current(bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._reach_holds(bigint[]) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._reach_owners_current() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing.reach(bigint) TO PUBLIC;
 -- The participants and record share arms of the policies (sql/protect.sql).
 GRANT EXECUTE ON FUNCTION sharing._decide_current_participants(text, text, bigint, bigint, bigint[]) TO PUBLIC;

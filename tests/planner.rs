@@ -530,3 +530,58 @@ fn a_users_own_can_access_policy_gets_the_same_rewrite() {
     );
     c.batch_execute("ROLLBACK").unwrap();
 }
+
+/// `can_see(owner_id, sharing.current_viewer())` in a user's policy: the reach
+/// inlined for the planned viewer behind a guard, the owner index for a few
+/// owners, the row-by-row fallback for any other viewer — the rows `can_see`
+/// admits for every viewer, through one generic plan kept across viewers too.
+#[test]
+fn a_users_own_can_see_policy_gets_the_reach_inlined() {
+    let mut db = TestDb::new("plan_user_can_see");
+    let (mut dba, app) = big_insightly(&mut db);
+    dba.batch_execute(&format!(
+        "CREATE TABLE seen (LIKE deals INCLUDING ALL);
+         INSERT INTO seen SELECT * FROM deals;
+         ALTER TABLE seen ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY mine ON seen USING (sharing.can_see(owner_id, sharing.current_viewer()));
+         GRANT SELECT, UPDATE ON seen TO {app};
+         ANALYZE seen;"
+    ))
+    .unwrap();
+    let mut c = db.connect_as(&app);
+    c.batch_execute(
+        "SET plan_cache_mode = force_generic_plan; PREPARE seen_count AS SELECT count(*) FROM seen",
+    )
+    .unwrap();
+    for viewer in [5, 1, 4, 7, 100, 101, 3, 2, 150, 5] {
+        c.batch_execute(&format!(
+            "BEGIN; SELECT set_config('sharing.viewer', '{viewer}', true)"
+        ))
+        .unwrap();
+        let want = one_i64(
+            &mut dba,
+            &format!("SELECT count(*) FROM seen WHERE sharing.can_see(owner_id, {viewer})"),
+        );
+        assert_eq!(
+            one_i64(&mut c, "SELECT count(*) FROM seen"),
+            want,
+            "viewer {viewer}"
+        );
+        assert_eq!(
+            one_i64(&mut c, "EXECUTE seen_count"),
+            want,
+            "viewer {viewer}, prepared"
+        );
+        let p = plan(&mut c, "SELECT count(*), sum(amount) FROM seen");
+        assert!(!p.contains("can_see("), "rewritten:\n{p}");
+        if viewer == 5 {
+            assert!(
+                p.contains("_reach_owners_current()") && p.contains("owner_id_idx"),
+                "{p}"
+            );
+        }
+        c.batch_execute("COMMIT").unwrap();
+    }
+    // Without a viewer: nothing.
+    assert_eq!(one_i64(&mut c, "SELECT count(*) FROM seen"), 0);
+}

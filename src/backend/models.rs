@@ -112,6 +112,9 @@ impl crate::model::shape::ShapeSource for CachedModel {
     fn company_of(&self, user: i64) -> Option<i64> {
         self.compiled.company_of(user)
     }
+    fn reach_bound(&self, viewer: i64) -> OwnerBound {
+        self.compiled.reach_bound(viewer)
+    }
 }
 
 /// What identifies a configuration: the generation row as this snapshot sees it.

@@ -33,7 +33,7 @@
 use super::models::current_model;
 use super::viewer::resolve_viewer;
 use crate::model::engine::OwnerBound;
-use crate::model::shape::{PlanClass, PolicyShape, ShapeSettings};
+use crate::model::shape::{PlanClass, PolicyShape, ReachShape, ShapeSettings};
 use crate::model::types::Action;
 use crate::pg::catalog::functions;
 use crate::pg::nodes::{self, copy, int8_const, is_int8, list_len, nth};
@@ -99,6 +99,12 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys:
     if req.root.is_null() {
         return std::ptr::null_mut();
     }
+    if list_len(call.args) == 2
+        && call.funcid == f.can_see
+        && nodes::is_call_of(nth(call.args, 1), f.current_viewer)
+    {
+        return simplify_can_see(req, nth(call.args, 0));
+    }
     let args = if list_len(call.args) == 7 && call.funcid == f.policy {
         Args(call.args)
     } else if list_len(call.args) == 6
@@ -151,6 +157,7 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys:
         None => (PolicyShape::ForViewer, PlanClass::Only(None)),
     };
     super::plans::mark_shaped_for(super::plans::ShapedCall {
+        reach: false,
         object_type: object_type.clone(),
         action,
         settings,
@@ -158,6 +165,81 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys:
     });
     build(args, &shape, viewer, call.inputcollid)
         .unwrap_or_else(|| build_for_viewer(args, viewer, call.inputcollid))
+}
+
+/// `can_see(owner, sharing.current_viewer())`, the type-independent reach, for
+/// the planned viewer ([`ReachShape`]): `CASE WHEN (SELECT _reach_holds(S)) THEN
+/// owner = ANY(S) ELSE _can_see_current(owner) END`, with `AND _owner_hint(NULL,
+/// NULL, owner, planned_viewer)` for a few owners; `_can_see_current(owner)` for a
+/// superuser or no viewer. Right for every viewer, like `_policy`'s shapes.
+unsafe fn simplify_can_see(
+    req: &pg_sys::SupportRequestSimplify,
+    owner: *mut pg_sys::Node,
+) -> *mut pg_sys::Node {
+    let f = functions();
+    let query = (*req.root).parse;
+    if query.is_null()
+        || !is_int8(owner)
+        || !pg_sys::ActiveSnapshotSet()
+        || [f.can_see_current, f.reach_holds].contains(&pg_sys::InvalidOid)
+    {
+        return std::ptr::null_mut();
+    }
+    let viewer = resolve_viewer();
+    let share = super::gucs::OWNER_INDEX_MAX_SHARE.get();
+    let (shape, class) = match viewer {
+        Some(_) => ReachShape::choose(&*current_model(), viewer, share),
+        None => (ReachShape::PerRow, PlanClass::Only(None)),
+    };
+    super::plans::mark_shaped_for(super::plans::ShapedCall {
+        reach: true,
+        object_type: String::new(),
+        action: Action::View,
+        settings: ShapeSettings {
+            has_assignee: false,
+            owner_index_max_share: share,
+        },
+        class,
+    });
+    let per_row = || {
+        nodes::call(
+            f.can_see_current,
+            pg_sys::BOOLOID,
+            &[copy(owner)],
+            pg_sys::InvalidOid,
+        )
+    };
+    let ReachShape::InlineOwners {
+        owners,
+        owner_index,
+    } = shape
+    else {
+        return per_row();
+    };
+    let Some(owners_const) = nodes::int8_array_const(owners) else {
+        return per_row();
+    };
+    (*query).hasSubLinks = true;
+    let guard = nodes::sub_select(f.reach_holds, pg_sys::BOOLOID, &[copy(owners_const)]);
+    let case = nodes::case_when(guard, nodes::int8_any(copy(owner), owners_const), per_row());
+    if !owner_index
+        || f.owner_hint == pg_sys::InvalidOid
+        || f.reach_owners_current == pg_sys::InvalidOid
+    {
+        return case;
+    }
+    let hint = nodes::call(
+        f.owner_hint,
+        pg_sys::BOOLOID,
+        &[
+            nodes::text_null(),
+            nodes::text_null(),
+            copy(owner),
+            int8_const(viewer),
+        ],
+        pg_sys::DEFAULT_COLLATION_OID,
+    );
+    nodes::and(&[case, hint])
 }
 
 /// The nodes of `shape`, or `None` when the call cannot take them (then the
@@ -298,7 +380,15 @@ unsafe fn planned_bound(funcid: pg_sys::Oid, args: Args) -> Option<OwnerBound> {
     if funcid != functions().owner_hint && !nodes::is_null_constant(args.assignee()) {
         return None;
     }
-    let (object_type, action) = args.type_and_action()?;
+    // `_owner_hint(NULL, NULL, …)` stands beside an inlined `can_see`: the reach.
+    let reach = funcid == functions().owner_hint
+        && nodes::is_null_constant(args.object_type())
+        && nodes::is_null_constant(args.action());
+    let subject = if reach {
+        None
+    } else {
+        Some(args.type_and_action()?)
+    };
     let Some(viewer) = viewer else {
         return Some(OwnerBound::Owners(Vec::new()));
     };
@@ -310,7 +400,10 @@ unsafe fn planned_bound(funcid: pg_sys::Oid, args: Args) -> Option<OwnerBound> {
     if !super::authority::may_ask_about(viewer) {
         return None;
     }
-    Some(current_model().owner_bound(&object_type, action, viewer))
+    Some(match subject {
+        Some((object_type, action)) => current_model().owner_bound(&object_type, action, viewer),
+        None => current_model().compiled.reach_bound(viewer),
+    })
 }
 
 /// `Selectivity`: the share of rows whose owner the planned viewer may reach.
@@ -368,15 +461,19 @@ pub unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) ->
     // The owners of the execution's viewer: `_owner_hint` resolves it inside, the
     // others pass their viewer argument.
     let f = functions();
-    let (index_owners, mut owners_args) = if call.funcid == f.owner_hint {
-        (f.index_owners_current, Vec::new())
+    let reach = call.funcid == f.owner_hint && nodes::is_null_constant(args.object_type());
+    let (index_owners, owners_args) = if reach {
+        (f.reach_owners_current, Vec::new())
+    } else if call.funcid == f.owner_hint {
+        (f.index_owners_current, args.copies(2))
     } else {
-        (f.index_owners, vec![copy(args.viewer())])
+        let mut owners_args = args.copies(2);
+        owners_args.push(copy(args.viewer()));
+        (f.index_owners, owners_args)
     };
     if index_owners == pg_sys::InvalidOid {
         return std::ptr::null_mut();
     }
-    owners_args.splice(0..0, args.copies(2));
     super::plans::mark_shaped();
     let owners = nodes::call(
         index_owners,

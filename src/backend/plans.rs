@@ -2,14 +2,16 @@
 //! and for which class of viewer (the rules are in `backend`'s doc;
 //! docs/design.md, "Plans across viewers").
 
-use crate::model::shape::{PlanClass, ShapeSettings};
+use crate::model::shape::{PlanClass, ReachShape, ShapeSettings};
 use crate::model::types::Action;
 use pgrx::pg_sys;
 use std::cell::{Cell, RefCell};
 
-/// One policy call the planner shaped for the viewer of the statement it planned.
+/// One policy call the planner shaped for the viewer of the statement it planned:
+/// a decision for (`object_type`, `action`), or with `reach`, a `can_see`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ShapedCall {
+    pub reach: bool,
     pub object_type: String,
     pub action: Action,
     pub settings: ShapeSettings,
@@ -88,7 +90,12 @@ pub fn viewer_changed(setting: Option<&str>) {
             return false;
         };
         s.calls.iter().all(|c| {
-            PlanClass::of(&*model, &c.object_type, c.action, Some(viewer), c.settings) == c.class
+            let class = if c.reach {
+                ReachShape::choose(&*model, Some(viewer), c.settings.owner_index_max_share).1
+            } else {
+                PlanClass::of(&*model, &c.object_type, c.action, Some(viewer), c.settings)
+            };
+            class == c.class
         })
     });
     if !keep {

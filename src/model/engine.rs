@@ -744,6 +744,40 @@ impl CompiledOrg {
         Ok(())
     }
 
+    /// The owners `can_see` admits for `viewer`, in time linear in the answer
+    /// (Euler runs of the roles below the viewer's, and the sources of the
+    /// type-independent rules reaching them): [`reach`](Self::reach) for the
+    /// planner. `Unbounded` for a superuser, who sees every owner, users or not.
+    pub fn reach_bound(&self, viewer: i64) -> OwnerBound {
+        let Some(v) = self.user(viewer) else {
+            return OwnerBound::Owners(Vec::new());
+        };
+        if v.status != Status::Active {
+            return OwnerBound::Owners(Vec::new());
+        }
+        if v.superuser {
+            return OwnerBound::Unbounded;
+        }
+        let mut owners = vec![v.id];
+        for &vr in &v.roles {
+            let (lo, hi) = (self.enter[vr as usize], self.exit[vr as usize]);
+            self.members_in(lo + 1, hi, v.company, &mut owners);
+        }
+        for r in self.rules.get(&v.company).into_iter().flatten() {
+            if r.covers(None, Action::View) && self.rule_reaches_viewer(r, v) {
+                let lo = self.enter[r.source as usize];
+                let hi = match r.source_scope {
+                    RuleScope::Role => lo,
+                    RuleScope::RoleAndSubordinates => self.exit[r.source as usize],
+                };
+                self.members_in(lo, hi, v.company, &mut owners);
+            }
+        }
+        owners.sort_unstable();
+        owners.dedup();
+        OwnerBound::Owners(owners)
+    }
+
     /// `reach(viewer)`: every owner `can_see` admits, ascending.
     pub fn reach(&self, viewer: i64) -> Vec<i64> {
         let mut out: Vec<i64> = self

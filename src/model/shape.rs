@@ -31,6 +31,8 @@ pub trait ShapeSource {
     fn owner_bound(&self, object_type: &str, action: Action, viewer: i64) -> OwnerBound;
     /// [`CompiledOrg::company_of`].
     fn company_of(&self, user: i64) -> Option<i64>;
+    /// [`CompiledOrg::reach_bound`].
+    fn reach_bound(&self, viewer: i64) -> OwnerBound;
 }
 
 impl ShapeSource for CompiledOrg {
@@ -53,6 +55,9 @@ impl ShapeSource for CompiledOrg {
     }
     fn company_of(&self, user: i64) -> Option<i64> {
         CompiledOrg::company_of(self, user)
+    }
+    fn reach_bound(&self, viewer: i64) -> OwnerBound {
+        CompiledOrg::reach_bound(self, viewer)
     }
 }
 
@@ -119,6 +124,55 @@ impl PolicyShape {
             owners,
             company,
             owner_index,
+        }
+    }
+}
+
+/// The rewrite of `can_see(owner, sharing.current_viewer())` in a user's policy:
+/// the type-independent reach, with no company to compare.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReachShape {
+    /// The viewer's reach is these owners: `owner = ANY(owners)` inlined behind a
+    /// once-per-statement guard, with the owner index when they are few.
+    InlineOwners { owners: Vec<i64>, owner_index: bool },
+    /// A superuser, or no viewer: decided row by row.
+    PerRow,
+}
+
+impl ReachShape {
+    /// The shape of `can_see` planned for `viewer`, and its class.
+    pub fn choose(
+        org: &impl ShapeSource,
+        viewer: Option<i64>,
+        owner_index_max_share: f64,
+    ) -> (ReachShape, PlanClass) {
+        let Some(v) = viewer else {
+            return (ReachShape::PerRow, PlanClass::Only(None));
+        };
+        match org.reach_bound(v) {
+            OwnerBound::Unbounded => (ReachShape::PerRow, PlanClass::PerRow),
+            OwnerBound::Owners(owners) if owners.len() > MAX_INLINE_OWNERS => {
+                (ReachShape::PerRow, PlanClass::Only(viewer))
+            }
+            OwnerBound::Owners(owners) => {
+                let company_users = org
+                    .company_of(v)
+                    .map_or(0, |c| org.company_user_count(c))
+                    .max(1) as f64;
+                let owner_index = (owners.len() as f64) < owner_index_max_share * company_users;
+                let class = if owner_index {
+                    PlanClass::FewOwners
+                } else {
+                    PlanClass::Only(viewer)
+                };
+                (
+                    ReachShape::InlineOwners {
+                        owners,
+                        owner_index,
+                    },
+                    class,
+                )
+            }
         }
     }
 }
@@ -361,5 +415,51 @@ mod tests {
                 "{class} exercised: {seen:?}"
             );
         }
+    }
+
+    /// The reach bound is `reach` in time linear in the answer, and the shape of
+    /// `can_see` inlines exactly it.
+    #[test]
+    fn reach_bound_is_reach_and_the_reach_shape_inlines_it() {
+        let (mut few, mut many, mut per_row) = (0, 0, 0);
+        for seed in 0..300 {
+            let org = random_org(seed);
+            let c = CompiledOrg::compile(&org);
+            let share = [0.0, 0.3, 2.0][seed as usize % 3];
+            for v in org.snapshot.users.iter().map(|u| u.id).chain([12345]) {
+                let (shape, class) = ReachShape::choose(&c, Some(v), share);
+                match c.reach_bound(v) {
+                    OwnerBound::Unbounded => {
+                        assert!(
+                            c.can_see(999_999, v),
+                            "seed {seed}: unbounded is a superuser"
+                        );
+                        assert_eq!((shape, class), (ReachShape::PerRow, PlanClass::PerRow));
+                        per_row += 1;
+                    }
+                    OwnerBound::Owners(owners) => {
+                        assert_eq!(owners, c.reach(v), "seed {seed}: viewer {v}");
+                        let ReachShape::InlineOwners {
+                            owners: inlined,
+                            owner_index,
+                        } = shape
+                        else {
+                            panic!("seed {seed}: bounded viewer {v} not inlined");
+                        };
+                        assert_eq!(inlined, owners);
+                        assert_eq!(class == PlanClass::FewOwners, owner_index);
+                        if owner_index {
+                            few += 1
+                        } else {
+                            many += 1
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            few > 100 && many > 100 && per_row > 10,
+            "few {few}, many {many}, per row {per_row}"
+        );
     }
 }

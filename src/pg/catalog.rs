@@ -34,6 +34,10 @@ pub struct Functions {
     pub all_rows_company_current: pg_sys::Oid,
     pub index_owners_current: pg_sys::Oid,
     pub current_viewer: pg_sys::Oid,
+    pub can_see: pg_sys::Oid,
+    pub can_see_current: pg_sys::Oid,
+    pub reach_holds: pg_sys::Oid,
+    pub reach_owners_current: pg_sys::Oid,
 }
 
 thread_local! {
@@ -59,6 +63,10 @@ pub fn functions() -> Functions {
         all_rows_company_current: sharing_function(c"_all_rows_company_current", &seven[..2]),
         index_owners_current: sharing_function(c"_index_owners_current", &seven[..2]),
         current_viewer: sharing_function(c"current_viewer", &[]),
+        can_see: sharing_function(c"can_see", &[INT8, INT8]),
+        can_see_current: sharing_function(c"_can_see_current", &[INT8]),
+        reach_holds: sharing_function(c"_reach_holds", &[pg_sys::INT8ARRAYOID]),
+        reach_owners_current: sharing_function(c"_reach_owners_current", &[]),
     };
     FUNCTIONS.with(|c| c.set(Some(f)));
     f

@@ -169,6 +169,11 @@ pub unsafe fn and(nodes: &[*mut pg_sys::Node]) -> *mut pg_sys::Node {
     pg_sys::makeBoolExpr(pg_sys::BoolExprType::AND_EXPR, list_of(nodes), -1).cast()
 }
 
+/// `NULL::text`.
+pub unsafe fn text_null() -> *mut pg_sys::Node {
+    pg_sys::makeNullConst(pg_sys::TEXTOID, -1, pg_sys::DEFAULT_COLLATION_OID).cast()
+}
+
 /// `CASE WHEN condition THEN then ELSE otherwise END` (boolean).
 pub unsafe fn case_when(
     condition: *mut pg_sys::Node,

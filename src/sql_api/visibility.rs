@@ -41,7 +41,9 @@ fn require_type(org: &Org, object_type: &str) {
 
 /// Does `viewer` reach `owner`'s records, whatever their type (hierarchy, owner,
 /// type-independent sharing rules, superuser)? Inactive viewers reach nothing.
-#[pg_extern(stable, strict, parallel_restricted)]
+/// `can_see(owner, sharing.current_viewer())` in a policy is rewritten by the
+/// planner (docs/design.md, "The policies").
+#[pg_extern(stable, strict, parallel_restricted, support = _access_support)]
 fn can_see(owner: i64, viewer: i64) -> bool {
     require_may_ask_about(viewer);
     current_model().compiled.can_see(owner, viewer)
@@ -178,6 +180,38 @@ fn _decide_current(
     )
 }
 
+/// `can_see(owner, viewer)` for the statement's viewer, resolved inside: the
+/// row-by-row fallback of the planner's rewrite of `can_see(owner,
+/// current_viewer())`. No viewer: false.
+#[pg_extern(stable, strict, parallel_safe, cost = 10)]
+fn _can_see_current(owner: i64) -> bool {
+    resolve_viewer().is_some_and(|v| current_model().compiled.can_see(owner, v))
+}
+
+/// Whether the statement's viewer reaches exactly `owners`: the once-per-statement
+/// guard of the inlined `can_see` filter; false for another viewer or configuration.
+#[pg_extern(stable, strict, parallel_restricted)]
+fn _reach_holds(owners: Vec<i64>) -> bool {
+    resolve_viewer()
+        .is_some_and(|v| current_model().compiled.reach_bound(v) == OwnerBound::Owners(owners))
+}
+
+/// The owners the statement's viewer reaches (`can_see`), for the owner index
+/// condition of the inlined `can_see` filter. A superuser (no bound) means the
+/// plan was made for another viewer: refuse (40001) rather than miss rows.
+#[pg_extern(stable, parallel_restricted)]
+fn _reach_owners_current() -> Vec<i64> {
+    let Some(viewer) = resolve_viewer() else {
+        return Vec::new();
+    };
+    match current_model().compiled.reach_bound(viewer) {
+        OwnerBound::Owners(owners) => owners,
+        OwnerBound::Unbounded => stale_owner_index(&format!(
+            "whose records are not owner-bounded (viewer {viewer})"
+        )),
+    }
+}
+
 /// `_all_rows_company` for the statement's viewer (the planner's level-`all` rewrite).
 #[pg_extern(stable, parallel_restricted)]
 fn _all_rows_company_current(object_type: Option<&str>, action: Option<&str>) -> Option<i64> {
@@ -204,16 +238,22 @@ fn _index_owners(object_type: Option<&str>, action: Option<&str>, viewer: Option
         OwnerBound::Owners(owners) => owners,
         OwnerBound::Unbounded => {
             require_type(&current_model().org, object_type);
-            crate::backend::plans::forget_shaped_plans();
-            crate::pg::errors::raise(
-                pgrx::PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
-                format!(
-                    "the plan of this statement used an owner index for a viewer whose {object_type} are not owner-bounded (viewer {viewer})"
-                ),
-                Some("the viewer or the sharing configuration changed after the statement was planned; run it again"),
-            )
+            stale_owner_index(&format!(
+                "whose {object_type} are not owner-bounded (viewer {viewer})"
+            ))
         }
     }
+}
+
+/// An owner index condition ran for a viewer it cannot bound: reset this backend's
+/// plans and refuse (40001), so that the statement runs again with a new plan.
+fn stale_owner_index(whose: &str) -> ! {
+    crate::backend::plans::forget_shaped_plans();
+    crate::pg::errors::raise(
+        pgrx::PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+        format!("the plan of this statement used an owner index for a viewer {whose}"),
+        Some("the viewer or the sharing configuration changed after the statement was planned; run it again"),
+    )
 }
 
 /// The company every record of which `viewer` may `action` (level `all`), or NULL.
