@@ -63,7 +63,8 @@ unsafe extern "C-unwind" fn viewer_assigned(
     // Not UTF-8: no viewer it could name; "" makes the plans go.
     let setting =
         (!newval.is_null()).then(|| std::ffi::CStr::from_ptr(newval).to_str().unwrap_or(""));
-    super::plans::viewer_changed(setting);
+    let model = super::models::last_model();
+    super::plans::viewer_changed(setting, model.as_deref());
 }
 
 /// `sharing.viewer_scope`'s check hook: `session` is for DBAs (docs/integration.md

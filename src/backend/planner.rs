@@ -105,20 +105,17 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys:
     {
         return simplify_can_see(req, nth(call.args, 0));
     }
-    let args = if list_len(call.args) == 7 && call.funcid == f.policy {
+    // Both rewrite a decision for the statement's viewer: only a call whose viewer
+    // argument is `sharing.current_viewer()` (as protect() writes it) is one.
+    let args = if list_len(call.args) == 7
+        && call.funcid == f.policy
+        && nodes::is_call_of(nth(call.args, 4), f.current_viewer)
+    {
         Args(call.args)
     } else if list_len(call.args) == 6
         && call.funcid == f.can_access
         && nodes::is_call_of(nth(call.args, 4), f.current_viewer)
     {
-        // The rewrite brings sub-selects into a query that may have had none: the
-        // planner turns them into InitPlans after this simplification only when
-        // the query says it has some.
-        let query = (*req.root).parse;
-        if query.is_null() {
-            return std::ptr::null_mut();
-        }
-        (*query).hasSubLinks = true;
         // As `_policy`'s arguments: the viewer as `(SELECT current_viewer())`.
         let mut policy_args = Args(call.args).copies(6);
         policy_args[4] = nodes::sub_select(f.current_viewer, nodes::INT8, &[]);
@@ -130,6 +127,14 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys:
     let Some((object_type, action)) = args.type_and_action() else {
         return std::ptr::null_mut();
     };
+    // The rewrite brings sub-selects into a query that may have had none (a user's
+    // policy, a direct call): the planner turns them into InitPlans after this
+    // simplification only when the query says it has some.
+    let query = (*req.root).parse;
+    if query.is_null() {
+        return std::ptr::null_mut();
+    }
+    (*query).hasSubLinks = true;
     if !pg_sys::ActiveSnapshotSet()
         || [
             f.for_viewer,

@@ -2,7 +2,7 @@
 //! and for which class of viewer (the rules are in `backend`'s doc;
 //! docs/design.md, "Plans across viewers").
 
-use crate::model::shape::{PlanClass, ReachShape, ShapeSettings};
+use crate::model::shape::{PlanClass, ReachShape, ShapeSettings, ShapeSource};
 use crate::model::types::Action;
 use pgrx::pg_sys;
 use std::cell::{Cell, RefCell};
@@ -75,7 +75,8 @@ pub fn forget_shaped_plans() {
 /// them: without a viewer every shape allows nothing, whatever it was planned for.
 /// It cannot fail: it runs in `sharing.viewer`'s assign hook, also when a
 /// transaction ends.
-pub fn viewer_changed(setting: Option<&str>) {
+/// `model` is the one the plans were shaped with (`models::last_model`).
+pub fn viewer_changed<M: ShapeSource>(setting: Option<&str>, model: Option<&M>) {
     let Some(setting) = setting else {
         return;
     };
@@ -84,16 +85,14 @@ pub fn viewer_changed(setting: Option<&str>) {
         if s.calls.is_empty() {
             return true;
         }
-        let (Ok(viewer), Some(model)) =
-            (setting.trim().parse::<i64>(), super::models::last_model())
-        else {
+        let (Ok(viewer), Some(model)) = (setting.trim().parse::<i64>(), model) else {
             return false;
         };
         s.calls.iter().all(|c| {
             let class = if c.reach {
-                ReachShape::choose(&*model, Some(viewer), c.settings.owner_index_max_share).1
+                ReachShape::choose(model, Some(viewer), c.settings.owner_index_max_share).1
             } else {
-                PlanClass::of(&*model, &c.object_type, c.action, Some(viewer), c.settings)
+                PlanClass::of(model, &c.object_type, c.action, Some(viewer), c.settings)
             };
             class == c.class
         })

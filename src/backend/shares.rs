@@ -131,64 +131,60 @@ pub fn shares_reaching(
         return Vec::new();
     };
     let anchors = compiled.share_anchors(viewer);
-    let accesses: Vec<String> = accesses.iter().map(|a| a.to_string()).collect();
-    let read = as_bootstrap_superuser(|| {
-        read_row_kept(
-            // One probe per grantee kind, each an index-only scan of
-            // record_shares_user_idx / record_shares_role_idx (sql/shares.sql).
-            "SELECT pg_catalog.array_agg(x.record_id), pg_catalog.array_agg(x.f), pg_catalog.array_agg(x.u) FROM (
-               SELECT s.record_id, s.valid_from AS f, s.valid_until AS u FROM sharing.record_shares s
-                WHERE s.object_type OPERATOR(pg_catalog.=) $1 AND s.user_id OPERATOR(pg_catalog.=) $4
-                  AND s.company_id OPERATOR(pg_catalog.=) $2 AND s.access OPERATOR(pg_catalog.=) ANY ($3)
-                  AND (s.valid_until IS NULL OR s.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())
-               UNION ALL
-               SELECT s.record_id, s.valid_from, s.valid_until FROM sharing.record_shares s
-                WHERE s.object_type OPERATOR(pg_catalog.=) $1 AND s.role_id OPERATOR(pg_catalog.=) ANY ($5)
-                  AND s.company_id OPERATOR(pg_catalog.=) $2 AND s.access OPERATOR(pg_catalog.=) ANY ($3)
-                  AND (s.valid_until IS NULL OR s.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())
-               UNION ALL
-               SELECT s.record_id, s.valid_from, s.valid_until FROM sharing.record_shares s
-                WHERE s.object_type OPERATOR(pg_catalog.=) $1 AND s.role_id OPERATOR(pg_catalog.=) ANY ($6)
-                  AND s.scope OPERATOR(pg_catalog.=) 'role_and_subordinates'
-                  AND s.company_id OPERATOR(pg_catalog.=) $2 AND s.access OPERATOR(pg_catalog.=) ANY ($3)
-                  AND (s.valid_until IS NULL OR s.valid_until OPERATOR(pg_catalog.>) pg_catalog.now())
-             ) x",
-            &[
-                (pg_sys::TEXTOID, object_type.into_datum().expect("text")),
-                (pg_sys::INT8OID, pg_sys::Datum::from(company)),
-                (pg_sys::TEXTARRAYOID, accesses.into_datum().expect("text[]")),
-                (pg_sys::INT8OID, pg_sys::Datum::from(viewer)),
-                (pg_sys::INT8ARRAYOID, anchors.own.into_datum().expect("bigint[]")),
-                (pg_sys::INT8ARRAYOID, anchors.above.into_datum().expect("bigint[]")),
-            ],
-            |row| {
-                let ids = row.get::<Vec<String>>(1)?.unwrap_or_default();
-                let from = row
-                    .get::<Vec<pgrx::datum::TimestampWithTimeZone>>(2)?
-                    .unwrap_or_default();
-                let until = row
-                    .get::<Vec<Option<pgrx::datum::TimestampWithTimeZone>>>(3)?
-                    .unwrap_or_default();
-                Ok(ids
-                    .into_iter()
-                    .zip(from)
-                    .zip(until)
-                    .map(|((record_id, f), u)| TimedShare {
-                        record_id,
-                        from: timestamp_micros(f),
-                        until: u.map(timestamp_micros),
-                    })
-                    .collect::<Vec<_>>())
-            },
-        )
+    let now = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
+    let mut shares = Vec::new();
+    // One probe per grantee: the viewer on record_shares_user_idx, each of their
+    // roles and (for role_and_subordinates) each role above on
+    // record_shares_role_idx (sql/shares.sql) — the same rows the SQL form of this
+    // lookup reads, without an SPI query per request (docs/design.md).
+    let mut take = |row: &crate::pg::probe::Row, subordinates_only: bool| {
+        let live_enough = row.timestamp("valid_until").is_none_or(|until| until > now);
+        let scoped =
+            !subordinates_only || row.text("scope").as_deref() == Some("role_and_subordinates");
+        let covers = row
+            .text("access")
+            .is_some_and(|a| accesses.contains(&a.as_str()));
+        if row.int8("company_id") == Some(company) && live_enough && scoped && covers {
+            if let (Some(record_id), Some(from)) =
+                (row.text("record_id"), row.timestamp("valid_from"))
+            {
+                shares.push(TimedShare {
+                    record_id,
+                    from,
+                    until: row.timestamp("valid_until"),
+                });
+            }
+        }
+    };
+    use crate::pg::probe::{each_row, Equals};
+    let probe =
+        |index: &str, column: &str, id: i64, take: &mut dyn FnMut(&crate::pg::probe::Row)| {
+            each_row(
+                "sharing",
+                "record_shares",
+                index,
+                &[
+                    Equals::Text("object_type", object_type),
+                    Equals::Int8(column, id),
+                ],
+                take,
+            )
+            .unwrap_or_else(|e| spi_failed("read sharing.record_shares", e))
+        };
+    probe("record_shares_user_idx", "user_id", viewer, &mut |r| {
+        take(r, false)
     });
-    read.unwrap_or_else(|e| spi_failed("read sharing.record_shares", e))
-        .unwrap_or_default()
-}
-
-/// A timestamptz as PostgreSQL keeps it (microseconds since 2000-01-01).
-fn timestamp_micros(t: pgrx::datum::TimestampWithTimeZone) -> i64 {
-    t.into_datum().map_or(0, |d| d.value() as i64)
+    for &role in &anchors.own {
+        probe("record_shares_role_idx", "role_id", role, &mut |r| {
+            take(r, false)
+        });
+    }
+    for &role in &anchors.above {
+        probe("record_shares_role_idx", "role_id", role, &mut |r| {
+            take(r, true)
+        });
+    }
+    shares
 }
 
 /// What identifies the shares every viewer may be reached by: `sharing._share_generation`,

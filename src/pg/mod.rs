@@ -7,6 +7,7 @@
 //! * `mvcc` — snapshot keys.
 //! * `identity` — the role really asking, the DBA test, switching identity.
 //! * `nodes` — parse-node builders for the planner support.
+//! * `probe` — the few rows one btree index finds, without SPI.
 //! * `errors` — raising errors with a SQLSTATE; `interrupts` — CHECK_FOR_INTERRUPTS
 //!   for the model's long loops.
 
@@ -16,4 +17,5 @@ pub mod identity;
 pub mod interrupts;
 pub mod mvcc;
 pub mod nodes;
+pub mod probe;
 pub mod spi;
