@@ -132,59 +132,79 @@ pub fn shares_reaching(
     };
     let anchors = compiled.share_anchors(viewer);
     let now = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
-    let mut shares = Vec::new();
-    // One probe per grantee: the viewer on record_shares_user_idx, each of their
-    // roles and (for role_and_subordinates) each role above on
-    // record_shares_role_idx (sql/shares.sql) — the same rows the SQL form of this
-    // lookup reads, without an SPI query per request (docs/design.md).
-    let mut take = |row: &crate::pg::probe::Row, subordinates_only: bool| {
-        let live_enough = row.timestamp("valid_until").is_none_or(|until| until > now);
-        let scoped =
-            !subordinates_only || row.text("scope").as_deref() == Some("role_and_subordinates");
-        let covers = row
-            .text("access")
-            .is_some_and(|a| accesses.contains(&a.as_str()));
-        if row.int8("company_id") == Some(company) && live_enough && scoped && covers {
-            if let (Some(record_id), Some(from)) =
-                (row.text("record_id"), row.timestamp("valid_from"))
+    // Two probes: the viewer on record_shares_user_idx, and on
+    // record_shares_role_idx every role of theirs and every role above one
+    // (`role_and_subordinates` shares only) — the rows the SQL form of this lookup
+    // read, without an SPI query per request (docs/design.md, "Record shares").
+    let read = || -> Result<Vec<TimedShare>, String> {
+        use crate::pg::probe::{Equals, Table};
+        let table = Table::open("sharing", "record_shares")?;
+        let [object_type_no, user_no, role_no, scope_no, company_no, access_no, record_no, from_no, until_no] =
+            [
+                "object_type",
+                "user_id",
+                "role_id",
+                "scope",
+                "company_id",
+                "access",
+                "record_id",
+                "valid_from",
+                "valid_until",
+            ]
+            .map(|c| table.column(c));
+        let (object_type_no, user_no, role_no, scope_no) =
+            (object_type_no?, user_no?, role_no?, scope_no?);
+        let (company_no, access_no, record_no, from_no, until_no) =
+            (company_no?, access_no?, record_no?, from_no?, until_no?);
+        let mut shares = Vec::new();
+        let mut take = |row: &crate::pg::probe::Row| {
+            let until = row.int8(until_no);
+            let reaches = match row.int8(role_no) {
+                None => true,
+                Some(role) => {
+                    anchors.own.contains(&role)
+                        || row.text(scope_no).as_deref() == Some("role_and_subordinates")
+                }
+            };
+            let covers = row
+                .text(access_no)
+                .is_some_and(|a| accesses.contains(&a.as_str()));
+            if reaches
+                && covers
+                && row.int8(company_no) == Some(company)
+                && until.is_none_or(|u| u > now)
             {
-                shares.push(TimedShare {
-                    record_id,
-                    from,
-                    until: row.timestamp("valid_until"),
-                });
+                if let (Some(record_id), Some(from)) = (row.text(record_no), row.int8(from_no)) {
+                    shares.push(TimedShare {
+                        record_id,
+                        from,
+                        until,
+                    });
+                }
             }
-        }
-    };
-    use crate::pg::probe::{each_row, Equals};
-    let probe =
-        |index: &str, column: &str, id: i64, take: &mut dyn FnMut(&crate::pg::probe::Row)| {
-            each_row(
-                "sharing",
-                "record_shares",
-                index,
-                &[
-                    Equals::Text("object_type", object_type),
-                    Equals::Int8(column, id),
-                ],
-                take,
-            )
-            .unwrap_or_else(|e| spi_failed("read sharing.record_shares", e))
         };
-    probe("record_shares_user_idx", "user_id", viewer, &mut |r| {
-        take(r, false)
-    });
-    for &role in &anchors.own {
-        probe("record_shares_role_idx", "role_id", role, &mut |r| {
-            take(r, false)
-        });
-    }
-    for &role in &anchors.above {
-        probe("record_shares_role_idx", "role_id", role, &mut |r| {
-            take(r, true)
-        });
-    }
-    shares
+        table.each_row(
+            "record_shares_user_idx",
+            &[
+                Equals::Text(object_type_no, object_type),
+                Equals::Int8(user_no, viewer),
+            ],
+            &mut take,
+        )?;
+        let roles: Vec<i64> = anchors.own.iter().chain(&anchors.above).copied().collect();
+        if !roles.is_empty() {
+            table.each_row(
+                "record_shares_role_idx",
+                &[
+                    Equals::Text(object_type_no, object_type),
+                    Equals::AnyInt8(role_no, &roles),
+                ],
+                &mut take,
+            )?;
+        }
+        Ok(shares)
+    };
+    read().unwrap_or_else(|e| spi_failed("read sharing.record_shares", e))
 }
 
 /// What identifies the shares every viewer may be reached by: `sharing._share_generation`,

@@ -6,40 +6,39 @@
 use pgrx::pg_sys;
 use std::ffi::CString;
 
-/// An equality on a column of the table, by name: an `int8` or a `text` value.
+/// An equality on a column of the table: an `int8`, a `text`, or `int8 = ANY(…)`.
 pub enum Equals<'a> {
-    Int8(&'a str, i64),
-    Text(&'a str, &'a str),
+    Int8(pg_sys::AttrNumber, i64),
+    Text(pg_sys::AttrNumber, &'a str),
+    AnyInt8(pg_sys::AttrNumber, &'a [i64]),
 }
 
-/// A column of a row found, read by name.
-pub struct Row {
-    values: Vec<pg_sys::Datum>,
-    nulls: Vec<bool>,
-    names: Vec<String>,
+/// A table opened for probes (closed when dropped).
+pub struct Table {
+    heap: pg_sys::Relation,
+    namespace: pg_sys::Oid,
 }
 
-impl Row {
-    fn at(&self, name: &str) -> Option<usize> {
-        self.names.iter().position(|n| n == name)
+/// A row a probe found: its columns by attribute number, valid during the callback.
+pub struct Row<'a> {
+    values: &'a [pg_sys::Datum],
+    nulls: &'a [bool],
+}
+
+impl Row<'_> {
+    fn at(&self, attno: pg_sys::AttrNumber) -> Option<pg_sys::Datum> {
+        let i = usize::try_from(attno).ok()?.checked_sub(1)?;
+        (!*self.nulls.get(i)?).then(|| self.values[i])
     }
-    /// An `int8` column; `None` when NULL or absent.
-    pub fn int8(&self, name: &str) -> Option<i64> {
-        let i = self.at(name)?;
-        (!self.nulls[i]).then(|| self.values[i].value() as i64)
+    /// An `int8` (or `timestamptz`, in PostgreSQL's microseconds) column.
+    pub fn int8(&self, attno: pg_sys::AttrNumber) -> Option<i64> {
+        self.at(attno).map(|d| d.value() as i64)
     }
-    /// A `timestamptz` column as PostgreSQL keeps it (microseconds since 2000).
-    pub fn timestamp(&self, name: &str) -> Option<i64> {
-        self.int8(name)
-    }
-    /// A `text` column; `None` when NULL or absent.
-    pub fn text(&self, name: &str) -> Option<String> {
-        let i = self.at(name)?;
-        if self.nulls[i] {
-            return None;
-        }
+    /// A `text` column.
+    pub fn text(&self, attno: pg_sys::AttrNumber) -> Option<String> {
+        let d = self.at(attno)?;
         unsafe {
-            let text = pg_sys::text_to_cstring(self.values[i].cast_mut_ptr());
+            let text = pg_sys::text_to_cstring(d.cast_mut_ptr());
             let s = std::ffi::CStr::from_ptr(text)
                 .to_string_lossy()
                 .into_owned();
@@ -49,113 +48,153 @@ impl Row {
     }
 }
 
-/// Call `each` for every row of `schema.table` that index `schema.index` finds for
-/// `keys` (equalities on the index's leading columns), visible to the active
-/// snapshot. `Err` names what is missing (the table, the index, a column, or no
-/// active snapshot). The caller must have the right to read the table; locks and
-/// buffers are released on error with the transaction, as for any scan.
-pub fn each_row(
-    schema: &str,
-    table: &str,
-    index: &str,
-    keys: &[Equals],
-    mut each: impl FnMut(&Row),
-) -> Result<(), String> {
-    unsafe {
-        if !pg_sys::ActiveSnapshotSet() {
-            return Err("no active snapshot".into());
-        }
-        let c = |s: &str| CString::new(s).map_err(|_| format!("bad name {s:?}"));
-        let namespace = pg_sys::get_namespace_oid(c(schema)?.as_ptr(), true);
-        let table_oid = pg_sys::get_relname_relid(c(table)?.as_ptr(), namespace);
-        let index_oid = pg_sys::get_relname_relid(c(index)?.as_ptr(), namespace);
-        if table_oid == pg_sys::InvalidOid || index_oid == pg_sys::InvalidOid {
-            return Err(format!("{schema}.{table} or its index {index} is missing"));
-        }
-        let heap = pg_sys::table_open(table_oid, pg_sys::AccessShareLock as i32);
-        let desc = (*heap).rd_att;
-        let natts = (*desc).natts as usize;
-        let attrs = (*desc).attrs.as_slice(natts);
-        let names: Vec<String> = attrs
-            .iter()
-            .map(|a| {
-                std::ffi::CStr::from_ptr(a.attname.data.as_ptr())
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect();
-        let attno = |name: &str| {
-            names
-                .iter()
-                .position(|n| n == name)
-                .filter(|&i| !attrs[i].attisdropped)
-                .map(|i| (i + 1) as pg_sys::AttrNumber)
-        };
-        // The text values live until the scan ends.
-        let mut texts = Vec::new();
-        let mut scan_keys: Vec<pg_sys::ScanKeyData> = Vec::with_capacity(keys.len());
-        for key in keys {
-            let (name, procedure, collation, datum) = match key {
-                Equals::Int8(name, v) => (
-                    *name,
-                    pg_sys::F_INT8EQ,
-                    pg_sys::InvalidOid,
-                    pg_sys::Datum::from(*v),
-                ),
-                Equals::Text(name, v) => {
-                    let text = pg_sys::cstring_to_text_with_len(v.as_ptr().cast(), v.len() as i32);
-                    texts.push(text);
-                    (
-                        *name,
-                        pg_sys::F_TEXTEQ,
-                        pg_sys::DEFAULT_COLLATION_OID,
-                        pg_sys::Datum::from(text),
-                    )
-                }
-            };
-            let Some(no) = attno(name) else {
-                pg_sys::table_close(heap, pg_sys::AccessShareLock as i32);
-                return Err(format!("{schema}.{table} has no column {name}"));
-            };
-            let mut k: pg_sys::ScanKeyData = std::mem::zeroed();
-            pg_sys::ScanKeyEntryInitialize(
-                &mut k,
-                0,
-                no,
-                pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
-                pg_sys::InvalidOid,
-                collation,
-                procedure.into(),
-                datum,
-            );
-            scan_keys.push(k);
-        }
-        let scan = pg_sys::systable_beginscan(
-            heap,
-            index_oid,
-            true,
-            pg_sys::GetActiveSnapshot(),
-            scan_keys.len() as i32,
-            scan_keys.as_mut_ptr(),
-        );
-        let mut row = Row {
-            values: vec![pg_sys::Datum::from(0usize); natts],
-            nulls: vec![false; natts],
-            names,
-        };
-        loop {
-            let tuple = pg_sys::systable_getnext(scan);
-            if tuple.is_null() {
-                break;
+impl Table {
+    /// Open `schema.table` for reading (AccessShareLock, held to the transaction's
+    /// end as for any read). No privilege is checked: the callers are the
+    /// extension's own lookups. `Err` when the table is missing or no snapshot is
+    /// active.
+    pub fn open(schema: &str, table: &str) -> Result<Table, String> {
+        unsafe {
+            if !pg_sys::ActiveSnapshotSet() {
+                return Err("no active snapshot".into());
             }
-            pg_sys::heap_deform_tuple(tuple, desc, row.values.as_mut_ptr(), row.nulls.as_mut_ptr());
-            each(&row);
+            let schema_c = CString::new(schema).map_err(|e| e.to_string())?;
+            let table_c = CString::new(table).map_err(|e| e.to_string())?;
+            let namespace = pg_sys::get_namespace_oid(schema_c.as_ptr(), true);
+            let oid = pg_sys::get_relname_relid(table_c.as_ptr(), namespace);
+            if oid == pg_sys::InvalidOid {
+                return Err(format!("{schema}.{table} is missing"));
+            }
+            Ok(Table {
+                heap: pg_sys::table_open(oid, pg_sys::AccessShareLock as i32),
+                namespace,
+            })
         }
-        pg_sys::systable_endscan(scan);
-        pg_sys::table_close(heap, pg_sys::AccessShareLock as i32);
-        for t in texts {
-            pg_sys::pfree(t.cast());
+    }
+
+    /// The attribute number of `column`.
+    pub fn column(&self, column: &str) -> Result<pg_sys::AttrNumber, String> {
+        unsafe {
+            let desc = (*self.heap).rd_att;
+            let attrs = (*desc).attrs.as_slice((*desc).natts as usize);
+            attrs
+                .iter()
+                .position(|a| {
+                    !a.attisdropped
+                        && std::ffi::CStr::from_ptr(a.attname.data.as_ptr()).to_bytes()
+                            == column.as_bytes()
+                })
+                .map(|i| (i + 1) as pg_sys::AttrNumber)
+                .ok_or_else(|| format!("no column {column}"))
         }
-        Ok(())
+    }
+
+    /// Call `each` for every row that index `index` (in the table's schema) finds
+    /// for `keys` — equalities on its leading columns — visible to the active
+    /// snapshot.
+    pub fn each_row(
+        &self,
+        index: &str,
+        keys: &[Equals],
+        mut each: impl FnMut(&Row),
+    ) -> Result<(), String> {
+        unsafe {
+            let index_c = CString::new(index).map_err(|e| e.to_string())?;
+            let index_oid = pg_sys::get_relname_relid(index_c.as_ptr(), self.namespace);
+            if index_oid == pg_sys::InvalidOid {
+                return Err(format!("index {index} is missing"));
+            }
+            // Key values live until the scan ends.
+            let mut owned: Vec<pg_sys::Datum> = Vec::new();
+            let mut scan_keys: Vec<pg_sys::ScanKeyData> = Vec::with_capacity(keys.len());
+            for key in keys {
+                let (attno, flags, procedure, collation, datum) = match key {
+                    Equals::Int8(a, v) => (
+                        *a,
+                        0,
+                        pg_sys::F_INT8EQ,
+                        pg_sys::InvalidOid,
+                        pg_sys::Datum::from(*v),
+                    ),
+                    Equals::Text(a, v) => {
+                        let t = pg_sys::cstring_to_text_with_len(v.as_ptr().cast(), v.len() as i32);
+                        owned.push(pg_sys::Datum::from(t));
+                        (
+                            *a,
+                            0,
+                            pg_sys::F_TEXTEQ,
+                            pg_sys::DEFAULT_COLLATION_OID,
+                            pg_sys::Datum::from(t),
+                        )
+                    }
+                    Equals::AnyInt8(a, values) => {
+                        let datums: Vec<pg_sys::Datum> =
+                            values.iter().map(|v| pg_sys::Datum::from(*v)).collect();
+                        let array = pg_sys::construct_array(
+                            datums.as_ptr() as *mut pg_sys::Datum,
+                            datums.len() as i32,
+                            pg_sys::INT8OID,
+                            8,
+                            true,
+                            pg_sys::TYPALIGN_DOUBLE as std::ffi::c_char,
+                        );
+                        owned.push(pg_sys::Datum::from(array));
+                        (
+                            *a,
+                            pg_sys::SK_SEARCHARRAY as i32,
+                            pg_sys::F_INT8EQ,
+                            pg_sys::InvalidOid,
+                            pg_sys::Datum::from(array),
+                        )
+                    }
+                };
+                let mut k: pg_sys::ScanKeyData = std::mem::zeroed();
+                pg_sys::ScanKeyEntryInitialize(
+                    &mut k,
+                    flags,
+                    attno,
+                    pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
+                    pg_sys::InvalidOid,
+                    collation,
+                    procedure.into(),
+                    datum,
+                );
+                scan_keys.push(k);
+            }
+            let desc = (*self.heap).rd_att;
+            let natts = (*desc).natts as usize;
+            let mut values = vec![pg_sys::Datum::from(0usize); natts];
+            let mut nulls = vec![false; natts];
+            let scan = pg_sys::systable_beginscan(
+                self.heap,
+                index_oid,
+                true,
+                pg_sys::GetActiveSnapshot(),
+                scan_keys.len() as i32,
+                scan_keys.as_mut_ptr(),
+            );
+            loop {
+                let tuple = pg_sys::systable_getnext(scan);
+                if tuple.is_null() {
+                    break;
+                }
+                pg_sys::heap_deform_tuple(tuple, desc, values.as_mut_ptr(), nulls.as_mut_ptr());
+                each(&Row {
+                    values: &values,
+                    nulls: &nulls,
+                });
+            }
+            pg_sys::systable_endscan(scan);
+            for d in owned {
+                pg_sys::pfree(d.cast_mut_ptr());
+            }
+            Ok(())
+        }
+    }
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        unsafe { pg_sys::table_close(self.heap, pg_sys::AccessShareLock as i32) };
     }
 }
