@@ -23,7 +23,6 @@ use crate::model::types::Action;
 use crate::pg::errors::spi_failed;
 use crate::pg::identity::as_bootstrap_superuser;
 use crate::pg::mvcc::{snapshot_key, SnapshotKey};
-use crate::pg::spi::read_row_kept;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -143,22 +142,24 @@ thread_local! {
 /// Read the generation row in the active snapshot (as the extension's owner: the
 /// asking role needs no privilege on the sharing tables).
 fn model_key() -> ModelKey {
-    // The table itself, not sharing._generation_key(): a SQL function with a SET
-    // clause would be parsed and planned again at every call.
-    let read = as_bootstrap_superuser(|| {
-        read_row_kept(
-            "SELECT g.tableoid::pg_catalog.int8, g.gen, g.xmin::pg_catalog.text::pg_catalog.int8 FROM sharing._generation g",
-            &[],
-            |row| Ok((row.require::<i64>(1)?, row.require::<i64>(2)?, row.require::<i64>(3)?)),
-        )
-    });
-    let (table, generation, writer) = read
-        .unwrap_or_else(|e| spi_failed("read sharing._generation", e))
-        .unwrap_or_else(|| spi_failed("read sharing._generation", "the row is missing"));
+    // The row itself, read directly in the active snapshot (pg::probe): no SPI
+    // query per snapshot, no privilege needed on the table.
+    let read = || -> Result<(u32, Option<i64>, u32), String> {
+        let table = crate::pg::probe::Table::open("sharing", "_generation")?;
+        let gen_no = table.column("gen")?;
+        let (generation, writer) = table
+            .first_row(|row, xmin| (row.int8(gen_no), xmin))
+            .ok_or("the row is missing")?;
+        Ok((table.oid().to_u32(), generation, writer))
+    };
+    let (table, generation, writer) =
+        read().unwrap_or_else(|e| spi_failed("read sharing._generation", e));
+    let generation =
+        generation.unwrap_or_else(|| spi_failed("read sharing._generation", "gen is NULL"));
     ModelKey {
-        table: table as u32,
+        table,
         generation,
-        own_command: crate::pg::mvcc::own_command(writer),
+        own_command: crate::pg::mvcc::own_command(i64::from(writer)),
     }
 }
 

@@ -221,15 +221,16 @@ fn share_generation() -> Option<(i64, Option<u32>)> {
     if !exists {
         return None;
     }
-    let (generation, writer) = as_bootstrap_superuser(|| {
-        read_row_kept(
-            "SELECT s.gen, s.xmin::pg_catalog.text::pg_catalog.int8 FROM sharing._share_generation s",
-            &[],
-            |row| Ok((row.require::<i64>(1)?, row.require::<i64>(2)?)),
-        )
-    })
-    .unwrap_or_else(|e| spi_failed("read sharing._share_generation", e))?;
-    Some((generation, crate::pg::mvcc::own_command(writer)))
+    // One row, read directly (no SPI query per statement; pg::probe).
+    let table = crate::pg::probe::Table::open("sharing", "_share_generation")
+        .unwrap_or_else(|e| spi_failed("read sharing._share_generation", e));
+    let gen_no = table
+        .column("gen")
+        .unwrap_or_else(|e| spi_failed("read sharing._share_generation", e));
+    let (generation, writer) = table.first_row(|row, xmin| (row.int8(gen_no), xmin))?;
+    let generation =
+        generation.unwrap_or_else(|| spi_failed("read sharing._share_generation", "gen is NULL"));
+    Some((generation, crate::pg::mvcc::own_command(i64::from(writer))))
 }
 
 /// (share generation, own command, viewer, action, object type).

@@ -193,6 +193,47 @@ impl Table {
     }
 }
 
+impl Table {
+    /// The table's OID.
+    pub fn oid(&self) -> pg_sys::Oid {
+        unsafe { (*self.heap).rd_id }
+    }
+
+    /// `f` of the first row visible to the active snapshot and of the transaction
+    /// id that wrote it (its `xmin`), by a sequential scan: for the one-row tables
+    /// the caches are keyed on. `None` when the table has no visible row.
+    pub fn first_row<R>(&self, f: impl FnOnce(&Row, u32) -> R) -> Option<R> {
+        unsafe {
+            let desc = (*self.heap).rd_att;
+            let natts = (*desc).natts as usize;
+            let mut values = vec![pg_sys::Datum::from(0usize); natts];
+            let mut nulls = vec![false; natts];
+            let scan = pg_sys::systable_beginscan(
+                self.heap,
+                pg_sys::InvalidOid,
+                false,
+                pg_sys::GetActiveSnapshot(),
+                0,
+                std::ptr::null_mut(),
+            );
+            let tuple = pg_sys::systable_getnext(scan);
+            let answer = (!tuple.is_null()).then(|| {
+                pg_sys::heap_deform_tuple(tuple, desc, values.as_mut_ptr(), nulls.as_mut_ptr());
+                let xmin = u32::from((*(*tuple).t_data).t_choice.t_heap.t_xmin);
+                f(
+                    &Row {
+                        values: &values,
+                        nulls: &nulls,
+                    },
+                    xmin,
+                )
+            });
+            pg_sys::systable_endscan(scan);
+            answer
+        }
+    }
+}
+
 impl Drop for Table {
     fn drop(&mut self) {
         unsafe { pg_sys::table_close(self.heap, pg_sys::AccessShareLock as i32) };
