@@ -152,9 +152,11 @@ fn directory(key: ModelKey) -> Rc<Directory> {
     }
     let (logins, users, trusted) = as_bootstrap_superuser(|| {
         read_row_kept(
-            "SELECT (SELECT pg_catalog.array_agg(u.db_role::pg_catalog.text) FROM sharing.users u WHERE u.db_role IS NOT NULL),
-                    (SELECT pg_catalog.array_agg(u.id) FROM sharing.users u WHERE u.db_role IS NOT NULL),
-                    (SELECT pg_catalog.array_agg(t.db_role::pg_catalog.text) FROM sharing.trusted_app_roles t)",
+            // Logins and users from one scan, so that the two arrays pair up.
+            "SELECT m.logins, m.users,
+                    (SELECT pg_catalog.array_agg(t.db_role::pg_catalog.text) FROM sharing.trusted_app_roles t)
+               FROM (SELECT pg_catalog.array_agg(u.db_role::pg_catalog.text) AS logins, pg_catalog.array_agg(u.id) AS users
+                       FROM sharing.users u WHERE u.db_role IS NOT NULL) m",
             &[],
             |row| {
                 Ok((
