@@ -585,3 +585,86 @@ fn a_users_own_can_see_policy_gets_the_reach_inlined() {
     // Without a viewer: nothing.
     assert_eq!(one_i64(&mut c, "SELECT count(*) FROM seen"), 0);
 }
+
+/// The rewrites answer as the functions do under three-valued logic, so `NOT`,
+/// `IS NULL` and restrictive policies written with them keep their meaning:
+/// `can_access` is never NULL (false without a viewer, for a NULL owner or
+/// company), `can_see` is NULL where it is STRICT (no viewer, a NULL owner) — also
+/// through one prepared plan kept across viewers (found by the attacker review).
+#[test]
+fn rewrites_keep_the_functions_nulls() {
+    let mut db = TestDb::new("plan_nulls");
+    let (mut dba, app) = big_insightly(&mut db);
+    dba.batch_execute(&format!(
+        "CREATE TABLE pub AS SELECT id, owner_id, company_id FROM deals;
+         INSERT INTO pub VALUES (-1, NULL, 1), (-2, 5, NULL), (-3, NULL, NULL), (-4, 5, 1);
+         CREATE INDEX ON pub (owner_id);
+         ANALYZE pub;
+         GRANT SELECT ON pub TO {app};
+         INSERT INTO sharing.users (id, company_id, name, status) VALUES (300, 1, 'gone', 'disabled');"
+    ))
+    .unwrap();
+    let questions = [
+        ("NOT sharing.can_see(owner_id, {v})", "see not"),
+        ("sharing.can_see(owner_id, {v}) IS NULL", "see null"),
+        (
+            "NOT sharing.can_access('deals', 'view', owner_id, company_id, {v})",
+            "view not",
+        ),
+        (
+            "NOT sharing.can_access('deals', 'edit', owner_id, company_id, {v})",
+            "edit not",
+        ),
+        (
+            "sharing.can_access('deals', 'view', owner_id, company_id, {v}) IS NULL",
+            "view null",
+        ),
+    ];
+    let mut c = db.connect_as(&app);
+    for (i, (q, _)) in questions.iter().enumerate() {
+        c.batch_execute(&format!(
+            "SET plan_cache_mode = force_generic_plan; PREPARE q{i} AS SELECT count(*) FROM pub WHERE {}",
+            q.replace("{v}", "sharing.current_viewer()")
+        ))
+        .unwrap();
+    }
+    // Viewers in an order that leaves each kind of plan for the next: the admin's,
+    // a salesperson's, none, a disabled one.
+    for viewer in [
+        Some(1),
+        None,
+        Some(5),
+        None,
+        Some(300),
+        Some(100),
+        Some(1),
+        None,
+    ] {
+        let set = viewer.map_or("BEGIN".to_string(), |v| {
+            format!("BEGIN; SELECT set_config('sharing.viewer', '{v}', true)")
+        });
+        c.batch_execute(&set).unwrap();
+        for (i, (q, name)) in questions.iter().enumerate() {
+            let constant = viewer.map_or("NULL::bigint".to_string(), |v| v.to_string());
+            let want = one_i64(
+                &mut dba,
+                &format!(
+                    "SELECT count(*) FROM pub WHERE {}",
+                    q.replace("{v}", &constant)
+                ),
+            );
+            let ad_hoc = q.replace("{v}", "sharing.current_viewer()");
+            assert_eq!(
+                one_i64(&mut c, &format!("SELECT count(*) FROM pub WHERE {ad_hoc}")),
+                want,
+                "{name}, viewer {viewer:?}"
+            );
+            assert_eq!(
+                one_i64(&mut c, &format!("EXECUTE q{i}")),
+                want,
+                "{name}, viewer {viewer:?}, prepared"
+            );
+        }
+        c.batch_execute("COMMIT").unwrap();
+    }
+}

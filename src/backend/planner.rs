@@ -221,6 +221,11 @@ unsafe fn simplify_can_see(
     else {
         return per_row();
     };
+    // `NULL = ANY('{}')` is false where `can_see(NULL, …)` is NULL: an empty reach is
+    // decided row by row.
+    if owners.is_empty() {
+        return per_row();
+    }
     let Some(owners_const) = nodes::int8_array_const(owners) else {
         return per_row();
     };
@@ -276,7 +281,9 @@ unsafe fn build_all_rows(args: Args) -> Option<*mut pg_sys::Node> {
     let all_rows_company =
         once_per_statement(f.all_rows_company_current, nodes::INT8, &args.copies(2))?;
     let same_company = nodes::int8_equal(copy(args.company()), all_rows_company);
-    Some(nodes::or(&[same_company, decide_current(args)]))
+    // Not `same_company OR decide`: with no viewer, or a NULL company, that is NULL
+    // where `can_access` is false — the same in a policy, not under NOT.
+    Some(nodes::true_or(same_company, decide_current(args)))
 }
 
 /// For a viewer whose decisions are exactly "company = C and owner in S": the
@@ -307,7 +314,8 @@ unsafe fn build_inline_filter(
     let guard = once_per_statement(f.filter_holds, pg_sys::BOOLOID, &guard_args)?;
     let same_company = nodes::int8_equal(copy(company), copy(company_const));
     let owned = nodes::int8_any(owner, copy(owners_const));
-    let then = nodes::and(&[same_company, owned]);
+    // False, never NULL, for a NULL owner or company, as `can_access` answers.
+    let then = nodes::true_or(nodes::and(&[same_company, owned]), nodes::bool_const(false));
     let case = nodes::case_when(guard, then, decide_current(args));
     if !owner_index || f.owner_hint == pg_sys::InvalidOid {
         return Some(case);

@@ -169,6 +169,20 @@ pub unsafe fn and(nodes: &[*mut pg_sys::Node]) -> *mut pg_sys::Node {
     pg_sys::makeBoolExpr(pg_sys::BoolExprType::AND_EXPR, list_of(nodes), -1).cast()
 }
 
+/// `true` or `false`.
+pub unsafe fn bool_const(value: bool) -> *mut pg_sys::Node {
+    pg_sys::makeBoolConst(value, false).cast()
+}
+
+/// `CASE WHEN condition THEN true ELSE otherwise END`: true where `condition` is,
+/// `otherwise` where it is false or NULL — never NULL for a NULL comparison.
+pub unsafe fn true_or(
+    condition: *mut pg_sys::Node,
+    otherwise: *mut pg_sys::Node,
+) -> *mut pg_sys::Node {
+    case_when(condition, bool_const(true), otherwise)
+}
+
 /// `NULL::text`.
 pub unsafe fn text_null() -> *mut pg_sys::Node {
     pg_sys::makeNullConst(pg_sys::TEXTOID, -1, pg_sys::DEFAULT_COLLATION_OID).cast()

@@ -182,10 +182,11 @@ fn _decide_current(
 
 /// `can_see(owner, viewer)` for the statement's viewer, resolved inside: the
 /// row-by-row fallback of the planner's rewrite of `can_see(owner,
-/// current_viewer())`. No viewer: false.
+/// current_viewer())`.
+/// NULL without a viewer, as `can_see(owner, NULL)` (STRICT) is.
 #[pg_extern(stable, strict, parallel_safe, cost = 10)]
-fn _can_see_current(owner: i64) -> bool {
-    resolve_viewer().is_some_and(|v| current_model().compiled.can_see(owner, v))
+fn _can_see_current(owner: i64) -> Option<bool> {
+    resolve_viewer().map(|v| current_model().compiled.can_see(owner, v))
 }
 
 /// Whether the statement's viewer reaches exactly `owners`: the once-per-statement
