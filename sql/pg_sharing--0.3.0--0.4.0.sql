@@ -239,7 +239,7 @@ AS 'MODULE_PATHNAME', '_can_access_record_wrapper';
 -- new: _can_see_current(bigint)
 CREATE OR REPLACE FUNCTION "_can_see_current"(
 	"owner" bigint /* i64 */
-) RETURNS bool /* bool */
+) RETURNS bool /* Option < bool > */
 STRICT STABLE PARALLEL SAFE COST 10
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_can_see_current_wrapper';
