@@ -15,12 +15,14 @@
 //! | shares reaching a viewer | [`shares`] | (share generation, own command id if this transaction moved it, viewer, action, type), with the transaction start of the read | the share generation moves (every statement writing `record_shares` or the configuration, sql/generation.sql); an older transaction reads again; emptied past 256 entries |
 //! | the statement's shared ids | [`shares`] | (snapshot, transaction start, viewer, action, type) | the next statement with another key |
 //! | viewer memo | [`viewer`] | (snapshot, asking role, `sharing.viewer` assignments, scope is session, set locally) | any of those changes; errors are never remembered |
+//! | viewer directory (mapped logins, trusted roles) | [`viewer`] | the model key of the configuration it was read in | another key (both tables move the generation); role names and memberships are not kept here but asked of PostgreSQL's role caches |
 //! | "may ask about anyone" memo | [`authority`] | (snapshot, asking role) | either changes |
-//! | plan epoch | [`plans`] | some cached plan was shaped for a viewer | `sharing.viewer` is assigned, a model is compiled, or `_index_owners` finds a stale plan: `ResetPlanCache()` |
+//! | plan epoch | [`plans`] | the calls shaped since the last reset, each with the class of the viewer it was planned for (`PlanClass`) | a model is compiled, `sharing.viewer` is assigned a viewer whose plan would be of another class (judged on the last model), or `_index_owners` / `_reach_owners_current` finds a stale plan: `ResetPlanCache()` |
+//! | counts of shaped calls and resets | [`plans`] | — | never (they only grow; `_model_stats()`) |
 //! | effect chain (baseline, origin, open statements) | [`effect`] | the local transaction id | a new transaction uses it; `open` and the baseline restored when a subtransaction aborts (callback from `_PG_init`); the baseline is dropped by statements that are not judged |
 //! | `sharing.viewer` assignments | [`gucs`] | a counter bumped by the assign hook | never (it only grows) |
 //! | PostgreSQL's record of `sharing.viewer` | [`gucs`] | found once | never (custom variables never move) |
-//! | kept SPI plans | `pg::spi` | query text | never (PostgreSQL re-analyzes them after invalidation) |
+//! | kept SPI plans | `pg::spi` | query text | never (generic plans; PostgreSQL re-analyzes them after invalidation) |
 //! | function OIDs | `pg::catalog` | — | any change to pg_proc (syscache callback from `_PG_init`) |
 //!
 //! Other sessions' plans: every configuration statement invalidates the relcache
