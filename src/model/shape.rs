@@ -61,6 +61,14 @@ impl ShapeSource for CompiledOrg {
     }
 }
 
+/// Whether `owners` owners are few enough in `company` to be read through the owner
+/// index: under `sharing.owner_index_max_share` of its users. A larger share is read
+/// best by sequential, parallel or `created_at` scans.
+fn few_owners(org: &impl ShapeSource, company: Option<i64>, owners: usize, share: f64) -> bool {
+    let company_users = company.map_or(0, |c| org.company_user_count(c)).max(1) as f64;
+    (owners as f64) < share * company_users
+}
+
 /// What the planned call looks like and what the session asks for.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ShapeSettings {
@@ -116,10 +124,12 @@ impl PolicyShape {
         if owners.len() > MAX_INLINE_OWNERS {
             return PolicyShape::ForViewer;
         }
-        // A viewer reaching a few owners is best read through the owner index; a
-        // large share of the company by sequential, parallel or created_at scans.
-        let company_users = org.company_user_count(company).max(1) as f64;
-        let owner_index = (owners.len() as f64) < settings.owner_index_max_share * company_users;
+        let owner_index = few_owners(
+            org,
+            Some(company),
+            owners.len(),
+            settings.owner_index_max_share,
+        );
         PolicyShape::InlineFilter {
             owners,
             company,
@@ -155,11 +165,8 @@ impl ReachShape {
                 (ReachShape::PerRow, PlanClass::Only(viewer))
             }
             OwnerBound::Owners(owners) => {
-                let company_users = org
-                    .company_of(v)
-                    .map_or(0, |c| org.company_user_count(c))
-                    .max(1) as f64;
-                let owner_index = (owners.len() as f64) < owner_index_max_share * company_users;
+                let owner_index =
+                    few_owners(org, org.company_of(v), owners.len(), owner_index_max_share);
                 let class = if owner_index {
                     PlanClass::FewOwners
                 } else {
@@ -234,11 +241,8 @@ impl PlanClass {
             PolicyShape::ForViewer => match org.owner_bound(object_type, action, v) {
                 OwnerBound::Unbounded => PlanClass::PerRow,
                 OwnerBound::Owners(owners) => {
-                    let company_users = org
-                        .company_of(v)
-                        .map_or(0, |c| org.company_user_count(c))
-                        .max(1) as f64;
-                    if (owners.len() as f64) < settings.owner_index_max_share * company_users {
+                    let share = settings.owner_index_max_share;
+                    if few_owners(org, org.company_of(v), owners.len(), share) {
                         PlanClass::FewOwners
                     } else {
                         PlanClass::Only(viewer)
