@@ -139,27 +139,16 @@ thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
 }
 
-/// Read the generation row in the active snapshot (as the extension's owner: the
-/// asking role needs no privilege on the sharing tables).
+/// Read the generation row in the active snapshot, directly (`pg::probe`: no SPI
+/// query per snapshot; the asking role needs no privilege on the sharing tables).
 fn model_key() -> ModelKey {
-    // The row itself, read directly in the active snapshot (pg::probe): no SPI
-    // query per snapshot, no privilege needed on the table.
-    let read = || -> Result<(u32, Option<i64>, u32), String> {
-        let table = crate::pg::probe::Table::open("sharing", "_generation")?;
-        let gen_no = table.column("gen")?;
-        let (generation, writer) = table
-            .first_row(|row, xmin| (row.int8(gen_no), xmin))
-            .ok_or("the row is missing")?;
-        Ok((table.oid().to_u32(), generation, writer))
-    };
-    let (table, generation, writer) =
-        read().unwrap_or_else(|e| spi_failed("read sharing._generation", e));
-    let generation =
-        generation.unwrap_or_else(|| spi_failed("read sharing._generation", "gen is NULL"));
+    let generation = crate::pg::probe::read_generation("sharing", "_generation")
+        .and_then(|g| g.ok_or_else(|| "sharing._generation is missing".to_string()))
+        .unwrap_or_else(|e| spi_failed("read sharing._generation", e));
     ModelKey {
-        table,
-        generation,
-        own_command: crate::pg::mvcc::own_command(i64::from(writer)),
+        table: generation.table.to_u32(),
+        generation: generation.value,
+        own_command: generation.own_command,
     }
 }
 

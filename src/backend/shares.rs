@@ -139,23 +139,18 @@ pub fn shares_reaching(
     let read = || -> Result<Vec<TimedShare>, String> {
         use crate::pg::probe::{Equals, Table};
         let table = Table::open("sharing", "record_shares")?;
-        let [object_type_no, user_no, role_no, scope_no, company_no, access_no, record_no, from_no, until_no] =
-            [
-                "object_type",
-                "user_id",
-                "role_id",
-                "scope",
-                "company_id",
-                "access",
-                "record_id",
-                "valid_from",
-                "valid_until",
-            ]
-            .map(|c| table.column(c));
-        let (object_type_no, user_no, role_no, scope_no) =
-            (object_type_no?, user_no?, role_no?, scope_no?);
-        let (company_no, access_no, record_no, from_no, until_no) =
-            (company_no?, access_no?, record_no?, from_no?, until_no?);
+        let object_type_no = table.column("object_type")?;
+        let (user_no, role_no, scope_no) = (
+            table.column("user_id")?,
+            table.column("role_id")?,
+            table.column("scope")?,
+        );
+        let (company_no, access_no) = (table.column("company_id")?, table.column("access")?);
+        let (record_no, from_no, until_no) = (
+            table.column("record_id")?,
+            table.column("valid_from")?,
+            table.column("valid_until")?,
+        );
         let mut shares = Vec::new();
         let mut take = |row: &crate::pg::probe::Row| {
             let until = row.int8(until_no);
@@ -212,25 +207,9 @@ pub fn shares_reaching(
 /// (sql/generation.sql) — with the command id when this transaction moved it, as for
 /// the model's generation. `None` before `ALTER EXTENSION … UPDATE` created it.
 fn share_generation() -> Option<(i64, Option<u32>)> {
-    let exists = unsafe {
-        let schema = pg_sys::get_namespace_oid(c"sharing".as_ptr(), true);
-        schema != pg_sys::InvalidOid
-            && pg_sys::get_relname_relid(c"_share_generation".as_ptr(), schema)
-                != pg_sys::InvalidOid
-    };
-    if !exists {
-        return None;
-    }
-    // One row, read directly (no SPI query per statement; pg::probe).
-    let table = crate::pg::probe::Table::open("sharing", "_share_generation")
-        .unwrap_or_else(|e| spi_failed("read sharing._share_generation", e));
-    let gen_no = table
-        .column("gen")
-        .unwrap_or_else(|e| spi_failed("read sharing._share_generation", e));
-    let (generation, writer) = table.first_row(|row, xmin| (row.int8(gen_no), xmin))?;
-    let generation =
-        generation.unwrap_or_else(|| spi_failed("read sharing._share_generation", "gen is NULL"));
-    Some((generation, crate::pg::mvcc::own_command(i64::from(writer))))
+    crate::pg::probe::read_generation("sharing", "_share_generation")
+        .unwrap_or_else(|e| spi_failed("read sharing._share_generation", e))
+        .map(|g| (g.value, g.own_command))
 }
 
 /// (share generation, own command, viewer, action, object type).

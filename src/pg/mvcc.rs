@@ -88,10 +88,9 @@ pub fn snapshot_key() -> Option<SnapshotKey> {
 /// The active snapshot's command id when `writer` (a row's xmin) is this transaction
 /// — it then sees its own later writes, and a key of what it read must include the
 /// command — or `None` for a row written by another, committed transaction.
-pub fn own_command(writer: i64) -> Option<u32> {
-    let own = unsafe {
-        pg_sys::TransactionIdIsCurrentTransactionId(pg_sys::TransactionId::from(writer as u32))
-    };
+pub fn own_command(writer: u32) -> Option<u32> {
+    let own =
+        unsafe { pg_sys::TransactionIdIsCurrentTransactionId(pg_sys::TransactionId::from(writer)) };
     own.then(|| unsafe {
         let snap = pg_sys::GetActiveSnapshot();
         if snap.is_null() {

@@ -54,6 +54,11 @@ impl Table {
     /// extension's own lookups. `Err` when the table is missing or no snapshot is
     /// active.
     pub fn open(schema: &str, table: &str) -> Result<Table, String> {
+        Table::find(schema, table)?.ok_or_else(|| format!("{schema}.{table} is missing"))
+    }
+
+    /// [`open`](Self::open), or `Ok(None)` when there is no such table.
+    pub fn find(schema: &str, table: &str) -> Result<Option<Table>, String> {
         unsafe {
             if !pg_sys::ActiveSnapshotSet() {
                 return Err("no active snapshot".into());
@@ -62,13 +67,10 @@ impl Table {
             let table_c = CString::new(table).map_err(|e| e.to_string())?;
             let namespace = pg_sys::get_namespace_oid(schema_c.as_ptr(), true);
             let oid = pg_sys::get_relname_relid(table_c.as_ptr(), namespace);
-            if oid == pg_sys::InvalidOid {
-                return Err(format!("{schema}.{table} is missing"));
-            }
-            Ok(Table {
+            Ok((oid != pg_sys::InvalidOid).then(|| Table {
                 heap: pg_sys::table_open(oid, pg_sys::AccessShareLock as i32),
                 namespace,
-            })
+            }))
         }
     }
 
@@ -232,6 +234,36 @@ impl Table {
             answer
         }
     }
+}
+
+/// A generation row (`sharing._generation`, `sharing._share_generation`): what the
+/// backend's caches are keyed on.
+#[derive(Clone, Copy, Debug)]
+pub struct Generation {
+    /// The table's OID (a table dropped and created again is another one).
+    pub table: pg_sys::Oid,
+    /// Its `gen` column.
+    pub value: i64,
+    /// The command id when this transaction wrote the row (`mvcc::own_command`).
+    pub own_command: Option<u32>,
+}
+
+/// The generation row of `schema.table` as the active snapshot sees it, read
+/// directly (no SPI query per statement). `Ok(None)` when the table does not exist;
+/// `Err` when its row is missing or its `gen` is NULL.
+pub fn read_generation(schema: &str, table: &str) -> Result<Option<Generation>, String> {
+    let Some(t) = Table::find(schema, table)? else {
+        return Ok(None);
+    };
+    let gen_no = t.column("gen")?;
+    let (value, writer) = t
+        .first_row(|row, xmin| (row.int8(gen_no), xmin))
+        .ok_or("the row is missing")?;
+    Ok(Some(Generation {
+        table: t.oid(),
+        value: value.ok_or("gen is NULL")?,
+        own_command: super::mvcc::own_command(writer),
+    }))
 }
 
 impl Drop for Table {
