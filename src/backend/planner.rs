@@ -31,6 +31,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 use super::models::current_model;
+use super::plans::{ShapedCall, Subject};
 use super::viewer::resolve_viewer;
 use crate::model::engine::OwnerBound;
 use crate::model::shape::{PlanClass, PolicyShape, ReachShape, ShapeSettings};
@@ -75,6 +76,13 @@ impl Args {
     /// `_owner_hint`'s planned viewer.
     unsafe fn hint_planned_viewer(self) -> *mut pg_sys::Node {
         nth(self.0, 3)
+    }
+    /// Is this `_owner_hint(NULL, NULL, …)`, the hint beside an inlined `can_see`,
+    /// whose owners are the reach rather than a (type, action)'s?
+    unsafe fn is_reach_hint(self, funcid: pg_sys::Oid) -> bool {
+        funcid == functions().owner_hint
+            && nodes::is_null_constant(self.object_type())
+            && nodes::is_null_constant(self.action())
     }
     /// Copies of the first `n` arguments.
     unsafe fn copies(self, n: usize) -> Vec<*mut pg_sys::Node> {
@@ -161,10 +169,8 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys:
         }
         None => (PolicyShape::ForViewer, PlanClass::Only(None)),
     };
-    super::plans::mark_shaped_for(super::plans::ShapedCall {
-        reach: false,
-        object_type: object_type.clone(),
-        action,
+    super::plans::mark_shaped_for(ShapedCall {
+        subject: Subject::Access(object_type.clone(), action),
         settings,
         class,
     });
@@ -196,10 +202,8 @@ unsafe fn simplify_can_see(
         Some(_) => ReachShape::choose(&*current_model(), viewer, share),
         None => (ReachShape::PerRow, PlanClass::Only(None)),
     };
-    super::plans::mark_shaped_for(super::plans::ShapedCall {
-        reach: true,
-        object_type: String::new(),
-        action: Action::View,
+    super::plans::mark_shaped_for(ShapedCall {
+        subject: Subject::Reach,
         settings: ShapeSettings {
             has_assignee: false,
             owner_index_max_share: share,
@@ -238,18 +242,24 @@ unsafe fn simplify_can_see(
     {
         return case;
     }
-    let hint = nodes::call(
-        f.owner_hint,
-        pg_sys::BOOLOID,
-        &[
-            nodes::text_null(),
-            nodes::text_null(),
-            copy(owner),
-            int8_const(viewer),
-        ],
-        pg_sys::DEFAULT_COLLATION_OID,
-    );
+    let hint = owner_hint([nodes::text_null(), nodes::text_null()], owner, viewer);
     nodes::and(&[case, hint])
+}
+
+/// `_owner_hint(type, action, owner, planned_viewer)`: always true, it offers the
+/// owner index beside an inlined filter (type and action NULL beside an inlined
+/// `can_see`, see [`Args::is_reach_hint`]).
+unsafe fn owner_hint(
+    [object_type, action]: [*mut pg_sys::Node; 2],
+    owner: *mut pg_sys::Node,
+    planned_viewer: Option<i64>,
+) -> *mut pg_sys::Node {
+    nodes::call(
+        functions().owner_hint,
+        pg_sys::BOOLOID,
+        &[object_type, action, copy(owner), int8_const(planned_viewer)],
+        pg_sys::DEFAULT_COLLATION_OID,
+    )
 }
 
 /// The nodes of `shape`, or `None` when the call cannot take them (then the
@@ -320,13 +330,10 @@ unsafe fn build_inline_filter(
     if !owner_index || f.owner_hint == pg_sys::InvalidOid {
         return Some(case);
     }
-    let mut hint_args = args.copies(2);
-    hint_args.extend([copy(owner), int8_const(Some(viewer))]);
-    let hint = nodes::call(
-        f.owner_hint,
-        pg_sys::BOOLOID,
-        &hint_args,
-        pg_sys::DEFAULT_COLLATION_OID,
+    let hint = owner_hint(
+        [copy(args.object_type()), copy(args.action())],
+        owner,
+        Some(viewer),
     );
     Some(nodes::and(&[case, hint]))
 }
@@ -393,11 +400,7 @@ unsafe fn planned_bound(funcid: pg_sys::Oid, args: Args) -> Option<OwnerBound> {
     if funcid != functions().owner_hint && !nodes::is_null_constant(args.assignee()) {
         return None;
     }
-    // `_owner_hint(NULL, NULL, …)` stands beside an inlined `can_see`: the reach.
-    let reach = funcid == functions().owner_hint
-        && nodes::is_null_constant(args.object_type())
-        && nodes::is_null_constant(args.action());
-    let subject = if reach {
+    let subject = if args.is_reach_hint(funcid) {
         None
     } else {
         Some(args.type_and_action()?)
@@ -474,8 +477,7 @@ pub unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) ->
     // The owners of the execution's viewer: `_owner_hint` resolves it inside, the
     // others pass their viewer argument.
     let f = functions();
-    let reach = call.funcid == f.owner_hint && nodes::is_null_constant(args.object_type());
-    let (index_owners, owners_args) = if reach {
+    let (index_owners, owners_args) = if args.is_reach_hint(call.funcid) {
         (f.reach_owners_current, Vec::new())
     } else if call.funcid == f.owner_hint {
         (f.index_owners_current, args.copies(2))

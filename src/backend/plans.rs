@@ -7,13 +7,19 @@ use crate::model::types::Action;
 use pgrx::pg_sys;
 use std::cell::{Cell, RefCell};
 
-/// One policy call the planner shaped for the viewer of the statement it planned:
-/// a decision for (`object_type`, `action`), or with `reach`, a `can_see`.
+/// What a shaped call decides.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Subject {
+    /// `_policy` / `can_access` for (object type, action).
+    Access(String, Action),
+    /// `can_see`: the type-independent reach.
+    Reach,
+}
+
+/// One policy call the planner shaped for the viewer of the statement it planned.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ShapedCall {
-    pub reach: bool,
-    pub object_type: String,
-    pub action: Action,
+    pub subject: Subject,
     pub settings: ShapeSettings,
     pub class: PlanClass,
 }
@@ -89,10 +95,13 @@ pub fn viewer_changed<M: ShapeSource>(setting: Option<&str>, model: Option<&M>) 
             return false;
         };
         s.calls.iter().all(|c| {
-            let class = if c.reach {
-                ReachShape::choose(model, Some(viewer), c.settings.owner_index_max_share).1
-            } else {
-                PlanClass::of(model, &c.object_type, c.action, Some(viewer), c.settings)
+            let class = match &c.subject {
+                Subject::Reach => {
+                    ReachShape::choose(model, Some(viewer), c.settings.owner_index_max_share).1
+                }
+                Subject::Access(object_type, action) => {
+                    PlanClass::of(model, object_type, *action, Some(viewer), c.settings)
+                }
             };
             class == c.class
         })
