@@ -16,6 +16,12 @@ GRANT EXECUTE ON FUNCTION sharing._index_owners_current(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._index_owners(text, text, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._filter_holds(text, text, bigint[], bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._owner_hint(text, text, bigint, bigint) TO PUBLIC;
+-- The policies of a table with a bigint id, and their rewrite (record shares inside).
+GRANT EXECUTE ON FUNCTION sharing._policy(text, text, bigint, bigint, bigint, bigint, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._decide_current(text, text, bigint, bigint, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._filter_holds(text, text, bigint[], bigint, bigint[]) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._shared_current(text, text, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._id_hint(text, text, bigint, bigint) TO PUBLIC;
 -- The planner's rewrite of can_see(owner, current_viewer()) (docs/design.md): each
 -- answers about the statement's own viewer only.
 GRANT EXECUTE ON FUNCTION sharing._can_see_current(bigint) TO PUBLIC;

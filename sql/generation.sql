@@ -36,6 +36,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     UPDATE sharing._share_generation SET gen = gen + 1;
+    -- A plan may carry the records shared with the viewer it was made for as
+    -- constants (src/backend/planner.rs; a guard keeps it right, but slow, when they
+    -- change): other sessions plan again after this commits.
+    PERFORM sharing._forget_plans(c.oid)
+       FROM sharing.protected_tables pt
+      CROSS JOIN LATERAL sharing._relation_tree(pt.table_name) t
+       JOIN pg_catalog.pg_class c ON c.oid = t.relid
+      WHERE pt.id_column IS NOT NULL;
     RETURN NULL;
 END
 $$;

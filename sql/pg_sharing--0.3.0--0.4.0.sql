@@ -221,6 +221,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     UPDATE sharing._share_generation SET gen = gen + 1;
+    -- A plan may carry the records shared with the viewer it was made for as
+    -- constants (src/backend/planner.rs; a guard keeps it right, but slow, when they
+    -- change): other sessions plan again after this commits.
+    PERFORM sharing._forget_plans(c.oid)
+       FROM sharing.protected_tables pt
+      CROSS JOIN LATERAL sharing._relation_tree(pt.table_name) t
+       JOIN pg_catalog.pg_class c ON c.oid = t.relid
+      WHERE pt.id_column IS NOT NULL;
     RETURN NULL;
 END
 $$;
@@ -263,9 +271,11 @@ CREATE OR REPLACE FUNCTION sharing._check_expr(tbl regclass, object_type text, a
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT format('sharing._decide_current(%L::text, %L::text, %I, %I, %s)',
+    SELECT format('sharing._decide_current(%L::text, %L::text, %I, %I, %s%s)',
                   object_type, action, owner_column, company_column,
-                  sharing._scalar_assignee(tbl, assignee_column))
+                  sharing._scalar_assignee(tbl, assignee_column),
+                  CASE WHEN sharing._id_in_policy(tbl, action, id_column) THEN format(', %I', id_column)
+                       ELSE '' END)
         || sharing._extra_arms(tbl, object_type, action, owner_column, company_column, assignee_column, id_column)
 $$;
 
@@ -483,6 +493,19 @@ BEGIN
 END
 $$;
 
+-- new: _decide_current(TEXT,TEXT,bigint,bigint,bigint,bigint)
+CREATE OR REPLACE FUNCTION "_decide_current"(
+	"object_type" TEXT, /* Option < & str > */
+	"action" TEXT, /* Option < & str > */
+	"owner" bigint, /* Option < i64 > */
+	"company" bigint, /* Option < i64 > */
+	"assignee" bigint, /* Option < i64 > */
+	"id" bigint /* Option < i64 > */
+) RETURNS bool /* bool */
+STABLE PARALLEL SAFE  COST 10
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_decide_current_with_id_wrapper';
+
 -- new: _decide_current_participants(TEXT,TEXT,bigint,bigint,bigint[])
 CREATE OR REPLACE FUNCTION "_decide_current_participants"(
 	"object_type" TEXT, /* Option < & str > */
@@ -573,6 +596,7 @@ AS $$
                             object_type, action, owner_column, company_column, assignee_column)
                 ELSE '' END
         || CASE WHEN id_column IS NOT NULL AND action IN ('view', 'edit')
+                     AND NOT sharing._id_in_policy(tbl, action, id_column)
                 THEN format(' OR (%1$I = (SELECT sharing._current_company())'
                             ' AND %2$I IN (SELECT unnest((SELECT sharing.%3$I(%4$L::text, %5$L::text))::%6$s[]))'
                             ' AND %2$I = ANY ((SELECT sharing.%3$I(%4$L::text, %5$L::text))::%6$s[]))',
@@ -588,6 +612,18 @@ AS $$
                                 ELSE 'bigint' END)
                 ELSE '' END
 $$;
+
+-- new: _filter_holds(TEXT,TEXT,bigint[],bigint,bigint[])
+CREATE OR REPLACE FUNCTION "_filter_holds"(
+	"object_type" TEXT, /* Option < & str > */
+	"action" TEXT, /* Option < & str > */
+	"owners" bigint[], /* :: std :: option :: Option < Vec < i64 > > */
+	"company" bigint, /* Option < i64 > */
+	"shared" bigint[] /* :: std :: option :: Option < Vec < i64 > > */
+) RETURNS bool /* bool */
+STABLE PARALLEL RESTRICTED 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_filter_holds_with_shares_wrapper';
 
 -- new: _forget_dropped_tables()
 CREATE OR REPLACE FUNCTION sharing._forget_dropped_tables() RETURNS event_trigger
@@ -619,6 +655,22 @@ BEGIN
     PERFORM sharing._require_no_unseen_shares(TG_ARGV[0], gone);
     RETURN NULL;
 END
+$$;
+
+-- new: _id_hint(text,text,bigint,bigint)
+CREATE OR REPLACE FUNCTION sharing._id_hint(object_type text, action text, id bigint,
+                                 planned_viewer bigint) RETURNS bool
+LANGUAGE c STABLE PARALLEL SAFE COST 0.01
+SUPPORT sharing._access_support
+AS 'MODULE_PATHNAME', '_owner_hint';
+
+-- new: _id_in_policy(regclass,text,name)
+CREATE OR REPLACE FUNCTION sharing._id_in_policy(tbl regclass, action text, id_column name) RETURNS bool
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT id_column IS NOT NULL AND action IN ('view', 'edit')
+       AND sharing._column_type(tbl, id_column) = 'bigint'::regtype
 $$;
 
 -- new: _internal_guard()
@@ -756,6 +808,21 @@ SELECT json_build_object(
 )::text
 $$;
 
+-- new: _policy(TEXT,TEXT,bigint,bigint,bigint,bigint,bigint,bigint)
+CREATE OR REPLACE FUNCTION "_policy"(
+	"object_type" TEXT, /* Option < & str > */
+	"action" TEXT, /* Option < & str > */
+	"owner" bigint, /* Option < i64 > */
+	"company" bigint, /* Option < i64 > */
+	"viewer" bigint, /* Option < i64 > */
+	"assignee" bigint, /* Option < i64 > */
+	"all_rows_company" bigint, /* Option < i64 > */
+	"id" bigint /* Option < i64 > */
+) RETURNS bool /* bool */
+STABLE PARALLEL RESTRICTED SUPPORT "_access_support"  COST 10
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_policy_with_id_wrapper';
+
 -- new: _policy_expr(regclass,text,text,name,name,name,name)
 CREATE OR REPLACE FUNCTION sharing._policy_expr(tbl regclass, object_type text, action text, owner_column name,
                                      company_column name, assignee_column name, id_column name) RETURNS text
@@ -763,9 +830,11 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT format('sharing._policy(%L::text, %L::text, %I, %I, (SELECT sharing.current_viewer()), %s,'
-                  ' (SELECT sharing._all_rows_company(%L::text, %L::text, (SELECT sharing.current_viewer()))))',
+                  ' (SELECT sharing._all_rows_company(%L::text, %L::text, (SELECT sharing.current_viewer())))%s)',
                   object_type, action, owner_column, company_column,
-                  sharing._scalar_assignee(tbl, assignee_column), object_type, action)
+                  sharing._scalar_assignee(tbl, assignee_column), object_type, action,
+                  CASE WHEN sharing._id_in_policy(tbl, action, id_column) THEN format(', %I', id_column)
+                       ELSE '' END)
         || sharing._extra_arms(tbl, object_type, action, owner_column, company_column, assignee_column, id_column)
 $$;
 
@@ -1387,6 +1456,17 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- new: _shared_current(TEXT,TEXT,bigint,bigint)
+CREATE OR REPLACE FUNCTION "_shared_current"(
+	"object_type" TEXT, /* Option < & str > */
+	"action" TEXT, /* Option < & str > */
+	"id" bigint, /* Option < i64 > */
+	"company" bigint /* Option < i64 > */
+) RETURNS bool /* bool */
+STABLE PARALLEL SAFE COST 10
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_shared_current_wrapper';
 
 -- new: _shared_ids_int4(TEXT,TEXT)
 CREATE OR REPLACE FUNCTION "_shared_ids_int4"(
@@ -2600,6 +2680,12 @@ GRANT EXECUTE ON FUNCTION sharing._index_owners_current(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._index_owners(text, text, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._filter_holds(text, text, bigint[], bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._owner_hint(text, text, bigint, bigint) TO PUBLIC;
+-- The policies of a table with a bigint id, and their rewrite (record shares inside).
+GRANT EXECUTE ON FUNCTION sharing._policy(text, text, bigint, bigint, bigint, bigint, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._decide_current(text, text, bigint, bigint, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._filter_holds(text, text, bigint[], bigint, bigint[]) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._shared_current(text, text, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._id_hint(text, text, bigint, bigint) TO PUBLIC;
 -- The planner's rewrite of can_see(owner, current_viewer()) (docs/design.md): each
 -- answers about the statement's own viewer only.
 GRANT EXECUTE ON FUNCTION sharing._can_see_current(bigint) TO PUBLIC;

@@ -23,6 +23,16 @@ LANGUAGE c STABLE PARALLEL SAFE COST 0.01
 SUPPORT sharing._access_support
 AS 'MODULE_PATHNAME', '_owner_hint';
 
+-- Always true, like _owner_hint: the id (primary key) index beside it for the
+-- records shared with the viewer — a lossy `id = ANY(sharing._shared_ids_int8(…))`
+-- index condition, so that an owner index scan and the shared records make one
+-- BitmapOr (src/backend/planner.rs).
+CREATE FUNCTION sharing._id_hint(object_type text, action text, id bigint,
+                                 planned_viewer bigint) RETURNS bool
+LANGUAGE c STABLE PARALLEL SAFE COST 0.01
+SUPPORT sharing._access_support
+AS 'MODULE_PATHNAME', '_owner_hint';
+
 -- The type of a column (NULL when there is no such column).
 CREATE FUNCTION sharing._column_type(tbl regclass, col name) RETURNS regtype
 LANGUAGE sql STABLE
@@ -39,18 +49,33 @@ $$;
 -- (InitPlans). The planner rewrites the call for the viewer it plans for
 -- (src/backend/planner.rs): one company comparison per row for level `all`, an
 -- index condition on the owner column for owner-bounded viewers.
--- Then, OR-ed (sharing._extra_arms): the participants of a bigint[] assignee
--- column, and the records shared with the viewer (docs/design.md, "Record shares").
+-- A `bigint` id column is the call's eighth argument: the planner then plans the
+-- records shared with the viewer inside the same rewrite (docs/design.md, "Record
+-- shares"), with no sub-select of their own. Then, OR-ed (sharing._extra_arms): the
+-- participants of a bigint[] assignee column, and for `integer` and `uuid` ids the
+-- records shared with the viewer.
 CREATE FUNCTION sharing._policy_expr(tbl regclass, object_type text, action text, owner_column name,
                                      company_column name, assignee_column name, id_column name) RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT format('sharing._policy(%L::text, %L::text, %I, %I, (SELECT sharing.current_viewer()), %s,'
-                  ' (SELECT sharing._all_rows_company(%L::text, %L::text, (SELECT sharing.current_viewer()))))',
+                  ' (SELECT sharing._all_rows_company(%L::text, %L::text, (SELECT sharing.current_viewer())))%s)',
                   object_type, action, owner_column, company_column,
-                  sharing._scalar_assignee(tbl, assignee_column), object_type, action)
+                  sharing._scalar_assignee(tbl, assignee_column), object_type, action,
+                  CASE WHEN sharing._id_in_policy(tbl, action, id_column) THEN format(', %I', id_column)
+                       ELSE '' END)
         || sharing._extra_arms(tbl, object_type, action, owner_column, company_column, assignee_column, id_column)
+$$;
+
+-- Whether the policy for `action` passes the id column to the decision itself: a
+-- `bigint` id, for the actions shares give (view, edit).
+CREATE FUNCTION sharing._id_in_policy(tbl regclass, action text, id_column name) RETURNS bool
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT id_column IS NOT NULL AND action IN ('view', 'edit')
+       AND sharing._column_type(tbl, id_column) = 'bigint'::regtype
 $$;
 
 -- The assignee argument of the decision: the column when it holds one user,
@@ -66,7 +91,8 @@ $$;
 
 -- The arms OR-ed to a policy's decision: ` OR <participants>` for a bigint[]
 -- assignee column, ` OR (<company> = <viewer's company> AND <id> = ANY(<ids shared
--- with the viewer>))` for view and edit when the table has an id column. Each set
+-- with the viewer>))` for view and edit when the table has an `integer` or `uuid`
+-- id column (a `bigint` id is passed to the decision, see _policy_expr). Each set
 -- of ids is computed once per statement (an InitPlan), and the id index can read it.
 CREATE FUNCTION sharing._extra_arms(tbl regclass, object_type text, action text, owner_column name,
                                     company_column name, assignee_column name, id_column name) RETURNS text
@@ -79,6 +105,7 @@ AS $$
                             object_type, action, owner_column, company_column, assignee_column)
                 ELSE '' END
         || CASE WHEN id_column IS NOT NULL AND action IN ('view', 'edit')
+                     AND NOT sharing._id_in_policy(tbl, action, id_column)
                 THEN format(' OR (%1$I = (SELECT sharing._current_company())'
                             ' AND %2$I IN (SELECT unnest((SELECT sharing.%3$I(%4$L::text, %5$L::text))::%6$s[]))'
                             ' AND %2$I = ANY ((SELECT sharing.%3$I(%4$L::text, %5$L::text))::%6$s[]))',
@@ -96,16 +123,20 @@ AS $$
 $$;
 
 -- The WITH CHECK expression for one action: the full decision for the statement's
--- viewer, resolved inside the call, and the same extra arms. A check runs on the
--- rows written, never as a scan condition, so it needs none of the planner's shapes.
+-- viewer, resolved inside the call, and the same extra arms (a `bigint` id column
+-- passed to the decision, which then also answers for records shared with the
+-- viewer). A check runs on the rows written, never as a scan condition, so it needs
+-- none of the planner's shapes, and no sub-select to plan.
 CREATE FUNCTION sharing._check_expr(tbl regclass, object_type text, action text, owner_column name,
                                     company_column name, assignee_column name, id_column name) RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT format('sharing._decide_current(%L::text, %L::text, %I, %I, %s)',
+    SELECT format('sharing._decide_current(%L::text, %L::text, %I, %I, %s%s)',
                   object_type, action, owner_column, company_column,
-                  sharing._scalar_assignee(tbl, assignee_column))
+                  sharing._scalar_assignee(tbl, assignee_column),
+                  CASE WHEN sharing._id_in_policy(tbl, action, id_column) THEN format(', %I', id_column)
+                       ELSE '' END)
         || sharing._extra_arms(tbl, object_type, action, owner_column, company_column, assignee_column, id_column)
 $$;
 

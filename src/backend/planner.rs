@@ -73,6 +73,10 @@ impl Args {
     unsafe fn extra(self) -> *mut pg_sys::Node {
         nth(self.0, 6)
     }
+    /// The id of `_policy(…, id)` (a table with a `bigint` id: record shares).
+    unsafe fn id(self) -> Option<*mut pg_sys::Node> {
+        (self.len() == 8).then(|| nth(self.0, 7))
+    }
     /// `_owner_hint`'s planned viewer.
     unsafe fn hint_planned_viewer(self) -> *mut pg_sys::Node {
         nth(self.0, 3)
@@ -115,8 +119,8 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys:
     }
     // Both rewrite a decision for the statement's viewer: only a call whose viewer
     // argument is `sharing.current_viewer()` (as protect() writes it) is one.
-    let args = if list_len(call.args) == 7
-        && call.funcid == f.policy
+    let args = if ((list_len(call.args) == 7 && call.funcid == f.policy)
+        || (list_len(call.args) == 8 && call.funcid == f.policy_with_id))
         && nodes::is_call_of(nth(call.args, 4), f.current_viewer)
     {
         Args(call.args)
@@ -321,9 +325,32 @@ unsafe fn build_inline_filter(
     let company_const = int8_const(Some(company_id));
     let mut guard_args = args.copies(2);
     guard_args.extend([copy(owners_const), copy(company_const)]);
-    let guard = once_per_statement(f.filter_holds, pg_sys::BOOLOID, &guard_args)?;
     let same_company = nodes::int8_equal(copy(company), copy(company_const));
-    let owned = nodes::int8_any(owner, copy(owners_const));
+    let mut owned = nodes::int8_any(owner, copy(owners_const));
+    let mut guard_function = f.filter_holds;
+    // A table with a `bigint` id: the records shared with the viewer join the owned
+    // ones — inlined (and compared by the guard) when they are few, else asked row
+    // by row (docs/design.md, "Record shares").
+    let id = args.id().filter(|id| is_int8(*id));
+    if let Some(id) = id {
+        let (object_type, action) = args.type_and_action()?;
+        guard_function = f.filter_holds_with_shares;
+        match inlinable_shares(&object_type, action, viewer, company_id) {
+            Some(shared) if shared.is_empty() => {
+                guard_args.push(nodes::int8_array_const(shared)?);
+            }
+            Some(shared) => {
+                let shared_const = nodes::int8_array_const(shared)?;
+                guard_args.push(copy(shared_const));
+                owned = nodes::or(&[owned, nodes::int8_any(copy(id), shared_const)]);
+            }
+            None => {
+                guard_args.push(nodes::null_const(pg_sys::INT8ARRAYOID));
+                owned = nodes::or(&[owned, shared_current(args, id)]);
+            }
+        }
+    }
+    let guard = once_per_statement(guard_function, pg_sys::BOOLOID, &guard_args)?;
     // False, never NULL, for a NULL owner or company, as `can_access` answers.
     let then = nodes::true_or(nodes::and(&[same_company, owned]), nodes::bool_const(false));
     let case = nodes::case_when(guard, then, decide_current(args));
@@ -335,6 +362,11 @@ unsafe fn build_inline_filter(
         owner,
         Some(viewer),
     );
+    // The shared records of the viewer who runs the plan come through the id index.
+    let hint = match id {
+        Some(id) => nodes::or(&[hint, id_hint(args, id, Some(viewer))]),
+        None => hint,
+    };
     Some(nodes::and(&[case, hint]))
 }
 
@@ -346,12 +378,20 @@ unsafe fn build_for_viewer(
 ) -> *mut pg_sys::Node {
     let mut for_args = args.copies(6);
     for_args.push(int8_const(viewer));
-    nodes::call(
+    let decided = nodes::call(
         functions().for_viewer,
         pg_sys::BOOLOID,
         &for_args,
         collation,
-    )
+    );
+    // The records shared with the viewer, with the id index beside an owner index.
+    match args.id().filter(|id| is_int8(*id)) {
+        Some(id) => nodes::or(&[
+            decided,
+            nodes::and(&[shared_current(args, id), id_hint(args, id, viewer)]),
+        ]),
+        None => decided,
+    }
 }
 
 /// A once-per-statement `(SELECT function(args))` (functions that resolve the
@@ -364,23 +404,88 @@ unsafe fn once_per_statement(
     (function != pg_sys::InvalidOid).then(|| nodes::sub_select(function, result_type, call_args))
 }
 
-/// `_decide_current(type, action, owner, company, assignee)`: the full decision for
-/// the statement's viewer, resolved inside (no InitPlan), parallel-safe.
+/// `_decide_current(type, action, owner, company, assignee [, id])`: the full
+/// decision for the statement's viewer (records shared with them included when the
+/// policy passes an id), resolved inside (no InitPlan), parallel-safe.
 unsafe fn decide_current(args: Args) -> *mut pg_sys::Node {
-    let decide_args = [
+    let mut decide_args = vec![
         copy(args.object_type()),
         copy(args.action()),
         copy(args.owner()),
         copy(args.company()),
         copy(args.assignee()),
     ];
+    let mut function = functions().decide_current;
+    if let Some(id) = args.id() {
+        decide_args.push(copy(id));
+        function = functions().decide_current_with_id;
+    }
     nodes::call(
-        functions().decide_current,
+        function,
         pg_sys::BOOLOID,
         &decide_args,
         pg_sys::DEFAULT_COLLATION_OID,
     )
 }
+
+/// `_shared_current(type, action, id, company)`: is the record shared with the
+/// statement's viewer? Row by row, parallel-safe.
+unsafe fn shared_current(args: Args, id: *mut pg_sys::Node) -> *mut pg_sys::Node {
+    nodes::call(
+        functions().shared_current,
+        pg_sys::BOOLOID,
+        &[
+            copy(args.object_type()),
+            copy(args.action()),
+            copy(id),
+            copy(args.company()),
+        ],
+        pg_sys::DEFAULT_COLLATION_OID,
+    )
+}
+
+/// `_id_hint(type, action, id, planned_viewer)`: always true, it offers the id
+/// index for the records shared with the viewer (see [`index_condition`]).
+unsafe fn id_hint(
+    args: Args,
+    id: *mut pg_sys::Node,
+    planned_viewer: Option<i64>,
+) -> *mut pg_sys::Node {
+    nodes::call(
+        functions().id_hint,
+        pg_sys::BOOLOID,
+        &[
+            copy(args.object_type()),
+            copy(args.action()),
+            copy(id),
+            int8_const(planned_viewer),
+        ],
+        pg_sys::DEFAULT_COLLATION_OID,
+    )
+}
+
+/// The records shared with the planned viewer, as the rewrite of a `_policy(…, id)`
+/// may inline them: `Some(ids)` (ascending) when they are few and of `company`,
+/// `None` when they must be asked row by row.
+fn inlinable_shares(
+    object_type: &str,
+    action: Action,
+    viewer: i64,
+    company: i64,
+) -> Option<Vec<i64>> {
+    let ids = super::shares::shared_int8_ids_current(object_type, action);
+    if ids.len() > MAX_INLINE_SHARES {
+        return None;
+    }
+    if !ids.is_empty() && current_model().compiled.company_of(viewer) != Some(company) {
+        return None;
+    }
+    Some(ids)
+}
+
+/// Above this many records shared with one viewer, the rewrite asks for them row by
+/// row instead of inlining a constant array.
+const MAX_INLINE_SHARES: usize = 10_000;
 
 /// The viewer whose records a `_can_access_for` / `can_access` / `_owner_hint`
 /// call is planned for: its planned-viewer constant, or a constant viewer argument.
@@ -429,6 +534,9 @@ pub unsafe fn selectivity(req: *mut pg_sys::SupportRequestSelectivity) -> *mut p
         return std::ptr::null_mut();
     }
     let args = Args(r.args);
+    if r.funcid == functions().id_hint {
+        return id_hint_selectivity(r, args);
+    }
     let Some(bound) = planned_bound(r.funcid, args) else {
         return std::ptr::null_mut();
     };
@@ -452,6 +560,42 @@ pub unsafe fn selectivity(req: *mut pg_sys::SupportRequestSelectivity) -> *mut p
     req.cast()
 }
 
+/// `_id_hint`'s selectivity: the share of rows whose id is one of the records
+/// shared with the planned viewer (when it is the statement's), from the id
+/// column's statistics; one row's worth when there are none.
+unsafe fn id_hint_selectivity(
+    r: &mut pg_sys::SupportRequestSelectivity,
+    args: Args,
+) -> *mut pg_sys::Node {
+    let id = args.owner();
+    let Some((object_type, action)) = args.type_and_action() else {
+        return std::ptr::null_mut();
+    };
+    if !is_int8(id) || !pg_sys::ActiveSnapshotSet() {
+        return std::ptr::null_mut();
+    }
+    let planned = nodes::int8_constant(args.hint_planned_viewer()).flatten();
+    let shared = match planned {
+        Some(v) if Some(v) == resolve_viewer() => {
+            super::shares::shared_int8_ids_current(&object_type, action)
+        }
+        _ => Vec::new(),
+    };
+    let sample: Vec<i64> = if shared.is_empty() {
+        vec![i64::MIN]
+    } else {
+        shared.iter().take(64).copied().collect()
+    };
+    let sampled = sample.len() as f64;
+    let Some(array) = nodes::int8_array_const(sample) else {
+        return std::ptr::null_mut();
+    };
+    let clause = nodes::int8_any(id, array);
+    let s = pg_sys::clause_selectivity(r.root, clause, r.varRelid, r.jointype, r.sjinfo);
+    r.selectivity = (s * shared.len().max(1) as f64 / sampled).clamp(0.0, 1.0);
+    (r as *mut pg_sys::SupportRequestSelectivity).cast()
+}
+
 /// `IndexCondition`: a lossy owner condition on a btree index of the owner column.
 pub unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) -> *mut pg_sys::Node {
     let r = &mut *req;
@@ -471,12 +615,28 @@ pub unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) ->
     {
         return std::ptr::null_mut();
     }
+    let f = functions();
+    // `_id_hint`: the records shared with the execution's viewer, read when the
+    // scan starts (the id index beside the owner index, in a BitmapOr).
+    if call.funcid == f.id_hint {
+        if f.shared_ids_int8 == pg_sys::InvalidOid {
+            return std::ptr::null_mut();
+        }
+        super::plans::mark_shaped();
+        let ids = nodes::call(
+            f.shared_ids_int8,
+            pg_sys::INT8ARRAYOID,
+            &args.copies(2),
+            call.inputcollid,
+        );
+        r.lossy = true;
+        return nodes::list_of(&[nodes::int8_any(owner, ids)]).cast();
+    }
     let Some(OwnerBound::Owners(_)) = planned_bound(call.funcid, args) else {
         return std::ptr::null_mut();
     };
     // The owners of the execution's viewer: `_owner_hint` resolves it inside, the
     // others pass their viewer argument.
-    let f = functions();
     let (index_owners, owners_args) = if args.is_reach_hint(call.funcid) {
         (f.reach_owners_current, Vec::new())
     } else if call.funcid == f.owner_hint {

@@ -306,6 +306,64 @@ pub fn shared_ids_current<T>(
     ids.iter().filter_map(|s| parse(s)).collect()
 }
 
+thread_local! {
+    /// The last set of [`shared_with_current`]: the `bigint` ids shared with the
+    /// statement's viewer, for a decision made row by row (the fallback of the
+    /// planner's rewrites and the WITH CHECK of a write).
+    static LAST_SHARED_SET: std::cell::RefCell<Option<(SharedKey, std::rc::Rc<rustc_hash::FxHashSet<i64>>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The `bigint` ids of `object_type` records shared with the statement's viewer
+/// for `action`, ascending and without repeats: what the planner inlines beside a
+/// viewer's owners, and what the guard of that rewrite compares.
+pub fn shared_int8_ids_current(object_type: &str, action: Action) -> Vec<i64> {
+    let mut ids = shared_ids_current(Some(object_type), Some(action.as_str()), |s| {
+        s.parse::<i64>().ok()
+    });
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Is record `id` of `company` shared with the statement's viewer for `action`?
+/// Shares open records of the viewer's own company only (docs/concepts.md).
+pub fn shared_with_current(
+    object_type: &str,
+    action: Action,
+    company: Option<i64>,
+    id: Option<i64>,
+) -> bool {
+    let (Some(company), Some(id)) = (company, id) else {
+        return false;
+    };
+    let Some(viewer) = super::viewer::resolve_viewer() else {
+        return false;
+    };
+    if current_model().compiled.company_of(viewer) != Some(company) {
+        return false;
+    }
+    let started = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
+    let key = crate::pg::mvcc::snapshot_key()
+        .map(|snap| (snap, started, viewer, action, object_type.to_string()));
+    let hit = LAST_SHARED_SET.with(|l| match (&*l.borrow(), &key) {
+        (Some((k, set)), Some(key)) if k == key => Some(set.clone()),
+        _ => None,
+    });
+    let set = hit.unwrap_or_else(|| {
+        let set = std::rc::Rc::new(
+            shared_int8_ids_current(object_type, action)
+                .into_iter()
+                .collect::<rustc_hash::FxHashSet<i64>>(),
+        );
+        if let Some(key) = key {
+            LAST_SHARED_SET.with(|l| *l.borrow_mut() = Some((key, set.clone())));
+        }
+        set
+    });
+    set.contains(&id)
+}
+
 /// A record the asking session may not learn about is reported as missing, the
 /// same way as one that does not exist.
 pub fn no_such_record(table: &str, record_id: &str) -> ! {

@@ -24,6 +24,8 @@ pub fn sharing_function(name: &CStr, args: &[pg_sys::Oid]) -> pg_sys::Oid {
 #[derive(Clone, Copy)]
 pub struct Functions {
     pub policy: pg_sys::Oid,
+    /// `_policy(…, id)`: the policy of a table with a `bigint` id (record shares).
+    pub policy_with_id: pg_sys::Oid,
     pub for_viewer: pg_sys::Oid,
     pub can_access: pg_sys::Oid,
     pub index_owners: pg_sys::Oid,
@@ -31,6 +33,11 @@ pub struct Functions {
     pub filter_holds: pg_sys::Oid,
     pub owner_hint: pg_sys::Oid,
     pub decide_current: pg_sys::Oid,
+    pub decide_current_with_id: pg_sys::Oid,
+    pub filter_holds_with_shares: pg_sys::Oid,
+    pub shared_current: pg_sys::Oid,
+    pub shared_ids_int8: pg_sys::Oid,
+    pub id_hint: pg_sys::Oid,
     pub all_rows_company_current: pg_sys::Oid,
     pub index_owners_current: pg_sys::Oid,
     pub current_viewer: pg_sys::Oid,
@@ -53,6 +60,7 @@ pub fn functions() -> Functions {
     let seven = [TEXT, TEXT, INT8, INT8, INT8, INT8, INT8];
     let f = Functions {
         policy: sharing_function(c"_policy", &seven),
+        policy_with_id: sharing_function(c"_policy", &[&seven[..], &[INT8]].concat()),
         for_viewer: sharing_function(c"_can_access_for", &seven),
         can_access: sharing_function(c"can_access", &seven[..6]),
         index_owners: sharing_function(c"_index_owners", &seven[..3]),
@@ -60,6 +68,14 @@ pub fn functions() -> Functions {
         filter_holds: sharing_function(c"_filter_holds", &[TEXT, TEXT, pg_sys::INT8ARRAYOID, INT8]),
         owner_hint: sharing_function(c"_owner_hint", &seven[..4]),
         decide_current: sharing_function(c"_decide_current", &seven[..5]),
+        decide_current_with_id: sharing_function(c"_decide_current", &seven[..6]),
+        filter_holds_with_shares: sharing_function(
+            c"_filter_holds",
+            &[TEXT, TEXT, pg_sys::INT8ARRAYOID, INT8, pg_sys::INT8ARRAYOID],
+        ),
+        shared_current: sharing_function(c"_shared_current", &seven[..4]),
+        shared_ids_int8: sharing_function(c"_shared_ids_int8", &seven[..2]),
+        id_hint: sharing_function(c"_id_hint", &seven[..4]),
         all_rows_company_current: sharing_function(c"_all_rows_company_current", &seven[..2]),
         index_owners_current: sharing_function(c"_index_owners_current", &seven[..2]),
         current_viewer: sharing_function(c"current_viewer", &[]),

@@ -188,6 +188,11 @@ pub unsafe fn text_null() -> *mut pg_sys::Node {
     pg_sys::makeNullConst(pg_sys::TEXTOID, -1, pg_sys::DEFAULT_COLLATION_OID).cast()
 }
 
+/// A NULL of a type without collation (`NULL::bigint[]`).
+pub unsafe fn null_const(type_oid: pg_sys::Oid) -> *mut pg_sys::Node {
+    pg_sys::makeNullConst(type_oid, -1, pg_sys::InvalidOid).cast()
+}
+
 /// `CASE WHEN condition THEN then ELSE otherwise END` (boolean).
 pub unsafe fn case_when(
     condition: *mut pg_sys::Node,

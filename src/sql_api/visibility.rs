@@ -120,6 +120,63 @@ fn _policy(
         || allowed_for_named(object_type, action, owner, company, viewer, assignee)
 }
 
+/// The policy of a protected table with a `bigint` id column: [`_policy`], or the
+/// record `id` shared with the statement's viewer (docs/design.md, "Record
+/// shares"). The planner rewrites it with the shares inside (src/backend/planner.rs).
+#[pg_extern(name = "_policy", stable, parallel_restricted, cost = 10, support = _access_support)]
+#[allow(clippy::too_many_arguments)]
+fn _policy_with_id(
+    object_type: Option<&str>,
+    action: Option<&str>,
+    owner: Option<i64>,
+    company: Option<i64>,
+    viewer: Option<i64>,
+    assignee: Option<i64>,
+    all_rows_company: Option<i64>,
+    id: Option<i64>,
+) -> bool {
+    _policy(
+        object_type,
+        action,
+        owner,
+        company,
+        viewer,
+        assignee,
+        all_rows_company,
+    ) || (viewer.is_some()
+        && viewer == resolve_viewer()
+        && shared_now(object_type, action, company, id))
+}
+
+/// Is the record shared with the statement's viewer for `action`?
+fn shared_now(
+    object_type: Option<&str>,
+    action: Option<&str>,
+    company: Option<i64>,
+    id: Option<i64>,
+) -> bool {
+    let (Some(object_type), Some(action)) = (object_type, action) else {
+        return false;
+    };
+    let Ok(action) = action.parse::<Action>() else {
+        return false;
+    };
+    crate::backend::shares::shared_with_current(object_type, action, company, id)
+}
+
+/// The share arm of the planner's rewrites: is record `id` of `company` shared
+/// with the statement's viewer for `action`? PARALLEL SAFE: a worker resolves the
+/// same viewer and reads the same shares in the leader's snapshot.
+#[pg_extern(stable, parallel_safe, cost = 10)]
+fn _shared_current(
+    object_type: Option<&str>,
+    action: Option<&str>,
+    id: Option<i64>,
+    company: Option<i64>,
+) -> bool {
+    shared_now(object_type, action, company, id)
+}
+
 /// `can_access` as planned for `planned_viewer` (the planner's rewrite of
 /// `_policy`): the answer is for `viewer`; `planned_viewer` only shapes the plan.
 #[pg_extern(stable, parallel_restricted, cost = 10, support = _access_support)]
@@ -178,6 +235,51 @@ fn _decide_current(
         resolve_viewer(),
         assignee,
     )
+}
+
+/// [`_decide_current`] for a table with a `bigint` id: also true for a record
+/// shared with the viewer — the WITH CHECK of its policies and the row-by-row
+/// fallback of the planner's rewrites.
+#[pg_extern(name = "_decide_current", stable, parallel_safe, cost = 10)]
+fn _decide_current_with_id(
+    object_type: Option<&str>,
+    action: Option<&str>,
+    owner: Option<i64>,
+    company: Option<i64>,
+    assignee: Option<i64>,
+    id: Option<i64>,
+) -> bool {
+    _decide_current(object_type, action, owner, company, assignee)
+        || shared_now(object_type, action, company, id)
+}
+
+/// [`_filter_holds`] for a table with a `bigint` id: also, the records shared with
+/// the viewer are exactly `shared` (ascending, no repeats), in `company` — the
+/// guard of a rewrite that inlined them. NULL `shared`: the rewrite did not inline
+/// them (it asks row by row), only the owners are compared.
+#[pg_extern(name = "_filter_holds", stable, parallel_restricted)]
+fn _filter_holds_with_shares(
+    object_type: Option<&str>,
+    action: Option<&str>,
+    owners: Option<Vec<i64>>,
+    company: Option<i64>,
+    shared: Option<Vec<i64>>,
+) -> bool {
+    if !_filter_holds(object_type, action, owners, company) {
+        return false;
+    }
+    let Some(shared) = shared else {
+        return true;
+    };
+    let (Some(object_type), Some(action), Some(viewer)) = (object_type, action, resolve_viewer())
+    else {
+        return false;
+    };
+    let Ok(action) = action.parse::<Action>() else {
+        return false;
+    };
+    (shared.is_empty() || current_model().compiled.company_of(viewer) == company)
+        && crate::backend::shares::shared_int8_ids_current(object_type, action) == shared
 }
 
 /// `can_see(owner, viewer)` for the statement's viewer, resolved inside: the
