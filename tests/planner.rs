@@ -668,3 +668,78 @@ fn rewrites_keep_the_functions_nulls() {
         c.batch_execute("COMMIT").unwrap();
     }
 }
+
+/// protect()'s policy on a table with a `bigint` id plans the records shared with
+/// the viewer inside the rewrite (docs/design.md, "Record shares"): a statement
+/// plans one sub-select (the guard) and no other, and the shared ids are
+/// constants beside the owners. A plan kept while a share ends by its period —
+/// no write, so nothing makes the plan again — stays right through its guard,
+/// for this viewer and for others; so does a write's check.
+#[test]
+fn shares_are_planned_inside_the_rewrite_behind_its_guard() {
+    let mut db = TestDb::new("plan_inline_shares");
+    let (mut dba, app) = big_insightly(&mut db);
+    let own = |dba: &mut Client, viewer: i64| expected_count(dba, viewer);
+    // Without shares: one InitPlan (the guard), no SubPlan, for a point read, an
+    // update (view and edit, and the checks) and the manager's inlined filter.
+    for viewer in [5, 3] {
+        let mut c = as_viewer(&db, &app, viewer);
+        for sql in [
+            "SELECT * FROM deals WHERE id = 101",
+            "SELECT count(*) FROM deals",
+        ] {
+            let p = plan(&mut c, sql);
+            assert_eq!(p.matches("InitPlan").count(), 1, "viewer {viewer}: {p}");
+            assert!(!p.contains("SubPlan"), "viewer {viewer}: {p}");
+        }
+        // An UPDATE: the guards of `edit` and `view` on the scan, and of `view` again
+        // on the new row (PostgreSQL checks the SELECT policy there too).
+        let p = plan(&mut c, "UPDATE deals SET amount = amount WHERE id = 101");
+        assert_eq!(p.matches("InitPlan").count(), 3, "viewer {viewer}: {p}");
+        assert!(!p.contains("SubPlan"), "viewer {viewer}: {p}");
+    }
+    // A share to the rep ending in two seconds, and one to the manager for good.
+    dba.batch_execute(
+        "INSERT INTO sharing.record_shares (object_type, record_id, user_id, access, valid_until)
+           VALUES ('deals', '20001', 5, 'read_write', clock_timestamp() + interval '2 seconds');
+         INSERT INTO sharing.record_shares (object_type, record_id, user_id) VALUES ('deals', '20000', 3);",
+    )
+    .unwrap();
+    let own5 = own(&mut dba, 5);
+    let own3 = own(&mut dba, 3);
+    for (viewer, shared, own_count) in [(5, "20001", own5), (3, "20000", own3)] {
+        let mut c = prepared_count(&db, &app, viewer);
+        let p = plan(&mut c, "EXECUTE q");
+        assert!(
+            p.contains(&format!("(id = ANY ('{{{shared}}}'::bigint[]))")),
+            "viewer {viewer}: the shared id is a constant\n{p}"
+        );
+        assert_eq!(p.matches("InitPlan").count(), 1, "viewer {viewer}: {p}");
+        assert_eq!(
+            one_i64(&mut c, "EXECUTE q"),
+            own_count + 1,
+            "viewer {viewer}"
+        );
+    }
+    // The rep's generic plan, kept across the end of the share (no write happened).
+    let mut rep = prepared_count(&db, &app, 5);
+    assert_eq!(one_i64(&mut rep, "EXECUTE q"), own5 + 1);
+    let mut writer = as_viewer(&db, &app, 5);
+    writer
+        .batch_execute("PREPARE w AS UPDATE deals SET amount = amount + 1 WHERE id = 20001")
+        .unwrap();
+    assert_eq!(writer.execute("EXECUTE w", &[]).unwrap(), 1);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(one_i64(&mut rep, "EXECUTE q"), own5, "the share has ended");
+    assert_eq!(
+        one_i64(&mut rep, "SELECT count(*) FROM deals WHERE id = 20001"),
+        0
+    );
+    assert_eq!(writer.execute("EXECUTE w", &[]).unwrap(), 0);
+    // The same kept plan for other viewers: the manager's share counts, the rep's not.
+    for (viewer, want) in [(3, own3 + 1), (7, own(&mut dba, 7)), (5, own5)] {
+        rep.batch_execute(&format!("SET sharing.viewer = '{viewer}'"))
+            .unwrap();
+        assert_eq!(one_i64(&mut rep, "EXECUTE q"), want, "viewer {viewer}");
+    }
+}
