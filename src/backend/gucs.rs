@@ -16,8 +16,10 @@ pub static SEED_STANDARD_ROLES: GucSetting<bool> = GucSetting::<bool>::new(true)
 
 /// `sharing.owner_index_max_share`: viewers whose decisions the planner inlines as a
 /// constant filter (`company = C AND owner = ANY('{…}')`, `backend::planner`)
-/// and who reach less than this share of their company's users also get an access
-/// path through an index on the owner column. 0: never; above 1: always.
+/// and who reach less than this share of their company's users get plans kept
+/// across such viewers, read through an index on the owner column; up to ten times
+/// this share the owner index is offered to the planner for the viewer's own plan
+/// (it chooses by cost). 0: never; from 0.1 on: always offered.
 pub static OWNER_INDEX_MAX_SHARE: GucSetting<f64> = GucSetting::<f64>::new(0.05);
 
 /// `sharing.skew_threshold`: how many records of one protected table one owner may
@@ -174,8 +176,8 @@ pub fn viewer_set_locally() -> bool {
 pub fn init() {
     GucRegistry::define_float_guc(
         c"sharing.owner_index_max_share",
-        c"Share of the company's users below which a viewer's policy also offers the owner index.",
-        c"Above it, the inlined owner filter is read by sequential, parallel or other index scans; 0 never offers the owner index, above 1 always.",
+        c"Share of the company's users below which viewers share plans read through the owner index.",
+        c"Up to ten times this share the owner index is offered for the viewer's own plan (the planner chooses by cost); above, the inlined owner filter is read by sequential, parallel or other index scans; 0 never offers the owner index.",
         &OWNER_INDEX_MAX_SHARE,
         0.0,
         2.0,

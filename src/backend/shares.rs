@@ -207,9 +207,66 @@ pub fn shares_reaching(
 /// (sql/generation.sql) — with the command id when this transaction moved it, as for
 /// the model's generation. `None` before `ALTER EXTENSION … UPDATE` created it.
 fn share_generation() -> Option<(i64, Option<u32>)> {
-    crate::pg::probe::read_generation("sharing", "_share_generation")
+    // The same snapshot sees the same row: read once per snapshot (a statement's
+    // planning, guard and index conditions ask several times).
+    let snapshot = crate::pg::mvcc::snapshot_key();
+    if let Some(snapshot) = snapshot {
+        if let Some((k, generation)) = LAST_SHARE_GENERATION.with(std::cell::Cell::get) {
+            if k == snapshot {
+                return generation;
+            }
+        }
+    }
+    let generation = crate::pg::probe::read_generation("sharing", "_share_generation")
         .unwrap_or_else(|e| spi_failed("read sharing._share_generation", e))
-        .map(|g| (g.value, g.own_command))
+        .map(|g| (g.value, g.own_command));
+    if let Some(snapshot) = snapshot {
+        LAST_SHARE_GENERATION.with(|l| l.set(Some((snapshot, generation))));
+    }
+    generation
+}
+
+thread_local! {
+    /// The share generation of the last snapshot that read it.
+    static LAST_SHARE_GENERATION: std::cell::Cell<Option<(crate::pg::mvcc::SnapshotKey, Option<(i64, Option<u32>)>)>> =
+        const { std::cell::Cell::new(None) };
+    /// Per share generation, whether any share of an object type exists (live or
+    /// not): most types of most organizations have none, and then no viewer's
+    /// shares need reading.
+    static TYPES_WITH_SHARES: std::cell::RefCell<((i64, Option<u32>), rustc_hash::FxHashMap<String, bool>)> =
+        std::cell::RefCell::new(((i64::MIN, None), rustc_hash::FxHashMap::default()));
+}
+
+/// Whether any share of `object_type` exists at `generation` (one index probe per
+/// type and generation; a snapshot that sees the generation sees the same shares).
+fn type_has_shares(object_type: &str, generation: (i64, Option<u32>)) -> bool {
+    let known = TYPES_WITH_SHARES.with(|t| {
+        let t = t.borrow();
+        (t.0 == generation)
+            .then(|| t.1.get(object_type).copied())
+            .flatten()
+    });
+    if let Some(known) = known {
+        return known;
+    }
+    let probe = || -> Result<bool, String> {
+        use crate::pg::probe::{Equals, Table};
+        let table = Table::open("sharing", "record_shares")?;
+        let object_type_no = table.column("object_type")?;
+        // Each index holds one kind of grantee (partial indexes): ask both.
+        let key = [Equals::Text(object_type_no, object_type)];
+        Ok(table.any_row("record_shares_user_idx", &key)?
+            || table.any_row("record_shares_role_idx", &key)?)
+    };
+    let has = probe().unwrap_or_else(|e| spi_failed("read sharing.record_shares", e));
+    TYPES_WITH_SHARES.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.0 != generation {
+            *t = (generation, rustc_hash::FxHashMap::default());
+        }
+        t.1.insert(object_type.to_string(), has);
+    });
+    has
 }
 
 /// (share generation, own command, viewer, action, object type).
@@ -238,6 +295,9 @@ fn shares_reaching_remembered(
     let Some((generation, command)) = share_generation() else {
         return std::rc::Rc::new(shares_reaching(compiled, object_type, action, viewer));
     };
+    if !type_has_shares(object_type, (generation, command)) {
+        return std::rc::Rc::new(Vec::new());
+    }
     let key = (generation, command, viewer, action, object_type.to_string());
     let hit = REACHING.with(|r| {
         r.borrow()

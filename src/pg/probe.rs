@@ -100,6 +100,30 @@ impl Table {
         keys: &[Equals],
         mut each: impl FnMut(&Row),
     ) -> Result<(), String> {
+        self.scan(index, keys, |row| {
+            each(row);
+            true
+        })
+    }
+
+    /// Whether index `index` finds any row for `keys` visible to the active
+    /// snapshot (the scan stops at the first).
+    pub fn any_row(&self, index: &str, keys: &[Equals]) -> Result<bool, String> {
+        let mut found = false;
+        self.scan(index, keys, |_| {
+            found = true;
+            false
+        })?;
+        Ok(found)
+    }
+
+    /// The scan of [`Table::each_row`]; `each` returns whether to go on.
+    fn scan(
+        &self,
+        index: &str,
+        keys: &[Equals],
+        mut each: impl FnMut(&Row) -> bool,
+    ) -> Result<(), String> {
         unsafe {
             let index_c = CString::new(index).map_err(|e| e.to_string())?;
             let index_oid = pg_sys::get_relname_relid(index_c.as_ptr(), self.namespace);
@@ -181,10 +205,13 @@ impl Table {
                     break;
                 }
                 pg_sys::heap_deform_tuple(tuple, desc, values.as_mut_ptr(), nulls.as_mut_ptr());
-                each(&Row {
+                let go_on = each(&Row {
                     values: &values,
                     nulls: &nulls,
                 });
+                if !go_on {
+                    break;
+                }
             }
             pg_sys::systable_endscan(scan);
             for d in owned {
