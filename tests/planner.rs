@@ -743,3 +743,49 @@ fn shares_are_planned_inside_the_rewrite_behind_its_guard() {
         assert_eq!(one_i64(&mut rep, "EXECUTE q"), want, "viewer {viewer}");
     }
 }
+
+/// Parallel workers decide for the viewer a trusted application role set for the
+/// transaction. A worker receives the leader's settings as session values; it took
+/// `SET LOCAL sharing.viewer` for a session-level viewer and refused the statement
+/// (42501) wherever a worker resolved the viewer — here the row-by-row share arm of a
+/// viewer with more shares than the rewrite inlines (attacker review; docs/security.md).
+#[test]
+fn parallel_workers_take_the_transaction_viewer_of_a_trusted_role() {
+    let mut db = TestDb::new("plan_parallel_local");
+    let (mut dba, app) = big_insightly(&mut db);
+    dba.batch_execute(&format!(
+        "ALTER ROLE {app} RESET sharing.viewer_scope;
+         INSERT INTO sharing.record_shares (object_type, record_id, user_id)
+         SELECT 'deals', g::text, 5 FROM generate_series(100, 20099) g WHERE g % 2 = 1 OR g = 102;"
+    ))
+    .unwrap();
+    let shared = one_i64(&mut dba, "SELECT count(*) FROM sharing.record_shares");
+    assert_eq!(shared, 10_001);
+    let mut c = db.connect_as(&app);
+    c.batch_execute(
+        "SET max_parallel_workers_per_gather = 2; SET parallel_setup_cost = 0;
+         SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;",
+    )
+    .unwrap();
+    for viewer in [5, 1, 3, 4] {
+        let want = expected_count(&mut dba, viewer) + if viewer == 5 { shared } else { 0 };
+        c.batch_execute(&format!("BEGIN; SET LOCAL sharing.viewer = '{viewer}'"))
+            .unwrap();
+        let p = plan(&mut c, "SELECT count(*) FROM deals");
+        assert!(
+            p.contains("Gather"),
+            "viewer {viewer}: a parallel plan\n{p}"
+        );
+        assert_eq!(
+            one_i64(&mut c, "SELECT count(*) FROM deals"),
+            want,
+            "viewer {viewer}"
+        );
+        c.batch_execute("COMMIT").unwrap();
+    }
+    // A session-level viewer is still refused (by the leader).
+    let err = c
+        .batch_execute("SET sharing.viewer = '5'; SELECT count(*) FROM deals")
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("42501"), "{err}");
+}

@@ -106,8 +106,12 @@ fn resolve_viewer_uncached(role: pg_sys::Oid) -> Option<i64> {
         );
     }
     // A viewer that outlives the transaction serves whoever gets this connection
-    // next behind a transaction pooler (docs/integration.md §2).
+    // next behind a transaction pooler (docs/integration.md §2). A parallel worker
+    // cannot tell: it receives the leader's settings as session values. The leader
+    // judged the scope when it resolved the viewer — the policies' once-per-statement
+    // InitPlans run in the leader before any worker starts (docs/security.md).
     if gucs::viewer_scope() == gucs::ViewerScope::Transaction
+        && unsafe { pg_sys::ParallelWorkerNumber } < 0
         && !gucs::viewer_set_locally()
         && !is_dba_role(role)
     {
