@@ -157,6 +157,13 @@ BEGIN
     -- TRUNCATE ignores row level security: only superusers may empty a protected table.
     EXECUTE format('CREATE TRIGGER sharing_no_truncate BEFORE TRUNCATE ON %s
                     FOR EACH STATEMENT EXECUTE FUNCTION sharing._refuse_truncate()', tbl);
+    -- A superuser's TRUNCATE runs no row trigger: the record shares of the table's
+    -- rows go first (after the refusal above, triggers fire by name).
+    IF id_column IS NOT NULL THEN
+        EXECUTE format('CREATE TRIGGER sharing_truncate_shares BEFORE TRUNCATE ON %s
+                        FOR EACH STATEMENT EXECUTE FUNCTION sharing._forget_truncated_shares(%L, %L)',
+                       tbl, object_type, id_column);
+    END IF;
     -- Transfers (a new owner or company) are checked against the old row. Row
     -- triggers of a partitioned table are cloned to its partitions, present and future.
     -- So are changed assignees (an assignment gives access like a share) and a
@@ -530,6 +537,7 @@ BEGIN
     EXECUTE format('DROP POLICY IF EXISTS sharing_update ON %s', tbl);
     EXECUTE format('DROP POLICY IF EXISTS sharing_delete ON %s', tbl);
     EXECUTE format('DROP TRIGGER IF EXISTS sharing_no_truncate ON %s', tbl);
+    EXECUTE format('DROP TRIGGER IF EXISTS sharing_truncate_shares ON %s', tbl);
     IF NOT (SELECT c.relispartition FROM pg_class c WHERE c.oid = tbl) THEN
         EXECUTE format('DROP TRIGGER IF EXISTS sharing_transfer ON %s', tbl);
         EXECUTE format('DROP TRIGGER IF EXISTS sharing_forget_shares ON %s', tbl);
@@ -653,6 +661,21 @@ BEGIN
     -- A REPEATABLE READ transaction does not see a share committed after its
     -- snapshot: that share would outlive the record (40001 instead).
     PERFORM sharing._require_no_unseen_shares(TG_ARGV[0], gone);
+    RETURN NULL;
+END
+$$;
+
+-- new: _forget_truncated_shares()
+CREATE OR REPLACE FUNCTION sharing._forget_truncated_shares() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM sharing.record_shares s WHERE s.object_type = TG_ARGV[0]) THEN
+        EXECUTE format('DELETE FROM sharing.record_shares s WHERE s.object_type = %L
+                          AND s.record_id IN (SELECT r.%I::text FROM %s r)',
+                       TG_ARGV[0], TG_ARGV[1], TG_RELID::regclass);
+    END IF;
     RETURN NULL;
 END
 $$;
