@@ -594,6 +594,94 @@ impl CompiledOrg {
     }
 }
 
+/// One entry of the change log `sharing._changes` (sql/generation.sql).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    pub generation: i64,
+    pub table: String,
+    /// 'B' a statement began (its generation), 'E' its rows are all logged, 'X'
+    /// rebuild, 'I' a row inserted, 'D' a row deleted.
+    pub op: char,
+    pub row: Option<String>,
+}
+
+/// The changes that lead from the model of generation `from` to that of `to`, read
+/// from the log entries of the generations in `from..=to` (of `from`, only its 'B').
+/// `Err` unless the log shows every statement of the span completely: the entry of
+/// `from` (older entries may have been pruned) and of `to`, no 'X', and for every
+/// statement begun on a table its end.
+pub fn changes_between(
+    from: i64,
+    to: i64,
+    entries: &[LogEntry],
+) -> Result<Vec<Change>, NotPatchable> {
+    let began = |g: i64| entries.iter().any(|e| e.generation == g && e.op == 'B');
+    if !began(from) {
+        return refuse(format!("the change log no longer holds generation {from}"));
+    }
+    if !began(to) {
+        return refuse(format!("the change log does not hold generation {to}"));
+    }
+    let mut open: rustc_hash::FxHashMap<&str, i64> = Default::default();
+    let mut changes = Vec::new();
+    for e in entries.iter().filter(|e| e.generation > from) {
+        if e.generation > to {
+            return refuse("an entry past the generation asked for");
+        }
+        match e.op {
+            'B' => *open.entry(&e.table).or_default() += 1,
+            'E' => *open.entry(&e.table).or_default() -= 1,
+            'X' => return refuse(format!("a structural change of {}", e.table)),
+            'I' | 'D' => changes.push(change_of_row(&e.table, e.op, e.row.as_deref())?),
+            other => return refuse(format!("an unknown log entry '{other}'")),
+        }
+    }
+    if let Some((table, _)) = open.iter().find(|(_, n)| **n != 0) {
+        return refuse(format!("a statement on {table} without its rows logged"));
+    }
+    Ok(changes)
+}
+
+/// The change one logged row stands for.
+pub fn change_of_row(table: &str, op: char, row: Option<&str>) -> Result<Change, NotPatchable> {
+    fn parse<T: serde::de::DeserializeOwned>(row: Option<&str>) -> Result<T, NotPatchable> {
+        let text = row.ok_or_else(|| NotPatchable("a logged row without data".into()))?;
+        serde_json::from_str(text).map_err(|e| NotPatchable(format!("a logged row: {e}")))
+    }
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: i64,
+    }
+    let inserted = op == 'I';
+    Ok(match table {
+        "users" if inserted => Change::UserUpserted(UserRow {
+            name: None,
+            ..parse(row)?
+        }),
+        "users" => Change::UserRemoved(parse::<Id>(row)?.id),
+        "user_roles" if inserted => Change::MembershipAdded(parse(row)?),
+        "user_roles" => Change::MembershipRemoved(parse(row)?),
+        "role_permissions" if inserted => Change::PermissionSet(parse(row)?),
+        "role_permissions" => {
+            let p: RolePermissionRow = parse(row)?;
+            Change::PermissionRemoved {
+                role_id: p.role_id,
+                object_type: p.object_type,
+                action: p.action,
+            }
+        }
+        "role_privileges" if inserted => Change::PrivilegeAdded(parse(row)?),
+        "role_privileges" => Change::PrivilegeRemoved(parse(row)?),
+        "sharing_rules" if inserted => Change::RuleUpserted(parse(row)?),
+        "sharing_rules" => Change::RuleRemoved(parse::<Id>(row)?.id),
+        "agreements" if inserted => Change::AgreementUpserted(parse(row)?),
+        "agreements" => Change::AgreementRemoved(parse::<Id>(row)?.id),
+        "agreement_permissions" if inserted => Change::AgreementPermissionAdded(parse(row)?),
+        "agreement_permissions" => Change::AgreementPermissionRemoved(parse(row)?),
+        other => return refuse(format!("a change of {other}")),
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod canon {
     //! A canonical form of a compiled model, for the tests: every field, with
@@ -602,9 +690,12 @@ pub(crate) mod canon {
     use super::*;
     use std::collections::{BTreeMap, BTreeSet};
 
+    /// A user: company, status, flags, role ids, inline entries, level row.
+    type CanonUser = (i64, Status, bool, bool, Vec<i64>, [u32; 2], Vec<Level>);
+
     #[derive(Debug, PartialEq, Eq)]
     pub struct Canon {
-        users: BTreeMap<i64, (i64, Status, bool, bool, Vec<i64>, [u32; 2], Vec<Level>)>,
+        users: BTreeMap<i64, CanonUser>,
         roles: Vec<(i64, u32, u32, Option<i64>)>,
         members: BTreeMap<u32, BTreeSet<i64>>,
         rules: BTreeMap<i64, Vec<super::super::engine::CRule>>,

@@ -4,7 +4,7 @@
 
 use super::engine::tests::random_org;
 use super::engine::{CompiledOrg, OwnerBound};
-use super::incremental::{canon, Change, NotPatchable};
+use super::incremental::{canon, changes_between, Change, LogEntry, NotPatchable};
 use super::org::*;
 use super::types::*;
 use rand::rngs::StdRng;
@@ -539,4 +539,67 @@ fn membership_table_compacts() {
         compiled.owner_bound("deals", Action::View, user),
         OwnerBound::Owners(_) | OwnerBound::Unbounded
     ));
+}
+
+fn entry(generation: i64, table: &str, op: char, row: Option<&str>) -> LogEntry {
+    LogEntry {
+        generation,
+        table: table.into(),
+        op,
+        row: row.map(str::to_string),
+    }
+}
+
+/// The log as the triggers write it, read back into changes; incomplete logs refused.
+#[test]
+fn the_change_log_reads_back_or_is_refused() {
+    let user = r#"{"id": 5, "company_id": 1, "name": "Ada", "status": "active", "is_superuser": false,
+                   "is_super_company_member": false, "db_role": null, "department": null}"#;
+    let member = r#"{"id": 9, "user_id": 5, "role_id": 2, "assigned_at": "2026-01-01"}"#;
+    let log = vec![
+        entry(10, "users", 'B', None),
+        entry(11, "users", 'B', None),
+        entry(11, "users", 'I', Some(user)),
+        entry(11, "users", 'E', None),
+        entry(12, "user_roles", 'B', None),
+        entry(12, "user_roles", 'D', Some(member)),
+        entry(12, "user_roles", 'I', Some(member)),
+        entry(12, "user_roles", 'E', None),
+    ];
+    let changes = changes_between(10, 12, &log).unwrap();
+    assert_eq!(changes.len(), 3);
+    assert!(matches!(&changes[0], Change::UserUpserted(u) if u.id == 5 && u.name.is_none()));
+    assert!(matches!(&changes[1], Change::MembershipRemoved(m) if m.role_id == 2));
+    // Pruned (no entry of the model's generation), not yet there, structural, unended.
+    assert!(changes_between(9, 12, &log).is_err());
+    assert!(changes_between(10, 13, &log).is_err());
+    let mut structural = log.clone();
+    structural.insert(2, entry(11, "roles", 'X', None));
+    assert!(changes_between(10, 12, &structural).is_err());
+    let mut unended = log.clone();
+    unended.remove(3);
+    assert!(changes_between(10, 12, &unended).is_err());
+    // A table the model does not patch, and a row that does not parse.
+    assert!(changes_between(
+        10,
+        11,
+        &[
+            entry(10, "x", 'B', None),
+            entry(11, "roles", 'B', None),
+            entry(11, "roles", 'I', Some("{}")),
+            entry(11, "roles", 'E', None)
+        ]
+    )
+    .is_err());
+    assert!(changes_between(
+        10,
+        11,
+        &[
+            entry(10, "x", 'B', None),
+            entry(11, "users", 'B', None),
+            entry(11, "users", 'I', Some("{")),
+            entry(11, "users", 'E', None)
+        ]
+    )
+    .is_err());
 }
