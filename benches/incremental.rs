@@ -147,7 +147,11 @@ fn main() {
                     .map(|s| point_read(s).0)
                     .collect::<Vec<_>>(),
             );
-            for change in ["add one user", "add one membership", "rebuild (object types)"] {
+            for change in [
+                "add one user",
+                "add one membership",
+                "rebuild (object types)",
+            ] {
                 let (mut firsts, mut cpus, mut inner) = (Vec::new(), Vec::new(), Vec::new());
                 for _ in 0..rounds {
                     let sql = match change {
