@@ -9,6 +9,9 @@
 //! (what every change cost before 0.4.0). Per scale of users (the dataset's role
 //! tree of 1,365 roles, users spread over its leaves) and number of connections.
 //!
+//! The connections log in as an application role trusted to set the viewer (a
+//! superuser would bypass row level security, and the model with it).
+//!
 //! Run by `scripts/bench.sh` (BENCH_INCREMENTAL=0 skips it) or alone:
 //!   BENCH_PORT=… cargo bench --no-default-features --features pg15 --bench incremental
 //! Environment: BENCH_PORT, BENCH_INCREMENTAL_USERS (default 20000,200000),
@@ -27,14 +30,22 @@ fn env_list(name: &str, default: &str) -> Vec<i64> {
         .collect()
 }
 
-fn connect(db: &str) -> Client {
+fn connect_as(db: &str, user: &str) -> Client {
     let port = std::env::var("BENCH_PORT").unwrap_or_else(|_| "54331".into());
     Client::connect(
-        &format!("host=127.0.0.1 port={port} user=postgres dbname={db}"),
+        &format!("host=127.0.0.1 port={port} user={user} dbname={db}"),
         NoTls,
     )
     .expect("connect to the benchmark cluster")
 }
+
+fn connect(db: &str) -> Client {
+    connect_as(db, "postgres")
+}
+
+/// The application's login: trusted to set the viewer (for its session), no
+/// superuser (a superuser bypasses row level security).
+const APP: &str = "bench_incremental_app";
 
 /// A database with `users` users over the dataset's role tree and a small
 /// protected `deals` table.
@@ -67,7 +78,16 @@ fn prepare(users: i64) -> String {
          CREATE TABLE deals (id bigint PRIMARY KEY, owner_id bigint NOT NULL, company_id bigint NOT NULL);
          INSERT INTO deals SELECT g, 1 + g % {users}, 1 FROM generate_series(1, 10000) g;
          CREATE INDEX ON deals (owner_id);
-         SELECT sharing.protect('deals', 'deals');"
+         SELECT sharing.protect('deals', 'deals');
+         DO $$ BEGIN
+             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP}') THEN
+                 CREATE ROLE {APP} LOGIN;
+             END IF;
+         END $$;
+         ALTER ROLE {APP} SET sharing.viewer_scope = session;
+         GRANT SELECT ON deals TO {APP};
+         GRANT EXECUTE ON FUNCTION sharing._model_stats() TO {APP};
+         INSERT INTO sharing.trusted_app_roles VALUES ('{APP}');"
     ))
     .unwrap();
     c.batch_execute("VACUUM ANALYZE").unwrap();
@@ -121,7 +141,7 @@ fn main() {
         for &n in &conns {
             let mut sessions: Vec<Session> = (0..n)
                 .map(|i| {
-                    let mut client = connect(&db);
+                    let mut client = connect_as(&db, APP);
                     let viewer = 1 + (i * 7919) % users;
                     client
                         .batch_execute(&format!("SET sharing.viewer = '{viewer}'"))

@@ -61,6 +61,15 @@ fn refuse<T>(why: impl Into<String>) -> Result<T, NotPatchable> {
     Err(NotPatchable(why.into()))
 }
 
+/// Room for `more` elements, growing by a sixteenth (not doubling, as `push`
+/// would): a patched model stays within a few percent of a compiled one's memory,
+/// and a growth copies the vector once per len/16 additions.
+fn reserve_some<T>(v: &mut Vec<T>, more: usize) {
+    if v.len() + more > v.capacity() {
+        v.reserve_exact(more.max(v.len() / 16 + 16));
+    }
+}
+
 /// Remove `rows[i]` (swap_remove), keeping an index of positions by key right.
 fn swap_remove_indexed<T, K: std::hash::Hash + Eq>(
     rows: &mut Vec<T>,
@@ -102,6 +111,7 @@ impl Org {
                     Some(&i) => self.snapshot.users[i] = row,
                     None => {
                         self.user_index.insert(row.id, self.snapshot.users.len());
+                        reserve_some(&mut self.snapshot.users, 1);
                         self.snapshot.users.push(row);
                     }
                 }
@@ -263,6 +273,7 @@ impl Org {
         }
         if !roles.is_empty() {
             let from = self.user_role_ids.len() as u32;
+            reserve_some(&mut self.user_role_ids, roles.len());
             self.user_role_ids.extend_from_slice(roles);
             self.user_role_span
                 .insert(user, (from, self.user_role_ids.len() as u32));
@@ -291,6 +302,7 @@ impl Org {
         };
         roles.insert(at, m.role_id);
         self.set_roles_of(m.user_id, &roles);
+        reserve_some(&mut self.snapshot.user_roles, 1);
         self.snapshot.user_roles.push(m.clone());
         Ok(())
     }
@@ -330,6 +342,7 @@ impl UserIndex {
                 }
                 let off = (id - *min) as usize;
                 if off >= slots.len() {
+                    reserve_some(slots, off + 1 - slots.len());
                     slots.resize(off + 1, Self::ABSENT);
                 }
                 slots[off] = ix;
@@ -429,6 +442,7 @@ impl CompiledOrg {
         }
         let row = self.union_of_roles(held);
         let index = 2 + self.row_of_roles.len() as u32;
+        reserve_some(&mut self.level_rows, row.len());
         self.level_rows.extend(row);
         self.row_of_roles.insert(held.to_vec(), index);
         index
@@ -501,6 +515,7 @@ impl CompiledOrg {
 
     /// Insert user `ix` into the member run of each of `roles`.
     fn add_member_entries(&mut self, ix: u32, roles: &[RoleIx]) {
+        reserve_some(&mut self.members, roles.len());
         for &r in roles {
             let e = self.enter[r as usize] as usize;
             let at = self.member_start[e + 1] as usize;
@@ -549,6 +564,7 @@ impl CompiledOrg {
                 let ix = self.users.len() as u32;
                 self.count_company(cu.company, true);
                 self.add_member_entries(ix, &cu.roles);
+                reserve_some(&mut self.users, 1);
                 self.users.push(cu);
                 self.user_ix.insert(id, ix, self.users.len());
             }
