@@ -18,6 +18,9 @@
 #   BENCH_SHARES (default 200000 live shares; 0 skips the record-shares step),
 #   BENCH_SHARES_RUNS (default 9), BENCH_SHARES_USERS (default 200000) and
 #   BENCH_SHARES_MAX (default 1000000): the memory step's users and live shares.
+# Then the next statement after a configuration change (benches/incremental.rs, its
+# own databases): BENCH_INCREMENTAL=0 skips it; BENCH_INCREMENTAL_USERS (default
+# 20000,200000), BENCH_INCREMENTAL_CONNECTIONS (default 8,50), BENCH_INCREMENTAL_ROUNDS.
 # A private installation (no build or install into /usr, no apt): BENCH_SKIP_INSTALL=1
 # with PG_BIN=<its bin directory> (scripts/cluster.sh), the extension already
 # installed there; BENCH_CLUSTER names the throwaway cluster (default bench).
@@ -63,4 +66,8 @@ if [ "$SHARES" -gt 0 ]; then
   psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d bench_shares -c "VACUUM ANALYZE"
   BENCH_PORT=$PORT BENCH_DB=bench_shares BENCH_RUNS=${BENCH_SHARES_RUNS:-9} \
     cargo bench --no-default-features --features "pg$PG_MAJOR" --bench shares
+fi
+if [ "${BENCH_INCREMENTAL:-1}" = 1 ]; then
+  echo "==> incremental updates: the next statement of idle connections after one change (benches/incremental.rs)"
+  BENCH_PORT=$PORT cargo bench --no-default-features --features "pg$PG_MAJOR" --bench incremental
 fi

@@ -48,19 +48,85 @@ BEGIN
 END
 $$;
 
+-- The change log (docs/design.md, "Incremental updates"): what each generation
+-- changed, written in the same transaction as the change, so that a backend whose
+-- model is older than the generation its statement sees can patch the model with
+-- the rows it reads here in the same snapshot (a rolled-back change is never there)
+-- instead of compiling the whole configuration again. Per statement on a sharing
+-- table: 'B' (written first, with the generation the statement made), then for the
+-- tables a model can patch the rows deleted ('D', an update's old rows) and inserted
+-- ('I', an update's new rows) and an 'E'; 'X' marks what a backend must rebuild for
+-- (another table, a TRUNCATE, more than 256 rows). Internal and transient: a backend
+-- whose model is older than the oldest generation kept rebuilds, and a restored
+-- database starts with a fresh log, so pg_dump leaves it out (no
+-- pg_extension_config_dump).
+CREATE TABLE sharing._changes (
+    seq      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    gen      bigint NOT NULL,
+    tbl      text NOT NULL,
+    op       "char" NOT NULL CHECK (op IN ('B', 'E', 'X', 'I', 'D')),
+    row_data jsonb
+);
+CREATE INDEX _changes_gen_idx ON sharing._changes (gen, seq);
+REVOKE ALL ON sharing._changes FROM PUBLIC;
+
 CREATE FUNCTION sharing._bump_generation() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    g bigint;
 BEGIN
-    UPDATE sharing._generation SET gen = nextval('sharing._generation_seq');
+    UPDATE sharing._generation SET gen = nextval('sharing._generation_seq') RETURNING gen INTO g;
     UPDATE sharing._share_generation SET gen = gen + 1;
+    INSERT INTO sharing._changes (gen, tbl, op) VALUES (g, TG_TABLE_NAME, 'B');
+    IF TG_OP = 'TRUNCATE' OR TG_TABLE_NAME NOT IN ('users', 'user_roles', 'role_permissions',
+            'role_privileges', 'sharing_rules', 'agreements', 'agreement_permissions') THEN
+        INSERT INTO sharing._changes (gen, tbl, op) VALUES (g, TG_TABLE_NAME, 'X');
+    END IF;
+    -- Keep the log short: a model more than 4096 generations old is rebuilt.
+    IF g % 256 = 0 THEN
+        DELETE FROM sharing._changes WHERE gen < g - 4096;
+    END IF;
     -- Plans of protected tables may be shaped for the old configuration
     -- (src/sql_api/planner.rs): other sessions make them again after this commits.
     PERFORM sharing._forget_plans(c.oid)
        FROM sharing.protected_tables pt
       CROSS JOIN LATERAL sharing._relation_tree(pt.table_name) t
        JOIN pg_catalog.pg_class c ON c.oid = t.relid;
+    RETURN NULL;
+END
+$$;
+
+-- The rows a statement changed, into the change log (after it, from its transition
+-- tables), under the generation the statement made.
+CREATE FUNCTION sharing._log_changes() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g bigint := (SELECT x.gen FROM sharing._generation x);
+    n bigint := 0;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        n := n + (SELECT count(*) FROM old_rows);
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        n := n + (SELECT count(*) FROM new_rows);
+    END IF;
+    IF n > 256 THEN
+        INSERT INTO sharing._changes (gen, tbl, op) VALUES (g, TG_TABLE_NAME, 'X');
+    ELSE
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            INSERT INTO sharing._changes (gen, tbl, op, row_data)
+            SELECT g, TG_TABLE_NAME, 'D', to_jsonb(o) FROM old_rows o;
+        END IF;
+        IF TG_OP IN ('UPDATE', 'INSERT') THEN
+            INSERT INTO sharing._changes (gen, tbl, op, row_data)
+            SELECT g, TG_TABLE_NAME, 'I', to_jsonb(r) FROM new_rows r;
+        END IF;
+    END IF;
+    INSERT INTO sharing._changes (gen, tbl, op) VALUES (g, TG_TABLE_NAME, 'E');
     RETURN NULL;
 END
 $$;
@@ -76,6 +142,22 @@ BEGIN
                           ON sharing.%I FOR EACH STATEMENT EXECUTE FUNCTION sharing._bump_generation()', t);
         -- Also under session_replication_role = replica (logical replication, restores).
         EXECUTE format('ALTER TABLE sharing.%I ENABLE ALWAYS TRIGGER a_bump_generation', t);
+    END LOOP;
+    FOREACH t IN ARRAY ARRAY['users', 'user_roles', 'role_permissions', 'role_privileges',
+                             'sharing_rules', 'agreements', 'agreement_permissions'] LOOP
+        EXECUTE format('CREATE TRIGGER z_log_changes_insert AFTER INSERT ON sharing.%I
+                          REFERENCING NEW TABLE AS new_rows
+                          FOR EACH STATEMENT EXECUTE FUNCTION sharing._log_changes()', t);
+        EXECUTE format('CREATE TRIGGER z_log_changes_update AFTER UPDATE ON sharing.%I
+                          REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+                          FOR EACH STATEMENT EXECUTE FUNCTION sharing._log_changes()', t);
+        EXECUTE format('CREATE TRIGGER z_log_changes_delete AFTER DELETE ON sharing.%I
+                          REFERENCING OLD TABLE AS old_rows
+                          FOR EACH STATEMENT EXECUTE FUNCTION sharing._log_changes()', t);
+        -- Like the generation: a change the log missed would be patched wrong.
+        EXECUTE format('ALTER TABLE sharing.%I ENABLE ALWAYS TRIGGER z_log_changes_insert', t);
+        EXECUTE format('ALTER TABLE sharing.%I ENABLE ALWAYS TRIGGER z_log_changes_update', t);
+        EXECUTE format('ALTER TABLE sharing.%I ENABLE ALWAYS TRIGGER z_log_changes_delete', t);
     END LOOP;
 END
 $$;

@@ -28,6 +28,7 @@ const GLOBAL: &[&str] = &["object_types"];
 const INTERNAL: &[&str] = &[
     "_generation",
     "_share_generation",
+    "_changes",
     "protected_tables",
     "_standard_roles",
     "audit_log",

@@ -8,7 +8,9 @@
 //! some left behind in another company by a transfer).
 //!
 //! Each org lives in one transaction that is rolled back; `PG_SHARING_ORGS` sets
-//! how many (default 200), `PG_SHARING_SEED` the first seed.
+//! how many (default 200), `PG_SHARING_SEED` the first seed. A third test runs
+//! the comparison in a session that keeps its model while another session commits
+//! random changes, patched into it (incremental updates).
 
 mod common;
 use common::*;
@@ -662,4 +664,118 @@ fn engine_agrees_with_the_sql_reference_on_random_orgs_first_half() {
 fn engine_agrees_with_the_sql_reference_on_random_orgs_second_half() {
     let (first, orgs) = settings();
     run_orgs("diff_b", first + orgs / 2, orgs - orgs / 2);
+}
+
+/// (patches, rebuilds) of a session's backend so far.
+fn model_counters(c: &mut Client) -> (i64, i64) {
+    let row = c
+        .query_one(
+            "SELECT (s->>'patches')::int8, (s->>'rebuilds')::int8 FROM sharing._model_stats() s",
+            &[],
+        )
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+/// The differential test with incremental updates (docs/design.md, "Incremental
+/// updates"): a session keeps its model while another commits random changes of
+/// every patched kind to a random org; after each, the live session's patched
+/// model agrees with the SQL reference, and it was patched, not rebuilt.
+/// `PG_SHARING_PATCHED_ORGS` orgs (default 2), 8 changes each (each comparison is
+/// the whole of `compare_functions`: seconds).
+#[test]
+fn patched_models_agree_with_the_sql_reference() {
+    let orgs: u64 = std::env::var("PG_SHARING_PATCHED_ORGS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2);
+    for seed in 1000..1000 + orgs {
+        let mut db = TestDb::new("diff_patch");
+        let (mut other, _app) = prepare(&mut db);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let org = random_org(&mut rng);
+        other.batch_execute(&org.sql).unwrap();
+        let mut live = db.dba();
+        let (_, bad) = compare_functions(&mut live);
+        assert!(bad.is_empty(), "seed {seed}: {}", bad.join("\n"));
+        let (patches0, rebuilds0) = model_counters(&mut live);
+        let mut next_user = 5000;
+        let mut refused = 0;
+        for step in 0..8 {
+            let company = *org.companies.choose(&mut rng).unwrap();
+            let roles = ids(
+                &mut other,
+                &format!("SELECT id FROM sharing.roles WHERE company_id = {company} ORDER BY id"),
+            );
+            let users = ids(
+                &mut other,
+                &format!("SELECT id FROM sharing.users WHERE company_id = {company} ORDER BY id"),
+            );
+            let role = *roles.choose(&mut rng).unwrap();
+            let user = users.choose(&mut rng).copied().unwrap_or(1);
+            let t = TYPES.choose(&mut rng).unwrap();
+            let a = ACTIONS.choose(&mut rng).unwrap();
+            let sql = match rng.gen_range(0..8) {
+                0 => {
+                    next_user += 1;
+                    format!(
+                        "INSERT INTO sharing.users (id, company_id, name) VALUES ({next_user}, {company}, 'n{next_user}');
+                         INSERT INTO sharing.user_roles (user_id, role_id) VALUES ({next_user}, {role})"
+                    )
+                }
+                1 => format!(
+                    "UPDATE sharing.users SET status = '{}' WHERE id = {user}",
+                    ["active", "pending", "disabled"].choose(&mut rng).unwrap()
+                ),
+                2 => format!(
+                    "INSERT INTO sharing.user_roles (user_id, role_id) VALUES ({user}, {role}) ON CONFLICT DO NOTHING"
+                ),
+                3 => format!("DELETE FROM sharing.user_roles WHERE user_id = {user} AND role_id = {role}"),
+                4 => format!(
+                    "INSERT INTO sharing.role_permissions (role_id, object_type, action, level) VALUES ({role}, '{t}', '{a}', '{}')
+                     ON CONFLICT (role_id, object_type, action) DO UPDATE SET level = EXCLUDED.level",
+                    LEVELS.choose(&mut rng).unwrap()
+                ),
+                5 => format!(
+                    "INSERT INTO sharing.sharing_rules (company_id, object_type, source_role, source_scope, target_role, target_scope, access)
+                     VALUES ({company}, {}, {role}, 'role_and_subordinates', {}, 'role', 'read_write')",
+                    if rng.gen_bool(0.5) { format!("'{t}'") } else { "NULL".into() },
+                    roles.choose(&mut rng).unwrap()
+                ),
+                6 => format!("DELETE FROM sharing.sharing_rules WHERE company_id = {company} AND id = (SELECT max(id) FROM sharing.sharing_rules)"),
+                _ => match org.companies.iter().find(|c| **c != company) {
+                    Some(grantee) => format!(
+                        "INSERT INTO sharing.agreements (grantor_company, grantee_company) VALUES ({company}, {grantee}) ON CONFLICT DO NOTHING;
+                         INSERT INTO sharing.agreement_permissions (agreement_id, object_type, action)
+                         SELECT id, '{t}', '{a}' FROM sharing.agreements WHERE grantor_company = {company} ON CONFLICT DO NOTHING"
+                    ),
+                    None => format!("DELETE FROM sharing.role_permissions WHERE role_id = {role} AND object_type = '{t}'"),
+                },
+            };
+            if let Err(e) = other.batch_execute(&sql) {
+                // The configuration's invariants refuse some random changes (a level
+                // above the action's view level): nothing changed, nothing to patch.
+                let code = e.code().map(|c| c.code().to_string()).unwrap_or_default();
+                assert!(
+                    code.starts_with("23"),
+                    "seed {seed} step {step}: {sql}: {e:?}"
+                );
+                refused += 1;
+                continue;
+            }
+            let (_, bad) = compare_functions(&mut live);
+            assert!(
+                bad.is_empty(),
+                "seed {seed} step {step} after {sql}: engine and reference disagree:\n{}\n\n{}",
+                bad.join("\n"),
+                org.sql
+            );
+        }
+        let (patches, rebuilds) = model_counters(&mut live);
+        assert_eq!(rebuilds, rebuilds0, "seed {seed}: every change was patched");
+        assert!(
+            patches - patches0 >= 8 - refused - 2,
+            "seed {seed}: {patches} patches, {refused} changes refused"
+        );
+    }
 }

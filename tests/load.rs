@@ -3,6 +3,9 @@
 //! agreements in a loop. Every answer is checked against the SQL reference model
 //! in the same REPEATABLE READ snapshot it ran in.
 //!
+//! Most changes are patched into the clients' models (incremental updates, see
+//! docs/design.md), the hierarchy and defaults rebuild them: both are under load.
+//!
 //! `PG_SHARING_LOAD_SECONDS` bounds the run (default 20).
 
 mod common;
@@ -38,6 +41,9 @@ struct Counters {
     wrong: AtomicU64,
     unexpected_errors: AtomicU64,
     deadlocks: AtomicU64,
+    /// Models patched and rebuilt by the clients' backends (incremental updates).
+    patches: AtomicU64,
+    rebuilds: AtomicU64,
 }
 
 fn classify(e: &postgres::Error, counters: &Counters, what: &str) {
@@ -122,6 +128,18 @@ fn client_loop(
         }
         c.batch_execute("COMMIT").unwrap();
     }
+    let row = c
+        .query_one(
+            "SELECT (s->>'patches')::int8, (s->>'rebuilds')::int8 FROM sharing._model_stats() s",
+            &[],
+        )
+        .unwrap();
+    counters
+        .patches
+        .fetch_add(row.get::<_, i64>(0) as u64, Ordering::Relaxed);
+    counters
+        .rebuilds
+        .fetch_add(row.get::<_, i64>(1) as u64, Ordering::Relaxed);
 }
 
 /// The configuration churn: one random change per transaction.
@@ -197,9 +215,14 @@ fn eight_clients_and_a_configuration_churn_agree_with_the_reference() {
     }
     let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
     println!(
-        "load: {seconds}s, 8 clients + 1 changer: {} reads, {} writes, {} configuration changes, {} expected refusals, {} wrong answers, {} unexpected errors, {} deadlocks",
+        "load: {seconds}s, 8 clients + 1 changer: {} reads, {} writes, {} configuration changes, {} expected refusals, {} wrong answers, {} unexpected errors, {} deadlocks; the clients' models: {} patched, {} rebuilt",
         n(&counters.reads), n(&counters.writes), n(&counters.changes), n(&counters.expected_refusals),
-        n(&counters.wrong), n(&counters.unexpected_errors), n(&counters.deadlocks)
+        n(&counters.wrong), n(&counters.unexpected_errors), n(&counters.deadlocks),
+        n(&counters.patches), n(&counters.rebuilds)
+    );
+    assert!(
+        n(&counters.patches) > 0,
+        "the clients patched their models (incremental updates under load)"
     );
     assert!(
         n(&counters.reads) > 0 && n(&counters.changes) > 0,

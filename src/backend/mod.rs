@@ -8,7 +8,7 @@
 //!
 //! | state | module | key / lifetime | dropped when |
 //! |---|---|---|---|
-//! | compiled models (two, most recent first) | [`models`] | (generation table, generation, own command id if this transaction wrote it) | a key is not among the two; the generation moves with every configuration change (sql/generation.sql) |
+//! | compiled models (two, most recent first) | [`models`] | (generation table, generation, own command id if this transaction wrote it) | a key is not among the two; the generation moves with every configuration change (sql/generation.sql); a model patched to a newer generation from the change log (`sharing._changes`) leaves its old key (kept under it only while something else holds it) |
 //! | snapshot → model key | [`models`] | MVCC snapshot key (`pg::mvcc`) | the next statement with another snapshot reads the generation again |
 //! | owner bounds and inlinable filters | [`models`] (`CachedModel`) | (viewer, action, type), with their model | with their model; emptied past 64 entries |
 //! | signatures for the effect check | [`models`] (`CachedModel`) | computed once per model | with their model |
@@ -19,6 +19,7 @@
 //! | "may ask about anyone" memo | [`authority`] | (snapshot, asking role) | either changes |
 //! | plan epoch | [`plans`] | the calls shaped since the last reset, each with the class of the viewer it was planned for (`PlanClass`) | a model is compiled, `sharing.viewer` is assigned a viewer whose plan would be of another class (judged on the last model), or `_index_owners` / `_reach_owners_current` finds a stale plan: `ResetPlanCache()` |
 //! | counts of shaped calls and resets | [`plans`] | — | never (they only grow; `_model_stats()`) |
+//! | counts of rebuilds and patches | [`models`] | — | never (they only grow; `_model_stats()`) |
 //! | effect chain (baseline, origin, open statements) | [`effect`] | the local transaction id | a new transaction uses it; `open` and the baseline restored when a subtransaction aborts (callback from `_PG_init`); the baseline is dropped by statements that are not judged |
 //! | `sharing.viewer` assignments | [`gucs`] | a counter bumped by the assign hook | never (it only grows) |
 //! | PostgreSQL's record of `sharing.viewer` | [`gucs`] | found once | never (custom variables never move) |

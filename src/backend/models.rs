@@ -16,13 +16,21 @@
 //! to a savepoint changes what the transaction sees of its own writes and nothing
 //! else), so rows of one statement, and consecutive read-only statements that see
 //! the same committed data, never query it again.
+//!
+//! When the generation moved on from a model this backend holds, and the change log
+//! (`sharing._changes`, read in the same snapshot) shows only changes a model can
+//! take in place, the model is patched instead of compiled again
+//! (docs/design.md, "Incremental updates"); otherwise, and whenever a patch does not
+//! fit, it is rebuilt.
 
 use crate::model::engine::{CompiledOrg, OwnerBound};
+use crate::model::incremental::{changes_between, LogEntry};
 use crate::model::org::Org;
 use crate::model::types::Action;
 use crate::pg::errors::spi_failed;
 use crate::pg::identity::as_bootstrap_superuser;
 use crate::pg::mvcc::{snapshot_key, SnapshotKey};
+use pgrx::pg_sys;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -133,6 +141,10 @@ struct Cache {
     models: Vec<(ModelKey, Rc<CachedModel>)>,
     rebuilds: u64,
     last_rebuild_micros: u64,
+    patches: u64,
+    last_patch_micros: u64,
+    /// Patches that found the model held elsewhere too (copied, then patched).
+    patch_copies: u64,
 }
 
 thread_local! {
@@ -184,6 +196,9 @@ pub fn current_model() -> Rc<CachedModel> {
     if let Some(model) = model_for(key) {
         return model;
     }
+    if let Some(model) = patched_model(key) {
+        return model;
+    }
     let snap = snapshot_key();
     let started = std::time::Instant::now();
     let org = as_bootstrap_superuser(super::loader::load_org);
@@ -207,6 +222,130 @@ pub fn current_model() -> Rc<CachedModel> {
         c.last_rebuild_micros = took;
     });
     model
+}
+
+/// The log entries of generations `from..=to` (of `from`, its 'B' only), in the
+/// active snapshot; `None` when there are more than a patch is worth, or the log
+/// does not exist (a database not yet updated to 0.4.0).
+fn read_log(from: i64, to: i64) -> Option<Vec<LogEntry>> {
+    const CAP: i64 = 4096;
+    let exists = unsafe {
+        let ns = pg_sys::get_namespace_oid(c"sharing".as_ptr(), true);
+        ns != pg_sys::InvalidOid
+            && pg_sys::get_relname_relid(c"_changes".as_ptr(), ns) != pg_sys::InvalidOid
+    };
+    if !exists {
+        return None;
+    }
+    let read = crate::pg::spi::read_row_kept(
+        "SELECT pg_catalog.array_agg(c.gen ORDER BY c.gen, c.seq),
+                pg_catalog.array_agg(c.tbl ORDER BY c.gen, c.seq),
+                pg_catalog.array_agg(c.op::pg_catalog.text ORDER BY c.gen, c.seq),
+                pg_catalog.array_agg(c.row_data::pg_catalog.text ORDER BY c.gen, c.seq),
+                pg_catalog.count(*)
+           FROM (SELECT x.gen, x.seq, x.tbl, x.op, x.row_data FROM sharing._changes x
+                  WHERE x.gen OPERATOR(pg_catalog.>=) $1 AND x.gen OPERATOR(pg_catalog.<=) $2
+                    AND (x.gen OPERATOR(pg_catalog.>) $1
+                         OR x.op::pg_catalog.text OPERATOR(pg_catalog.=) 'B')
+                  ORDER BY x.gen, x.seq
+                  LIMIT 4097) c",
+        &[
+            (pg_sys::INT8OID, pg_sys::Datum::from(from)),
+            (pg_sys::INT8OID, pg_sys::Datum::from(to)),
+        ],
+        |row| {
+            let n: i64 = row.require(5)?;
+            if n > CAP {
+                return Ok(None);
+            }
+            let gens: Vec<Option<i64>> = row.get(1)?.unwrap_or_default();
+            let tables: Vec<Option<String>> = row.get(2)?.unwrap_or_default();
+            let ops: Vec<Option<String>> = row.get(3)?.unwrap_or_default();
+            let rows: Vec<Option<String>> = row.get(4)?.unwrap_or_default();
+            if [tables.len(), ops.len(), rows.len()]
+                .iter()
+                .any(|l| *l != gens.len())
+            {
+                return Ok(None);
+            }
+            let entries = (0..gens.len())
+                .map(|i| LogEntry {
+                    generation: gens[i].unwrap_or(i64::MIN),
+                    table: tables[i].clone().unwrap_or_default(),
+                    op: ops[i]
+                        .as_deref()
+                        .and_then(|o| o.chars().next())
+                        .unwrap_or('?'),
+                    row: rows[i].clone(),
+                })
+                .collect();
+            Ok(Some(entries))
+        },
+    );
+    read.unwrap_or_else(|e| spi_failed("read sharing._changes", e))
+        .flatten()
+}
+
+/// The model for `key` patched from an older one this backend holds, when the
+/// change log between them holds only changes a model takes in place. A model no
+/// one else holds is patched where it is (its old key dropped: a later statement
+/// that still sees the old generation, a cursor's, rebuilds); one held elsewhere too
+/// is copied first. Any change that does not fit drops the patch for a rebuild.
+fn patched_model(key: ModelKey) -> Option<Rc<CachedModel>> {
+    if key.own_command.is_some() {
+        return None;
+    }
+    let base_key = CACHE.with(|c| {
+        c.borrow()
+            .models
+            .iter()
+            .filter(|(k, _)| {
+                k.table == key.table && k.own_command.is_none() && k.generation < key.generation
+            })
+            .max_by_key(|(k, _)| k.generation)
+            .map(|(k, _)| *k)
+    })?;
+    let started = std::time::Instant::now();
+    let entries = as_bootstrap_superuser(|| read_log(base_key.generation, key.generation))?;
+    let changes = changes_between(base_key.generation, key.generation, &entries).ok()?;
+    // Take the base out of the cache: patched in place when nothing else holds it.
+    let base = CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        let at = c.models.iter().position(|(k, _)| *k == base_key)?;
+        Some(c.models.remove(at).1)
+    })?;
+    let (mut org, mut compiled, copied) = match Rc::try_unwrap(base) {
+        Ok(model) => (model.org, model.compiled, false),
+        Err(shared) => {
+            // Still in use (an effect check's baseline): keep it for its holder.
+            CACHE.with(|c| c.borrow_mut().models.push((base_key, shared.clone())));
+            (shared.org.clone(), shared.compiled.clone(), true)
+        }
+    };
+    for change in &changes {
+        org.apply(change).ok()?;
+    }
+    compiled.patch(&org, &changes).ok()?;
+    let took = started.elapsed().as_micros() as u64;
+    let model = Rc::new(CachedModel {
+        org,
+        compiled,
+        bounds: RefCell::default(),
+        filters: RefCell::default(),
+        signatures: once_cell::unsync::OnceCell::new(),
+    });
+    super::plans::forget_shaped_plans();
+    let snap = snapshot_key();
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.models.insert(0, (key, model.clone()));
+        c.models.truncate(2);
+        c.by_snapshot = snap.map(|s| (s, key));
+        c.patches += 1;
+        c.patch_copies += copied as u64;
+        c.last_patch_micros = took;
+    });
+    Some(model)
 }
 
 /// Keep `model`, the configuration this transaction has written as of now, for the
@@ -256,5 +395,13 @@ pub fn rebuild_stats() -> (u64, u64) {
     CACHE.with(|c| {
         let c = c.borrow();
         (c.rebuilds, c.last_rebuild_micros)
+    })
+}
+
+/// (patches so far, of which copies, duration of the last patch in microseconds).
+pub fn patch_stats() -> (u64, u64, u64) {
+    CACHE.with(|c| {
+        let c = c.borrow();
+        (c.patches, c.patch_copies, c.last_patch_micros)
     })
 }

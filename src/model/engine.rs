@@ -19,29 +19,29 @@ use super::shares::{Grantee, ShareAnchors, ShareGrant};
 use super::types::{Action, Level, OrgWideDefault, RuleAccess, RuleScope, Status};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-type RoleIx = u32;
-type TypeIx = u32;
+pub(super) type RoleIx = u32;
+pub(super) type TypeIx = u32;
 
 #[derive(Debug, Clone)]
-struct CUser {
-    id: i64,
-    company: i64,
-    status: Status,
-    superuser: bool,
-    super_member: bool,
-    roles: Vec<RoleIx>,
+pub(super) struct CUser {
+    pub(super) id: i64,
+    pub(super) company: i64,
+    pub(super) status: Status,
+    pub(super) superuser: bool,
+    pub(super) super_member: bool,
+    pub(super) roles: Vec<RoleIx>,
     /// Euler-tour entry of each role, inline for the usual one or two roles, so
     /// that a hierarchy test on a row's owner reads no other memory.
-    enters: [u32; 2],
+    pub(super) enters: [u32; 2],
     /// The user's row of [`CompiledOrg::level_rows`]: users with the same roles share
     /// one (most users of a large org hold one of a few hundred role sets).
-    levels: u32,
+    pub(super) levels: u32,
 }
 
 /// User id -> dense index: a direct table when ids are dense enough (the usual
 /// case: application ids from a sequence), a hash map otherwise.
 #[derive(Debug, Clone)]
-enum UserIndex {
+pub(super) enum UserIndex {
     Dense { min: i64, slots: Vec<u32> },
     Sparse(HashMap<i64, u32>),
 }
@@ -53,9 +53,9 @@ impl Default for UserIndex {
 }
 
 impl UserIndex {
-    const ABSENT: u32 = u32::MAX;
+    pub(super) const ABSENT: u32 = u32::MAX;
 
-    fn build(ids: impl Iterator<Item = i64> + Clone, n: usize) -> UserIndex {
+    pub(super) fn build(ids: impl Iterator<Item = i64> + Clone, n: usize) -> UserIndex {
         let (min, max) = ids.clone().fold((i64::MAX, i64::MIN), |(lo, hi), id| {
             (lo.min(id), hi.max(id))
         });
@@ -71,7 +71,7 @@ impl UserIndex {
     }
 
     #[inline]
-    fn get(&self, id: i64) -> Option<u32> {
+    pub(super) fn get(&self, id: i64) -> Option<u32> {
         match self {
             UserIndex::Dense { min, slots } => {
                 let off = id.checked_sub(*min)?;
@@ -90,15 +90,15 @@ impl UserIndex {
     }
 }
 
-#[derive(Debug, Clone)]
-struct CRule {
-    id: i64,
-    object_type: Option<TypeIx>,
-    source: RoleIx,
-    source_scope: RuleScope,
-    target: RoleIx,
-    target_scope: RuleScope,
-    access: RuleAccess,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct CRule {
+    pub(super) id: i64,
+    pub(super) object_type: Option<TypeIx>,
+    pub(super) source: RoleIx,
+    pub(super) source_scope: RuleScope,
+    pub(super) target: RoleIx,
+    pub(super) target_scope: RuleScope,
+    pub(super) access: RuleAccess,
 }
 
 impl CRule {
@@ -112,7 +112,7 @@ impl CRule {
 }
 
 #[derive(Debug, Clone)]
-struct CType {
+pub(super) struct CType {
     org_wide_default: OrgWideDefault,
     grant_via_hierarchy: bool,
 }
@@ -195,37 +195,44 @@ fn decision(allowed: bool, reason: Reason, level: Level) -> Decision {
     }
 }
 
-/// A compiled organization: immutable, shared by every decision of a statement.
+/// A compiled organization: shared by every decision of a statement; patched in
+/// place between statements for the common changes (src/model/incremental.rs).
 #[derive(Debug, Clone, Default)]
 pub struct CompiledOrg {
-    users: Vec<CUser>,
-    user_ix: UserIndex,
-    role_ids: Vec<i64>,
-    role_ix: HashMap<i64, RoleIx>,
-    enter: Vec<u32>,
-    exit: Vec<u32>,
+    pub(super) users: Vec<CUser>,
+    pub(super) user_ix: UserIndex,
+    pub(super) role_ids: Vec<i64>,
+    pub(super) role_ix: HashMap<i64, RoleIx>,
+    pub(super) enter: Vec<u32>,
+    pub(super) exit: Vec<u32>,
     /// Each role's `reports_to` (its dense index), `RoleIx::MAX` at the top: the
     /// roles above a viewer's, which record shares to "a role and its subordinates"
     /// reach down from.
-    parent: Vec<RoleIx>,
-    types: Vec<CType>,
-    type_ix: HashMap<String, TypeIx>,
+    pub(super) parent: Vec<RoleIx>,
+    pub(super) types: Vec<CType>,
+    pub(super) type_ix: HashMap<String, TypeIx>,
     /// company -> its sharing rules
-    rules: HashMap<i64, Vec<CRule>>,
+    pub(super) rules: HashMap<i64, Vec<CRule>>,
     /// (grantor, grantee) -> agreement id
-    agreement_ids: HashMap<(i64, i64), i64>,
+    pub(super) agreement_ids: HashMap<(i64, i64), i64>,
     /// (agreement id, type, action) granted
-    agreement_grants: HashSet<(i64, TypeIx, Action)>,
+    pub(super) agreement_grants: HashSet<(i64, TypeIx, Action)>,
     /// Users by the Euler-tour entry of each of their roles (a CSR table): the users
     /// of role with entry `e` are `members[member_start[e]..member_start[e + 1]]`,
     /// so the users of a whole subtree are one contiguous run.
-    member_start: Vec<u32>,
-    members: Vec<u32>,
+    pub(super) member_start: Vec<u32>,
+    pub(super) members: Vec<u32>,
     /// company -> how many users it has
-    company_users: HashMap<i64, u32>,
+    pub(super) company_users: HashMap<i64, u32>,
     /// Level matrices, `level_width` (= types × 4) entries each: [type * 4 + action].
-    level_rows: Vec<Level>,
-    level_width: usize,
+    pub(super) level_rows: Vec<Level>,
+    pub(super) level_width: usize,
+    /// Each role's effective level matrix (`level_width` entries per role, in role
+    /// order): kept so that a change of memberships or levels is patched without a
+    /// rebuild (src/model/incremental.rs).
+    pub(super) role_levels: Vec<Level>,
+    /// The level row of each distinct set of roles (sorted role ids).
+    pub(super) row_of_roles: HashMap<Vec<i64>, u32>,
 }
 
 /// Which owners' records a viewer may reach for one (type, action), when that is a
@@ -269,7 +276,7 @@ impl Reach {
 }
 
 /// The CSR table of [`CompiledOrg::members`]: entries run from 1 to the number of roles.
-fn members_by_entry(users: &[CUser], enter: &[u32]) -> (Vec<u32>, Vec<u32>) {
+pub(super) fn members_by_entry(users: &[CUser], enter: &[u32]) -> (Vec<u32>, Vec<u32>) {
     let slots = enter.len() + 2;
     let mut tick = Ticker::new();
     let mut start = vec![0u32; slots];
@@ -365,7 +372,7 @@ fn euler_tour(
 }
 
 /// The object types: each name's dense index, and each type's defaults.
-fn index_types(org: &Org) -> (HashMap<String, TypeIx>, Vec<CType>) {
+pub(super) fn index_types(org: &Org) -> (HashMap<String, TypeIx>, Vec<CType>) {
     let object_types = &org.snapshot.object_types;
     let type_ix = object_types
         .iter()
@@ -398,7 +405,7 @@ fn users_and_level_rows(
     enter: &[u32],
     width: usize,
     tick: &mut Ticker,
-) -> (Vec<Level>, Vec<CUser>) {
+) -> LevelsAndUsers {
     let role_levels = role_level_rows(org, width / 4, |t| type_ix.get(t).map(|ix| *ix as usize));
     let levels_of = |role: i64| {
         role_ix
@@ -407,7 +414,7 @@ fn users_and_level_rows(
     };
     let mut level_rows: Vec<Level> = vec![Level::None; width];
     level_rows.extend(std::iter::repeat_n(Level::All, width));
-    let mut row_of_roles: HashMap<&[i64], u32> = HashMap::default();
+    let mut row_of_roles: HashMap<Vec<i64>, u32> = HashMap::default();
     let users: Vec<CUser> = org
         .snapshot
         .users
@@ -422,19 +429,25 @@ fn users_and_level_rows(
                 1
             } else {
                 let held: &[i64] = org.roles_of(u.id);
-                *row_of_roles.entry(held).or_insert_with(|| {
-                    let mut row = vec![Level::None; width];
-                    for r in held {
-                        if let Some(rl) = levels_of(*r) {
-                            for (l, x) in row.iter_mut().zip(rl) {
-                                *l = (*l).max(*x);
+                match row_of_roles.get(held) {
+                    Some(row) => *row,
+                    None => {
+                        let mut row = vec![Level::None; width];
+                        for r in held {
+                            if let Some(rl) = levels_of(*r) {
+                                for (l, x) in row.iter_mut().zip(rl) {
+                                    *l = (*l).max(*x);
+                                }
                             }
                         }
+                        // Rows are counted, not measured: with no object types
+                        // every row is empty and they must still be told apart.
+                        let index = 2 + row_of_roles.len() as u32;
+                        level_rows.extend(row);
+                        row_of_roles.insert(held.to_vec(), index);
+                        index
                     }
-                    let index = level_rows.len() / width.max(1);
-                    level_rows.extend(row);
-                    index as u32
-                })
+                }
             };
             let roles: Vec<RoleIx> = org
                 .roles_of(u.id)
@@ -454,12 +467,26 @@ fn users_and_level_rows(
             }
         })
         .collect();
-    (level_rows, users)
+    LevelsAndUsers {
+        level_rows,
+        users,
+        role_levels,
+        row_of_roles,
+    }
 }
 
-/// The sharing rules grouped by company; a rule naming an unknown role or type is
-/// left out.
-fn rules_by_company(
+/// What [`users_and_level_rows`] computes.
+struct LevelsAndUsers {
+    level_rows: Vec<Level>,
+    users: Vec<CUser>,
+    role_levels: Vec<Level>,
+    row_of_roles: HashMap<Vec<i64>, u32>,
+}
+
+/// The sharing rules grouped by company, each company's by id (the first rule
+/// that applies is the one a decision names, whatever order the rows were read
+/// or patched in); a rule naming an unknown role or type is left out.
+pub(super) fn rules_by_company(
     org: &Org,
     role_ix: &HashMap<i64, RoleIx>,
     type_ix: &HashMap<String, TypeIx>,
@@ -490,13 +517,16 @@ fn rules_by_company(
             access: r.access,
         });
     }
+    for list in rules.values_mut() {
+        list.sort_unstable_by_key(|r| r.id);
+    }
     rules
 }
 
 /// The agreements: (grantor, grantee) → id, and the (agreement, type, action)
 /// grants of known types.
 #[allow(clippy::type_complexity)]
-fn agreements(
+pub(super) fn agreements(
     org: &Org,
     type_ix: &HashMap<String, TypeIx>,
 ) -> (HashMap<(i64, i64), i64>, HashSet<(i64, TypeIx, Action)>) {
@@ -519,7 +549,7 @@ fn agreements(
 }
 
 /// How many users each company has.
-fn users_per_company(users: &[CUser]) -> HashMap<i64, u32> {
+pub(super) fn users_per_company(users: &[CUser]) -> HashMap<i64, u32> {
     let mut company_users: HashMap<i64, u32> = HashMap::default();
     for u in users {
         *company_users.entry(u.company).or_default() += 1;
@@ -552,8 +582,12 @@ impl CompiledOrg {
             .collect();
         let (type_ix, types) = index_types(org);
         let width = types.len() * 4;
-        let (level_rows, users) =
-            users_and_level_rows(org, &role_ix, &type_ix, &enter, width, &mut tick);
+        let LevelsAndUsers {
+            level_rows,
+            users,
+            role_levels,
+            row_of_roles,
+        } = users_and_level_rows(org, &role_ix, &type_ix, &enter, width, &mut tick);
         let user_ix = UserIndex::build(users.iter().map(|u| u.id), users.len());
         let rules = rules_by_company(org, &role_ix, &type_ix, &mut tick);
         let (agreement_ids, agreement_grants) = agreements(org, &type_ix);
@@ -578,6 +612,8 @@ impl CompiledOrg {
             rules,
             agreement_ids,
             agreement_grants,
+            role_levels,
+            row_of_roles,
         }
     }
 
@@ -588,7 +624,7 @@ impl CompiledOrg {
     }
 
     #[inline]
-    fn user(&self, id: i64) -> Option<&CUser> {
+    pub(super) fn user(&self, id: i64) -> Option<&CUser> {
         self.user_ix.get(id).map(|i| &self.users[i as usize])
     }
 
@@ -1377,7 +1413,13 @@ impl CompiledOrg {
             .sum();
         let members = (self.member_start.capacity() + self.members.capacity()) * 4
             + self.level_rows.capacity() * std::mem::size_of::<Level>();
-        users + maps + roles + rules + members + self.agreement_grants.capacity() * 32
+        let patching = self.role_levels.capacity() * std::mem::size_of::<Level>()
+            + self
+                .row_of_roles
+                .keys()
+                .map(|k| 48 + k.capacity() * 8)
+                .sum::<usize>();
+        users + maps + roles + rules + members + patching + self.agreement_grants.capacity() * 32
     }
 
     /// The role ids of a user (for explanations).

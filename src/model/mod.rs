@@ -6,6 +6,7 @@ pub mod authority;
 pub mod effect;
 pub mod engine;
 pub mod explain;
+pub mod incremental;
 pub mod interrupts;
 pub mod org;
 pub mod perms;
@@ -19,6 +20,8 @@ pub mod types;
 mod advice_tests;
 #[cfg(test)]
 mod effect_tests;
+#[cfg(test)]
+mod incremental_tests;
 #[cfg(test)]
 mod owner_tests;
 #[cfg(test)]

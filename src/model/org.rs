@@ -122,18 +122,21 @@ pub struct OrgSnapshot {
 #[derive(Debug, Clone, Default)]
 pub struct Org {
     pub snapshot: OrgSnapshot,
-    user_index: HashMap<i64, usize>,
-    role_index: HashMap<i64, usize>,
+    pub(super) user_index: HashMap<i64, usize>,
+    pub(super) role_index: HashMap<i64, usize>,
     /// role id -> its own permission rows (indexes into `snapshot.role_permissions`)
-    role_perm_rows: HashMap<i64, Vec<usize>>,
+    pub(super) role_perm_rows: HashMap<i64, Vec<usize>>,
     /// role id -> its own privileges
-    role_priv_rows: HashMap<i64, Vec<usize>>,
+    pub(super) role_priv_rows: HashMap<i64, Vec<usize>>,
     /// user id -> its span of `user_role_ids` (role ids sorted, distinct): one
     /// table for all users, not a vector each (millions of users rebuild fast).
-    user_role_span: HashMap<i64, (u32, u32)>,
-    user_role_ids: Vec<i64>,
+    pub(super) user_role_span: HashMap<i64, (u32, u32)>,
+    pub(super) user_role_ids: Vec<i64>,
+    /// Entries of `user_role_ids` no span points at any more (left by patches,
+    /// src/model/incremental.rs; compacted once they are half the table).
+    pub(super) user_role_garbage: usize,
     /// company id -> its owner
-    owners: HashMap<i64, i64>,
+    pub(super) owners: HashMap<i64, i64>,
 }
 
 impl Org {
@@ -189,6 +192,7 @@ impl Org {
             role_priv_rows,
             user_role_span,
             user_role_ids,
+            user_role_garbage: 0,
             owners,
         }
     }

@@ -450,13 +450,14 @@ fn user_name(id: i64) -> Option<String> {
 }
 
 /// The compiled model of this backend, for benchmarks and monitoring: users, roles,
-/// approximate heap bytes, rebuilds so far and the last rebuild's duration.
+/// approximate heap bytes, rebuilds and patches so far and the last one's duration.
 #[pg_extern(stable, parallel_restricted)]
 fn _model_stats() -> JsonB {
     // Counts of every tenant: DBA sessions and trusted application roles only.
     crate::backend::authority::require_may_ask_about_anyone();
     let model = current_model();
     let (rebuilds, last_micros) = crate::backend::models::rebuild_stats();
+    let (patches, patch_copies, last_patch_micros) = crate::backend::models::patch_stats();
     let (plans_shaped, plan_resets) = crate::backend::plans::counts();
     JsonB(serde_json::json!({
         "users": model.compiled.user_count(),
@@ -466,6 +467,9 @@ fn _model_stats() -> JsonB {
         "rows_bytes": model.org.heap_bytes(),
         "rebuilds": rebuilds,
         "last_rebuild_ms": last_micros as f64 / 1000.0,
+        "patches": patches,
+        "patch_copies": patch_copies,
+        "last_patch_ms": last_patch_micros as f64 / 1000.0,
         "plans_shaped": plans_shaped,
         "plan_resets": plan_resets,
     }))
