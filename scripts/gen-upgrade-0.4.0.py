@@ -32,6 +32,13 @@ privilege_view+=api[a:api.index(';',a)+1].replace('CREATE VIEW', 'CREATE OR REPL
 audit=open('sql/audit.sql').read()
 a=audit.index('CREATE POLICY audit_log_own_company')
 audit_policy='DROP POLICY audit_log_own_company ON sharing.audit_log;\n'+audit[a:audit.index(';',a)+1]+'\n'
+gen=open('sql/generation.sql').read()
+a=gen.index('CREATE TABLE sharing._changes')
+b=gen.index('REVOKE ALL ON sharing._changes FROM PUBLIC;\n',a)+len('REVOKE ALL ON sharing._changes FROM PUBLIC;\n')
+changes_table=gen[a:b]
+a=gen.index("    FOREACH t IN ARRAY ARRAY['users', 'user_roles', 'role_permissions', 'role_privileges',")
+b=gen.index('    END LOOP;\n',a)+len('    END LOOP;\n')
+changes_triggers='DO $$\nDECLARE\n    t text;\nBEGIN\n'+gen[a:b]+'END\n$$;\n'
 prot=open('sql/protect.sql').read()
 a=prot.index('CREATE VIEW sharing._agreements_with_permissions')
 b=prot.index(';\n',a)+2
@@ -86,12 +93,16 @@ CREATE TABLE sharing._share_generation (
 );
 INSERT INTO sharing._share_generation (gen) VALUES (0);
 
+-- The change log of incremental updates (as sql/generation.sql).
+{changes_table}
 -- Record shares (as sql/shares.sql): the table first.
 {shares_table}
 -- New and changed functions.
 {fd}
 -- Comparing privileges across roles (as sql/api.sql; security_invoker below).
 {privilege_view}
+-- The change log's triggers on the tables a model patches (as sql/generation.sql).
+{changes_triggers}
 -- A table dropped while protected leaves the registry.
 CREATE EVENT TRIGGER sharing_forget_dropped_tables ON sql_drop
     EXECUTE FUNCTION sharing._forget_dropped_tables();
