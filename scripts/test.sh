@@ -7,6 +7,7 @@
 #     15, 54429 for 16, 54529 for 17, 54629 for 18).
 #   PG_SHARING_TESTS="enforcement planner …": only the unit tests and these
 #     integration test targets (tests/<name>.rs); default all of them.
+#   PG_SHARING_CLIPPY=lib: clippy of the library only (default all targets).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -20,7 +21,8 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 INSTALL=0 scripts/setup.sh
 echo "==> cargo clippy -D warnings (PostgreSQL $PG_MAJOR)"
-cargo clippy "${features[@]}" --all-targets -- -D warnings
+clippy_targets=(--all-targets); [ "${PG_SHARING_CLIPPY:-all}" = lib ] && clippy_targets=(--lib)
+cargo clippy "${features[@]}" "${clippy_targets[@]}" -- -D warnings
 
 PROFILE=debug scripts/setup.sh
 
