@@ -15,18 +15,21 @@ export PATH="$HOME/.cargo/bin:$PATH"
 PORT=${PG_SHARING_TEST_PORT:-$((54329 + (PG_MAJOR - 15) * 100))}
 CLUSTER=test-pg$PG_MAJOR
 features=(--no-default-features --features "pg$PG_MAJOR")
+T0=$(date +%s)
+step() { echo "==> [$(( $(date +%s) - T0 ))s] $*"; }
 
 # The quick checks first: a formatting or lint error fails before any install.
-echo "==> cargo fmt --check"
+step "cargo fmt --check"
 cargo fmt --all -- --check
 INSTALL=0 scripts/setup.sh
-echo "==> cargo clippy -D warnings (PostgreSQL $PG_MAJOR)"
+step "cargo clippy -D warnings (PostgreSQL $PG_MAJOR)"
 clippy_targets=(--all-targets); [ "${PG_SHARING_CLIPPY:-all}" = lib ] && clippy_targets=(--lib)
 cargo clippy "${features[@]}" "${clippy_targets[@]}" -- -D warnings
 
+step "build and install (debug)"
 PROFILE=debug scripts/setup.sh
 
-echo "==> starting a throwaway PostgreSQL $PG_MAJOR cluster on port $PORT ($PG_BIN)"
+step "starting a throwaway PostgreSQL $PG_MAJOR cluster on port $PORT ($PG_BIN)"
 scripts/cluster.sh start "$CLUSTER" "$PORT"
 trap 'scripts/cluster.sh stop "$CLUSTER"' EXIT
 psql() { "$PG_BIN/psql" "$@"; }
@@ -40,9 +43,9 @@ targets=()
 if [ -n "${PG_SHARING_TESTS:-}" ]; then
   targets=(--lib)
   for t in $PG_SHARING_TESTS; do targets+=(--test "$t"); done
-  echo "==> cargo test on PostgreSQL $PG_MAJOR: unit tests + ${PG_SHARING_TESTS}"
+  step "cargo test on PostgreSQL $PG_MAJOR: unit tests + ${PG_SHARING_TESTS}"
 else
-  echo "==> cargo test on PostgreSQL $PG_MAJOR (unit tests of the model + integration tests on the cluster)"
+  step "cargo test on PostgreSQL $PG_MAJOR (unit tests of the model + integration tests on the cluster)"
 fi
 log=$(mktemp)
 set +e
@@ -54,5 +57,5 @@ passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ p
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
 rm -f "$log"
 echo
-echo "PostgreSQL $PG_MAJOR: ${passed} passed, ${failed} failed"
+echo "PostgreSQL $PG_MAJOR: ${passed} passed, ${failed} failed ($(( $(date +%s) - T0 ))s)"
 exit "$status"
