@@ -37,7 +37,7 @@ fi
 echo "==> starting a throwaway cluster on port $PORT"
 scripts/cluster.sh start "$CLUSTER" "$PORT"
 trap 'scripts/cluster.sh stop "$CLUSTER"' EXIT
-echo "==> machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $NF}')"
+echo "==> machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}')"
 POLICIES=${BENCH_POLICIES:-1}
 TRAFFIC=${BENCH_TRAFFIC:-1}
 if [ "$POLICIES" = 1 ] || [ "$TRAFFIC" = 1 ]; then
