@@ -24,21 +24,23 @@
 # A private installation (no build or install into /usr, no apt): BENCH_SKIP_INSTALL=1
 # with PG_BIN=<its bin directory> (scripts/cluster.sh), the extension already
 # installed there; BENCH_CLUSTER names the throwaway cluster (default bench).
+# PG_MAJOR=15 (default) | 16 | 17 | 18 (scripts/pg-env.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
-PG_MAJOR=${PG_MAJOR:-15}
+. scripts/pg-env.sh
+psql() { "$PG_BIN/psql" "$@"; }
 PORT=${BENCH_PORT:-54331}
 CLUSTER=${BENCH_CLUSTER:-bench}
 if [ "${BENCH_SKIP_INSTALL:-0}" = 1 ]; then
-  echo "==> BENCH_SKIP_INSTALL=1: using the installation in ${PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}"
+  echo "==> BENCH_SKIP_INSTALL=1: using the installation in $PG_BIN"
 else
   PROFILE=release scripts/setup.sh
 fi
 echo "==> starting a throwaway cluster on port $PORT"
 scripts/cluster.sh start "$CLUSTER" "$PORT"
 trap 'scripts/cluster.sh stop "$CLUSTER"' EXIT
-echo "==> machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), PostgreSQL $PG_MAJOR"
+echo "==> machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}')"
 POLICIES=${BENCH_POLICIES:-1}
 TRAFFIC=${BENCH_TRAFFIC:-1}
 if [ "$POLICIES" = 1 ] || [ "$TRAFFIC" = 1 ]; then

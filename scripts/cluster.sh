@@ -7,10 +7,11 @@
 # running the same script never share, stop or delete each other's cluster.
 set -euo pipefail
 usage() { echo "usage: $0 start NAME PORT | stop NAME" >&2; exit 2; }
-PG_MAJOR=${PG_MAJOR:-15}
-# PG_BIN: another installation of the same major version (a private copy with
-# another build of the extension, for work in parallel).
-BIN=${PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
+# The binaries of PG_MAJOR (scripts/pg-env.sh), or PG_BIN: another installation of
+# the same major version (a private copy with another build of the extension, for
+# work in parallel).
+. "$(dirname "$0")/pg-env.sh"
+BIN=$PG_BIN
 cmd=${1:-}; name=${2:-}
 [ -n "$cmd" ] && [ -n "$name" ] || usage
 checkout=$(cd "$(dirname "$0")/.." && pwd -P | md5sum | cut -c1-8)

@@ -2,34 +2,54 @@
 # The whole test suite on a fresh machine: installs what is missing, builds and
 # installs the extension, starts a throwaway cluster, runs the pure-Rust unit
 # tests and the client-side integration tests against real PostgreSQL.
+#   PG_MAJOR=15 (default) | 16 | 17 | 18: the server (scripts/pg-env.sh); the cluster
+#     runs that version's binaries, on port PG_SHARING_TEST_PORT (default 54329 for
+#     15, 54429 for 16, 54529 for 17, 54629 for 18).
+#   PG_SHARING_TESTS="enforcement planner …": only the unit tests and these
+#     integration test targets (tests/<name>.rs); default all of them.
+#   PG_SHARING_CLIPPY=lib: clippy of the library only (default all targets).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
-PG_MAJOR=${PG_MAJOR:-15}
-PORT=${PG_SHARING_TEST_PORT:-54329}
+. scripts/pg-env.sh
+PORT=${PG_SHARING_TEST_PORT:-$((54329 + (PG_MAJOR - 15) * 100))}
+CLUSTER=test-pg$PG_MAJOR
+features=(--no-default-features --features "pg$PG_MAJOR")
+T0=$(date +%s)
+step() { echo "==> [$(( $(date +%s) - T0 ))s] $*"; }
 
 # The quick checks first: a formatting or lint error fails before any install.
-echo "==> cargo fmt --check"
+step "cargo fmt --check"
 cargo fmt --all -- --check
 INSTALL=0 scripts/setup.sh
-echo "==> cargo clippy -D warnings"
-cargo clippy --no-default-features --features "pg$PG_MAJOR" --all-targets -- -D warnings
+step "cargo clippy -D warnings (PostgreSQL $PG_MAJOR)"
+clippy_targets=(--all-targets); [ "${PG_SHARING_CLIPPY:-all}" = lib ] && clippy_targets=(--lib)
+cargo clippy "${features[@]}" "${clippy_targets[@]}" -- -D warnings
 
+step "build and install (debug)"
 PROFILE=debug scripts/setup.sh
 
-echo "==> starting a throwaway cluster on port $PORT"
-scripts/cluster.sh start test "$PORT"
-trap 'scripts/cluster.sh stop test' EXIT
+step "starting a throwaway PostgreSQL $PG_MAJOR cluster on port $PORT ($PG_BIN)"
+scripts/cluster.sh start "$CLUSTER" "$PORT"
+trap 'scripts/cluster.sh stop "$CLUSTER"' EXIT
+psql() { "$PG_BIN/psql" "$@"; }
 psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 \
   -c "CREATE DATABASE pg_sharing_tmpl" \
   -c "ALTER DATABASE pg_sharing_tmpl WITH is_template = true"
 psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d pg_sharing_tmpl -v ON_ERROR_STOP=1 \
   -c "CREATE EXTENSION pg_sharing"
 
-echo "==> cargo test (unit tests of the model + integration tests on the cluster)"
+targets=()
+if [ -n "${PG_SHARING_TESTS:-}" ]; then
+  targets=(--lib)
+  for t in $PG_SHARING_TESTS; do targets+=(--test "$t"); done
+  step "cargo test on PostgreSQL $PG_MAJOR: unit tests + ${PG_SHARING_TESTS}"
+else
+  step "cargo test on PostgreSQL $PG_MAJOR (unit tests of the model + integration tests on the cluster)"
+fi
 log=$(mktemp)
 set +e
-PG_SHARING_TEST_PORT=$PORT cargo test --no-default-features --features "pg$PG_MAJOR" \
+PG_SHARING_TEST_PORT=$PORT cargo test "${features[@]}" "${targets[@]}" \
   -- --test-threads="${TEST_THREADS:-4}" --show-output 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
@@ -37,5 +57,5 @@ passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ p
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
 rm -f "$log"
 echo
-echo "${passed} passed, ${failed} failed"
+echo "PostgreSQL $PG_MAJOR: ${passed} passed, ${failed} failed ($(( $(date +%s) - T0 ))s)"
 exit "$status"

@@ -441,9 +441,8 @@ fn who_may_ask() {
 }
 
 fn psql_file(db: &str, file: &str) {
-    let major = std::env::var("PG_MAJOR").unwrap_or_else(|_| "15".into());
     let port = std::env::var("PG_SHARING_TEST_PORT").unwrap();
-    let out = std::process::Command::new(format!("/usr/lib/postgresql/{major}/bin/psql"))
+    let out = std::process::Command::new(pg_bin("psql"))
         .args([
             "-X",
             "-q",

@@ -13,21 +13,13 @@ use postgres::Client;
 use std::io::Read;
 use std::process::Command;
 
-fn bin(program: &str) -> String {
-    let dir = std::env::var("PG_BIN").unwrap_or_else(|_| {
-        let major = std::env::var("PG_MAJOR").unwrap_or_else(|_| "15".into());
-        format!("/usr/lib/postgresql/{major}/bin")
-    });
-    format!("{dir}/{program}")
-}
-
 fn port() -> String {
     std::env::var("PG_SHARING_TEST_PORT").expect("PG_SHARING_TEST_PORT")
 }
 
 /// Run a client program as `login` on `db`; (success, stdout, stderr).
 fn run(program: &str, login: &str, db: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(bin(program))
+    let out = Command::new(pg_bin(program))
         .args(["-h", "127.0.0.1", "-p", &port(), "-U", login, "-d", db])
         .args(args)
         .env("PGOPTIONS", "")

@@ -6,11 +6,6 @@ mod common;
 use common::*;
 use std::process::Command;
 
-fn pg_bin(tool: &str) -> String {
-    let major = std::env::var("PG_MAJOR").unwrap_or_else(|_| "15".into());
-    format!("/usr/lib/postgresql/{major}/bin/{tool}")
-}
-
 fn port() -> String {
     std::env::var("PG_SHARING_TEST_PORT").unwrap()
 }

@@ -123,30 +123,11 @@ fn viewer_variable() -> *mut pg_sys::config_generic {
     if !found.is_null() {
         return found;
     }
-    unsafe {
-        #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
-        let (vars, count) = (pg_sys::get_guc_variables(), pg_sys::GetNumConfigOptions());
-        #[cfg(any(feature = "pg16", feature = "pg17"))]
-        let (vars, count) = {
-            let mut count: std::ffi::c_int = 0;
-            let vars = pg_sys::get_guc_variables(&mut count);
-            (vars, count)
-        };
-        if vars.is_null() {
-            return std::ptr::null_mut();
-        }
-        for i in 0..count.max(0) as usize {
-            let var = *vars.add(i);
-            if !var.is_null()
-                && !(*var).name.is_null()
-                && std::ffi::CStr::from_ptr((*var).name) == c"sharing.viewer"
-            {
-                FOUND.with(|f| f.set(var));
-                return var;
-            }
-        }
+    let var = crate::pg::guc::find_variable(c"sharing.viewer");
+    if !var.is_null() {
+        FOUND.with(|f| f.set(var));
     }
-    std::ptr::null_mut()
+    var
 }
 
 /// Was the current value of `sharing.viewer` set for the transaction only? True when

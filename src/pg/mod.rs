@@ -5,6 +5,7 @@
 //! * `spi` — read-only SPI in the statement's snapshot, typed rows and `Result`.
 //! * `catalog` — function lookups and the function-OID cache.
 //! * `mvcc` — snapshot keys.
+//! * `guc` — PostgreSQL's records of configuration variables.
 //! * `identity` — the role really asking, the DBA test, switching identity.
 //! * `nodes` — parse-node builders for the planner support.
 //! * `probe` — the few rows one btree index finds, without SPI.
@@ -13,6 +14,7 @@
 
 pub mod catalog;
 pub mod errors;
+pub mod guc;
 pub mod identity;
 pub mod interrupts;
 pub mod mvcc;

@@ -25,11 +25,12 @@ pub fn local_xid() -> u32 {
         if proc_.is_null() {
             return 0;
         }
-        #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15", feature = "pg16"))]
+        // PostgreSQL 17 moved the local transaction id into the virtual transaction id.
+        #[cfg(any(feature = "pg15", feature = "pg16"))]
         {
             (*proc_).lxid
         }
-        #[cfg(feature = "pg17")]
+        #[cfg(any(feature = "pg17", feature = "pg18"))]
         {
             (*proc_).vxid.lxid
         }

@@ -77,10 +77,10 @@ impl Table {
     /// The attribute number of `column`.
     pub fn column(&self, column: &str) -> Result<pg_sys::AttrNumber, String> {
         unsafe {
-            let desc = (*self.heap).rd_att;
-            let attrs = (*desc).attrs.as_slice((*desc).natts as usize);
-            attrs
-                .iter()
+            // PgTupleDesc finds the attributes where each version keeps them
+            // (PostgreSQL 18 put compact attributes in front of them).
+            let desc = pgrx::PgTupleDesc::from_pg_unchecked((*self.heap).rd_att);
+            desc.iter()
                 .position(|a| {
                     !a.attisdropped
                         && std::ffi::CStr::from_ptr(a.attname.data.as_ptr()).to_bytes()

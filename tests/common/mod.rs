@@ -305,6 +305,16 @@ pub fn all_decisions(c: &mut Client) -> String {
     )
 }
 
+/// A client program of the server's version: from `PG_BIN` (scripts/test.sh sets it
+/// from PG_MAJOR, scripts/pg-env.sh), else Debian's directory of PG_MAJOR (15).
+pub fn pg_bin(program: &str) -> String {
+    let dir = std::env::var("PG_BIN").unwrap_or_else(|_| {
+        let major = std::env::var("PG_MAJOR").unwrap_or_else(|_| "15".into());
+        format!("/usr/lib/postgresql/{major}/bin")
+    });
+    format!("{dir}/{program}")
+}
+
 /// PostgreSQL 15 or later (security_invoker views, MERGE)?
 pub fn pg15_or_later(c: &mut Client) -> bool {
     let v: String = c.query_one("SHOW server_version_num", &[]).unwrap().get(0);
