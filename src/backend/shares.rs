@@ -226,14 +226,18 @@ fn share_generation() -> Option<(i64, Option<u32>)> {
     generation
 }
 
+/// A share generation as read: its value, and the command that moved it when this
+/// transaction did.
+type ShareGeneration = (i64, Option<u32>);
+
 thread_local! {
     /// The share generation of the last snapshot that read it.
-    static LAST_SHARE_GENERATION: std::cell::Cell<Option<(crate::pg::mvcc::SnapshotKey, Option<(i64, Option<u32>)>)>> =
+    static LAST_SHARE_GENERATION: std::cell::Cell<Option<(crate::pg::mvcc::SnapshotKey, Option<ShareGeneration>)>> =
         const { std::cell::Cell::new(None) };
     /// Per share generation, whether any share of an object type exists (live or
     /// not): most types of most organizations have none, and then no viewer's
     /// shares need reading.
-    static TYPES_WITH_SHARES: std::cell::RefCell<((i64, Option<u32>), rustc_hash::FxHashMap<String, bool>)> =
+    static TYPES_WITH_SHARES: std::cell::RefCell<(ShareGeneration, rustc_hash::FxHashMap<String, bool>)> =
         std::cell::RefCell::new(((i64::MIN, None), rustc_hash::FxHashMap::default()));
 }
 
