@@ -220,10 +220,10 @@ fn eight_clients_and_a_configuration_churn_agree_with_the_reference() {
         n(&counters.wrong), n(&counters.unexpected_errors), n(&counters.deadlocks),
         n(&counters.patches), n(&counters.rebuilds)
     );
-    assert!(
-        n(&counters.patches) > 0,
-        "the clients patched their models (incremental updates under load)"
-    );
+    // How many models were patched depends on timing: a client whose log holds a
+    // structural change (a role moved, a default changed: 2 of the changer's 8
+    // kinds) rebuilds. The patches are counted exactly in tests/incremental.rs; here
+    // every answer, patched or rebuilt, is checked against the reference.
     assert!(
         n(&counters.reads) > 0 && n(&counters.changes) > 0,
         "the load ran"
