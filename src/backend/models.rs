@@ -66,6 +66,17 @@ pub struct CachedModel {
 }
 
 impl CachedModel {
+    /// A configuration as compiled (or patched), with nothing remembered yet.
+    fn new(org: Org, compiled: CompiledOrg) -> CachedModel {
+        CachedModel {
+            org,
+            compiled,
+            bounds: RefCell::default(),
+            filters: RefCell::default(),
+            signatures: once_cell::unsync::OnceCell::new(),
+        }
+    }
+
     /// This configuration as the effect check sees it (`backend::effect`).
     pub fn state(&self) -> crate::model::effect::State<'_> {
         crate::model::effect::State {
@@ -204,13 +215,7 @@ pub fn current_model() -> Rc<CachedModel> {
     let org = as_bootstrap_superuser(super::loader::load_org);
     let compiled = CompiledOrg::compile(&org);
     let took = started.elapsed().as_micros() as u64;
-    let model = Rc::new(CachedModel {
-        org,
-        compiled,
-        bounds: RefCell::default(),
-        filters: RefCell::default(),
-        signatures: once_cell::unsync::OnceCell::new(),
-    });
+    let model = Rc::new(CachedModel::new(org, compiled));
     // Plans shaped for the previous configuration are made again.
     super::plans::forget_shaped_plans();
     CACHE.with(|c| {
@@ -327,13 +332,7 @@ fn patched_model(key: ModelKey) -> Option<Rc<CachedModel>> {
     }
     compiled.patch(&org, &changes).ok()?;
     let took = started.elapsed().as_micros() as u64;
-    let model = Rc::new(CachedModel {
-        org,
-        compiled,
-        bounds: RefCell::default(),
-        filters: RefCell::default(),
-        signatures: once_cell::unsync::OnceCell::new(),
-    });
+    let model = Rc::new(CachedModel::new(org, compiled));
     super::plans::forget_shaped_plans();
     let snap = snapshot_key();
     CACHE.with(|c| {
