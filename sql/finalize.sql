@@ -22,6 +22,8 @@ GRANT EXECUTE ON FUNCTION sharing._decide_current(text, text, bigint, bigint, bi
 GRANT EXECUTE ON FUNCTION sharing._filter_holds(text, text, bigint[], bigint, bigint[]) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._shared_current(text, text, bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._id_hint(text, text, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._owner_hint_unshared(text, text, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._index_owners_unshared(text, text) TO PUBLIC;
 -- The planner's rewrite of can_see(owner, current_viewer()) (docs/design.md): each
 -- answers about the statement's own viewer only.
 GRANT EXECUTE ON FUNCTION sharing._can_see_current(bigint) TO PUBLIC;

@@ -718,6 +718,15 @@ AS $$
        AND sharing._column_type(tbl, id_column) = 'bigint'::regtype
 $$;
 
+-- new: _index_owners_unshared(TEXT,TEXT)
+CREATE OR REPLACE FUNCTION "_index_owners_unshared"(
+	"object_type" TEXT, /* Option < & str > */
+	"action" TEXT /* Option < & str > */
+) RETURNS bigint[] /* Vec < i64 > */
+STABLE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_index_owners_unshared_wrapper';
+
 -- new: _internal_guard()
 CREATE OR REPLACE FUNCTION sharing._internal_guard() RETURNS trigger
 LANGUAGE plpgsql
@@ -884,6 +893,13 @@ SELECT json_build_object(
       FROM sharing.agreement_permissions p), '[]'::json)
 )::text
 $$;
+
+-- new: _owner_hint_unshared(text,text,bigint,bigint)
+CREATE OR REPLACE FUNCTION sharing._owner_hint_unshared(object_type text, action text, owner bigint,
+                                             planned_viewer bigint) RETURNS bool
+LANGUAGE c STABLE PARALLEL SAFE COST 0.01
+SUPPORT sharing._access_support
+AS 'MODULE_PATHNAME', '_owner_hint';
 
 -- new: _policy(TEXT,TEXT,bigint,bigint,bigint,bigint,bigint,bigint)
 CREATE OR REPLACE FUNCTION "_policy"(
@@ -2787,6 +2803,8 @@ GRANT EXECUTE ON FUNCTION sharing._decide_current(text, text, bigint, bigint, bi
 GRANT EXECUTE ON FUNCTION sharing._filter_holds(text, text, bigint[], bigint, bigint[]) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._shared_current(text, text, bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._id_hint(text, text, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._owner_hint_unshared(text, text, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._index_owners_unshared(text, text) TO PUBLIC;
 -- The planner's rewrite of can_see(owner, current_viewer()) (docs/design.md): each
 -- answers about the statement's own viewer only.
 GRANT EXECUTE ON FUNCTION sharing._can_see_current(bigint) TO PUBLIC;

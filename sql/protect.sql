@@ -33,6 +33,16 @@ LANGUAGE c STABLE PARALLEL SAFE COST 0.01
 SUPPORT sharing._access_support
 AS 'MODULE_PATHNAME', '_owner_hint';
 
+-- Always true, like _owner_hint, in a plan made while no record of the type was
+-- shared (no _id_hint beside it, docs/design.md "Record shares"): its index
+-- condition, `owner = ANY(sharing._index_owners_unshared(...))`, refuses (40001) a
+-- viewer with records of the type shared with them rather than miss those records.
+CREATE FUNCTION sharing._owner_hint_unshared(object_type text, action text, owner bigint,
+                                             planned_viewer bigint) RETURNS bool
+LANGUAGE c STABLE PARALLEL SAFE COST 0.01
+SUPPORT sharing._access_support
+AS 'MODULE_PATHNAME', '_owner_hint';
+
 -- The type of a column (NULL when there is no such column).
 CREATE FUNCTION sharing._column_type(tbl regclass, col name) RETURNS regtype
 LANGUAGE sql STABLE

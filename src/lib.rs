@@ -77,6 +77,7 @@ extension_sql_file!(
         sql_api::visibility::_decide_current,
         sql_api::visibility::_all_rows_company_current,
         sql_api::visibility::_index_owners_current,
+        sql_api::visibility::_index_owners_unshared,
         sql_api::visibility::_index_owners,
         sql_api::visibility::_filter_holds,
         sql_api::visibility::_policy_with_id,

@@ -178,6 +178,22 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys:
         settings,
         class,
     });
+    // A statement about one record (`WHERE id = $1` on the policy's id column) reads
+    // it by its own index: an owner index path would only cost its planning.
+    let shape = match shape {
+        PolicyShape::InlineFilter {
+            owners,
+            company,
+            owner_index: true,
+        } if args.id().is_some_and(|id| nodes::where_pins(query, id)) => {
+            PolicyShape::InlineFilter {
+                owners,
+                company,
+                owner_index: false,
+            }
+        }
+        shape => shape,
+    };
     build(args, &shape, viewer, call.inputcollid)
         .unwrap_or_else(|| build_for_viewer(args, viewer, call.inputcollid))
 }
@@ -246,7 +262,12 @@ unsafe fn simplify_can_see(
     {
         return case;
     }
-    let hint = owner_hint([nodes::text_null(), nodes::text_null()], owner, viewer);
+    let hint = owner_hint(
+        f.owner_hint,
+        [nodes::text_null(), nodes::text_null()],
+        owner,
+        viewer,
+    );
     nodes::and(&[case, hint])
 }
 
@@ -254,12 +275,13 @@ unsafe fn simplify_can_see(
 /// owner index beside an inlined filter (type and action NULL beside an inlined
 /// `can_see`, see [`Args::is_reach_hint`]).
 unsafe fn owner_hint(
+    function: pg_sys::Oid,
     [object_type, action]: [*mut pg_sys::Node; 2],
     owner: *mut pg_sys::Node,
     planned_viewer: Option<i64>,
 ) -> *mut pg_sys::Node {
     nodes::call(
-        functions().owner_hint,
+        function,
         pg_sys::BOOLOID,
         &[object_type, action, copy(owner), int8_const(planned_viewer)],
         pg_sys::DEFAULT_COLLATION_OID,
@@ -332,9 +354,19 @@ unsafe fn build_inline_filter(
     // ones — inlined (and compared by the guard) when they are few, else asked row
     // by row (docs/design.md, "Record shares").
     let id = args.id().filter(|id| is_int8(*id));
+    // While no record of the type is shared at all, no id index path is offered (it
+    // costs every statement's planning a BitmapOr): the owner index's condition then
+    // refuses a viewer who has shares by the time the plan runs (`_owner_hint_unshared`).
+    let mut hint_function = f.owner_hint;
+    let mut id_path = id;
     if let Some(id) = id {
         let (object_type, action) = args.type_and_action()?;
         guard_function = f.filter_holds_with_shares;
+        if f.owner_hint_unshared != pg_sys::InvalidOid && !super::shares::any_share_of(&object_type)
+        {
+            hint_function = f.owner_hint_unshared;
+            id_path = None;
+        }
         match inlinable_shares(&object_type, action, viewer, company_id) {
             Some(shared) if shared.is_empty() => {
                 guard_args.push(nodes::int8_array_const(shared)?);
@@ -354,16 +386,17 @@ unsafe fn build_inline_filter(
     // False, never NULL, for a NULL owner or company, as `can_access` answers.
     let then = nodes::true_or(nodes::and(&[same_company, owned]), nodes::bool_const(false));
     let case = nodes::case_when(guard, then, decide_current(args));
-    if !owner_index || f.owner_hint == pg_sys::InvalidOid {
+    if !owner_index || hint_function == pg_sys::InvalidOid {
         return Some(case);
     }
     let hint = owner_hint(
+        hint_function,
         [copy(args.object_type()), copy(args.action())],
         owner,
         Some(viewer),
     );
     // The shared records of the viewer who runs the plan come through the id index.
-    let hint = match id {
+    let hint = match id_path {
         Some(id) => nodes::or(&[hint, id_hint(args, id, Some(viewer))]),
         None => hint,
     };
@@ -494,7 +527,9 @@ unsafe fn viewer_planned_for(funcid: pg_sys::Oid, args: Args) -> Option<Option<i
     match args.len() {
         7 if funcid == f.for_viewer => nodes::int8_constant(args.extra()),
         6 if funcid == f.can_access => nodes::int8_constant(args.viewer()),
-        4 if funcid == f.owner_hint => nodes::int8_constant(args.hint_planned_viewer()),
+        4 if funcid == f.owner_hint || funcid == f.owner_hint_unshared => {
+            nodes::int8_constant(args.hint_planned_viewer())
+        }
         _ => None,
     }
 }
@@ -502,7 +537,9 @@ unsafe fn viewer_planned_for(funcid: pg_sys::Oid, args: Args) -> Option<Option<i
 /// The owner bound of the planned viewer, when the call has no assignee.
 unsafe fn planned_bound(funcid: pg_sys::Oid, args: Args) -> Option<OwnerBound> {
     let viewer = viewer_planned_for(funcid, args)?;
-    if funcid != functions().owner_hint && !nodes::is_null_constant(args.assignee()) {
+    let f = functions();
+    let hint = funcid == f.owner_hint || funcid == f.owner_hint_unshared;
+    if !hint && !nodes::is_null_constant(args.assignee()) {
         return None;
     }
     let subject = if args.is_reach_hint(funcid) {
@@ -641,6 +678,8 @@ pub unsafe fn index_condition(req: *mut pg_sys::SupportRequestIndexCondition) ->
         (f.reach_owners_current, Vec::new())
     } else if call.funcid == f.owner_hint {
         (f.index_owners_current, args.copies(2))
+    } else if call.funcid == f.owner_hint_unshared {
+        (f.index_owners_unshared, args.copies(2))
     } else {
         let mut owners_args = args.copies(2);
         owners_args.push(copy(args.viewer()));

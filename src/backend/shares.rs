@@ -273,6 +273,16 @@ fn type_has_shares(object_type: &str, generation: (i64, Option<u32>)) -> bool {
     has
 }
 
+/// Is any record of `object_type` shared with anyone, in the statement's snapshot?
+/// (`true` when the share generation cannot be read: the planner then keeps the
+/// shared records' paths.)
+pub fn any_share_of(object_type: &str) -> bool {
+    match share_generation() {
+        Some(generation) => type_has_shares(object_type, generation),
+        None => true,
+    }
+}
+
 /// (share generation, own command, viewer, action, object type).
 type ReachingKey = (i64, Option<u32>, i64, Action, String);
 
@@ -327,6 +337,19 @@ fn shares_reaching_remembered(
 /// (snapshot, transaction start, viewer, action, object type) of the last lookup.
 type SharedKey = (crate::pg::mvcc::SnapshotKey, i64, i64, Action, String);
 
+/// Is `k` the key of a lookup for these arguments? (Compared in place: the
+/// per-row decisions below ask this for every row and must not allocate.)
+fn same_lookup(
+    k: &SharedKey,
+    snap: crate::pg::mvcc::SnapshotKey,
+    started: i64,
+    viewer: i64,
+    action: Action,
+    object_type: &str,
+) -> bool {
+    k.0 == snap && k.1 == started && k.2 == viewer && k.3 == action && k.4 == object_type
+}
+
 thread_local! {
     /// The last lookup of [`shared_ids_current`]: a policy's share arm reads the ids
     /// twice per statement (the hashed probe and the index condition); the same
@@ -352,17 +375,21 @@ pub fn shared_ids_current<T>(
         return Vec::new();
     };
     let started = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
-    let key = crate::pg::mvcc::snapshot_key()
-        .map(|snap| (snap, started, viewer, action, object_type.to_string()));
-    let hit = LAST_SHARED.with(|l| match (&*l.borrow(), &key) {
-        (Some((k, ids)), Some(key)) if k == key => Some(ids.clone()),
+    let snap = crate::pg::mvcc::snapshot_key();
+    let hit = LAST_SHARED.with(|l| match (&*l.borrow(), snap) {
+        (Some((k, ids)), Some(snap))
+            if same_lookup(k, snap, started, viewer, action, object_type) =>
+        {
+            Some(ids.clone())
+        }
         _ => None,
     });
     let ids = hit.unwrap_or_else(|| {
         let model = current_model();
         let shares = shares_reaching_remembered(&model.compiled, object_type, action, viewer);
         let ids = std::rc::Rc::new(live_record_ids(&shares, started));
-        if let Some(key) = key {
+        if let Some(snap) = snap {
+            let key = (snap, started, viewer, action, object_type.to_string());
             LAST_SHARED.with(|l| *l.borrow_mut() = Some((key, ids.clone())));
         }
         ids
@@ -370,11 +397,18 @@ pub fn shared_ids_current<T>(
     ids.iter().filter_map(|s| parse(s)).collect()
 }
 
+/// The records one viewer may open by a share, for the row-by-row decision: the
+/// viewer's company (shares open records of that company only) and the ids.
+struct SharedSet {
+    company: Option<i64>,
+    ids: rustc_hash::FxHashSet<i64>,
+}
+
 thread_local! {
     /// The last set of [`shared_with_current`]: the `bigint` ids shared with the
     /// statement's viewer, for a decision made row by row (the fallback of the
     /// planner's rewrites and the WITH CHECK of a write).
-    static LAST_SHARED_SET: std::cell::RefCell<Option<(SharedKey, std::rc::Rc<rustc_hash::FxHashSet<i64>>)>> =
+    static LAST_SHARED_SET: std::cell::RefCell<Option<(SharedKey, std::rc::Rc<SharedSet>)>> =
         const { std::cell::RefCell::new(None) };
 }
 
@@ -391,7 +425,8 @@ pub fn shared_int8_ids_current(object_type: &str, action: Action) -> Vec<i64> {
 }
 
 /// Is record `id` of `company` shared with the statement's viewer for `action`?
-/// Shares open records of the viewer's own company only (docs/concepts.md).
+/// Shares open records of the viewer's own company only (docs/concepts.md). Asked
+/// row by row: a repeated question of one statement reads memory only.
 pub fn shared_with_current(
     object_type: &str,
     action: Action,
@@ -404,28 +439,30 @@ pub fn shared_with_current(
     let Some(viewer) = super::viewer::resolve_viewer() else {
         return false;
     };
-    if current_model().compiled.company_of(viewer) != Some(company) {
-        return false;
-    }
     let started = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
-    let key = crate::pg::mvcc::snapshot_key()
-        .map(|snap| (snap, started, viewer, action, object_type.to_string()));
-    let hit = LAST_SHARED_SET.with(|l| match (&*l.borrow(), &key) {
-        (Some((k, set)), Some(key)) if k == key => Some(set.clone()),
+    let snap = crate::pg::mvcc::snapshot_key();
+    let hit = LAST_SHARED_SET.with(|l| match (&*l.borrow(), snap) {
+        (Some((k, set)), Some(snap))
+            if same_lookup(k, snap, started, viewer, action, object_type) =>
+        {
+            Some(set.clone())
+        }
         _ => None,
     });
     let set = hit.unwrap_or_else(|| {
-        let set = std::rc::Rc::new(
-            shared_int8_ids_current(object_type, action)
+        let set = std::rc::Rc::new(SharedSet {
+            company: current_model().compiled.company_of(viewer),
+            ids: shared_int8_ids_current(object_type, action)
                 .into_iter()
-                .collect::<rustc_hash::FxHashSet<i64>>(),
-        );
-        if let Some(key) = key {
+                .collect(),
+        });
+        if let Some(snap) = snap {
+            let key = (snap, started, viewer, action, object_type.to_string());
             LAST_SHARED_SET.with(|l| *l.borrow_mut() = Some((key, set.clone())));
         }
         set
     });
-    set.contains(&id)
+    set.company == Some(company) && set.ids.contains(&id)
 }
 
 /// A record the asking session may not learn about is reported as missing, the

@@ -32,6 +32,8 @@ pub struct Functions {
     pub all_rows_company: pg_sys::Oid,
     pub filter_holds: pg_sys::Oid,
     pub owner_hint: pg_sys::Oid,
+    /// `_owner_hint_unshared`: the hint of a plan made while no record of the type was shared.
+    pub owner_hint_unshared: pg_sys::Oid,
     pub decide_current: pg_sys::Oid,
     pub decide_current_with_id: pg_sys::Oid,
     pub filter_holds_with_shares: pg_sys::Oid,
@@ -40,6 +42,7 @@ pub struct Functions {
     pub id_hint: pg_sys::Oid,
     pub all_rows_company_current: pg_sys::Oid,
     pub index_owners_current: pg_sys::Oid,
+    pub index_owners_unshared: pg_sys::Oid,
     pub current_viewer: pg_sys::Oid,
     pub can_see: pg_sys::Oid,
     pub can_see_current: pg_sys::Oid,
@@ -67,6 +70,7 @@ pub fn functions() -> Functions {
         all_rows_company: sharing_function(c"_all_rows_company", &seven[..3]),
         filter_holds: sharing_function(c"_filter_holds", &[TEXT, TEXT, pg_sys::INT8ARRAYOID, INT8]),
         owner_hint: sharing_function(c"_owner_hint", &seven[..4]),
+        owner_hint_unshared: sharing_function(c"_owner_hint_unshared", &seven[..4]),
         decide_current: sharing_function(c"_decide_current", &seven[..5]),
         decide_current_with_id: sharing_function(c"_decide_current", &seven[..6]),
         filter_holds_with_shares: sharing_function(
@@ -78,6 +82,7 @@ pub fn functions() -> Functions {
         id_hint: sharing_function(c"_id_hint", &seven[..4]),
         all_rows_company_current: sharing_function(c"_all_rows_company_current", &seven[..2]),
         index_owners_current: sharing_function(c"_index_owners_current", &seven[..2]),
+        index_owners_unshared: sharing_function(c"_index_owners_unshared", &seven[..2]),
         current_viewer: sharing_function(c"current_viewer", &[]),
         can_see: sharing_function(c"can_see", &[INT8, INT8]),
         can_see_current: sharing_function(c"_can_see_current", &[INT8]),

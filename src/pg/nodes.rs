@@ -137,6 +137,68 @@ pub unsafe fn int8_any(value: *mut pg_sys::Node, array: *mut pg_sys::Node) -> *m
     saop.cast()
 }
 
+/// `=` between bigint and bigint, integer or smallint, either way round (pg_operator
+/// oids fixed since PostgreSQL 7): `WHERE id = 42` on a bigint id is `int84eq`.
+const BIGINT_EQUALITIES: [u32; 5] = [410, 416, 15, 1868, 1862];
+
+/// Does the top level of `query`'s WHERE (its AND-ed conditions) compare the column
+/// `column` (a Var of the query) with `=` on bigint to a constant or a parameter —
+/// a statement about one value of that column (a point read, an update by id)?
+pub unsafe fn where_pins(query: *mut pg_sys::Query, column: *mut pg_sys::Node) -> bool {
+    if query.is_null() || column.is_null() || (*column).type_ != pg_sys::NodeTag::T_Var {
+        return false;
+    }
+    let column = &*(column as *const pg_sys::Var);
+    let jointree = (*query).jointree;
+    if jointree.is_null() || column.varlevelsup != 0 {
+        return false;
+    }
+    let same_column = |node: *mut pg_sys::Node| {
+        !node.is_null() && (*node).type_ == pg_sys::NodeTag::T_Var && {
+            let v = &*(node as *const pg_sys::Var);
+            v.varno == column.varno && v.varattno == column.varattno && v.varlevelsup == 0
+        }
+    };
+    let is_value = |node: *mut pg_sys::Node| {
+        !node.is_null()
+            && matches!(
+                (*node).type_,
+                pg_sys::NodeTag::T_Const | pg_sys::NodeTag::T_Param
+            )
+    };
+    // The AND-ed conditions: an implicit-AND list (after preprocessing) or an AND.
+    let mut pending = vec![(*jointree).quals];
+    while let Some(node) = pending.pop() {
+        if node.is_null() {
+            continue;
+        }
+        match (*node).type_ {
+            pg_sys::NodeTag::T_List => {
+                let list = node as *mut pg_sys::List;
+                pending.extend((0..list_len(list)).map(|i| nth(list, i)));
+            }
+            pg_sys::NodeTag::T_BoolExpr
+                if (*(node as *mut pg_sys::BoolExpr)).boolop == pg_sys::BoolExprType::AND_EXPR =>
+            {
+                let args = (*(node as *mut pg_sys::BoolExpr)).args;
+                pending.extend((0..list_len(args)).map(|i| nth(args, i)));
+            }
+            pg_sys::NodeTag::T_OpExpr => {
+                let op = &*(node as *const pg_sys::OpExpr);
+                if !BIGINT_EQUALITIES.contains(&op.opno.to_u32()) || list_len(op.args) != 2 {
+                    continue;
+                }
+                let (a, b) = (nth(op.args, 0), nth(op.args, 1));
+                if (same_column(a) && is_value(b)) || (same_column(b) && is_value(a)) {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Is the btree operator family's equality on bigint the usual `=`?
 pub unsafe fn is_int8_btree_equality(opfamily: pg_sys::Oid) -> bool {
     pg_sys::get_opfamily_member(opfamily, INT8, INT8, BT_EQUAL_STRATEGY)

@@ -327,6 +327,25 @@ fn _index_owners_current(object_type: Option<&str>, action: Option<&str>) -> Vec
     _index_owners(object_type, action, resolve_viewer())
 }
 
+/// `_index_owners_current` for a plan made while no record of `object_type` was
+/// shared (`_owner_hint_unshared`: no id index beside the owner index). A viewer with
+/// records of the type shared with them would miss them in that scan: refuse
+/// (40001) instead — the share's commit makes other sessions plan again.
+#[pg_extern(stable, parallel_restricted)]
+fn _index_owners_unshared(object_type: Option<&str>, action: Option<&str>) -> Vec<i64> {
+    if let (Some(object_type), Some(action)) = (object_type, action) {
+        let shared =
+            crate::backend::shares::shared_int8_ids_current(object_type, parse_action(action));
+        if !shared.is_empty() {
+            let viewer = resolve_viewer().unwrap_or_default();
+            stale_owner_index(&format!(
+                "with {object_type} records shared with them (viewer {viewer}), planned while none were shared"
+            ));
+        }
+    }
+    _index_owners_current(object_type, action)
+}
+
 /// The owners of an index condition the planner made from a policy: the viewer's
 /// [`OwnerBound`]. A viewer whose records are not owner-bounded means the plan was
 /// made for another viewer or configuration: refuse (40001) rather than miss rows.
