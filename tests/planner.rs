@@ -702,7 +702,7 @@ fn shares_are_planned_inside_the_rewrite_behind_its_guard() {
     for viewer in [5, 3] {
         let mut c = as_viewer(&db, &app, viewer);
         for sql in [
-            "SELECT * FROM deals WHERE id = 101",
+            "SELECT * FROM deals WHERE id IN (101, 102)",
             "SELECT count(*) FROM deals",
         ] {
             let p = plan(&mut c, sql);
@@ -711,7 +711,10 @@ fn shares_are_planned_inside_the_rewrite_behind_its_guard() {
         }
         // An UPDATE: the guards of `edit` and `view` on the scan, and of `view` again
         // on the new row (PostgreSQL checks the SELECT policy there too).
-        let p = plan(&mut c, "UPDATE deals SET amount = amount WHERE id = 101");
+        let p = plan(
+            &mut c,
+            "UPDATE deals SET amount = amount WHERE id IN (101, 102)",
+        );
         assert_eq!(initplans(&p), 3, "viewer {viewer}: {p}");
         assert!(!p.contains("SubPlan"), "viewer {viewer}: {p}");
     }
@@ -743,7 +746,7 @@ fn shares_are_planned_inside_the_rewrite_behind_its_guard() {
     assert_eq!(one_i64(&mut rep, "EXECUTE q"), own5 + 1);
     let mut writer = as_viewer(&db, &app, 5);
     writer
-        .batch_execute("PREPARE w AS UPDATE deals SET amount = amount + 1 WHERE id = 20001")
+        .batch_execute("PREPARE w AS UPDATE deals SET amount = amount + 1 WHERE id IN (20001, -1)")
         .unwrap();
     assert_eq!(writer.execute("EXECUTE w", &[]).unwrap(), 1);
     std::thread::sleep(std::time::Duration::from_millis(2500));
@@ -762,10 +765,11 @@ fn shares_are_planned_inside_the_rewrite_behind_its_guard() {
 }
 
 /// A statement about one record (`WHERE id = <value>` on the policy's id column) is
-/// planned without the owner index path (its own index reads the record; the path
-/// cost planning time), any other statement with it; the answers are the same.
+/// decided row by row — `_decide_current(…, id)`: no guard, no constant arrays, no
+/// owner index path to plan — and its plan is right for every viewer and every
+/// configuration (kept across both); any other statement gets the viewer's filter.
 #[test]
-fn a_statement_about_one_record_is_planned_without_the_owner_index() {
+fn a_statement_about_one_record_is_decided_without_a_plan_for_the_viewer() {
     let mut db = TestDb::new("plan_one_record");
     let (mut dba, app) = big_insightly(&mut db);
     let mine = one_i64(&mut dba, "SELECT min(id) FROM deals WHERE owner_id = 5");
@@ -784,7 +788,11 @@ fn a_statement_about_one_record_is_planned_without_the_owner_index() {
         "EXECUTE upd(1)".to_string(),
     ] {
         let p = plan(&mut c, &sql);
-        assert!(!p.contains("_owner_hint"), "{sql}\n{p}");
+        assert!(p.contains("_decide_current"), "{sql}\n{p}");
+        assert!(
+            !p.contains("_owner_hint") && initplans(&p) == 0,
+            "{sql}\n{p}"
+        );
     }
     for sql in [
         "SELECT count(*) FROM deals",
@@ -792,17 +800,37 @@ fn a_statement_about_one_record_is_planned_without_the_owner_index() {
         "SELECT count(*) FROM deals WHERE id > 101",
     ] {
         let p = plan(&mut c, sql);
-        assert!(p.contains("_owner_hint"), "{sql}\n{p}");
-    }
-    for (id, want) in [(mine, 1), (theirs, 0)] {
-        assert_eq!(
-            one_i64(&mut c, &format!("EXECUTE one({id})")),
-            want,
-            "record {id}"
+        assert!(
+            p.contains("_owner_hint") && initplans(&p) == 1,
+            "{sql}\n{p}"
         );
-        let updated = c.execute(&format!("EXECUTE upd({id})"), &[]).unwrap();
-        assert_eq!(updated, want as u64, "record {id}");
     }
+    let check = |c: &mut Client, cases: &[(i64, i64)], who: &str| {
+        for &(id, want) in cases {
+            let n = one_i64(c, &format!("EXECUTE one({id})"));
+            assert_eq!(n, want, "{who}: record {id}");
+            let updated = c.execute(&format!("EXECUTE upd({id})"), &[]).unwrap();
+            assert_eq!(updated, want as u64, "{who}: record {id}");
+        }
+    };
+    check(&mut c, &[(mine, 1), (theirs, 0), (20001, 0)], "the rep");
+    // The same plans for the CEO (everything), then for the rep with a share.
+    c.batch_execute("SET sharing.viewer = '1'").unwrap();
+    check(&mut c, &[(mine, 1), (theirs, 1), (20001, 1)], "the CEO");
+    dba.batch_execute(
+        "INSERT INTO sharing.record_shares (object_type, record_id, user_id, access)
+           VALUES ('deals', '20001', 5, 'read_write')",
+    )
+    .unwrap();
+    c.batch_execute("SET sharing.viewer = '5'").unwrap();
+    check(
+        &mut c,
+        &[(mine, 1), (theirs, 0), (20001, 1)],
+        "the rep, shared",
+    );
+    // No viewer: nothing.
+    c.batch_execute("RESET sharing.viewer").unwrap();
+    check(&mut c, &[(mine, 0), (theirs, 0), (20001, 0)], "no viewer");
 }
 
 /// While no record of a type is shared, its rewrite offers no id index path (the
