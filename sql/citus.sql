@@ -222,6 +222,13 @@ BEGIN
         RAISE EXCEPTION 'refused configuration change % for sharing.%: this node applied a later one', NEW.seq, NEW.tbl
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    -- A protected table that is not a Citus table exists on the coordinator only.
+    IF NEW.tbl = 'protected_tables' THEN
+        NEW.old_rows := (SELECT jsonb_agg(e) FROM jsonb_array_elements(NEW.old_rows) e
+                          WHERE to_regclass(e ->> 'table_name') IS NOT NULL);
+        NEW.new_rows := (SELECT jsonb_agg(e) FROM jsonb_array_elements(NEW.new_rows) e
+                          WHERE to_regclass(e ->> 'table_name') IS NOT NULL);
+    END IF;
     keys := sharing._citus_primary_key(NEW.tbl);
     IF NEW.op IN ('T', 'S') THEN
         EXECUTE format('DELETE FROM sharing.%I', NEW.tbl);
@@ -239,6 +246,40 @@ BEGIN
 END
 $$;
 
+-- On a worker, the configuration is the coordinator's copy: written only by
+-- _citus_apply (under session_replication_role = replica, where this trigger does
+-- not fire). Citus sends some statements to the workers as the client wrote them
+-- (a SET LOCAL with others in the same string): a configuration change in such a
+-- string must not change one worker's copy alone.
+CREATE FUNCTION sharing._citus_refuse_write() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION '% on sharing.% is refused on a Citus worker: the configuration is written on the coordinator', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'read_only_sql_transaction',
+              HINT = 'connect to the coordinator; send SET LOCAL sharing.viewer as a statement of its own';
+END
+$$;
+
+-- Run on each worker by distribute_configuration(): the configuration tables take
+-- writes from _citus_apply only.
+CREATE FUNCTION sharing._citus_become_worker() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY sharing._citus_config_tables() LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS a_citus_worker ON sharing.%1$I;
+                        CREATE TRIGGER a_citus_worker BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON sharing.%1$I
+                            FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_refuse_write()', t);
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION sharing._citus_become_worker() FROM PUBLIC;
+
 -- Make the configuration reach every node of a Citus cluster (see the top of this
 -- file). Idempotent: each call gives every worker the coordinator's key (a worker
 -- added since needs it) and copies the whole configuration to the workers again.
@@ -246,6 +287,7 @@ $$;
 CREATE FUNCTION sharing.distribute_configuration() RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $$
 DECLARE
     t text;
@@ -282,7 +324,8 @@ BEGIN
     -- worker whose key differs refuses every change, so a retry repairs a failure).
     EXECUTE format($cmd$SELECT string_agg(format('%%s:%%s: %%s', nodename, nodeport, result), '; ')
                          FROM run_command_on_workers(%L) WHERE NOT success$cmd$,
-                   format('INSERT INTO sharing._citus_key (key) VALUES (%L::bytea) ON CONFLICT (singleton) DO UPDATE SET key = EXCLUDED.key', k))
+                   format('INSERT INTO sharing._citus_key (key) VALUES (%L::bytea) ON CONFLICT (singleton) DO UPDATE SET key = EXCLUDED.key;
+                           SELECT sharing._citus_become_worker()', k))
        INTO failed;
     IF failed IS NOT NULL THEN
         RAISE EXCEPTION 'could not give the workers the key: %', failed
