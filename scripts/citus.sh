@@ -6,7 +6,8 @@
 #   scripts/citus.sh start NAME PORT    coordinator on PORT, workers on PORT+1 and
 #                                       PORT+2; database CITUS_DB (default
 #                                       pg_sharing_citus) with citus and pg_sharing
-#                                       on every node, the workers added to it
+#                                       on every node, the workers added, the
+#                                       configuration distributed to it
 #   scripts/citus.sh db NAME PORT DB    one more such database (used by tests/citus.rs)
 #   scripts/citus.sh stop NAME
 # CITUS_SRC: the Citus source tarball (default ../shared/vendor/citus-13.2.2.tar.gz
@@ -99,8 +100,10 @@ make_db() {
     -c "SELECT citus_set_coordinator_host('127.0.0.1', $port)" \
     -c "SELECT citus_add_node('127.0.0.1', $((port + 1)))" \
     -c "SELECT citus_add_node('127.0.0.1', $((port + 2)))" >/dev/null
-  # CREATE EXTENSION on the coordinator is propagated to the workers by Citus.
+  # CREATE EXTENSION on the coordinator is propagated to the workers by Citus; the
+  # configuration is distributed once that has committed (docs/scaling.md).
   psql_at "$port" "$db" -c "CREATE EXTENSION pg_sharing"
+  psql_at "$port" "$db" -c "SELECT sharing.distribute_configuration()" >/dev/null
 }
 
 cmd=${1:-}
