@@ -271,10 +271,15 @@ AS $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY sharing._citus_config_tables() LOOP
-        EXECUTE format('DROP TRIGGER IF EXISTS a_citus_worker ON sharing.%1$I;
-                        CREATE TRIGGER a_citus_worker BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON sharing.%1$I
-                            FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_refuse_write()', t);
+    -- Not protected_tables: internal already (its a_internal_guard), and the event
+    -- trigger that forgets dropped tables writes it when Citus drops a shard here.
+    -- No DROP TRIGGER: that too would fire the event trigger.
+    FOREACH t IN ARRAY array_remove(sharing._citus_config_tables(), 'protected_tables') LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger g
+                        WHERE g.tgrelid = format('sharing.%I', t)::regclass AND g.tgname = 'a_citus_worker') THEN
+            EXECUTE format('CREATE TRIGGER a_citus_worker BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON sharing.%I
+                                FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_refuse_write()', t);
+        END IF;
     END LOOP;
 END
 $$;
@@ -322,13 +327,27 @@ BEGIN
     END IF;
     -- Each worker gets it over a connection of its own (committed there at once; a
     -- worker whose key differs refuses every change, so a retry repairs a failure).
-    EXECUTE format($cmd$SELECT string_agg(format('%%s:%%s: %%s', nodename, nodeport, result), '; ')
-                         FROM run_command_on_workers(%L) WHERE NOT success$cmd$,
-                   format('INSERT INTO sharing._citus_key (key) VALUES (%L::bytea) ON CONFLICT (singleton) DO UPDATE SET key = EXCLUDED.key;
-                           SELECT sharing._citus_become_worker()', k))
+    -- One statement per command: of several, run_command_on_workers reports the first
+    -- one's result, and a later failure rolls the first back unreported.
+    FOREACH t IN ARRAY ARRAY[format('INSERT INTO sharing._citus_key (key) VALUES (%L::bytea)
+                                     ON CONFLICT (singleton) DO UPDATE SET key = EXCLUDED.key', k),
+                             'SELECT sharing._citus_become_worker()'] LOOP
+        EXECUTE format($cmd$SELECT string_agg(format('%%s:%%s: %%s', nodename, nodeport, result), '; ')
+                             FROM run_command_on_workers(%L) WHERE NOT success$cmd$, t)
+           INTO failed;
+        IF failed IS NOT NULL THEN
+            RAISE EXCEPTION 'could not prepare the workers: %', failed
+                USING ERRCODE = 'connection_failure';
+        END IF;
+    END LOOP;
+    -- Each worker holds the key now (read back: a command can report success and
+    -- leave nothing behind).
+    EXECUTE format($cmd$SELECT string_agg(format('%%s:%%s', nodename, nodeport), ', ')
+                         FROM run_command_on_workers(%L) WHERE result IS DISTINCT FROM 't'$cmd$,
+                   format('SELECT EXISTS (SELECT 1 FROM sharing._citus_key WHERE key = %L::bytea)', k))
        INTO failed;
     IF failed IS NOT NULL THEN
-        RAISE EXCEPTION 'could not give the workers the key: %', failed
+        RAISE EXCEPTION 'could not give the key to the workers %', failed
             USING ERRCODE = 'connection_failure';
     END IF;
     IF to_regclass('sharing._citus_changes') IS NULL THEN

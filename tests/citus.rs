@@ -57,6 +57,12 @@ impl CitusDb {
     fn new(test: &str, ports: [u16; 3]) -> CitusDb {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let name = format!("c_{test}_{}_{n}", std::process::id());
+        // Made first, so that a failed setup drops what it made.
+        let db = CitusDb {
+            name: name.clone(),
+            ports,
+            roles: Vec::new(),
+        };
         for port in ports {
             let mut admin = connect(port, "postgres", "postgres");
             admin
@@ -80,12 +86,11 @@ impl CitusDb {
         .unwrap();
         // Committed first: the workers get the key over connections of their own.
         c.batch_execute("SELECT sharing.distribute_configuration()")
-            .unwrap();
-        CitusDb {
-            name,
-            ports,
-            roles: Vec::new(),
-        }
+            .unwrap_or_else(|e| panic!("distribute_configuration: {}", message(&e)));
+        // Idempotent.
+        c.batch_execute("SELECT sharing.distribute_configuration()")
+            .unwrap_or_else(|e| panic!("distribute_configuration again: {}", message(&e)));
+        db
     }
 
     fn dba(&self) -> Client {
@@ -677,6 +682,23 @@ fn attacks_fail_closed_on_the_workers() {
     dba.execute(insert, &[&seq, &rows, &mac]).unwrap();
     let e = dba.execute(insert, &[&seq, &rows, &mac]).unwrap_err();
     assert_eq!(sqlstate(&e), "42501", "{e}");
+    // A worker's copy takes no write of its own, not even a superuser's.
+    for w in [1, 2] {
+        let e = db
+            .worker_dba(w)
+            .batch_execute("UPDATE sharing.users SET name = 'x' WHERE id = 1")
+            .unwrap_err();
+        assert_eq!(sqlstate(&e), "25006", "{e}");
+    }
+    // Dropping a protected distributed table drops its shards on the workers (the
+    // event trigger that forgets dropped tables runs there too).
+    dba.batch_execute("DROP TABLE deals").unwrap();
+    assert_eq!(
+        dba.query_one("SELECT count(*) FROM sharing.protected_tables", &[])
+            .unwrap()
+            .get::<_, i64>(0),
+        0
+    );
 }
 
 #[test]
