@@ -325,9 +325,9 @@ fn both_as(
 
 /// A local (not distributed) copy of `deals` on the coordinator, for [`engine`].
 fn copy_deals(dba: &mut Client, app: &str) {
-    dba.batch_execute(&format!(
-        "DROP TABLE IF EXISTS deals_copy; CREATE TABLE deals_copy AS SELECT * FROM deals"
-    ))
+    dba.batch_execute(
+        "DROP TABLE IF EXISTS deals_copy; CREATE TABLE deals_copy AS SELECT * FROM deals",
+    )
     .unwrap();
     dba.batch_execute(&format!("GRANT SELECT ON deals_copy TO {app}"))
         .unwrap();
