@@ -231,18 +231,20 @@ fn random_org(rng: &mut StdRng, base: i64) -> (String, Vec<i64>, Vec<i64>) {
             let parent = roles.choose(rng).unwrap().clone();
             writeln!(sql, "INSERT INTO sharing.roles (id, company_id, name, reports_to) VALUES ({id}, {company}, 'r{id}', {parent});").unwrap();
             // Coherent levels: edit within view, delete within edit.
-            let view = rng.gen_range(0..3);
-            let edit = rng.gen_range(0..=view);
-            let delete = rng.gen_range(0..=edit);
-            let create = rng.gen_range(0..3);
-            for (a, l) in [
-                ("view", view),
-                ("edit", edit),
-                ("delete", delete),
-                ("create", create),
-            ] {
-                let level = ["none", "owned", "all"][l];
-                writeln!(sql, "INSERT INTO sharing.role_permissions (role_id, object_type, action, level) VALUES ({id}, 'deals', '{a}', '{level}');").unwrap();
+            for t in ["deals", "contacts"] {
+                let view = rng.gen_range(0..3);
+                let edit = rng.gen_range(0..=view);
+                let delete = rng.gen_range(0..=edit);
+                let create = rng.gen_range(0..3);
+                for (a, l) in [
+                    ("view", view),
+                    ("edit", edit),
+                    ("delete", delete),
+                    ("create", create),
+                ] {
+                    let level = ["none", "owned", "all"][l];
+                    writeln!(sql, "INSERT INTO sharing.role_permissions (role_id, object_type, action, level) VALUES ({id}, '{t}', '{a}', '{level}');").unwrap();
+                }
             }
             roles.push(id.to_string());
         }
@@ -291,6 +293,7 @@ fn random_org(rng: &mut StdRng, base: i64) -> (String, Vec<i64>, Vec<i64>) {
             "NULL".into()
         };
         writeln!(sql, "INSERT INTO deals (id, owner_id, company_id, assignee_id, amount) VALUES ({id}, {owner}, {company}, {assignee}, {i});").unwrap();
+        writeln!(sql, "INSERT INTO contacts (id, owner_id, company_id, amount) VALUES ({id}, {owner}, {company}, {i});").unwrap();
     }
     (sql, users, companies)
 }
@@ -299,11 +302,16 @@ fn random_org(rng: &mut StdRng, base: i64) -> (String, Vec<i64>, Vec<i64>) {
 /// transaction and `action`, on every row of the coordinator's local copy of
 /// `deals` that passes `filter`.
 fn engine(c: &mut Client, action: &str, filter: &str) -> BTreeSet<i64> {
+    engine_on(c, "deals", action, filter)
+}
+
+/// [`engine`] on the copy of `table` (its object type has its name).
+fn engine_on(c: &mut Client, table: &str, action: &str, filter: &str) -> BTreeSet<i64> {
     ids(
         c,
         &format!(
-            "SELECT id FROM deals_copy WHERE {filter}
-                AND sharing.can_access('deals', '{action}', owner_id, company_id, sharing.current_viewer(), assignee_id)"
+            "SELECT id FROM {table}_copy WHERE {filter}
+                AND sharing.can_access('{table}', '{action}', owner_id, company_id, sharing.current_viewer(), assignee_id)"
         ),
     )
 }
@@ -347,6 +355,19 @@ fn every_viewer_sees_on_the_cluster_what_the_engine_decides() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
+    // `contacts`: a reference table (a copy on every node), protected too.
+    each(
+        &mut dba,
+        &[
+            "INSERT INTO sharing.object_types (name) VALUES ('contacts')".into(),
+            "CREATE TABLE contacts (id bigint PRIMARY KEY, owner_id bigint, company_id bigint,
+                                    assignee_id bigint, amount int)"
+                .into(),
+            "SELECT create_reference_table('contacts')".into(),
+            "SELECT sharing.protect('contacts', 'contacts', id_column => NULL)".into(),
+            format!("GRANT SELECT, INSERT, UPDATE, DELETE ON contacts TO {app}"),
+        ],
+    );
     let mut rng = StdRng::seed_from_u64(seed);
     let mut users = Vec::new();
     let mut companies = Vec::new();
@@ -358,9 +379,32 @@ fn every_viewer_sees_on_the_cluster_what_the_engine_decides() {
         companies.extend(c);
     }
     copy_deals(&mut dba, &app);
+    dba.batch_execute("CREATE TABLE contacts_copy AS SELECT * FROM contacts")
+        .unwrap();
+    dba.batch_execute(&format!("GRANT SELECT ON contacts_copy TO {app}"))
+        .unwrap();
     let mut s = db.session(&app);
     let (mut compared, mut writes) = (0, 0);
     for &v in &users {
+        // The reference table: read and written on every node's copy.
+        begin_as(&mut s, v);
+        let want = engine_on(&mut s, "contacts", "view", "true");
+        assert_eq!(
+            ids(&mut s, "SELECT id FROM contacts"),
+            want,
+            "contacts, viewer {v}, seed {seed}"
+        );
+        let view = "sharing.can_access('contacts', 'view', owner_id, company_id, sharing.current_viewer(), assignee_id)";
+        let want = engine_on(&mut s, "contacts", "edit", view);
+        assert_eq!(
+            ids(
+                &mut s,
+                "UPDATE contacts SET amount = amount + 1 RETURNING id"
+            ),
+            want,
+            "contacts edit, viewer {v}, seed {seed}"
+        );
+        s.batch_execute("ROLLBACK").unwrap();
         // Multi-shard: the whole table.
         let (got, want) = both_as(&mut s, v, "view", "true", "SELECT id FROM deals");
         assert_eq!(got, want, "viewer {v}, seed {seed}");
