@@ -89,15 +89,33 @@ REVOKE ALL ON sharing._citus_key FROM PUBLIC;
 CREATE SEQUENCE sharing._citus_seq;
 REVOKE ALL ON SEQUENCE sharing._citus_seq FROM PUBLIC;
 
--- The signature of one change.
-CREATE FUNCTION sharing._citus_mac(key bytea, seq bigint, tbl text, op "char", old_rows jsonb, new_rows jsonb) RETURNS bytea
+-- The distributed transaction this node works for, as Citus numbers it (the
+-- coordinator's and each worker's part of one transaction give the same text).
+CREATE FUNCTION sharing._citus_transaction() RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id text;
+BEGIN
+    EXECUTE 'SELECT t.initiator_node_identifier || '':'' || t.transaction_number || '':''
+                    || extract(epoch FROM t.transaction_stamp)
+               FROM get_current_transaction_id() t
+              WHERE t.transaction_number <> 0'
+       INTO id;
+    RETURN id;
+END
+$$;
+
+-- The signature of one change in one distributed transaction.
+CREATE FUNCTION sharing._citus_mac(key bytea, txn text, seq bigint, tbl text, op "char", old_rows jsonb, new_rows jsonb) RETURNS bytea
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT sha256(key || sha256(key || convert_to(concat_ws(E'\x1f', seq::text, tbl, op::text,
+    SELECT sha256(key || sha256(key || convert_to(concat_ws(E'\x1f', txn, seq::text, tbl, op::text,
                                                             coalesce(old_rows::text, ''), coalesce(new_rows::text, '')), 'UTF8')))
 $$;
-REVOKE ALL ON FUNCTION sharing._citus_mac(bytea, bigint, text, "char", jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sharing._citus_mac(bytea, text, bigint, text, "char", jsonb, jsonb) FROM PUBLIC;
 
 -- Number and sign a change for the workers — only one that brings a worker's rows
 -- in line with this node's rows as this transaction sees them now: every new row
@@ -106,7 +124,8 @@ REVOKE ALL ON FUNCTION sharing._citus_mac(bytea, bigint, text, "char", jsonb, js
 -- calls this can then only ever send the configuration as it is. Numbers are
 -- taken under a row lock, so changes reach the workers in the order they commit,
 -- and a worker refuses a number not above the last one it applied (a change
--- rolled back, or sent twice).
+-- rolled back, or sent twice); the signature holds in this distributed transaction
+-- only.
 CREATE FUNCTION sharing._citus_sign(tbl text, op "char", old_rows jsonb, new_rows jsonb,
                                     OUT seq bigint, OUT mac bytea)
 LANGUAGE plpgsql SECURITY DEFINER
@@ -116,6 +135,7 @@ DECLARE
     k bytea;
     keys text;
     wrong bool;
+    txn text;
 BEGIN
     IF NOT tbl = ANY (sharing._citus_config_tables()) THEN
         RAISE EXCEPTION '"%" is not a configuration table', tbl USING ERRCODE = 'invalid_parameter_value';
@@ -147,8 +167,16 @@ BEGIN
         RAISE EXCEPTION 'refused to sign a change of sharing.% that does not match its rows', tbl
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    -- Bound to this distributed transaction: a signed change cannot be sent again
+    -- from another one (after this one rolled back, say).
+    txn := sharing._citus_transaction();
+    IF txn IS NULL THEN
+        RAISE EXCEPTION 'no distributed transaction to sign a change of sharing.% in', tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'a write to sharing._citus_changes (op ''N'' does nothing) starts one';
+    END IF;
     seq := nextval('sharing._citus_seq');
-    mac := sharing._citus_mac(k, seq, tbl, op, old_rows, new_rows);
+    mac := sharing._citus_mac(k, txn, seq, tbl, op, old_rows, new_rows);
 END
 $$;
 
@@ -186,6 +214,12 @@ BEGIN
         SELECT jsonb_agg(to_jsonb(n)) INTO came FROM new_rows n;
     END IF;
     IF TG_OP = 'TRUNCATE' OR gone IS NOT NULL OR came IS NOT NULL THEN
+        -- The signature names the distributed transaction: a first write to every
+        -- node makes Citus number it (a read may stay on this node).
+        IF sharing._citus_transaction() IS NULL THEN
+            INSERT INTO sharing._citus_changes (origin, seq, tbl, op, mac)
+            VALUES (TG_ARGV[0]::int, 0, TG_TABLE_NAME, 'N', ''::bytea);
+        END IF;
         signed := sharing._citus_sign(TG_TABLE_NAME, op, gone, came);
         INSERT INTO sharing._citus_changes (origin, seq, tbl, op, old_rows, new_rows, mac)
         VALUES (TG_ARGV[0]::int, signed.seq, TG_TABLE_NAME, op, gone, came, signed.mac);
@@ -208,11 +242,13 @@ DECLARE
     keys text;
 BEGIN
     EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO here;
-    IF here = NEW.origin THEN
+    -- 'N' does nothing: it only starts the distributed transaction (_citus_capture).
+    IF here = NEW.origin OR NEW.op = 'N' THEN
         RETURN NULL;
     END IF;
     SELECT c.key INTO k FROM sharing._citus_key c;
-    IF k IS NULL OR NEW.mac IS DISTINCT FROM sharing._citus_mac(k, NEW.seq, NEW.tbl, NEW.op, NEW.old_rows, NEW.new_rows) THEN
+    IF k IS NULL OR NEW.mac IS DISTINCT FROM sharing._citus_mac(k, sharing._citus_transaction(), NEW.seq, NEW.tbl,
+                                                                NEW.op, NEW.old_rows, NEW.new_rows) THEN
         RAISE EXCEPTION 'refused a configuration change for sharing.% with a wrong signature', NEW.tbl
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'changes are signed by the coordinator; sharing.distribute_configuration() gives every node the key';
@@ -389,6 +425,9 @@ BEGIN
                         ALTER TABLE sharing.%1$I ENABLE ALWAYS TRIGGER z_citus_truncate;',
                        t, here);
         -- The whole table, replacing the worker's copy.
+        IF sharing._citus_transaction() IS NULL THEN
+            INSERT INTO sharing._citus_changes (origin, seq, tbl, op, mac) VALUES (here, 0, t, 'N', ''::bytea);
+        END IF;
         EXECUTE format('SELECT jsonb_agg(to_jsonb(x)) FROM sharing.%I x', t) INTO rows;
         signed := sharing._citus_sign(t, 'S', NULL, rows);
         INSERT INTO sharing._citus_changes (origin, seq, tbl, op, new_rows, mac)

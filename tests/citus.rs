@@ -713,19 +713,38 @@ fn attacks_fail_closed_on_the_workers() {
         .batch_execute("SELECT sharing._citus_sign('users', 'I', NULL, '[{\"id\": 9, \"company_id\": 1, \"name\": \"x\"}]')")
         .unwrap_err();
     assert_eq!(sqlstate(&e), "42501", "{e}");
-    // A change sent twice (replayed) is refused. The signer signs a whole table only
-    // as it is: the application's login sees no company without a viewer, so its copy
-    // does not match; a superuser's does, and is applied once.
-    let signed = o.query_one("SELECT sharing._citus_sign('companies', 'S', NULL, (SELECT jsonb_agg(to_jsonb(c)) FROM sharing.companies c))::text", &[]);
-    assert!(signed.is_err());
+    // A signed change holds once, in its own distributed transaction. The signer
+    // signs a whole table only as it is: the application's login sees no company
+    // without a viewer, so its copy does not match; a superuser's does.
+    let start = "INSERT INTO sharing._citus_changes (origin, seq, tbl, op, mac) VALUES (0, 0, 'companies', 'N', '')";
+    o.batch_execute("BEGIN").unwrap();
+    o.batch_execute(start).unwrap();
+    let e = o
+        .batch_execute("SELECT sharing._citus_sign('companies', 'S', NULL, (SELECT jsonb_agg(to_jsonb(c)) FROM sharing.companies c))")
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42501", "{e}");
+    o.batch_execute("ROLLBACK").unwrap();
+    // Without a distributed transaction there is nothing to sign in.
+    let e = dba
+        .batch_execute("SELECT sharing._citus_sign('companies', 'S', NULL, (SELECT jsonb_agg(to_jsonb(c)) FROM sharing.companies c))")
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "55000", "{e}");
+    dba.batch_execute("BEGIN").unwrap();
+    dba.batch_execute(start).unwrap();
     let row = dba
         .query_one("SELECT (s).seq, (s).mac, (SELECT jsonb_agg(to_jsonb(c)) FROM sharing.companies c)::text FROM (SELECT sharing._citus_sign('companies', 'S', NULL, (SELECT jsonb_agg(to_jsonb(c)) FROM sharing.companies c)) s) x", &[])
         .unwrap();
     let (seq, mac, rows): (i64, Vec<u8>, String) = (row.get(0), row.get(1), row.get(2));
     let insert = "INSERT INTO sharing._citus_changes (origin, seq, tbl, op, new_rows, mac) VALUES (0, $1, 'companies', 'S', $2::text::jsonb, $3)";
     dba.execute(insert, &[&seq, &rows, &mac]).unwrap();
+    // Sent twice: refused.
     let e = dba.execute(insert, &[&seq, &rows, &mac]).unwrap_err();
     assert_eq!(sqlstate(&e), "42501", "{e}");
+    dba.batch_execute("ROLLBACK").unwrap();
+    // Its transaction rolled back, sent from another one: refused too.
+    let e = dba.execute(insert, &[&seq, &rows, &mac]).unwrap_err();
+    assert_eq!(sqlstate(&e), "42501", "{e}");
+    assert!(message(&e).contains("wrong signature"), "{}", message(&e));
     // A worker's copy takes no write of its own, not even a superuser's.
     for w in [1, 2] {
         let e = db
