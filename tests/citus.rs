@@ -857,3 +857,71 @@ fn benchmark_router_and_multi_shard_queries() {
         t.elapsed().as_secs_f64() * 1000.0
     );
 }
+
+#[test]
+fn a_table_owner_protects_a_distributed_table_with_grants_on_every_node() {
+    let Some(ports) = cluster() else { return };
+    let mut db = CitusDb::new("owner", ports);
+    let owner = db.login("owner");
+    let mut dba = db.dba();
+    each(
+        &mut dba,
+        &[
+            "INSERT INTO sharing.object_types (name) VALUES ('opps')".into(),
+            format!("GRANT CREATE ON SCHEMA public TO {owner}"),
+            format!("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA sharing TO {owner}"),
+            format!(
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA sharing TO {owner}"
+            ),
+        ],
+    );
+    let mut o = connect(ports[0], &db.name, &owner);
+    each(
+        &mut o,
+        &[
+            "CREATE TABLE opps (id bigint NOT NULL, owner_id bigint, company_id bigint NOT NULL, PRIMARY KEY (company_id, id))".into(),
+            "SELECT create_distributed_table('opps', 'company_id')".into(),
+        ],
+    );
+    // The function grants of the coordinator do not reach the workers, where the
+    // shards' triggers are created.
+    let e = o
+        .batch_execute("SELECT sharing.protect('opps', 'opps', id_column => NULL)")
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42501", "{}", message(&e));
+    dba.batch_execute(&format!(
+        "SELECT run_command_on_workers('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA sharing TO {owner}')"
+    ))
+    .unwrap();
+    each(
+        &mut o,
+        &[
+            "SELECT sharing.protect('opps', 'opps', id_column => NULL)".into(),
+            "SELECT sharing.unprotect('opps')".into(),
+            "SELECT sharing.protect('opps', 'opps', id_column => NULL)".into(),
+        ],
+    );
+    // Record shares are refused on a Citus table.
+    let e = o
+        .batch_execute("SELECT sharing.protect('opps', 'opps')")
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "0A000", "{}", message(&e));
+    // Every shard has the four policies, forced (32 shards over the two workers).
+    let mut policies = 0;
+    for w in [1, 2] {
+        let mut c = db.worker_dba(w);
+        c.batch_execute("SET citus.override_table_visibility = off")
+            .unwrap();
+        let n: i64 = c
+            .query_one(
+                "SELECT count(*) FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+                  WHERE c.relname ~ '^opps_[0-9]+$' AND c.relforcerowsecurity",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert!(n > 0, "worker {w}");
+        policies += n;
+    }
+    assert_eq!(policies, 4 * 32);
+}
