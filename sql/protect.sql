@@ -69,12 +69,21 @@ CREATE FUNCTION sharing._policy_expr(tbl regclass, object_type text, action text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT format('sharing._policy(%L::text, %L::text, %I, %I, (SELECT sharing.current_viewer()), %s,'
-                  ' (SELECT sharing._all_rows_company(%L::text, %L::text, (SELECT sharing.current_viewer())))%s)',
-                  object_type, action, owner_column, company_column,
-                  sharing._scalar_assignee(tbl, assignee_column), object_type, action,
-                  CASE WHEN sharing._id_in_policy(tbl, action, id_column) THEN format(', %I', id_column)
-                       ELSE '' END)
+    SELECT CASE WHEN sharing._citus()
+                -- Citus refuses sub-selects in the policies of its tables: the viewer as a
+                -- plain call and no all-rows company. The call is the same decision, and
+                -- the planner of each shard query rewrites it as above (docs/scaling.md).
+                THEN format('sharing._policy(%L::text, %L::text, %I, %I, sharing.current_viewer(), %s, NULL::bigint%s)',
+                            object_type, action, owner_column, company_column,
+                            sharing._scalar_assignee(tbl, assignee_column),
+                            CASE WHEN sharing._id_in_policy(tbl, action, id_column) THEN format(', %I', id_column)
+                                 ELSE '' END)
+                ELSE format('sharing._policy(%L::text, %L::text, %I, %I, (SELECT sharing.current_viewer()), %s,'
+                            ' (SELECT sharing._all_rows_company(%L::text, %L::text, (SELECT sharing.current_viewer())))%s)',
+                            object_type, action, owner_column, company_column,
+                            sharing._scalar_assignee(tbl, assignee_column), object_type, action,
+                            CASE WHEN sharing._id_in_policy(tbl, action, id_column) THEN format(', %I', id_column)
+                                 ELSE '' END) END
         || sharing._extra_arms(tbl, object_type, action, owner_column, company_column, assignee_column, id_column)
 $$;
 
@@ -115,6 +124,20 @@ AS $$
                             object_type, action, owner_column, company_column, assignee_column)
                 ELSE '' END
         || CASE WHEN id_column IS NOT NULL AND action IN ('view', 'edit')
+                     AND NOT sharing._id_in_policy(tbl, action, id_column) AND sharing._citus()
+                -- The same arm without sub-selects (Citus, see _policy_expr).
+                THEN format(' OR (%1$I = sharing._current_company() AND %2$I = ANY (sharing.%3$I(%4$L::text, %5$L::text)::%6$s[]))',
+                            company_column, id_column,
+                            CASE sharing._column_type(tbl, id_column)
+                                WHEN 'integer'::regtype THEN '_shared_ids_int4'
+                                WHEN 'uuid'::regtype THEN '_shared_ids_uuid'
+                                ELSE '_shared_ids_int8' END,
+                            object_type, action,
+                            CASE sharing._column_type(tbl, id_column)
+                                WHEN 'integer'::regtype THEN 'integer'
+                                WHEN 'uuid'::regtype THEN 'uuid'
+                                ELSE 'bigint' END)
+                WHEN id_column IS NOT NULL AND action IN ('view', 'edit')
                      AND NOT sharing._id_in_policy(tbl, action, id_column)
                 THEN format(' OR (%1$I = (SELECT sharing._current_company())'
                             ' AND %2$I IN (SELECT unnest((SELECT sharing.%3$I(%4$L::text, %5$L::text))::%6$s[]))'
@@ -166,6 +189,8 @@ CREATE FUNCTION sharing._apply_policies(tbl regclass, object_type text, owner_co
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    unsafe text := sharing._citus_allow_triggers(tbl);
 BEGIN
     PERFORM sharing._drop_policies(tbl);
     EXECUTE format('CREATE POLICY sharing_select ON %s AS PERMISSIVE FOR SELECT TO PUBLIC USING (%s)', tbl,
@@ -212,6 +237,7 @@ BEGIN
     -- Last: this ALTER TABLE fires the partition event trigger, which then finds
     -- the policies already in place.
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', tbl);
+    PERFORM sharing._citus_restore_triggers(unsafe);
 END
 $$;
 
@@ -220,6 +246,8 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET client_min_messages = warning
 AS $$
+DECLARE
+    unsafe text := sharing._citus_allow_triggers(tbl);
 BEGIN
     EXECUTE format('DROP POLICY IF EXISTS sharing_select ON %s', tbl);
     EXECUTE format('DROP POLICY IF EXISTS sharing_insert ON %s', tbl);
@@ -231,6 +259,7 @@ BEGIN
         EXECUTE format('DROP TRIGGER IF EXISTS sharing_transfer ON %s', tbl);
         EXECUTE format('DROP TRIGGER IF EXISTS sharing_forget_shares ON %s', tbl);
     END IF;
+    PERFORM sharing._citus_restore_triggers(unsafe);
 END
 $$;
 
@@ -494,6 +523,13 @@ BEGIN
                 USING ERRCODE = 'datatype_mismatch',
                       HINT = 'name another id column, or id_column => NULL to protect the table without record shares';
         END IF;
+    END IF;
+    -- On Citus, a record's deletion would forget its shares in one worker's copy of
+    -- the configuration only (docs/scaling.md).
+    IF ids IS NOT NULL AND sharing._is_citus_table(tbl) THEN
+        RAISE EXCEPTION 'table % is a Citus table: pg_sharing protects Citus tables without record shares', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'protect it with id_column => NULL';
     END IF;
     SELECT string_agg(quote_ident(p.polname), ', ') INTO others
       FROM pg_policy p

@@ -65,11 +65,12 @@ extension_sql_file!(
         sql_api::viewer::current_viewer
     ]
 );
+extension_sql_file!("../sql/citus.sql", name = "citus", requires = ["api"]);
 extension_sql_file!(
     "../sql/protect.sql",
     name = "protect",
     requires = [
-        "api",
+        "citus",
         sql_api::visibility::can_access,
         sql_api::visibility::_all_rows_company,
         sql_api::visibility::_policy,

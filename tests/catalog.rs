@@ -32,6 +32,7 @@ const INTERNAL: &[&str] = &[
     "protected_tables",
     "_standard_roles",
     "audit_log",
+    "_citus_key",
 ];
 /// Views: each reads as its caller (`security_invoker`) or is a `security_barrier`
 /// filtered to the viewer's company.
@@ -172,6 +173,12 @@ const DEFINERS: &[(&str, &str, Outcome)] = &[
         "advise",
         "SELECT count(*)::text FROM sharing.advise()",
         Outcome::Error("42501"),
+    ),
+    // Signs only what matches the rows; without Citus there is no key to sign with.
+    (
+        "_citus_sign",
+        "SELECT sharing._citus_sign('users', 'I', NULL, '[{\"id\": 1, \"company_id\": 2}]')::text",
+        Outcome::Error("55000"),
     ),
 ];
 

@@ -1,0 +1,437 @@
+-- pg_sharing on a Citus cluster (docs/scaling.md, "Citus").
+--
+-- The configuration tables stay ordinary tables on every node: Citus refuses them as
+-- reference tables (they have triggers and policies with sub-selects), and every
+-- trigger of theirs would run once per placement. The coordinator's copy is the one
+-- written; sharing.distribute_configuration() makes it carry each change, in the same
+-- distributed transaction, to the copies on the workers: a statement trigger on each
+-- configuration table of the coordinator writes the rows the statement changed into
+-- the reference table sharing._citus_changes, and a row trigger on that table's
+-- placements applies them to the node's own copy — as logical replication would, with
+-- session_replication_role = replica (the no-escalation guards judged the change on
+-- the coordinator; the generation and change-log triggers are ENABLE ALWAYS, so each
+-- worker's generation moves with the change). The row is not kept (the trigger
+-- returns NULL): the reference table stays empty.
+
+-- Whether Citus is installed in this database.
+CREATE FUNCTION sharing._citus() RETURNS bool
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = 'citus') $$;
+
+-- Whether `tbl` is a Citus table (distributed or reference); false without Citus.
+CREATE FUNCTION sharing._is_citus_table(tbl regclass) RETURNS bool
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found bool;
+BEGIN
+    IF NOT sharing._citus() THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
+       INTO found USING tbl;
+    RETURN found;
+END
+$$;
+
+-- Before triggers of a Citus table are created or dropped (Citus refuses them
+-- unless citus.enable_unsafe_triggers is on): turns the setting on for the
+-- transaction and returns the value to restore, NULL for any other table.
+CREATE FUNCTION sharing._citus_allow_triggers(tbl regclass) RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    unsafe text;
+BEGIN
+    IF NOT sharing._is_citus_table(tbl) THEN
+        RETURN NULL;
+    END IF;
+    unsafe := current_setting('citus.enable_unsafe_triggers');
+    PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+    RETURN unsafe;
+END
+$$;
+
+CREATE FUNCTION sharing._citus_restore_triggers(unsafe text) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF unsafe IS NOT NULL THEN
+        PERFORM set_config('citus.enable_unsafe_triggers', unsafe, true);
+    END IF;
+END
+$$;
+
+-- The configuration tables a worker needs to decide, in the order a full copy
+-- writes them.
+CREATE FUNCTION sharing._citus_config_tables() RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ARRAY['companies', 'object_types', 'users', 'roles', 'user_roles', 'role_permissions',
+                 'role_privileges', 'sharing_rules', 'agreements', 'agreement_permissions',
+                 'trusted_app_roles', 'record_shares', 'protected_tables']
+$$;
+
+-- The key that signs the changes sent to the workers (one row, the same on every
+-- node, written by distribute_configuration()), the last change a worker applied,
+-- and the sequence that numbers the changes on the coordinator.
+CREATE TABLE sharing._citus_key (
+    singleton bool PRIMARY KEY DEFAULT true CHECK (singleton),
+    key       bytea NOT NULL,
+    applied   bigint NOT NULL DEFAULT 0
+);
+REVOKE ALL ON sharing._citus_key FROM PUBLIC;
+CREATE SEQUENCE sharing._citus_seq;
+REVOKE ALL ON SEQUENCE sharing._citus_seq FROM PUBLIC;
+
+-- The distributed transaction this node works for, as Citus numbers it (the
+-- coordinator's and each worker's part of one transaction give the same text).
+CREATE FUNCTION sharing._citus_transaction() RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id text;
+BEGIN
+    EXECUTE 'SELECT t.initiator_node_identifier || '':'' || t.transaction_number || '':''
+                    || extract(epoch FROM t.transaction_stamp)
+               FROM get_current_transaction_id() t
+              WHERE t.transaction_number <> 0'
+       INTO id;
+    RETURN id;
+END
+$$;
+
+-- The signature of one change in one distributed transaction.
+CREATE FUNCTION sharing._citus_mac(key bytea, txn text, seq bigint, tbl text, op "char", old_rows jsonb, new_rows jsonb) RETURNS bytea
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT sha256(key || sha256(key || convert_to(concat_ws(E'\x1f', txn, seq::text, tbl, op::text,
+                                                            coalesce(old_rows::text, ''), coalesce(new_rows::text, '')), 'UTF8')))
+$$;
+REVOKE ALL ON FUNCTION sharing._citus_mac(bytea, text, bigint, text, "char", jsonb, jsonb) FROM PUBLIC;
+
+-- Number and sign a change for the workers — only one that brings a worker's rows
+-- in line with this node's rows as this transaction sees them now: every new row
+-- is the row with its key here, every old row whose key has no new row is gone
+-- here; 'S' (a whole table) is the table; 'T' (emptied) finds it empty. Whoever
+-- calls this can then only ever send the configuration as it is. Numbers are
+-- taken under a row lock, so changes reach the workers in the order they commit,
+-- and a worker refuses a number not above the last one it applied (a change
+-- rolled back, or sent twice); the signature holds in this distributed transaction
+-- only.
+CREATE FUNCTION sharing._citus_sign(tbl text, op "char", old_rows jsonb, new_rows jsonb,
+                                    OUT seq bigint, OUT mac bytea)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k bytea;
+    keys text;
+    wrong bool;
+    txn text;
+BEGIN
+    IF NOT tbl = ANY (sharing._citus_config_tables()) THEN
+        RAISE EXCEPTION '"%" is not a configuration table', tbl USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT c.key INTO k FROM sharing._citus_key c FOR UPDATE;
+    IF k IS NULL THEN
+        RAISE EXCEPTION 'the configuration is not distributed: sharing._citus_key is empty'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'a superuser runs sharing.distribute_configuration() on the coordinator';
+    END IF;
+    keys := sharing._citus_primary_key(tbl);
+    IF op = 'S' THEN
+        EXECUTE format('SELECT (SELECT coalesce(jsonb_agg(to_jsonb(x) ORDER BY to_jsonb(x)::text), ''[]'') FROM sharing.%I x)
+                           IS DISTINCT FROM (SELECT coalesce(jsonb_agg(e ORDER BY e::text), ''[]'') FROM jsonb_array_elements(coalesce($1, ''[]'')) e)', tbl)
+           INTO wrong USING new_rows;
+    ELSIF op = 'T' THEN
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM sharing.%I)', tbl) INTO wrong;
+    ELSE
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM jsonb_populate_recordset(NULL::sharing.%1$I, $1) n
+                                         LEFT JOIN sharing.%1$I x USING (%2$s)
+                                        WHERE to_jsonb(x) IS DISTINCT FROM to_jsonb(n))
+                           OR EXISTS (SELECT 1 FROM jsonb_populate_recordset(NULL::sharing.%1$I, $2) o
+                                        JOIN sharing.%1$I x USING (%2$s)
+                                       WHERE (%3$s) NOT IN (SELECT %2$s FROM jsonb_populate_recordset(NULL::sharing.%1$I, $1)))',
+                       tbl, keys, regexp_replace(keys, '([^, ]+)', 'o.\1', 'g'))
+           INTO wrong USING coalesce(new_rows, '[]'), coalesce(old_rows, '[]');
+    END IF;
+    IF wrong THEN
+        RAISE EXCEPTION 'refused to sign a change of sharing.% that does not match its rows', tbl
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- Bound to this distributed transaction: a signed change cannot be sent again
+    -- from another one (after this one rolled back, say).
+    txn := sharing._citus_transaction();
+    IF txn IS NULL THEN
+        RAISE EXCEPTION 'no distributed transaction to sign a change of sharing.% in', tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'a write to sharing._citus_changes (op ''N'' does nothing) starts one';
+    END IF;
+    seq := nextval('sharing._citus_seq');
+    mac := sharing._citus_mac(k, txn, seq, tbl, op, old_rows, new_rows);
+END
+$$;
+
+-- The primary key columns of a configuration table, quoted and comma-separated.
+CREATE FUNCTION sharing._citus_primary_key(tbl text) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord)
+      FROM pg_index i
+     CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+     WHERE i.indrelid = format('sharing.%I', tbl)::regclass AND i.indisprimary
+$$;
+
+-- Statement trigger on a configuration table of the coordinator: the rows the
+-- statement changed, signed, to every node (TG_ARGV[0]: the coordinator's group).
+-- SECURITY INVOKER: the insert then goes to the workers over the connections of the
+-- role that made the change, which its next statements in the transaction use too,
+-- so they see the change.
+CREATE FUNCTION sharing._citus_capture() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    gone jsonb;
+    came jsonb;
+    op "char" := left(TG_OP, 1);
+    signed record;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        SELECT jsonb_agg(to_jsonb(o)) INTO gone FROM old_rows o;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        SELECT jsonb_agg(to_jsonb(n)) INTO came FROM new_rows n;
+    END IF;
+    IF TG_OP = 'TRUNCATE' OR gone IS NOT NULL OR came IS NOT NULL THEN
+        -- The signature names the distributed transaction: a first write to every
+        -- node makes Citus number it (a read may stay on this node).
+        IF sharing._citus_transaction() IS NULL THEN
+            INSERT INTO sharing._citus_changes (origin, seq, tbl, op, mac)
+            VALUES (TG_ARGV[0]::int, 0, TG_TABLE_NAME, 'N', ''::bytea);
+        END IF;
+        signed := sharing._citus_sign(TG_TABLE_NAME, op, gone, came);
+        INSERT INTO sharing._citus_changes (origin, seq, tbl, op, old_rows, new_rows, mac)
+        VALUES (TG_ARGV[0]::int, signed.seq, TG_TABLE_NAME, op, gone, came, signed.mac);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Row trigger on the placements of sharing._citus_changes: check the signature and
+-- the number, and apply the change to this node's copy, unless this node made it.
+-- Returns NULL: the row is not stored.
+CREATE FUNCTION sharing._citus_apply() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET session_replication_role = replica
+AS $$
+DECLARE
+    here int;
+    k bytea;
+    keys text;
+BEGIN
+    EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO here;
+    -- 'N' does nothing: it only starts the distributed transaction (_citus_capture).
+    IF here = NEW.origin OR NEW.op = 'N' THEN
+        RETURN NULL;
+    END IF;
+    SELECT c.key INTO k FROM sharing._citus_key c;
+    IF k IS NULL OR NEW.mac IS DISTINCT FROM sharing._citus_mac(k, sharing._citus_transaction(), NEW.seq, NEW.tbl,
+                                                                NEW.op, NEW.old_rows, NEW.new_rows) THEN
+        RAISE EXCEPTION 'refused a configuration change for sharing.% with a wrong signature', NEW.tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'changes are signed by the coordinator; sharing.distribute_configuration() gives every node the key';
+    END IF;
+    UPDATE sharing._citus_key c SET applied = NEW.seq WHERE c.applied < NEW.seq;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'refused configuration change % for sharing.%: this node applied a later one', NEW.seq, NEW.tbl
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- A protected table that is not a Citus table exists on the coordinator only.
+    IF NEW.tbl = 'protected_tables' THEN
+        NEW.old_rows := (SELECT jsonb_agg(e) FROM jsonb_array_elements(NEW.old_rows) e
+                          WHERE to_regclass(e ->> 'table_name') IS NOT NULL);
+        NEW.new_rows := (SELECT jsonb_agg(e) FROM jsonb_array_elements(NEW.new_rows) e
+                          WHERE to_regclass(e ->> 'table_name') IS NOT NULL);
+    END IF;
+    keys := sharing._citus_primary_key(NEW.tbl);
+    IF NEW.op IN ('T', 'S') THEN
+        EXECUTE format('DELETE FROM sharing.%I', NEW.tbl);
+    ELSIF NEW.old_rows IS NOT NULL THEN
+        EXECUTE format('DELETE FROM sharing.%1$I x WHERE (%2$s) IN (SELECT %2$s FROM jsonb_populate_recordset(NULL::sharing.%1$I, $1))',
+                       NEW.tbl, keys)
+          USING NEW.old_rows;
+    END IF;
+    IF NEW.new_rows IS NOT NULL THEN
+        EXECUTE format('INSERT INTO sharing.%1$I OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_recordset(NULL::sharing.%1$I, $1)',
+                       NEW.tbl)
+          USING NEW.new_rows;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- On a worker, the configuration is the coordinator's copy: written only by
+-- _citus_apply (under session_replication_role = replica, where this trigger does
+-- not fire). Citus sends some statements to the workers as the client wrote them
+-- (a SET LOCAL with others in the same string): a configuration change in such a
+-- string must not change one worker's copy alone.
+CREATE FUNCTION sharing._citus_refuse_write() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION '% on sharing.% is refused on a Citus worker: the configuration is written on the coordinator', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'read_only_sql_transaction',
+              HINT = 'connect to the coordinator; send SET LOCAL sharing.viewer as a statement of its own';
+END
+$$;
+
+-- Run on each worker by distribute_configuration(): the configuration tables take
+-- writes from _citus_apply only.
+CREATE FUNCTION sharing._citus_become_worker() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+BEGIN
+    -- Not protected_tables: internal already (its a_internal_guard), and the event
+    -- trigger that forgets dropped tables writes it when Citus drops a shard here.
+    -- No DROP TRIGGER: that too would fire the event trigger.
+    FOREACH t IN ARRAY array_remove(sharing._citus_config_tables(), 'protected_tables') LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger g
+                        WHERE g.tgrelid = format('sharing.%I', t)::regclass AND g.tgname = 'a_citus_worker') THEN
+            EXECUTE format('CREATE TRIGGER a_citus_worker BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON sharing.%I
+                                FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_refuse_write()', t);
+        END IF;
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION sharing._citus_become_worker() FROM PUBLIC;
+
+-- Make the configuration reach every node of a Citus cluster (see the top of this
+-- file). Idempotent: each call gives every worker the coordinator's key (a worker
+-- added since needs it) and copies the whole configuration to the workers again.
+-- Only on the coordinator, by a superuser.
+CREATE FUNCTION sharing.distribute_configuration() RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $$
+DECLARE
+    t text;
+    here int;
+    rows jsonb;
+    unsafe text;
+    k bytea;
+    failed text;
+    signed record;
+BEGIN
+    IF NOT sharing._citus() THEN
+        RAISE EXCEPTION 'sharing.distribute_configuration() needs Citus: the extension citus is not installed in database "%"', current_database()
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'CREATE EXTENSION citus on every node first (docs/scaling.md)';
+    END IF;
+    IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+        RAISE EXCEPTION 'role "%" may not distribute the configuration', current_user
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'a superuser runs sharing.distribute_configuration() on the coordinator';
+    END IF;
+    EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO here;
+    IF here <> 0 THEN
+        RAISE EXCEPTION 'sharing.distribute_configuration() runs on the coordinator, and this node is a worker (group %)', here
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'connect to the coordinator';
+    END IF;
+    -- The key: 244 random bits (two version-4 UUIDs), made once.
+    SELECT c.key INTO k FROM sharing._citus_key c;
+    IF k IS NULL THEN
+        k := decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex');
+        INSERT INTO sharing._citus_key (key) VALUES (k);
+    END IF;
+    -- Each worker gets it over a connection of its own (committed there at once; a
+    -- worker whose key differs refuses every change, so a retry repairs a failure).
+    -- One statement per command: of several, run_command_on_workers reports the first
+    -- one's result, and a later failure rolls the first back unreported.
+    FOREACH t IN ARRAY ARRAY[format('INSERT INTO sharing._citus_key (key) VALUES (%L::bytea)
+                                     ON CONFLICT (singleton) DO UPDATE SET key = EXCLUDED.key', k),
+                             'SELECT sharing._citus_become_worker()'] LOOP
+        EXECUTE format($cmd$SELECT string_agg(format('%%s:%%s: %%s', nodename, nodeport, result), '; ')
+                             FROM run_command_on_workers(%L) WHERE NOT success$cmd$, t)
+           INTO failed;
+        IF failed IS NOT NULL THEN
+            RAISE EXCEPTION 'could not prepare the workers: %', failed
+                USING ERRCODE = 'connection_failure';
+        END IF;
+    END LOOP;
+    -- Each worker holds the key now (read back: a command can report success and
+    -- leave nothing behind).
+    EXECUTE format($cmd$SELECT string_agg(format('%%s:%%s', nodename, nodeport), ', ')
+                         FROM run_command_on_workers(%L) WHERE result IS DISTINCT FROM 't'$cmd$,
+                   format('SELECT EXISTS (SELECT 1 FROM sharing._citus_key WHERE key = %L::bytea)', k))
+       INTO failed;
+    IF failed IS NOT NULL THEN
+        RAISE EXCEPTION 'could not give the key to the workers %', failed
+            USING ERRCODE = 'connection_failure';
+    END IF;
+    IF to_regclass('sharing._citus_changes') IS NULL THEN
+        CREATE TABLE sharing._citus_changes (
+            origin   int NOT NULL,
+            seq      bigint NOT NULL,
+            tbl      text NOT NULL,
+            op       "char" NOT NULL,
+            old_rows jsonb,
+            new_rows jsonb,
+            mac      bytea NOT NULL
+        );
+        -- Anyone who changes the configuration writes here (signed, see _citus_sign).
+        REVOKE ALL ON sharing._citus_changes FROM PUBLIC;
+        GRANT INSERT ON sharing._citus_changes TO PUBLIC;
+        unsafe := current_setting('citus.enable_unsafe_triggers');
+        PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+        CREATE TRIGGER apply BEFORE INSERT ON sharing._citus_changes
+            FOR EACH ROW EXECUTE FUNCTION sharing._citus_apply();
+        PERFORM create_reference_table('sharing._citus_changes');
+        PERFORM set_config('citus.enable_unsafe_triggers', unsafe, true);
+    END IF;
+    FOREACH t IN ARRAY sharing._citus_config_tables() LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS z_citus_insert ON sharing.%1$I;
+                        DROP TRIGGER IF EXISTS z_citus_update ON sharing.%1$I;
+                        DROP TRIGGER IF EXISTS z_citus_delete ON sharing.%1$I;
+                        DROP TRIGGER IF EXISTS z_citus_truncate ON sharing.%1$I;
+                        CREATE TRIGGER z_citus_insert AFTER INSERT ON sharing.%1$I REFERENCING NEW TABLE AS new_rows
+                            FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_capture(%2$L);
+                        CREATE TRIGGER z_citus_update AFTER UPDATE ON sharing.%1$I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+                            FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_capture(%2$L);
+                        CREATE TRIGGER z_citus_delete AFTER DELETE ON sharing.%1$I REFERENCING OLD TABLE AS old_rows
+                            FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_capture(%2$L);
+                        CREATE TRIGGER z_citus_truncate AFTER TRUNCATE ON sharing.%1$I
+                            FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_capture(%2$L);
+                        ALTER TABLE sharing.%1$I ENABLE ALWAYS TRIGGER z_citus_insert;
+                        ALTER TABLE sharing.%1$I ENABLE ALWAYS TRIGGER z_citus_update;
+                        ALTER TABLE sharing.%1$I ENABLE ALWAYS TRIGGER z_citus_delete;
+                        ALTER TABLE sharing.%1$I ENABLE ALWAYS TRIGGER z_citus_truncate;',
+                       t, here);
+        -- The whole table, replacing the worker's copy.
+        IF sharing._citus_transaction() IS NULL THEN
+            INSERT INTO sharing._citus_changes (origin, seq, tbl, op, mac) VALUES (here, 0, t, 'N', ''::bytea);
+        END IF;
+        EXECUTE format('SELECT jsonb_agg(to_jsonb(x)) FROM sharing.%I x', t) INTO rows;
+        signed := sharing._citus_sign(t, 'S', NULL, rows);
+        INSERT INTO sharing._citus_changes (origin, seq, tbl, op, new_rows, mac)
+        VALUES (here, signed.seq, t, 'S', rows, signed.mac);
+    END LOOP;
+END
+$$;
