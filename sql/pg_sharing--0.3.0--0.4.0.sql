@@ -102,6 +102,16 @@ REVOKE ALL ON sharing.record_shares FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('sharing.record_shares', '');
 SELECT pg_catalog.pg_extension_config_dump('sharing.record_shares_id_seq', '');
 
+-- Citus (as sql/citus.sql): the key and the sequence of the changes sent to workers.
+CREATE TABLE sharing._citus_key (
+    singleton bool PRIMARY KEY DEFAULT true CHECK (singleton),
+    key       bytea NOT NULL,
+    applied   bigint NOT NULL DEFAULT 0
+);
+REVOKE ALL ON sharing._citus_key FROM PUBLIC;
+CREATE SEQUENCE sharing._citus_seq;
+REVOKE ALL ON SEQUENCE sharing._citus_seq FROM PUBLIC;
+
 -- New and changed functions.
 -- new: _advise_rules()
 CREATE OR REPLACE FUNCTION "_advise_rules"() RETURNS TABLE (
@@ -154,6 +164,8 @@ CREATE OR REPLACE FUNCTION sharing._apply_policies(tbl regclass, object_type tex
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    unsafe text := sharing._citus_allow_triggers(tbl);
 BEGIN
     PERFORM sharing._drop_policies(tbl);
     EXECUTE format('CREATE POLICY sharing_select ON %s AS PERMISSIVE FOR SELECT TO PUBLIC USING (%s)', tbl,
@@ -200,6 +212,7 @@ BEGIN
     -- Last: this ALTER TABLE fires the partition event trigger, which then finds
     -- the policies already in place.
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY', tbl);
+    PERFORM sharing._citus_restore_triggers(unsafe);
 END
 $$;
 
@@ -343,6 +356,261 @@ STABLE PARALLEL RESTRICTED
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_check_transfer_wrapper';
+
+-- new: _citus()
+CREATE OR REPLACE FUNCTION sharing._citus() RETURNS bool
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = 'citus') $$;
+
+-- new: _citus_allow_triggers(regclass)
+CREATE OR REPLACE FUNCTION sharing._citus_allow_triggers(tbl regclass) RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    unsafe text;
+BEGIN
+    IF NOT sharing._is_citus_table(tbl) THEN
+        RETURN NULL;
+    END IF;
+    unsafe := current_setting('citus.enable_unsafe_triggers');
+    PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+    RETURN unsafe;
+END
+$$;
+
+-- new: _citus_apply()
+CREATE OR REPLACE FUNCTION sharing._citus_apply() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET session_replication_role = replica
+AS $$
+DECLARE
+    here int;
+    k bytea;
+    keys text;
+BEGIN
+    EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO here;
+    -- 'N' does nothing: it only starts the distributed transaction (_citus_capture).
+    IF here = NEW.origin OR NEW.op = 'N' THEN
+        RETURN NULL;
+    END IF;
+    SELECT c.key INTO k FROM sharing._citus_key c;
+    IF k IS NULL OR NEW.mac IS DISTINCT FROM sharing._citus_mac(k, sharing._citus_transaction(), NEW.seq, NEW.tbl,
+                                                                NEW.op, NEW.old_rows, NEW.new_rows) THEN
+        RAISE EXCEPTION 'refused a configuration change for sharing.% with a wrong signature', NEW.tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'changes are signed by the coordinator; sharing.distribute_configuration() gives every node the key';
+    END IF;
+    UPDATE sharing._citus_key c SET applied = NEW.seq WHERE c.applied < NEW.seq;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'refused configuration change % for sharing.%: this node applied a later one', NEW.seq, NEW.tbl
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- A protected table that is not a Citus table exists on the coordinator only.
+    IF NEW.tbl = 'protected_tables' THEN
+        NEW.old_rows := (SELECT jsonb_agg(e) FROM jsonb_array_elements(NEW.old_rows) e
+                          WHERE to_regclass(e ->> 'table_name') IS NOT NULL);
+        NEW.new_rows := (SELECT jsonb_agg(e) FROM jsonb_array_elements(NEW.new_rows) e
+                          WHERE to_regclass(e ->> 'table_name') IS NOT NULL);
+    END IF;
+    keys := sharing._citus_primary_key(NEW.tbl);
+    IF NEW.op IN ('T', 'S') THEN
+        EXECUTE format('DELETE FROM sharing.%I', NEW.tbl);
+    ELSIF NEW.old_rows IS NOT NULL THEN
+        EXECUTE format('DELETE FROM sharing.%1$I x WHERE (%2$s) IN (SELECT %2$s FROM jsonb_populate_recordset(NULL::sharing.%1$I, $1))',
+                       NEW.tbl, keys)
+          USING NEW.old_rows;
+    END IF;
+    IF NEW.new_rows IS NOT NULL THEN
+        EXECUTE format('INSERT INTO sharing.%1$I OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_recordset(NULL::sharing.%1$I, $1)',
+                       NEW.tbl)
+          USING NEW.new_rows;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- new: _citus_become_worker()
+CREATE OR REPLACE FUNCTION sharing._citus_become_worker() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+BEGIN
+    -- Not protected_tables: internal already (its a_internal_guard), and the event
+    -- trigger that forgets dropped tables writes it when Citus drops a shard here.
+    -- No DROP TRIGGER: that too would fire the event trigger.
+    FOREACH t IN ARRAY array_remove(sharing._citus_config_tables(), 'protected_tables') LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger g
+                        WHERE g.tgrelid = format('sharing.%I', t)::regclass AND g.tgname = 'a_citus_worker') THEN
+            EXECUTE format('CREATE TRIGGER a_citus_worker BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON sharing.%I
+                                FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_refuse_write()', t);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- new: _citus_capture()
+CREATE OR REPLACE FUNCTION sharing._citus_capture() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    gone jsonb;
+    came jsonb;
+    op "char" := left(TG_OP, 1);
+    signed record;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        SELECT jsonb_agg(to_jsonb(o)) INTO gone FROM old_rows o;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        SELECT jsonb_agg(to_jsonb(n)) INTO came FROM new_rows n;
+    END IF;
+    IF TG_OP = 'TRUNCATE' OR gone IS NOT NULL OR came IS NOT NULL THEN
+        -- The signature names the distributed transaction: a first write to every
+        -- node makes Citus number it (a read may stay on this node).
+        IF sharing._citus_transaction() IS NULL THEN
+            INSERT INTO sharing._citus_changes (origin, seq, tbl, op, mac)
+            VALUES (TG_ARGV[0]::int, 0, TG_TABLE_NAME, 'N', ''::bytea);
+        END IF;
+        signed := sharing._citus_sign(TG_TABLE_NAME, op, gone, came);
+        INSERT INTO sharing._citus_changes (origin, seq, tbl, op, old_rows, new_rows, mac)
+        VALUES (TG_ARGV[0]::int, signed.seq, TG_TABLE_NAME, op, gone, came, signed.mac);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- new: _citus_config_tables()
+CREATE OR REPLACE FUNCTION sharing._citus_config_tables() RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ARRAY['companies', 'object_types', 'users', 'roles', 'user_roles', 'role_permissions',
+                 'role_privileges', 'sharing_rules', 'agreements', 'agreement_permissions',
+                 'trusted_app_roles', 'record_shares', 'protected_tables']
+$$;
+
+-- new: _citus_mac(bytea,text,bigint,text,"char",jsonb,jsonb)
+CREATE OR REPLACE FUNCTION sharing._citus_mac(key bytea, txn text, seq bigint, tbl text, op "char", old_rows jsonb, new_rows jsonb) RETURNS bytea
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT sha256(key || sha256(key || convert_to(concat_ws(E'\x1f', txn, seq::text, tbl, op::text,
+                                                            coalesce(old_rows::text, ''), coalesce(new_rows::text, '')), 'UTF8')))
+$$;
+
+-- new: _citus_primary_key(text)
+CREATE OR REPLACE FUNCTION sharing._citus_primary_key(tbl text) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord)
+      FROM pg_index i
+     CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+     WHERE i.indrelid = format('sharing.%I', tbl)::regclass AND i.indisprimary
+$$;
+
+-- new: _citus_refuse_write()
+CREATE OR REPLACE FUNCTION sharing._citus_refuse_write() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION '% on sharing.% is refused on a Citus worker: the configuration is written on the coordinator', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'read_only_sql_transaction',
+              HINT = 'connect to the coordinator; send SET LOCAL sharing.viewer as a statement of its own';
+END
+$$;
+
+-- new: _citus_restore_triggers(text)
+CREATE OR REPLACE FUNCTION sharing._citus_restore_triggers(unsafe text) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF unsafe IS NOT NULL THEN
+        PERFORM set_config('citus.enable_unsafe_triggers', unsafe, true);
+    END IF;
+END
+$$;
+
+-- new: _citus_sign(text,"char",jsonb,jsonb,seq bigint,mac bytea)
+CREATE OR REPLACE FUNCTION sharing._citus_sign(tbl text, op "char", old_rows jsonb, new_rows jsonb,
+                                    OUT seq bigint, OUT mac bytea)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k bytea;
+    keys text;
+    wrong bool;
+    txn text;
+BEGIN
+    IF NOT tbl = ANY (sharing._citus_config_tables()) THEN
+        RAISE EXCEPTION '"%" is not a configuration table', tbl USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT c.key INTO k FROM sharing._citus_key c FOR UPDATE;
+    IF k IS NULL THEN
+        RAISE EXCEPTION 'the configuration is not distributed: sharing._citus_key is empty'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'a superuser runs sharing.distribute_configuration() on the coordinator';
+    END IF;
+    keys := sharing._citus_primary_key(tbl);
+    IF op = 'S' THEN
+        EXECUTE format('SELECT (SELECT coalesce(jsonb_agg(to_jsonb(x) ORDER BY to_jsonb(x)::text), ''[]'') FROM sharing.%I x)
+                           IS DISTINCT FROM (SELECT coalesce(jsonb_agg(e ORDER BY e::text), ''[]'') FROM jsonb_array_elements(coalesce($1, ''[]'')) e)', tbl)
+           INTO wrong USING new_rows;
+    ELSIF op = 'T' THEN
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM sharing.%I)', tbl) INTO wrong;
+    ELSE
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM jsonb_populate_recordset(NULL::sharing.%1$I, $1) n
+                                         LEFT JOIN sharing.%1$I x USING (%2$s)
+                                        WHERE to_jsonb(x) IS DISTINCT FROM to_jsonb(n))
+                           OR EXISTS (SELECT 1 FROM jsonb_populate_recordset(NULL::sharing.%1$I, $2) o
+                                        JOIN sharing.%1$I x USING (%2$s)
+                                       WHERE (%3$s) NOT IN (SELECT %2$s FROM jsonb_populate_recordset(NULL::sharing.%1$I, $1)))',
+                       tbl, keys, regexp_replace(keys, '([^, ]+)', 'o.\1', 'g'))
+           INTO wrong USING coalesce(new_rows, '[]'), coalesce(old_rows, '[]');
+    END IF;
+    IF wrong THEN
+        RAISE EXCEPTION 'refused to sign a change of sharing.% that does not match its rows', tbl
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- Bound to this distributed transaction: a signed change cannot be sent again
+    -- from another one (after this one rolled back, say).
+    txn := sharing._citus_transaction();
+    IF txn IS NULL THEN
+        RAISE EXCEPTION 'no distributed transaction to sign a change of sharing.% in', tbl
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'a write to sharing._citus_changes (op ''N'' does nothing) starts one';
+    END IF;
+    seq := nextval('sharing._citus_seq');
+    mac := sharing._citus_mac(k, txn, seq, tbl, op, old_rows, new_rows);
+END
+$$;
+
+-- new: _citus_transaction()
+CREATE OR REPLACE FUNCTION sharing._citus_transaction() RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id text;
+BEGIN
+    EXECUTE 'SELECT t.initiator_node_identifier || '':'' || t.transaction_number || '':''
+                    || extract(epoch FROM t.transaction_stamp)
+               FROM get_current_transaction_id() t
+              WHERE t.transaction_number <> 0'
+       INTO id;
+    RETURN id;
+END
+$$;
 
 -- new: _column_type(regclass,name)
 CREATE OR REPLACE FUNCTION sharing._column_type(tbl regclass, col name) RETURNS regtype
@@ -553,6 +821,8 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET client_min_messages = warning
 AS $$
+DECLARE
+    unsafe text := sharing._citus_allow_triggers(tbl);
 BEGIN
     EXECUTE format('DROP POLICY IF EXISTS sharing_select ON %s', tbl);
     EXECUTE format('DROP POLICY IF EXISTS sharing_insert ON %s', tbl);
@@ -564,6 +834,7 @@ BEGIN
         EXECUTE format('DROP TRIGGER IF EXISTS sharing_transfer ON %s', tbl);
         EXECUTE format('DROP TRIGGER IF EXISTS sharing_forget_shares ON %s', tbl);
     END IF;
+    PERFORM sharing._citus_restore_triggers(unsafe);
 END
 $$;
 
@@ -626,6 +897,20 @@ AS $$
                             object_type, action, owner_column, company_column, assignee_column)
                 ELSE '' END
         || CASE WHEN id_column IS NOT NULL AND action IN ('view', 'edit')
+                     AND NOT sharing._id_in_policy(tbl, action, id_column) AND sharing._citus()
+                -- The same arm without sub-selects (Citus, see _policy_expr).
+                THEN format(' OR (%1$I = sharing._current_company() AND %2$I = ANY (sharing.%3$I(%4$L::text, %5$L::text)::%6$s[]))',
+                            company_column, id_column,
+                            CASE sharing._column_type(tbl, id_column)
+                                WHEN 'integer'::regtype THEN '_shared_ids_int4'
+                                WHEN 'uuid'::regtype THEN '_shared_ids_uuid'
+                                ELSE '_shared_ids_int8' END,
+                            object_type, action,
+                            CASE sharing._column_type(tbl, id_column)
+                                WHEN 'integer'::regtype THEN 'integer'
+                                WHEN 'uuid'::regtype THEN 'uuid'
+                                ELSE 'bigint' END)
+                WHEN id_column IS NOT NULL AND action IN ('view', 'edit')
                      AND NOT sharing._id_in_policy(tbl, action, id_column)
                 THEN format(' OR (%1$I = (SELECT sharing._current_company())'
                             ' AND %2$I IN (SELECT unnest((SELECT sharing.%3$I(%4$L::text, %5$L::text))::%6$s[]))'
@@ -741,6 +1026,23 @@ BEGIN
                   HINT = 'the extension keeps this table itself; use the documented functions (protect, unprotect) or ask a superuser';
     END IF;
     RETURN NULL;
+END
+$$;
+
+-- new: _is_citus_table(regclass)
+CREATE OR REPLACE FUNCTION sharing._is_citus_table(tbl regclass) RETURNS bool
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found bool;
+BEGIN
+    IF NOT sharing._citus() THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
+       INTO found USING tbl;
+    RETURN found;
 END
 $$;
 
@@ -922,12 +1224,21 @@ CREATE OR REPLACE FUNCTION sharing._policy_expr(tbl regclass, object_type text, 
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT format('sharing._policy(%L::text, %L::text, %I, %I, (SELECT sharing.current_viewer()), %s,'
-                  ' (SELECT sharing._all_rows_company(%L::text, %L::text, (SELECT sharing.current_viewer())))%s)',
-                  object_type, action, owner_column, company_column,
-                  sharing._scalar_assignee(tbl, assignee_column), object_type, action,
-                  CASE WHEN sharing._id_in_policy(tbl, action, id_column) THEN format(', %I', id_column)
-                       ELSE '' END)
+    SELECT CASE WHEN sharing._citus()
+                -- Citus refuses sub-selects in the policies of its tables: the viewer as a
+                -- plain call and no all-rows company. The call is the same decision, and
+                -- the planner of each shard query rewrites it as above (docs/scaling.md).
+                THEN format('sharing._policy(%L::text, %L::text, %I, %I, sharing.current_viewer(), %s, NULL::bigint%s)',
+                            object_type, action, owner_column, company_column,
+                            sharing._scalar_assignee(tbl, assignee_column),
+                            CASE WHEN sharing._id_in_policy(tbl, action, id_column) THEN format(', %I', id_column)
+                                 ELSE '' END)
+                ELSE format('sharing._policy(%L::text, %L::text, %I, %I, (SELECT sharing.current_viewer()), %s,'
+                            ' (SELECT sharing._all_rows_company(%L::text, %L::text, (SELECT sharing.current_viewer())))%s)',
+                            object_type, action, owner_column, company_column,
+                            sharing._scalar_assignee(tbl, assignee_column), object_type, action,
+                            CASE WHEN sharing._id_in_policy(tbl, action, id_column) THEN format(', %I', id_column)
+                                 ELSE '' END) END
         || sharing._extra_arms(tbl, object_type, action, owner_column, company_column, assignee_column, id_column)
 $$;
 
@@ -2191,6 +2502,118 @@ BEGIN
 END
 $$;
 
+-- new: distribute_configuration()
+CREATE OR REPLACE FUNCTION sharing.distribute_configuration() RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $$
+DECLARE
+    t text;
+    here int;
+    rows jsonb;
+    unsafe text;
+    k bytea;
+    failed text;
+    signed record;
+BEGIN
+    IF NOT sharing._citus() THEN
+        RAISE EXCEPTION 'sharing.distribute_configuration() needs Citus: the extension citus is not installed in database "%"', current_database()
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'CREATE EXTENSION citus on every node first (docs/scaling.md)';
+    END IF;
+    IF NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user) THEN
+        RAISE EXCEPTION 'role "%" may not distribute the configuration', current_user
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'a superuser runs sharing.distribute_configuration() on the coordinator';
+    END IF;
+    EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO here;
+    IF here <> 0 THEN
+        RAISE EXCEPTION 'sharing.distribute_configuration() runs on the coordinator, and this node is a worker (group %)', here
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'connect to the coordinator';
+    END IF;
+    -- The key: 244 random bits (two version-4 UUIDs), made once.
+    SELECT c.key INTO k FROM sharing._citus_key c;
+    IF k IS NULL THEN
+        k := decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex');
+        INSERT INTO sharing._citus_key (key) VALUES (k);
+    END IF;
+    -- Each worker gets it over a connection of its own (committed there at once; a
+    -- worker whose key differs refuses every change, so a retry repairs a failure).
+    -- One statement per command: of several, run_command_on_workers reports the first
+    -- one's result, and a later failure rolls the first back unreported.
+    FOREACH t IN ARRAY ARRAY[format('INSERT INTO sharing._citus_key (key) VALUES (%L::bytea)
+                                     ON CONFLICT (singleton) DO UPDATE SET key = EXCLUDED.key', k),
+                             'SELECT sharing._citus_become_worker()'] LOOP
+        EXECUTE format($cmd$SELECT string_agg(format('%%s:%%s: %%s', nodename, nodeport, result), '; ')
+                             FROM run_command_on_workers(%L) WHERE NOT success$cmd$, t)
+           INTO failed;
+        IF failed IS NOT NULL THEN
+            RAISE EXCEPTION 'could not prepare the workers: %', failed
+                USING ERRCODE = 'connection_failure';
+        END IF;
+    END LOOP;
+    -- Each worker holds the key now (read back: a command can report success and
+    -- leave nothing behind).
+    EXECUTE format($cmd$SELECT string_agg(format('%%s:%%s', nodename, nodeport), ', ')
+                         FROM run_command_on_workers(%L) WHERE result IS DISTINCT FROM 't'$cmd$,
+                   format('SELECT EXISTS (SELECT 1 FROM sharing._citus_key WHERE key = %L::bytea)', k))
+       INTO failed;
+    IF failed IS NOT NULL THEN
+        RAISE EXCEPTION 'could not give the key to the workers %', failed
+            USING ERRCODE = 'connection_failure';
+    END IF;
+    IF to_regclass('sharing._citus_changes') IS NULL THEN
+        CREATE TABLE sharing._citus_changes (
+            origin   int NOT NULL,
+            seq      bigint NOT NULL,
+            tbl      text NOT NULL,
+            op       "char" NOT NULL,
+            old_rows jsonb,
+            new_rows jsonb,
+            mac      bytea NOT NULL
+        );
+        -- Anyone who changes the configuration writes here (signed, see _citus_sign).
+        REVOKE ALL ON sharing._citus_changes FROM PUBLIC;
+        GRANT INSERT ON sharing._citus_changes TO PUBLIC;
+        unsafe := current_setting('citus.enable_unsafe_triggers');
+        PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+        CREATE TRIGGER apply BEFORE INSERT ON sharing._citus_changes
+            FOR EACH ROW EXECUTE FUNCTION sharing._citus_apply();
+        PERFORM create_reference_table('sharing._citus_changes');
+        PERFORM set_config('citus.enable_unsafe_triggers', unsafe, true);
+    END IF;
+    FOREACH t IN ARRAY sharing._citus_config_tables() LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS z_citus_insert ON sharing.%1$I;
+                        DROP TRIGGER IF EXISTS z_citus_update ON sharing.%1$I;
+                        DROP TRIGGER IF EXISTS z_citus_delete ON sharing.%1$I;
+                        DROP TRIGGER IF EXISTS z_citus_truncate ON sharing.%1$I;
+                        CREATE TRIGGER z_citus_insert AFTER INSERT ON sharing.%1$I REFERENCING NEW TABLE AS new_rows
+                            FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_capture(%2$L);
+                        CREATE TRIGGER z_citus_update AFTER UPDATE ON sharing.%1$I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+                            FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_capture(%2$L);
+                        CREATE TRIGGER z_citus_delete AFTER DELETE ON sharing.%1$I REFERENCING OLD TABLE AS old_rows
+                            FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_capture(%2$L);
+                        CREATE TRIGGER z_citus_truncate AFTER TRUNCATE ON sharing.%1$I
+                            FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_capture(%2$L);
+                        ALTER TABLE sharing.%1$I ENABLE ALWAYS TRIGGER z_citus_insert;
+                        ALTER TABLE sharing.%1$I ENABLE ALWAYS TRIGGER z_citus_update;
+                        ALTER TABLE sharing.%1$I ENABLE ALWAYS TRIGGER z_citus_delete;
+                        ALTER TABLE sharing.%1$I ENABLE ALWAYS TRIGGER z_citus_truncate;',
+                       t, here);
+        -- The whole table, replacing the worker's copy.
+        IF sharing._citus_transaction() IS NULL THEN
+            INSERT INTO sharing._citus_changes (origin, seq, tbl, op, mac) VALUES (here, 0, t, 'N', ''::bytea);
+        END IF;
+        EXECUTE format('SELECT jsonb_agg(to_jsonb(x)) FROM sharing.%I x', t) INTO rows;
+        signed := sharing._citus_sign(t, 'S', NULL, rows);
+        INSERT INTO sharing._citus_changes (origin, seq, tbl, op, new_rows, mac)
+        VALUES (here, signed.seq, t, 'S', rows, signed.mac);
+    END LOOP;
+END
+$$;
+
 -- new: explain_access(regclass,anycompatible,text,bigint)
 CREATE OR REPLACE FUNCTION sharing.explain_access(tbl regclass, record_id anycompatible, action text,
                                        viewer bigint DEFAULT sharing.current_viewer())
@@ -2270,6 +2693,13 @@ BEGIN
                 USING ERRCODE = 'datatype_mismatch',
                       HINT = 'name another id column, or id_column => NULL to protect the table without record shares';
         END IF;
+    END IF;
+    -- On Citus, a record's deletion would forget its shares in one worker's copy of
+    -- the configuration only (docs/scaling.md).
+    IF ids IS NOT NULL AND sharing._is_citus_table(tbl) THEN
+        RAISE EXCEPTION 'table % is a Citus table: pg_sharing protects Citus tables without record shares', tbl
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'protect it with id_column => NULL';
     END IF;
     SELECT string_agg(quote_ident(p.polname), ', ') INTO others
       FROM pg_policy p
@@ -2600,7 +3030,8 @@ DO $$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['_generation', '_share_generation', '_changes', 'protected_tables', '_standard_roles', 'audit_log'] LOOP
+    FOREACH t IN ARRAY ARRAY['_generation', '_share_generation', '_changes', 'protected_tables', '_standard_roles', 'audit_log',
+                              '_citus_key'] LOOP
         EXECUTE format('CREATE TRIGGER a_internal_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
                           ON sharing.%I FOR EACH STATEMENT EXECUTE FUNCTION sharing._internal_guard()', t);
         -- Also under session_replication_role = replica.
@@ -2828,6 +3259,11 @@ GRANT EXECUTE ON FUNCTION sharing._renumber_record(text, text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._require_no_unseen_shares(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._config_manages_sharing() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._may_manage_share(text, text, bigint) TO PUBLIC;
+-- On Citus, every configuration writer's statement trigger (SECURITY INVOKER) signs
+-- the change it carries to the workers; only the coordinator's rows are ever signed
+-- (sql/citus.sql).
+GRANT EXECUTE ON FUNCTION sharing._citus_sign(text, "char", jsonb, jsonb) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._citus_transaction() TO PUBLIC;
 -- Each viewer may read their own effective permissions.
 GRANT EXECUTE ON FUNCTION sharing.my_permissions() TO PUBLIC;
 -- The agreement views show only the viewer's own company's agreements.
