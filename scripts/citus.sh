@@ -43,7 +43,9 @@ install_citus() {
   done
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
-      apt-get install -y "${missing[@]}" >/dev/null
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq
+      apt-get install -y -qq "${missing[@]}" >/dev/null
     else
       echo "missing build dependencies: ${missing[*]} (apt-get install them)" >&2
       exit 1

@@ -8,6 +8,10 @@
 #   PG_SHARING_TESTS="enforcement planner …": only the unit tests and these
 #     integration test targets (tests/<name>.rs); default all of them.
 #   PG_SHARING_CLIPPY=lib: clippy of the library only (default all targets).
+#   PG_SHARING_CITUS=1 (default with the whole suite on 15) | 0: then tests/citus.rs on
+#     a coordinator and two workers (scripts/citus.sh, which builds Citus from CITUS_SRC,
+#     default ../shared/vendor/citus-13.2.2.tar.gz, when citus.so is missing; about 5
+#     minutes once). With neither citus.so nor the source, the summary says NOT RUN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -53,9 +57,31 @@ PG_SHARING_TEST_PORT=$PORT cargo test "${features[@]}" "${targets[@]}" \
   -- --test-threads="${TEST_THREADS:-4}" --show-output 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+# Citus (docs/scaling.md): the differential, configuration-change and attack tests on
+# a coordinator and two workers of this PostgreSQL.
+citus_default=0; [ -z "${PG_SHARING_TESTS:-}" ] && [ "$PG_MAJOR" = 15 ] && citus_default=1
+citus_note=""
+if [ "${PG_SHARING_CITUS:-$citus_default}" = 1 ]; then
+  citus_src=${CITUS_SRC:-../shared/vendor/citus-13.2.2.tar.gz}
+  if [ -f "$("$PG_CONFIG" --pkglibdir)/citus.so" ] || [ -f "$citus_src" ]; then
+    CITUS_PORT=$((PORT + 50))
+    step "Citus: a coordinator and two workers on ports $CITUS_PORT-$((CITUS_PORT + 2)) (scripts/citus.sh)"
+    CITUS_SRC=$citus_src scripts/citus.sh start "citus-pg$PG_MAJOR" "$CITUS_PORT"
+    trap 'scripts/cluster.sh stop "$CLUSTER"; scripts/citus.sh stop "citus-pg$PG_MAJOR"' EXIT
+    step "cargo test --test citus on the Citus cluster"
+    set +e
+    PG_SHARING_CITUS_PORT=$CITUS_PORT cargo test "${features[@]}" --test citus \
+      -- --test-threads=1 --show-output 2>&1 | tee -a "$log"
+    citus_status=${PIPESTATUS[0]}
+    set -e
+    [ "$citus_status" = 0 ] || status=$citus_status
+  else
+    citus_note=" — Citus tests NOT RUN: no citus.so in $("$PG_CONFIG" --pkglibdir) and no Citus source at $citus_src (CITUS_SRC)"
+  fi
+fi
 passed=$(grep -Eo '^test result: .* ([0-9]+) passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
 rm -f "$log"
 echo
-echo "PostgreSQL $PG_MAJOR: ${passed} passed, ${failed} failed ($(( $(date +%s) - T0 ))s)"
+echo "PostgreSQL $PG_MAJOR: ${passed} passed, ${failed} failed ($(( $(date +%s) - T0 ))s)${citus_note}"
 exit "$status"
