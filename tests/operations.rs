@@ -163,7 +163,18 @@ fn cancel_and_terminate_leave_the_server_and_the_next_statement_right() {
             assert_eq!(e.code().unwrap().code(), "57014", "{e}");
             cancelled += 1;
         }
-        ed.batch_execute("RESET statement_timeout").unwrap();
+        // The RESET runs under the 1 ms timeout too: on a loaded machine it can be
+        // the statement cancelled (seen in CI on PostgreSQL 18). Again until it holds.
+        let reset = (0..1000).find(|_| match ed.batch_execute("RESET statement_timeout") {
+            Ok(()) => true,
+            Err(e) if e.code().map(|c| c.code()) == Some("57014") => false,
+            Err(e) => panic!("RESET statement_timeout: {e}"),
+        });
+        assert!(
+            reset.is_some(),
+            "RESET statement_timeout was cancelled 1000 times"
+        );
+        assert_eq!(one_str(&mut ed, "SHOW statement_timeout"), "0");
         assert_eq!(one_str(&mut ed, "SELECT current_user::text"), app);
         assert_eq!(one_i64(&mut ed, "SELECT count(*) FROM deals"), 1);
     }
