@@ -10,8 +10,9 @@
 -- placements applies them to the node's own copy — as logical replication would, with
 -- session_replication_role = replica (the no-escalation guards judged the change on
 -- the coordinator; the generation and change-log triggers are ENABLE ALWAYS, so each
--- worker's generation moves with the change). The row is not kept (the trigger
--- returns NULL): the reference table stays empty.
+-- worker's generation moves with the change, and then takes the coordinator's number:
+-- every node keys its compiled model by the same generation). The row is not kept
+-- (the trigger returns NULL): the reference table stays empty.
 
 -- Whether Citus is installed in this database.
 CREATE FUNCTION sharing._citus() RETURNS bool
@@ -108,14 +109,14 @@ END
 $$;
 
 -- The signature of one change in one distributed transaction.
-CREATE FUNCTION sharing._citus_mac(key bytea, txn text, seq bigint, tbl text, op "char", old_rows jsonb, new_rows jsonb) RETURNS bytea
+CREATE FUNCTION sharing._citus_mac(key bytea, txn text, seq bigint, gen bigint, tbl text, op "char", old_rows jsonb, new_rows jsonb) RETURNS bytea
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT sha256(key || sha256(key || convert_to(concat_ws(E'\x1f', txn, seq::text, tbl, op::text,
+    SELECT sha256(key || sha256(key || convert_to(concat_ws(E'\x1f', txn, seq::text, coalesce(gen::text, ''), tbl, op::text,
                                                             coalesce(old_rows::text, ''), coalesce(new_rows::text, '')), 'UTF8')))
 $$;
-REVOKE ALL ON FUNCTION sharing._citus_mac(bytea, text, bigint, text, "char", jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sharing._citus_mac(bytea, text, bigint, bigint, text, "char", jsonb, jsonb) FROM PUBLIC;
 
 -- Number and sign a change for the workers — only one that brings a worker's rows
 -- in line with this node's rows as this transaction sees them now: every new row
@@ -125,9 +126,9 @@ REVOKE ALL ON FUNCTION sharing._citus_mac(bytea, text, bigint, text, "char", jso
 -- taken under a row lock, so changes reach the workers in the order they commit,
 -- and a worker refuses a number not above the last one it applied (a change
 -- rolled back, or sent twice); the signature holds in this distributed transaction
--- only.
+-- only. `gen` is this node's generation now, which the workers take as theirs.
 CREATE FUNCTION sharing._citus_sign(tbl text, op "char", old_rows jsonb, new_rows jsonb,
-                                    OUT seq bigint, OUT mac bytea)
+                                    OUT seq bigint, OUT gen bigint, OUT mac bytea)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -176,7 +177,8 @@ BEGIN
                   HINT = 'a write to sharing._citus_changes (op ''N'' does nothing) starts one';
     END IF;
     seq := nextval('sharing._citus_seq');
-    mac := sharing._citus_mac(k, txn, seq, tbl, op, old_rows, new_rows);
+    gen := (SELECT g.gen FROM sharing._generation g);
+    mac := sharing._citus_mac(k, txn, seq, gen, tbl, op, old_rows, new_rows);
 END
 $$;
 
@@ -221,8 +223,8 @@ BEGIN
             VALUES (TG_ARGV[0]::int, 0, TG_TABLE_NAME, 'N', ''::bytea);
         END IF;
         signed := sharing._citus_sign(TG_TABLE_NAME, op, gone, came);
-        INSERT INTO sharing._citus_changes (origin, seq, tbl, op, old_rows, new_rows, mac)
-        VALUES (TG_ARGV[0]::int, signed.seq, TG_TABLE_NAME, op, gone, came, signed.mac);
+        INSERT INTO sharing._citus_changes (origin, seq, gen, tbl, op, old_rows, new_rows, mac)
+        VALUES (TG_ARGV[0]::int, signed.seq, signed.gen, TG_TABLE_NAME, op, gone, came, signed.mac);
     END IF;
     RETURN NULL;
 END
@@ -230,7 +232,12 @@ $$;
 
 -- Row trigger on the placements of sharing._citus_changes: check the signature and
 -- the number, and apply the change to this node's copy, unless this node made it.
--- Returns NULL: the row is not stored.
+-- Then this node's generation is the coordinator's (NEW.gen): the statements the
+-- change ran here moved it with numbers of this node's sequence, and the change log
+-- rows they wrote are moved to that generation with it, so a backend here patches
+-- its model from the log as on the coordinator. Only a number that moves forward is
+-- taken (a worker's copy written some other way may have run ahead: it then goes on
+-- one past its own, docs/scaling.md). Returns NULL: the row is not stored.
 CREATE FUNCTION sharing._citus_apply() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -240,6 +247,9 @@ DECLARE
     here int;
     k bytea;
     keys text;
+    before_gen bigint;
+    before_xmin xid;
+    target bigint;
 BEGIN
     EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO here;
     -- 'N' does nothing: it only starts the distributed transaction (_citus_capture).
@@ -247,7 +257,7 @@ BEGIN
         RETURN NULL;
     END IF;
     SELECT c.key INTO k FROM sharing._citus_key c;
-    IF k IS NULL OR NEW.mac IS DISTINCT FROM sharing._citus_mac(k, sharing._citus_transaction(), NEW.seq, NEW.tbl,
+    IF k IS NULL OR NEW.mac IS DISTINCT FROM sharing._citus_mac(k, sharing._citus_transaction(), NEW.seq, NEW.gen, NEW.tbl,
                                                                 NEW.op, NEW.old_rows, NEW.new_rows) THEN
         RAISE EXCEPTION 'refused a configuration change for sharing.% with a wrong signature', NEW.tbl
             USING ERRCODE = 'insufficient_privilege',
@@ -258,6 +268,7 @@ BEGIN
         RAISE EXCEPTION 'refused configuration change % for sharing.%: this node applied a later one', NEW.seq, NEW.tbl
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    SELECT g.gen, g.xmin INTO before_gen, before_xmin FROM sharing._generation g;
     -- A protected table that is not a Citus table exists on the coordinator only.
     IF NEW.tbl = 'protected_tables' THEN
         NEW.old_rows := (SELECT jsonb_agg(e) FROM jsonb_array_elements(NEW.old_rows) e
@@ -278,6 +289,20 @@ BEGIN
                        NEW.tbl)
           USING NEW.new_rows;
     END IF;
+    -- The coordinator's number, if it moves forward: past the number before, or
+    -- equal to it when this transaction wrote that number (several changes of one
+    -- coordinator statement, or a whole copy).
+    target := CASE WHEN NEW.gen > before_gen
+                     OR (NEW.gen = before_gen AND before_xmin = pg_catalog.pg_current_xact_id()::xid)
+                   THEN NEW.gen
+                   ELSE before_gen + 1 END;
+    IF NOT EXISTS (SELECT 1 FROM sharing._changes c WHERE c.gen > before_gen) AND target <> before_gen THEN
+        -- Nothing here moved (no row of this node changed): the generation still does.
+        INSERT INTO sharing._changes (gen, tbl, op) VALUES (target, NEW.tbl, 'B'), (target, NEW.tbl, 'E');
+    END IF;
+    UPDATE sharing._changes c SET gen = target WHERE c.gen > before_gen;
+    UPDATE sharing._generation SET gen = target;
+    PERFORM pg_catalog.setval('sharing._generation_seq', target);
     RETURN NULL;
 END
 $$;
@@ -338,6 +363,8 @@ DECLARE
     k bytea;
     failed text;
     signed record;
+    top bigint;
+    g bigint;
 BEGIN
     IF NOT sharing._citus() THEN
         RAISE EXCEPTION 'sharing.distribute_configuration() needs Citus: the extension citus is not installed in database "%"', current_database()
@@ -386,10 +413,21 @@ BEGIN
         RAISE EXCEPTION 'could not give the key to the workers %', failed
             USING ERRCODE = 'connection_failure';
     END IF;
+    -- Each change gives the workers the coordinator's generation (_citus_apply), and
+    -- a worker's only moves forward: the coordinator's moves past every worker's
+    -- first (a worker installed before it, or one that ran ahead).
+    EXECUTE $cmd$SELECT max(result::bigint) FROM run_command_on_workers('SELECT gen FROM sharing._generation') WHERE success$cmd$
+       INTO top;
+    IF top >= (SELECT x.gen FROM sharing._generation x) THEN
+        PERFORM setval('sharing._generation_seq', greatest(top, (SELECT s.last_value FROM sharing._generation_seq s)));
+        UPDATE sharing._generation SET gen = nextval('sharing._generation_seq') RETURNING gen INTO g;
+        INSERT INTO sharing._changes (gen, tbl, op) VALUES (g, '_generation', 'B'), (g, '_generation', 'E');
+    END IF;
     IF to_regclass('sharing._citus_changes') IS NULL THEN
         CREATE TABLE sharing._citus_changes (
             origin   int NOT NULL,
             seq      bigint NOT NULL,
+            gen      bigint,
             tbl      text NOT NULL,
             op       "char" NOT NULL,
             old_rows jsonb,
@@ -430,8 +468,8 @@ BEGIN
         END IF;
         EXECUTE format('SELECT jsonb_agg(to_jsonb(x)) FROM sharing.%I x', t) INTO rows;
         signed := sharing._citus_sign(t, 'S', NULL, rows);
-        INSERT INTO sharing._citus_changes (origin, seq, tbl, op, new_rows, mac)
-        VALUES (here, signed.seq, t, 'S', rows, signed.mac);
+        INSERT INTO sharing._citus_changes (origin, seq, gen, tbl, op, new_rows, mac)
+        VALUES (here, signed.seq, signed.gen, t, 'S', rows, signed.mac);
     END LOOP;
 END
 $$;

@@ -378,6 +378,7 @@ fn every_viewer_sees_on_the_cluster_what_the_engine_decides() {
         users.extend(u);
         companies.extend(c);
     }
+    same_generation(&mut db, &format!("after {orgs} random orgs (seed {seed})"));
     copy_deals(&mut dba, &app);
     dba.batch_execute("CREATE TABLE contacts_copy AS SELECT * FROM contacts")
         .unwrap();
@@ -487,6 +488,38 @@ fn worker_of(dba: &mut Client, ports: [u16; 3], c: i64) -> usize {
     ports.iter().position(|&p| p as i32 == port).unwrap()
 }
 
+/// The coordinator's generation is every worker's, and each worker's change log has
+/// the statements of that generation, so its backends patch (or rebuild) from it.
+fn same_generation(db: &mut CitusDb, when: &str) {
+    let read = |c: &mut Client| -> (i64, i64) {
+        let g: i64 = c
+            .query_one("SELECT gen FROM sharing._generation", &[])
+            .unwrap()
+            .get(0);
+        let logged: i64 = c
+            .query_one(
+                "SELECT count(*) FROM sharing._changes WHERE gen = $1 AND op = 'B'",
+                &[&g],
+            )
+            .unwrap()
+            .get(0);
+        (g, logged)
+    };
+    let (want, logged) = read(&mut db.dba());
+    assert!(
+        logged >= 1,
+        "{when}: the coordinator logged generation {want}"
+    );
+    for w in [1, 2] {
+        let (got, logged) = read(&mut db.worker_dba(w));
+        assert_eq!(got, want, "{when}: the generation of worker {w}");
+        assert!(
+            logged >= 1,
+            "{when}: worker {w} did not log generation {got}"
+        );
+    }
+}
+
 #[test]
 fn a_change_on_the_coordinator_is_seen_on_both_workers() {
     let Some(ports) = cluster() else { return };
@@ -517,12 +550,34 @@ fn a_change_on_the_coordinator_is_seen_on_both_workers() {
     let on_b = format!("SELECT id FROM deals WHERE company_id = {b}");
     // User 1 (a plain User of A) sees nothing: the deals of A are al's.
     assert!(ids_as(&mut s, 1, "SELECT id FROM deals").is_empty());
+    // A backend of each worker with the model of now.
+    let stats = |c: &mut Client| -> (i64, i64) {
+        let v: serde_json::Value = c
+            .query_one("SELECT sharing._model_stats()::text", &[])
+            .map(|r| serde_json::from_str(r.get::<_, &str>(0)).unwrap())
+            .unwrap();
+        (
+            v["rebuilds"].as_i64().unwrap(),
+            v["patches"].as_i64().unwrap(),
+        )
+    };
+    let mut on_workers = [db.worker_dba(1), db.worker_dba(2)];
+    let before: Vec<(i64, i64)> = on_workers.iter_mut().map(stats).collect();
     // Another session commits: 1 becomes Manager of A, and A may view B's deals.
     dba.batch_execute(&format!(
         "UPDATE sharing.user_roles SET role_id = (SELECT id FROM sharing.roles WHERE company_id = {a} AND name = 'Manager') WHERE user_id = 1;
          INSERT INTO sharing.agreement_permissions (agreement_id, object_type, action) VALUES (1, 'deals', 'view');"
     ))
     .unwrap();
+    // Every node keys its model by the coordinator's generation, and each worker's
+    // change log holds the change under it (a backend there patches its model).
+    same_generation(&mut db, "after a committed change");
+    // Those backends patch their models from their node's log: no rebuild.
+    for (w, c) in on_workers.iter_mut().enumerate() {
+        let (rebuilds, patches) = stats(c);
+        assert_eq!(rebuilds, before[w].0, "worker {} rebuilt", w + 1);
+        assert!(patches > before[w].1, "worker {} did not patch", w + 1);
+    }
     // The next statement on each worker (router queries, one per worker).
     for (c, sql) in [(a, &on_a), (b, &on_b)] {
         let (got, want) = both_as(&mut s, 1, "view", &format!("company_id = {c}"), sql);
@@ -575,6 +630,17 @@ fn a_change_on_the_coordinator_is_seen_on_both_workers() {
         );
     }
     s.batch_execute("ROLLBACK").unwrap();
+    same_generation(&mut db, "after a rolled-back change");
+    // Several statements in one transaction, each a generation of its own.
+    dba.batch_execute(&format!(
+        "BEGIN;
+         UPDATE sharing.users SET name = 'ann2' WHERE id = 1;
+         DELETE FROM sharing.agreement_permissions WHERE agreement_id = 1;
+         INSERT INTO sharing.agreement_permissions (agreement_id, object_type, action) VALUES (1, 'deals', 'view');
+         COMMIT;"
+    ))
+    .unwrap();
+    same_generation(&mut db, "after a transaction of three changes");
     // Rolled back: every worker is back to the committed configuration.
     let (got, want) = both_as(&mut s, 1, "view", "true", "SELECT id FROM deals");
     assert_eq!(got, want);
@@ -732,17 +798,31 @@ fn attacks_fail_closed_on_the_workers() {
     dba.batch_execute("BEGIN").unwrap();
     dba.batch_execute(start).unwrap();
     let row = dba
-        .query_one("SELECT (s).seq, (s).mac, (SELECT jsonb_agg(to_jsonb(c)) FROM sharing.companies c)::text FROM (SELECT sharing._citus_sign('companies', 'S', NULL, (SELECT jsonb_agg(to_jsonb(c)) FROM sharing.companies c)) s) x", &[])
+        .query_one("SELECT (s).seq, (s).mac, (SELECT jsonb_agg(to_jsonb(c)) FROM sharing.companies c)::text, (s).gen FROM (SELECT sharing._citus_sign('companies', 'S', NULL, (SELECT jsonb_agg(to_jsonb(c)) FROM sharing.companies c)) s) x", &[])
         .unwrap();
-    let (seq, mac, rows): (i64, Vec<u8>, String) = (row.get(0), row.get(1), row.get(2));
-    let insert = "INSERT INTO sharing._citus_changes (origin, seq, tbl, op, new_rows, mac) VALUES (0, $1, 'companies', 'S', $2::text::jsonb, $3)";
-    dba.execute(insert, &[&seq, &rows, &mac]).unwrap();
+    let (seq, mac, rows, gen): (i64, Vec<u8>, String, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let insert = "INSERT INTO sharing._citus_changes (origin, seq, gen, tbl, op, new_rows, mac) VALUES (0, $1, $4, 'companies', 'S', $2::text::jsonb, $3)";
+    // The generation is signed too: another one is refused.
+    let e = dba
+        .execute(insert, &[&seq, &rows, &mac, &(gen + 1000)])
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42501", "{e}");
+    dba.batch_execute("ROLLBACK").unwrap();
+    dba.batch_execute("BEGIN").unwrap();
+    dba.batch_execute(start).unwrap();
+    let row = dba
+        .query_one("SELECT (s).seq, (s).mac, (SELECT jsonb_agg(to_jsonb(c)) FROM sharing.companies c)::text, (s).gen FROM (SELECT sharing._citus_sign('companies', 'S', NULL, (SELECT jsonb_agg(to_jsonb(c)) FROM sharing.companies c)) s) x", &[])
+        .unwrap();
+    let (seq, mac, rows, gen): (i64, Vec<u8>, String, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    dba.execute(insert, &[&seq, &rows, &mac, &gen]).unwrap();
     // Sent twice: refused.
-    let e = dba.execute(insert, &[&seq, &rows, &mac]).unwrap_err();
+    let e = dba.execute(insert, &[&seq, &rows, &mac, &gen]).unwrap_err();
     assert_eq!(sqlstate(&e), "42501", "{e}");
     dba.batch_execute("ROLLBACK").unwrap();
     // Its transaction rolled back, sent from another one: refused too.
-    let e = dba.execute(insert, &[&seq, &rows, &mac]).unwrap_err();
+    let e = dba.execute(insert, &[&seq, &rows, &mac, &gen]).unwrap_err();
     assert_eq!(sqlstate(&e), "42501", "{e}");
     assert!(message(&e).contains("wrong signature"), "{}", message(&e));
     // A worker's copy takes no write of its own, not even a superuser's.
