@@ -45,7 +45,8 @@ b=prot.index(';\n',a)+2
 view=prot[a:b].replace('CREATE VIEW','CREATE OR REPLACE VIEW',1)
 citus=open('sql/citus.sql').read()
 a=citus.index('CREATE TABLE sharing._citus_key')
-b=citus.index('REVOKE ALL ON SEQUENCE sharing._citus_seq FROM PUBLIC;\n',a)+len('REVOKE ALL ON SEQUENCE sharing._citus_seq FROM PUBLIC;\n')
+end='ALTER TABLE sharing._citus_pending ENABLE ROW LEVEL SECURITY;\n'
+b=citus.index(end,a)+len(end)
 citus_tables=citus[a:b]
 out=f'''-- pg_sharing 0.3.0 -> 0.4.0: authority and hardening (docs/security.md), record shares
 -- (docs/concepts.md, "Record shares").
@@ -101,7 +102,7 @@ INSERT INTO sharing._share_generation (gen) VALUES (0);
 {changes_table}
 -- Record shares (as sql/shares.sql): the table first.
 {shares_table}
--- Citus (as sql/citus.sql): the key and the sequence of the changes sent to workers.
+-- Citus (as sql/citus.sql): the key, the sequences and the pending changes sent to workers.
 {citus_tables}
 -- New and changed functions.
 {fd}

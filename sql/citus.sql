@@ -79,106 +79,80 @@ AS $$
 $$;
 
 -- The key that signs the changes sent to the workers (one row, the same on every
--- node, written by distribute_configuration()), the last change a worker applied,
--- and the sequence that numbers the changes on the coordinator.
+-- node, written by distribute_configuration()) and the last change in this node's
+-- copy: on the coordinator the last one signed, on a worker the last one applied.
+-- Row level security with no policy: a role granted SELECT on every table of the
+-- schema (docs/security.md) still reads no row; the extension's functions (the
+-- owner) and superusers do.
 CREATE TABLE sharing._citus_key (
     singleton bool PRIMARY KEY DEFAULT true CHECK (singleton),
     key       bytea NOT NULL,
     applied   bigint NOT NULL DEFAULT 0
 );
 REVOKE ALL ON sharing._citus_key FROM PUBLIC;
+ALTER TABLE sharing._citus_key ENABLE ROW LEVEL SECURITY;
+-- Numbers changes on the coordinator: never one twice, even across a rollback.
 CREATE SEQUENCE sharing._citus_seq;
 REVOKE ALL ON SEQUENCE sharing._citus_seq FROM PUBLIC;
+-- On a worker, the highest number of a change it has been sent, committed or not:
+-- a sequence, so that a rollback does not take it back.
+CREATE SEQUENCE sharing._citus_seen MINVALUE 0 START 0;
+REVOKE ALL ON SEQUENCE sharing._citus_seen FROM PUBLIC;
 
--- The distributed transaction this node works for, as Citus numbers it (the
--- coordinator's and each worker's part of one transaction give the same text).
-CREATE FUNCTION sharing._citus_transaction() RETURNS text
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    id text;
-BEGIN
-    EXECUTE 'SELECT t.initiator_node_identifier || '':'' || t.transaction_number || '':''
-                    || extract(epoch FROM t.transaction_stamp)
-               FROM get_current_transaction_id() t
-              WHERE t.transaction_number <> 0'
-       INTO id;
-    RETURN id;
-END
-$$;
+-- Changes signed by a statement's trigger and not yet sent (_citus_record then
+-- _citus_capture); empty outside that moment. Read by _citus_take only.
+CREATE TABLE sharing._citus_pending (
+    xact     xid8 NOT NULL,
+    seq      bigint NOT NULL,
+    prev     bigint NOT NULL,
+    gen      bigint NOT NULL,
+    tbl      text NOT NULL,
+    op       "char" NOT NULL,
+    old_rows jsonb,
+    new_rows jsonb,
+    mac      bytea NOT NULL
+);
+REVOKE ALL ON sharing._citus_pending FROM PUBLIC;
+ALTER TABLE sharing._citus_pending ENABLE ROW LEVEL SECURITY;
 
--- The signature of one change in one distributed transaction.
-CREATE FUNCTION sharing._citus_mac(key bytea, txn text, seq bigint, gen bigint, tbl text, op "char", old_rows jsonb, new_rows jsonb) RETURNS bytea
+-- The signature of one change: its number, the number of the change before it in
+-- the coordinator's copy, the coordinator's generation, and what it changes.
+CREATE FUNCTION sharing._citus_mac(key bytea, seq bigint, prev bigint, gen bigint, tbl text, op "char", old_rows jsonb, new_rows jsonb) RETURNS bytea
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT sha256(key || sha256(key || convert_to(concat_ws(E'\x1f', txn, seq::text, coalesce(gen::text, ''), tbl, op::text,
+    SELECT sha256(key || sha256(key || convert_to(concat_ws(E'\x1f', seq::text, prev::text, gen::text, tbl, op::text,
                                                             coalesce(old_rows::text, ''), coalesce(new_rows::text, '')), 'UTF8')))
 $$;
-REVOKE ALL ON FUNCTION sharing._citus_mac(bytea, text, bigint, bigint, text, "char", jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION sharing._citus_mac(bytea, bigint, bigint, bigint, text, "char", jsonb, jsonb) FROM PUBLIC;
 
--- Number and sign a change for the workers — only one that brings a worker's rows
--- in line with this node's rows as this transaction sees them now: every new row
--- is the row with its key here, every old row whose key has no new row is gone
--- here; 'S' (a whole table) is the table; 'T' (emptied) finds it empty. Whoever
--- calls this can then only ever send the configuration as it is. Numbers are
--- taken under a row lock, so changes reach the workers in the order they commit,
--- and a worker refuses a number not above the last one it applied (a change
--- rolled back, or sent twice); the signature holds in this distributed transaction
--- only. `gen` is this node's generation now, which the workers take as theirs.
+-- Number and sign a change of the coordinator's copy, chained to the change before
+-- it: `prev` is the number of the last change signed, read and replaced under the
+-- key's row lock in this transaction (so it rolls back with it), and a worker
+-- applies a change only on top of exactly that one. A change signed in a
+-- transaction that rolled back, sent again later, is refused once any other change
+-- came after it. SECURITY INVOKER on purpose: only the extension's own trigger
+-- (_citus_record, running as the owner) and a superuser (distribute_configuration)
+-- read the key and move the number — anyone else finds no key (row level security)
+-- and may not write the row (its a_internal_guard).
 CREATE FUNCTION sharing._citus_sign(tbl text, op "char", old_rows jsonb, new_rows jsonb,
-                                    OUT seq bigint, OUT gen bigint, OUT mac bytea)
-LANGUAGE plpgsql SECURITY DEFINER
+                                    OUT seq bigint, OUT prev bigint, OUT gen bigint, OUT mac bytea)
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     k bytea;
-    keys text;
-    wrong bool;
-    txn text;
 BEGIN
-    IF NOT tbl = ANY (sharing._citus_config_tables()) THEN
-        RAISE EXCEPTION '"%" is not a configuration table', tbl USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    SELECT c.key INTO k FROM sharing._citus_key c FOR UPDATE;
+    SELECT c.key, c.applied INTO k, prev FROM sharing._citus_key c FOR UPDATE;
     IF k IS NULL THEN
-        RAISE EXCEPTION 'the configuration is not distributed: sharing._citus_key is empty'
+        RAISE EXCEPTION 'the configuration is not distributed: no key to sign a change of sharing.% with', tbl
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'a superuser runs sharing.distribute_configuration() on the coordinator';
     END IF;
-    keys := sharing._citus_primary_key(tbl);
-    IF op = 'S' THEN
-        EXECUTE format('SELECT (SELECT coalesce(jsonb_agg(to_jsonb(x) ORDER BY to_jsonb(x)::text), ''[]'') FROM sharing.%I x)
-                           IS DISTINCT FROM (SELECT coalesce(jsonb_agg(e ORDER BY e::text), ''[]'') FROM jsonb_array_elements(coalesce($1, ''[]'')) e)', tbl)
-           INTO wrong USING new_rows;
-    ELSIF op = 'T' THEN
-        EXECUTE format('SELECT EXISTS (SELECT 1 FROM sharing.%I)', tbl) INTO wrong;
-    ELSE
-        EXECUTE format('SELECT EXISTS (SELECT 1 FROM jsonb_populate_recordset(NULL::sharing.%1$I, $1) n
-                                         LEFT JOIN sharing.%1$I x USING (%2$s)
-                                        WHERE to_jsonb(x) IS DISTINCT FROM to_jsonb(n))
-                           OR EXISTS (SELECT 1 FROM jsonb_populate_recordset(NULL::sharing.%1$I, $2) o
-                                        JOIN sharing.%1$I x USING (%2$s)
-                                       WHERE (%3$s) NOT IN (SELECT %2$s FROM jsonb_populate_recordset(NULL::sharing.%1$I, $1)))',
-                       tbl, keys, regexp_replace(keys, '([^, ]+)', 'o.\1', 'g'))
-           INTO wrong USING coalesce(new_rows, '[]'), coalesce(old_rows, '[]');
-    END IF;
-    IF wrong THEN
-        RAISE EXCEPTION 'refused to sign a change of sharing.% that does not match its rows', tbl
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    -- Bound to this distributed transaction: a signed change cannot be sent again
-    -- from another one (after this one rolled back, say).
-    txn := sharing._citus_transaction();
-    IF txn IS NULL THEN
-        RAISE EXCEPTION 'no distributed transaction to sign a change of sharing.% in', tbl
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'a write to sharing._citus_changes (op ''N'' does nothing) starts one';
-    END IF;
     seq := nextval('sharing._citus_seq');
+    UPDATE sharing._citus_key SET applied = seq;
     gen := (SELECT g.gen FROM sharing._generation g);
-    mac := sharing._citus_mac(k, txn, seq, gen, tbl, op, old_rows, new_rows);
+    mac := sharing._citus_mac(k, seq, prev, gen, tbl, op, old_rows, new_rows);
 END
 $$;
 
@@ -194,13 +168,12 @@ AS $$
      WHERE i.indrelid = format('sharing.%I', tbl)::regclass AND i.indisprimary
 $$;
 
--- Statement trigger on a configuration table of the coordinator: the rows the
--- statement changed, signed, to every node (TG_ARGV[0]: the coordinator's group).
--- SECURITY INVOKER: the insert then goes to the workers over the connections of the
--- role that made the change, which its next statements in the transaction use too,
--- so they see the change.
-CREATE FUNCTION sharing._citus_capture() RETURNS trigger
-LANGUAGE plpgsql
+-- Statement trigger on a configuration table of the coordinator, first of two: the
+-- rows the statement changed, from its transition tables, signed, set aside for
+-- _citus_capture. SECURITY DEFINER: it reads the key; what it signs is what the
+-- statement did, never what a caller says.
+CREATE FUNCTION sharing._citus_record() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -216,23 +189,49 @@ BEGIN
         SELECT jsonb_agg(to_jsonb(n)) INTO came FROM new_rows n;
     END IF;
     IF TG_OP = 'TRUNCATE' OR gone IS NOT NULL OR came IS NOT NULL THEN
-        -- The signature names the distributed transaction: a first write to every
-        -- node makes Citus number it (a read may stay on this node).
-        IF sharing._citus_transaction() IS NULL THEN
-            INSERT INTO sharing._citus_changes (origin, seq, tbl, op, mac)
-            VALUES (TG_ARGV[0]::int, 0, TG_TABLE_NAME, 'N', ''::bytea);
-        END IF;
         signed := sharing._citus_sign(TG_TABLE_NAME, op, gone, came);
-        INSERT INTO sharing._citus_changes (origin, seq, gen, tbl, op, old_rows, new_rows, mac)
-        VALUES (TG_ARGV[0]::int, signed.seq, signed.gen, TG_TABLE_NAME, op, gone, came, signed.mac);
+        INSERT INTO sharing._citus_pending (xact, seq, prev, gen, tbl, op, old_rows, new_rows, mac)
+        VALUES (pg_current_xact_id(), signed.seq, signed.prev, signed.gen, TG_TABLE_NAME, op, gone, came, signed.mac);
     END IF;
     RETURN NULL;
 END
 $$;
 
+-- The changes this transaction's last statement signed (_citus_record), handed
+-- over once. Anyone may call it: it only ever returns the caller's own
+-- transaction's changes, which exist only between the two triggers of a statement.
+CREATE FUNCTION sharing._citus_take()
+RETURNS TABLE (seq bigint, prev bigint, gen bigint, tbl text, op "char", old_rows jsonb, new_rows jsonb, mac bytea)
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    DELETE FROM sharing._citus_pending p WHERE p.xact = pg_current_xact_id()
+    RETURNING p.seq, p.prev, p.gen, p.tbl, p.op, p.old_rows, p.new_rows, p.mac
+$$;
+
+-- Statement trigger on a configuration table of the coordinator, second of two:
+-- sends the signed changes to every node (TG_ARGV[0]: the coordinator's group).
+-- SECURITY INVOKER: the insert then goes to the workers over the connections of the
+-- role that made the change, which its next statements in the transaction use too,
+-- so they see the change.
+CREATE FUNCTION sharing._citus_capture() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT * FROM sharing._citus_take() ORDER BY seq LOOP
+        INSERT INTO sharing._citus_changes (origin, seq, prev, gen, tbl, op, old_rows, new_rows, mac)
+        VALUES (TG_ARGV[0]::int, c.seq, c.prev, c.gen, c.tbl, c.op, c.old_rows, c.new_rows, c.mac);
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
 -- Row trigger on the placements of sharing._citus_changes: check the signature and
--- the number, and apply the change to this node's copy, unless this node made it.
--- Then this node's generation is the coordinator's (NEW.gen): the statements the
+-- that the change comes right after the last one this node applied, and apply it
+-- to this node's copy, unless this node made it. Then this node's generation is the coordinator's (NEW.gen): the statements the
 -- change ran here moved it with numbers of this node's sequence, and the change log
 -- rows they wrote are moved to that generation with it, so a backend here patches
 -- its model from the log as on the coordinator. Only a number that moves forward is
@@ -252,22 +251,34 @@ DECLARE
     target bigint;
 BEGIN
     EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO here;
-    -- 'N' does nothing: it only starts the distributed transaction (_citus_capture).
-    IF here = NEW.origin OR NEW.op = 'N' THEN
+    IF here = NEW.origin THEN
         RETURN NULL;
     END IF;
     SELECT c.key INTO k FROM sharing._citus_key c;
-    IF k IS NULL OR NEW.mac IS DISTINCT FROM sharing._citus_mac(k, sharing._citus_transaction(), NEW.seq, NEW.gen, NEW.tbl,
-                                                                NEW.op, NEW.old_rows, NEW.new_rows) THEN
+    IF k IS NULL OR NEW.mac IS DISTINCT FROM sharing._citus_mac(k, NEW.seq, NEW.prev, NEW.gen, NEW.tbl,
+                                                                NEW.op, NEW.old_rows, NEW.new_rows)
+       OR NOT NEW.tbl = ANY (sharing._citus_config_tables()) THEN
         RAISE EXCEPTION 'refused a configuration change for sharing.% with a wrong signature', NEW.tbl
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'changes are signed by the coordinator; sharing.distribute_configuration() gives every node the key';
     END IF;
-    UPDATE sharing._citus_key c SET applied = NEW.seq WHERE c.applied < NEW.seq;
+    -- Right after the last change applied here, under its row lock: a change sent
+    -- twice, or one sent again after any other change, is refused.
+    UPDATE sharing._citus_key c SET applied = NEW.seq WHERE c.applied = NEW.prev;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'refused configuration change % for sharing.%: this node applied a later one', NEW.seq, NEW.tbl
-            USING ERRCODE = 'insufficient_privilege';
+        RAISE EXCEPTION 'refused configuration change % for sharing.%: it follows change %, and this node''s copy is at another one',
+                        NEW.seq, NEW.tbl, NEW.prev
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'changes reach the workers only from the coordinator''s triggers; a superuser''s sharing.distribute_configuration() copies the whole configuration again';
     END IF;
+    -- And never one this node was sent before, even in a transaction that rolled
+    -- back: its text (signature included) may have been seen in pg_stat_activity.
+    IF NEW.seq <= (SELECT s.last_value FROM sharing._citus_seen s) THEN
+        RAISE EXCEPTION 'refused configuration change % for sharing.%: this node was sent it before', NEW.seq, NEW.tbl
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'changes reach the workers only from the coordinator''s triggers';
+    END IF;
+    PERFORM pg_catalog.setval('sharing._citus_seen', NEW.seq);
     SELECT g.gen, g.xmin INTO before_gen, before_xmin FROM sharing._generation g;
     -- A protected table that is not a Citus table exists on the coordinator only.
     IF NEW.tbl = 'protected_tables' THEN
@@ -365,6 +376,8 @@ DECLARE
     signed record;
     top bigint;
     g bigint;
+    head bigint;
+    ev text;
 BEGIN
     IF NOT sharing._citus() THEN
         RAISE EXCEPTION 'sharing.distribute_configuration() needs Citus: the extension citus is not installed in database "%"', current_database()
@@ -383,17 +396,20 @@ BEGIN
                   HINT = 'connect to the coordinator';
     END IF;
     -- The key: 244 random bits (two version-4 UUIDs), made once.
-    SELECT c.key INTO k FROM sharing._citus_key c;
-    IF k IS NULL THEN
+    IF NOT EXISTS (SELECT 1 FROM sharing._citus_key) THEN
         k := decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex');
-        INSERT INTO sharing._citus_key (key) VALUES (k);
+        INSERT INTO sharing._citus_key (key) VALUES (k) ON CONFLICT DO NOTHING;
     END IF;
-    -- Each worker gets it over a connection of its own (committed there at once; a
-    -- worker whose key differs refuses every change, so a retry repairs a failure).
-    -- One statement per command: of several, run_command_on_workers reports the first
-    -- one's result, and a later failure rolls the first back unreported.
-    FOREACH t IN ARRAY ARRAY[format('INSERT INTO sharing._citus_key (key) VALUES (%L::bytea)
-                                     ON CONFLICT (singleton) DO UPDATE SET key = EXCLUDED.key', k),
+    -- Under its row lock until the end: no change is signed meanwhile.
+    SELECT c.key, c.applied INTO k, head FROM sharing._citus_key c FOR UPDATE;
+    -- Each worker gets the key, and its copy is set at the coordinator's last change
+    -- (the copy below replaces it whole), over a connection of its own (committed
+    -- there at once; a worker whose key or number differs refuses every change, so a
+    -- retry repairs a failure). One statement per command: of several,
+    -- run_command_on_workers reports the first one's result, and a later failure
+    -- rolls the first back unreported.
+    FOREACH t IN ARRAY ARRAY[format('INSERT INTO sharing._citus_key (key, applied) VALUES (%L::bytea, %s)
+                                     ON CONFLICT (singleton) DO UPDATE SET key = EXCLUDED.key, applied = EXCLUDED.applied', k, head),
                              'SELECT sharing._citus_become_worker()'] LOOP
         EXECUTE format($cmd$SELECT string_agg(format('%%s:%%s: %%s', nodename, nodeport, result), '; ')
                              FROM run_command_on_workers(%L) WHERE NOT success$cmd$, t)
@@ -407,7 +423,7 @@ BEGIN
     -- leave nothing behind).
     EXECUTE format($cmd$SELECT string_agg(format('%%s:%%s', nodename, nodeport), ', ')
                          FROM run_command_on_workers(%L) WHERE result IS DISTINCT FROM 't'$cmd$,
-                   format('SELECT EXISTS (SELECT 1 FROM sharing._citus_key WHERE key = %L::bytea)', k))
+                   format('SELECT EXISTS (SELECT 1 FROM sharing._citus_key WHERE key = %L::bytea AND applied = %s)', k, head))
        INTO failed;
     IF failed IS NOT NULL THEN
         RAISE EXCEPTION 'could not give the key to the workers %', failed
@@ -427,14 +443,16 @@ BEGIN
         CREATE TABLE sharing._citus_changes (
             origin   int NOT NULL,
             seq      bigint NOT NULL,
-            gen      bigint,
+            prev     bigint NOT NULL,
+            gen      bigint NOT NULL,
             tbl      text NOT NULL,
             op       "char" NOT NULL,
             old_rows jsonb,
             new_rows jsonb,
             mac      bytea NOT NULL
         );
-        -- Anyone who changes the configuration writes here (signed, see _citus_sign).
+        -- Anyone who changes the configuration writes here (_citus_capture), but
+        -- only what the coordinator's trigger signed is applied (_citus_apply).
         REVOKE ALL ON sharing._citus_changes FROM PUBLIC;
         GRANT INSERT ON sharing._citus_changes TO PUBLIC;
         unsafe := current_setting('citus.enable_unsafe_triggers');
@@ -445,31 +463,28 @@ BEGIN
         PERFORM set_config('citus.enable_unsafe_triggers', unsafe, true);
     END IF;
     FOREACH t IN ARRAY sharing._citus_config_tables() LOOP
-        EXECUTE format('DROP TRIGGER IF EXISTS z_citus_insert ON sharing.%1$I;
-                        DROP TRIGGER IF EXISTS z_citus_update ON sharing.%1$I;
-                        DROP TRIGGER IF EXISTS z_citus_delete ON sharing.%1$I;
-                        DROP TRIGGER IF EXISTS z_citus_truncate ON sharing.%1$I;
-                        CREATE TRIGGER z_citus_insert AFTER INSERT ON sharing.%1$I REFERENCING NEW TABLE AS new_rows
-                            FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_capture(%2$L);
-                        CREATE TRIGGER z_citus_update AFTER UPDATE ON sharing.%1$I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-                            FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_capture(%2$L);
-                        CREATE TRIGGER z_citus_delete AFTER DELETE ON sharing.%1$I REFERENCING OLD TABLE AS old_rows
-                            FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_capture(%2$L);
-                        CREATE TRIGGER z_citus_truncate AFTER TRUNCATE ON sharing.%1$I
-                            FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_capture(%2$L);
-                        ALTER TABLE sharing.%1$I ENABLE ALWAYS TRIGGER z_citus_insert;
-                        ALTER TABLE sharing.%1$I ENABLE ALWAYS TRIGGER z_citus_update;
-                        ALTER TABLE sharing.%1$I ENABLE ALWAYS TRIGGER z_citus_delete;
-                        ALTER TABLE sharing.%1$I ENABLE ALWAYS TRIGGER z_citus_truncate;',
-                       t, here);
+        -- Per event, two statement triggers, fired in name order: z_citus_a_*
+        -- signs what the statement changed, z_citus_b_* sends it.
+        FOREACH ev IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+            EXECUTE format('DROP TRIGGER IF EXISTS %3$I ON sharing.%1$I;
+                            DROP TRIGGER IF EXISTS %4$I ON sharing.%1$I;
+                            CREATE TRIGGER %3$I AFTER %5$s ON sharing.%1$I %6$s
+                                FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_record();
+                            CREATE TRIGGER %4$I AFTER %5$s ON sharing.%1$I
+                                FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_capture(%2$L);
+                            ALTER TABLE sharing.%1$I ENABLE ALWAYS TRIGGER %3$I;
+                            ALTER TABLE sharing.%1$I ENABLE ALWAYS TRIGGER %4$I;',
+                           t, here, 'z_citus_a_' || ev, 'z_citus_b_' || ev, upper(ev),
+                           CASE ev WHEN 'insert' THEN 'REFERENCING NEW TABLE AS new_rows'
+                                   WHEN 'update' THEN 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+                                   WHEN 'delete' THEN 'REFERENCING OLD TABLE AS old_rows'
+                                   ELSE '' END);
+        END LOOP;
         -- The whole table, replacing the worker's copy.
-        IF sharing._citus_transaction() IS NULL THEN
-            INSERT INTO sharing._citus_changes (origin, seq, tbl, op, mac) VALUES (here, 0, t, 'N', ''::bytea);
-        END IF;
         EXECUTE format('SELECT jsonb_agg(to_jsonb(x)) FROM sharing.%I x', t) INTO rows;
         signed := sharing._citus_sign(t, 'S', NULL, rows);
-        INSERT INTO sharing._citus_changes (origin, seq, gen, tbl, op, new_rows, mac)
-        VALUES (here, signed.seq, signed.gen, t, 'S', rows, signed.mac);
+        INSERT INTO sharing._citus_changes (origin, seq, prev, gen, tbl, op, new_rows, mac)
+        VALUES (here, signed.seq, signed.prev, signed.gen, t, 'S', rows, signed.mac);
     END LOOP;
 END
 $$;

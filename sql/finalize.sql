@@ -47,11 +47,9 @@ GRANT EXECUTE ON FUNCTION sharing._renumber_record(text, text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._require_no_unseen_shares(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._config_manages_sharing() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._may_manage_share(text, text, bigint) TO PUBLIC;
--- On Citus, every configuration writer's statement trigger (SECURITY INVOKER) signs
--- the change it carries to the workers; only the coordinator's rows are ever signed
--- (sql/citus.sql).
-GRANT EXECUTE ON FUNCTION sharing._citus_sign(text, "char", jsonb, jsonb) TO PUBLIC;
-GRANT EXECUTE ON FUNCTION sharing._citus_transaction() TO PUBLIC;
+-- On Citus, every configuration writer's statement trigger (SECURITY INVOKER) takes
+-- the change its statement signed and sends it to the workers (sql/citus.sql).
+GRANT EXECUTE ON FUNCTION sharing._citus_take() TO PUBLIC;
 -- Each viewer may read their own effective permissions.
 GRANT EXECUTE ON FUNCTION sharing.my_permissions() TO PUBLIC;
 -- The agreement views show only the viewer's own company's agreements.

@@ -35,7 +35,7 @@ DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['_generation', '_share_generation', '_changes', 'protected_tables', '_standard_roles', 'audit_log',
-                              '_citus_key'] LOOP
+                              '_citus_key', '_citus_pending'] LOOP
         EXECUTE format('CREATE TRIGGER a_internal_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
                           ON sharing.%I FOR EACH STATEMENT EXECUTE FUNCTION sharing._internal_guard()', t);
         -- Also under session_replication_role = replica.

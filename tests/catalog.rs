@@ -33,6 +33,7 @@ const INTERNAL: &[&str] = &[
     "_standard_roles",
     "audit_log",
     "_citus_key",
+    "_citus_pending",
 ];
 /// Views: each reads as its caller (`security_invoker`) or is a `security_barrier`
 /// filtered to the viewer's company.
@@ -174,11 +175,11 @@ const DEFINERS: &[(&str, &str, Outcome)] = &[
         "SELECT count(*)::text FROM sharing.advise()",
         Outcome::Error("42501"),
     ),
-    // Signs only what matches the rows; without Citus there is no key to sign with.
+    // Hands over only the caller's own transaction's signed changes: none.
     (
-        "_citus_sign",
-        "SELECT sharing._citus_sign('users', 'I', NULL, '[{\"id\": 1, \"company_id\": 2}]')::text",
-        Outcome::Error("55000"),
+        "_citus_take",
+        "SELECT count(*)::text FROM sharing._citus_take()",
+        Outcome::Value("0"),
     ),
 ];
 
@@ -295,7 +296,9 @@ fn attacked(db: &mut TestDb) -> (Client, String, String) {
          CREATE TABLE deals (id bigint PRIMARY KEY, owner_id bigint, company_id bigint);
          SELECT sharing.protect('deals', 'deals');
          INSERT INTO deals VALUES (1, 1, 1);
-         INSERT INTO sharing.record_shares (object_type, record_id, role_id, access) VALUES ('deals', '1', 2, 'read_write');"
+         INSERT INTO sharing.record_shares (object_type, record_id, role_id, access) VALUES ('deals', '1', 2, 'read_write');
+         -- A Citus signing key (docs/scaling.md): secret from every role but the owner.
+         INSERT INTO sharing._citus_key (key) VALUES ('\\x0123456789abcdef');"
     ))
     .unwrap();
     (dba, crm_admin, globex_admin)
@@ -353,6 +356,15 @@ fn no_object_is_readable_or_writable_beyond_the_trust_model() {
             assert_eq!(n, 0, "{who} reads Acme through {v}");
         }
         for t in INTERNAL {
+            // Granted SELECT on every table of the schema, a role still reads no
+            // row of the Citus key and the changes it signs (row level security).
+            if t.starts_with("_citus") {
+                assert_eq!(
+                    one_i64(&mut c, &format!("SELECT count(*) FROM sharing.{t}")),
+                    0,
+                    "{who} reads sharing.{t}"
+                );
+            }
             for sql in [
                 format!("DELETE FROM sharing.{t}"),
                 format!(

@@ -632,13 +632,13 @@ fn a_change_on_the_coordinator_is_seen_on_both_workers() {
     s.batch_execute("ROLLBACK").unwrap();
     same_generation(&mut db, "after a rolled-back change");
     // Several statements in one transaction, each a generation of its own.
-    dba.batch_execute(&format!(
+    dba.batch_execute(
         "BEGIN;
          UPDATE sharing.users SET name = 'ann2' WHERE id = 1;
          DELETE FROM sharing.agreement_permissions WHERE agreement_id = 1;
          INSERT INTO sharing.agreement_permissions (agreement_id, object_type, action) VALUES (1, 'deals', 'view');
-         COMMIT;"
-    ))
+         COMMIT;",
+    )
     .unwrap();
     same_generation(&mut db, "after a transaction of three changes");
     // Rolled back: every worker is back to the committed configuration.
@@ -770,61 +770,114 @@ fn attacks_fail_closed_on_the_workers() {
             format!("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA sharing TO {other}"),
         ],
     );
-    let forged = "INSERT INTO sharing._citus_changes (origin, seq, tbl, op, new_rows, mac)
-                  VALUES (0, 1000000, 'users', 'U', '[{\"id\": 9, \"company_id\": 1, \"name\": \"x\", \"is_superuser\": true}]', '\\x00')";
+    let forged = "INSERT INTO sharing._citus_changes (origin, seq, prev, gen, tbl, op, new_rows, mac)
+                  VALUES (0, 1000000, 0, 1, 'users', 'U', '[{\"id\": 9, \"company_id\": 1, \"name\": \"x\", \"is_superuser\": true}]', '\\x00')";
     let e = o.batch_execute(forged).unwrap_err();
     assert_eq!(sqlstate(&e), "42501", "{e}");
-    // ... and the signer signs only the rows as they are.
-    let e = o
-        .batch_execute("SELECT sharing._citus_sign('users', 'I', NULL, '[{\"id\": 9, \"company_id\": 1, \"name\": \"x\"}]')")
-        .unwrap_err();
-    assert_eq!(sqlstate(&e), "42501", "{e}");
-    // A signed change holds once, in its own distributed transaction. The signer
-    // signs a whole table only as it is: the application's login sees no company
-    // without a viewer, so its copy does not match; a superuser's does.
-    let start = "INSERT INTO sharing._citus_changes (origin, seq, tbl, op, mac) VALUES (0, 0, 'companies', 'N', '')";
-    o.batch_execute("BEGIN").unwrap();
-    o.batch_execute(start).unwrap();
-    let e = o
-        .batch_execute("SELECT sharing._citus_sign('companies', 'S', NULL, (SELECT jsonb_agg(to_jsonb(c)) FROM sharing.companies c))")
-        .unwrap_err();
-    assert_eq!(sqlstate(&e), "42501", "{e}");
-    o.batch_execute("ROLLBACK").unwrap();
-    // Without a distributed transaction there is nothing to sign in.
-    let e = dba
-        .batch_execute("SELECT sharing._citus_sign('companies', 'S', NULL, (SELECT jsonb_agg(to_jsonb(c)) FROM sharing.companies c))")
-        .unwrap_err();
-    assert_eq!(sqlstate(&e), "55000", "{e}");
+    // With every grant on the schema, the role reads no key, on any node, and can
+    // neither sign nor move the numbering: it finds no key to sign with.
+    // The same grants on the workers (a worker refuses a GRANT Citus would propagate).
+    for w in [1, 2] {
+        db.worker_dba(w)
+            .batch_execute(&format!(
+                "SET citus.enable_ddl_propagation = off;
+                 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA sharing TO {other};
+                 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA sharing TO {other};"
+            ))
+            .unwrap();
+    }
+    for c in [&mut o, &mut direct_other] {
+        c.batch_execute("ROLLBACK").ok();
+        assert_eq!(
+            c.query_one("SELECT count(*) FROM sharing._citus_key", &[])
+                .unwrap()
+                .get::<_, i64>(0),
+            0
+        );
+        let e = c
+            .batch_execute("SELECT sharing._citus_sign('users', 'I', NULL, '[{\"id\": 9, \"company_id\": 1, \"name\": \"x\"}]')")
+            .unwrap_err();
+        assert_eq!(sqlstate(&e), "55000", "{e}");
+        let e = c
+            .batch_execute("SELECT nextval('sharing._citus_seq')")
+            .unwrap_err();
+        assert_eq!(sqlstate(&e), "42501", "{e}");
+        // No change of another transaction is handed over.
+        assert_eq!(
+            c.query_one("SELECT count(*) FROM sharing._citus_take()", &[])
+                .unwrap()
+                .get::<_, i64>(0),
+            0
+        );
+    }
+    // A signed change holds once, right after the change before it: signed by a
+    // superuser in a transaction that rolls back, it is refused once another change
+    // came after it, sent through the coordinator or straight to a worker.
+    let sign = "SELECT (s).seq, (s).prev, (s).gen, (s).mac, (SELECT jsonb_agg(to_jsonb(c)) FROM sharing.companies c)::text
+                  FROM (SELECT sharing._citus_sign('companies', 'S', NULL, (SELECT jsonb_agg(to_jsonb(c)) FROM sharing.companies c)) s) x";
+    let insert =
+        "INSERT INTO sharing._citus_changes (origin, seq, prev, gen, tbl, op, new_rows, mac)
+                  VALUES (0, $1, $2, $3, 'companies', 'S', $5::text::jsonb, $4)";
+    let signed = |c: &mut Client| -> (i64, i64, i64, Vec<u8>, String) {
+        let r = c.query_one(sign, &[]).unwrap();
+        (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))
+    };
     dba.batch_execute("BEGIN").unwrap();
-    dba.batch_execute(start).unwrap();
-    let row = dba
-        .query_one("SELECT (s).seq, (s).mac, (SELECT jsonb_agg(to_jsonb(c)) FROM sharing.companies c)::text, (s).gen FROM (SELECT sharing._citus_sign('companies', 'S', NULL, (SELECT jsonb_agg(to_jsonb(c)) FROM sharing.companies c)) s) x", &[])
+    let (seq, prev, gen, mac, rows) = signed(&mut dba);
+    // The generation and the number before it are signed too.
+    for (p, g) in [(prev, gen + 1000), (prev + 1, gen)] {
+        dba.batch_execute("SAVEPOINT s").unwrap();
+        let e = dba
+            .execute(insert, &[&seq, &p, &g, &mac, &rows])
+            .unwrap_err();
+        assert_eq!(sqlstate(&e), "42501", "{e}");
+        assert!(message(&e).contains("wrong signature"), "{}", message(&e));
+        dba.batch_execute("ROLLBACK TO SAVEPOINT s").unwrap();
+    }
+    dba.execute(insert, &[&seq, &prev, &gen, &mac, &rows])
         .unwrap();
-    let (seq, mac, rows, gen): (i64, Vec<u8>, String, i64) =
-        (row.get(0), row.get(1), row.get(2), row.get(3));
-    let insert = "INSERT INTO sharing._citus_changes (origin, seq, gen, tbl, op, new_rows, mac) VALUES (0, $1, $4, 'companies', 'S', $2::text::jsonb, $3)";
-    // The generation is signed too: another one is refused.
-    let e = dba
-        .execute(insert, &[&seq, &rows, &mac, &(gen + 1000)])
-        .unwrap_err();
-    assert_eq!(sqlstate(&e), "42501", "{e}");
-    dba.batch_execute("ROLLBACK").unwrap();
-    dba.batch_execute("BEGIN").unwrap();
-    dba.batch_execute(start).unwrap();
-    let row = dba
-        .query_one("SELECT (s).seq, (s).mac, (SELECT jsonb_agg(to_jsonb(c)) FROM sharing.companies c)::text, (s).gen FROM (SELECT sharing._citus_sign('companies', 'S', NULL, (SELECT jsonb_agg(to_jsonb(c)) FROM sharing.companies c)) s) x", &[])
-        .unwrap();
-    let (seq, mac, rows, gen): (i64, Vec<u8>, String, i64) =
-        (row.get(0), row.get(1), row.get(2), row.get(3));
-    dba.execute(insert, &[&seq, &rows, &mac, &gen]).unwrap();
     // Sent twice: refused.
-    let e = dba.execute(insert, &[&seq, &rows, &mac, &gen]).unwrap_err();
+    let e = dba
+        .execute(insert, &[&seq, &prev, &gen, &mac, &rows])
+        .unwrap_err();
     assert_eq!(sqlstate(&e), "42501", "{e}");
     dba.batch_execute("ROLLBACK").unwrap();
-    // Its transaction rolled back, sent from another one: refused too.
-    let e = dba.execute(insert, &[&seq, &rows, &mac, &gen]).unwrap_err();
+    // Rolled back, sent again at once (its text was in pg_stat_activity on the
+    // workers): each worker was sent it before.
+    let e = dba
+        .execute(insert, &[&seq, &prev, &gen, &mac, &rows])
+        .unwrap_err();
     assert_eq!(sqlstate(&e), "42501", "{e}");
-    assert!(message(&e).contains("wrong signature"), "{}", message(&e));
+    assert!(message(&e).contains("sent it before"), "{}", message(&e));
+    // Another change commits; the rolled-back one, sent again, is refused.
+    dba.batch_execute("INSERT INTO sharing.companies (id, name) VALUES (777, 'after')")
+        .unwrap();
+    let e = dba
+        .execute(insert, &[&seq, &prev, &gen, &mac, &rows])
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42501", "{e}");
+    assert!(message(&e).contains("follows change"), "{}", message(&e));
+    let shard: String = dba
+        .query_one(
+            "SELECT shard_name('sharing._citus_changes'::regclass, shardid)
+               FROM pg_dist_shard WHERE logicalrelid = 'sharing._citus_changes'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let on_shard = insert.replace("sharing._citus_changes", &shard);
+    let e = direct_other
+        .execute(&on_shard, &[&seq, &prev, &gen, &mac, &rows])
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42501", "{e}");
+    for w in [1, 2] {
+        let e = db
+            .worker_dba(w)
+            .execute(&on_shard, &[&seq, &prev, &gen, &mac, &rows])
+            .unwrap_err();
+        assert_eq!(sqlstate(&e), "42501", "worker {w}: {e}");
+    }
+    same_generation(&mut db, "after the replays");
     // A worker's copy takes no write of its own, not even a superuser's.
     for w in [1, 2] {
         let e = db
