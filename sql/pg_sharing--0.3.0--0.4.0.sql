@@ -985,6 +985,7 @@ BEGIN
     -- Only when there are shares: a DELETE of record_shares serializes with the
     -- other share writers (sql/generation.sql), which a plain delete must not.
     IF EXISTS (SELECT 1 FROM sharing.record_shares s WHERE s.object_type = TG_ARGV[0] AND s.record_id = gone) THEN
+        PERFORM sharing._refuse_on_citus_worker(TG_ARGV[0], gone, 'delete');
         DELETE FROM sharing.record_shares s WHERE s.object_type = TG_ARGV[0] AND s.record_id = gone;
     END IF;
     -- A REPEATABLE READ transaction does not see a share committed after its
@@ -1354,11 +1355,25 @@ BEGIN
     END IF;
     -- With `lock` (a share being written), FOR SHARE: a concurrent delete, owner
     -- change or assignment waits for the share, or the share waits for it and then
-    -- sees it (READ COMMITTED) or fails to serialize (REPEATABLE READ).
-    EXECUTE format('SELECT %I::bigint, %I::bigint, %s FROM %s WHERE %I = $1::%s LIMIT 1%s',
-                   p.owner_column, p.company_column, assignee_expr, tbl, p.id_column, id_type,
-                   CASE WHEN lock THEN ' FOR SHARE' ELSE '' END)
-       INTO owner, company, assignees USING record_key;
+    -- sees it (READ COMMITTED) or fails to serialize (REPEATABLE READ). Citus locks
+    -- rows only in a statement on one shard (docs/scaling.md): the record's company
+    -- first, then the record locked in its company's shard (moved to another company
+    -- in between: not found). There the lock is taken over this function's owner's
+    -- connection, another backend than the one the sharer's own later statements use,
+    -- so it is FOR KEY SHARE: it holds off a delete or a change of the record's key,
+    -- and lets the sharer's transaction go on to edit the record.
+    IF lock AND sharing._is_citus_table(tbl) THEN
+        EXECUTE format('SELECT %I::bigint FROM %s WHERE %I = $1::%s LIMIT 1', p.company_column, tbl, p.id_column, id_type)
+           INTO company USING record_key;
+        EXECUTE format('SELECT %I::bigint, %I::bigint, %s FROM %s WHERE %I = $1::%s AND %I = $2 LIMIT 1 FOR KEY SHARE',
+                       p.owner_column, p.company_column, assignee_expr, tbl, p.id_column, id_type, p.company_column)
+           INTO owner, company, assignees USING record_key, company;
+    ELSE
+        EXECUTE format('SELECT %I::bigint, %I::bigint, %s FROM %s WHERE %I = $1::%s LIMIT 1%s',
+                       p.owner_column, p.company_column, assignee_expr, tbl, p.id_column, id_type,
+                       CASE WHEN lock THEN ' FOR SHARE' ELSE '' END)
+           INTO owner, company, assignees USING record_key;
+    END IF;
     GET DIAGNOSTICS n = ROW_COUNT;
     present := n > 0;
 END
@@ -1452,6 +1467,22 @@ BEGIN
 END
 $$;
 
+-- new: _refuse_on_citus_worker(text,text,text)
+CREATE OR REPLACE FUNCTION sharing._refuse_on_citus_worker(object_type text, record_id text, what text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_trigger g
+                WHERE g.tgrelid = 'sharing.record_shares'::regclass AND g.tgname = 'a_citus_worker') THEN
+        RAISE EXCEPTION 'cannot % record % of "%": it is shared, and its shares are kept on the Citus coordinator', what, record_id, object_type
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = format('remove its shares first: SELECT sharing.unshare_record(id) FROM sharing.record_shares WHERE object_type = %L AND record_id = %L',
+                                object_type, record_id);
+    END IF;
+END
+$$;
+
 -- new: _register_protected(regclass,text,name,name,name,name)
 CREATE OR REPLACE FUNCTION sharing._register_protected(tbl regclass, object_type text, owner_column name,
                                             company_column name, assignee_column name, id_column name) RETURNS void
@@ -1476,8 +1507,12 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM sharing._require_dba(format('change the id of record %s of "%s" to %s', old_id, object_type, new_id));
-    UPDATE sharing.record_shares s SET record_id = new_id
-     WHERE s.object_type = _renumber_record.object_type AND s.record_id = old_id;
+    IF EXISTS (SELECT 1 FROM sharing.record_shares s
+                WHERE s.object_type = _renumber_record.object_type AND s.record_id = old_id) THEN
+        PERFORM sharing._refuse_on_citus_worker(object_type, old_id, 'change the id of');
+        UPDATE sharing.record_shares s SET record_id = new_id
+         WHERE s.object_type = _renumber_record.object_type AND s.record_id = old_id;
+    END IF;
 END
 $$;
 
@@ -2732,13 +2767,6 @@ BEGIN
                 USING ERRCODE = 'datatype_mismatch',
                       HINT = 'name another id column, or id_column => NULL to protect the table without record shares';
         END IF;
-    END IF;
-    -- On Citus, a record's deletion would forget its shares in one worker's copy of
-    -- the configuration only (docs/scaling.md).
-    IF ids IS NOT NULL AND sharing._is_citus_table(tbl) THEN
-        RAISE EXCEPTION 'table % is a Citus table: pg_sharing protects Citus tables without record shares', tbl
-            USING ERRCODE = 'feature_not_supported',
-                  HINT = 'protect it with id_column => NULL';
     END IF;
     SELECT string_agg(quote_ident(p.polname), ', ') INTO others
       FROM pg_policy p

@@ -313,8 +313,31 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM sharing._require_dba(format('change the id of record %s of "%s" to %s', old_id, object_type, new_id));
-    UPDATE sharing.record_shares s SET record_id = new_id
-     WHERE s.object_type = _renumber_record.object_type AND s.record_id = old_id;
+    IF EXISTS (SELECT 1 FROM sharing.record_shares s
+                WHERE s.object_type = _renumber_record.object_type AND s.record_id = old_id) THEN
+        PERFORM sharing._refuse_on_citus_worker(object_type, old_id, 'change the id of');
+        UPDATE sharing.record_shares s SET record_id = new_id
+         WHERE s.object_type = _renumber_record.object_type AND s.record_id = old_id;
+    END IF;
+END
+$$;
+
+-- On a Citus worker (docs/scaling.md), the record shares are the coordinator's
+-- copy and a row of a distributed table is deleted or renumbered there: its shares
+-- cannot follow it in one node's copy alone, so a shared record keeps its id and is
+-- not deleted until its shares are removed on the coordinator.
+CREATE FUNCTION sharing._refuse_on_citus_worker(object_type text, record_id text, what text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_trigger g
+                WHERE g.tgrelid = 'sharing.record_shares'::regclass AND g.tgname = 'a_citus_worker') THEN
+        RAISE EXCEPTION 'cannot % record % of "%": it is shared, and its shares are kept on the Citus coordinator', what, record_id, object_type
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  HINT = format('remove its shares first: SELECT sharing.unshare_record(id) FROM sharing.record_shares WHERE object_type = %L AND record_id = %L',
+                                object_type, record_id);
+    END IF;
 END
 $$;
 
@@ -329,6 +352,7 @@ BEGIN
     -- Only when there are shares: a DELETE of record_shares serializes with the
     -- other share writers (sql/generation.sql), which a plain delete must not.
     IF EXISTS (SELECT 1 FROM sharing.record_shares s WHERE s.object_type = TG_ARGV[0] AND s.record_id = gone) THEN
+        PERFORM sharing._refuse_on_citus_worker(TG_ARGV[0], gone, 'delete');
         DELETE FROM sharing.record_shares s WHERE s.object_type = TG_ARGV[0] AND s.record_id = gone;
     END IF;
     -- A REPEATABLE READ transaction does not see a share committed after its
@@ -523,13 +547,6 @@ BEGIN
                 USING ERRCODE = 'datatype_mismatch',
                       HINT = 'name another id column, or id_column => NULL to protect the table without record shares';
         END IF;
-    END IF;
-    -- On Citus, a record's deletion would forget its shares in one worker's copy of
-    -- the configuration only (docs/scaling.md).
-    IF ids IS NOT NULL AND sharing._is_citus_table(tbl) THEN
-        RAISE EXCEPTION 'table % is a Citus table: pg_sharing protects Citus tables without record shares', tbl
-            USING ERRCODE = 'feature_not_supported',
-                  HINT = 'protect it with id_column => NULL';
     END IF;
     SELECT string_agg(quote_ident(p.polname), ', ') INTO others
       FROM pg_policy p

@@ -92,11 +92,25 @@ BEGIN
     END IF;
     -- With `lock` (a share being written), FOR SHARE: a concurrent delete, owner
     -- change or assignment waits for the share, or the share waits for it and then
-    -- sees it (READ COMMITTED) or fails to serialize (REPEATABLE READ).
-    EXECUTE format('SELECT %I::bigint, %I::bigint, %s FROM %s WHERE %I = $1::%s LIMIT 1%s',
-                   p.owner_column, p.company_column, assignee_expr, tbl, p.id_column, id_type,
-                   CASE WHEN lock THEN ' FOR SHARE' ELSE '' END)
-       INTO owner, company, assignees USING record_key;
+    -- sees it (READ COMMITTED) or fails to serialize (REPEATABLE READ). Citus locks
+    -- rows only in a statement on one shard (docs/scaling.md): the record's company
+    -- first, then the record locked in its company's shard (moved to another company
+    -- in between: not found). There the lock is taken over this function's owner's
+    -- connection, another backend than the one the sharer's own later statements use,
+    -- so it is FOR KEY SHARE: it holds off a delete or a change of the record's key,
+    -- and lets the sharer's transaction go on to edit the record.
+    IF lock AND sharing._is_citus_table(tbl) THEN
+        EXECUTE format('SELECT %I::bigint FROM %s WHERE %I = $1::%s LIMIT 1', p.company_column, tbl, p.id_column, id_type)
+           INTO company USING record_key;
+        EXECUTE format('SELECT %I::bigint, %I::bigint, %s FROM %s WHERE %I = $1::%s AND %I = $2 LIMIT 1 FOR KEY SHARE',
+                       p.owner_column, p.company_column, assignee_expr, tbl, p.id_column, id_type, p.company_column)
+           INTO owner, company, assignees USING record_key, company;
+    ELSE
+        EXECUTE format('SELECT %I::bigint, %I::bigint, %s FROM %s WHERE %I = $1::%s LIMIT 1%s',
+                       p.owner_column, p.company_column, assignee_expr, tbl, p.id_column, id_type,
+                       CASE WHEN lock THEN ' FOR SHARE' ELSE '' END)
+           INTO owner, company, assignees USING record_key;
+    END IF;
     GET DIAGNOSTICS n = ROW_COUNT;
     present := n > 0;
 END

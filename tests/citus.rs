@@ -194,7 +194,7 @@ fn setup(db: &mut CitusDb) -> String {
                 .into(),
             "SELECT create_distributed_table('deals', 'company_id')".into(),
             "CREATE INDEX ON deals (owner_id)".into(),
-            "SELECT sharing.protect('deals', 'deals', assignee_column => 'assignee_id', id_column => NULL)".into(),
+            "SELECT sharing.protect('deals', 'deals', assignee_column => 'assignee_id', id_column => 'id')".into(),
             format!("GRANT SELECT, INSERT, UPDATE, DELETE ON deals TO {app}"),
             format!("INSERT INTO sharing.trusted_app_roles VALUES ('{app}')"),
         ],
@@ -210,6 +210,8 @@ fn random_org(rng: &mut StdRng, base: i64) -> (String, Vec<i64>, Vec<i64>) {
     let mut companies = Vec::new();
     let mut next_user = base * 100;
     let mut next_role = base * 1000;
+    let mut company_users: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+    let mut company_roles: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
     for ci in 0..rng.gen_range(1..=3) {
         let company = base + ci;
         companies.push(company);
@@ -248,10 +250,12 @@ fn random_org(rng: &mut StdRng, base: i64) -> (String, Vec<i64>, Vec<i64>) {
             }
             roles.push(id.to_string());
         }
+        company_roles.insert(company, roles.clone());
         for _ in 0..rng.gen_range(2..=5) {
             let id = next_user;
             next_user += 1;
             users.push(id);
+            company_users.entry(company).or_default().push(id);
             writeln!(sql, "INSERT INTO sharing.users (id, company_id, name) VALUES ({id}, {company}, 'u{id}');").unwrap();
             let role = roles.choose(rng).unwrap();
             writeln!(
@@ -294,6 +298,27 @@ fn random_org(rng: &mut StdRng, base: i64) -> (String, Vec<i64>, Vec<i64>) {
         };
         writeln!(sql, "INSERT INTO deals (id, owner_id, company_id, assignee_id, amount) VALUES ({id}, {owner}, {company}, {assignee}, {i});").unwrap();
         writeln!(sql, "INSERT INTO contacts (id, owner_id, company_id, amount) VALUES ({id}, {owner}, {company}, {i});").unwrap();
+        // Record shares (a DBA session may share anything): with a user or a role
+        // of the record's company, some expired.
+        if rng.gen_bool(0.3) {
+            let (user, role, scope) = if rng.gen_bool(0.5) {
+                let u = company_users[company].choose(rng).unwrap();
+                (u.to_string(), "NULL".to_string(), "NULL".to_string())
+            } else {
+                let r = company_roles[company].choose(rng).unwrap().clone();
+                let scope = ["role", "role_and_subordinates"].choose(rng).unwrap();
+                ("NULL".to_string(), r, format!("'{scope}'"))
+            };
+            let access = ["read", "read_write"].choose(rng).unwrap();
+            let period = if rng.gen_bool(0.2) {
+                "now() - interval '2 days', now() - interval '1 day'"
+            } else {
+                "now() - interval '1 day', NULL"
+            };
+            writeln!(sql, "INSERT INTO sharing.record_shares (object_type, record_id, user_id, role_id, scope, access, valid_from, valid_until)
+                           VALUES ('deals', '{id}', {user}, {role}, {scope}, '{access}', {period});")
+                .unwrap();
+        }
     }
     (sql, users, companies)
 }
@@ -305,15 +330,27 @@ fn engine(c: &mut Client, action: &str, filter: &str) -> BTreeSet<i64> {
     engine_on(c, "deals", action, filter)
 }
 
-/// [`engine`] on the copy of `table` (its object type has its name).
+/// [`engine`] on the copy of `table` (its object type has its name); `deals` has
+/// record shares (the decision with the record's id), `contacts` none.
 fn engine_on(c: &mut Client, table: &str, action: &str, filter: &str) -> BTreeSet<i64> {
     ids(
         c,
         &format!(
-            "SELECT id FROM {table}_copy WHERE {filter}
-                AND sharing.can_access('{table}', '{action}', owner_id, company_id, sharing.current_viewer(), assignee_id)"
+            "SELECT id FROM {table}_copy WHERE {filter} AND {}",
+            decision(table, action)
         ),
     )
+}
+
+/// The engine's decision on a row of `table` for the statement's viewer.
+fn decision(table: &str, action: &str) -> String {
+    if table == "deals" {
+        format!(
+            "sharing._decide_current('deals', '{action}', owner_id, company_id, assignee_id, id)"
+        )
+    } else {
+        format!("sharing.can_access('{table}', '{action}', owner_id, company_id, sharing.current_viewer(), assignee_id)")
+    }
 }
 
 /// `engine` and `sql` as `viewer`, in one transaction (rolled back).
@@ -379,6 +416,13 @@ fn every_viewer_sees_on_the_cluster_what_the_engine_decides() {
         companies.extend(c);
     }
     same_generation(&mut db, &format!("after {orgs} random orgs (seed {seed})"));
+    let shared: String = dba
+        .query_one(
+            "SELECT coalesce(string_agg(DISTINCT record_id, ','), '') FROM sharing.record_shares WHERE object_type = 'deals'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
     copy_deals(&mut dba, &app);
     dba.batch_execute("CREATE TABLE contacts_copy AS SELECT * FROM contacts")
         .unwrap();
@@ -425,21 +469,24 @@ fn every_viewer_sees_on_the_cluster_what_the_engine_decides() {
         // Writes obey the policies: the rows an UPDATE and a DELETE reach (those the
         // viewer may also view: PostgreSQL applies the SELECT policy to the rows a
         // statement reads and returns, on one node as on Citus).
-        let visible = "sharing.can_access('deals', 'view', owner_id, company_id, sharing.current_viewer(), assignee_id)";
+        let visible = decision("deals", "view");
         let (got, want) = both_as(
             &mut s,
             v,
             "edit",
-            visible,
+            &visible,
             "UPDATE deals SET amount = amount + 1 RETURNING id",
         );
         assert_eq!(got, want, "edit, viewer {v}, seed {seed}");
+        // A shared record is not deleted on a worker (its shares are the
+        // coordinator's): the other records.
+        let unshared = format!("{visible} AND id <> ALL ('{{{shared}}}'::bigint[])");
         let (got, want) = both_as(
             &mut s,
             v,
             "delete",
-            visible,
-            "DELETE FROM deals RETURNING id",
+            &unshared,
+            &format!("DELETE FROM deals WHERE id <> ALL ('{{{shared}}}'::bigint[]) RETURNING id"),
         );
         assert_eq!(got, want, "delete, viewer {v}, seed {seed}");
         // An INSERT as the viewer, owned by the viewer, into each company.
@@ -654,6 +701,147 @@ fn a_change_on_the_coordinator_is_seen_on_both_workers() {
             assert_eq!(got, want, "{table} on worker {w}");
         }
     }
+}
+
+#[test]
+fn a_record_share_made_on_the_coordinator_is_seen_on_both_workers() {
+    let Some(ports) = cluster() else { return };
+    let mut db = CitusDb::new("shares", ports);
+    let app = setup(&mut db);
+    let mut dba = db.dba();
+    let mut on = [None, None];
+    for c in 1..100 {
+        let w = worker_of(&mut dba, ports, c);
+        if on[w - 1].is_none() {
+            on[w - 1] = Some(c);
+        }
+    }
+    let (a, b) = (on[0].unwrap(), on[1].unwrap());
+    dba.batch_execute(&format!(
+        "INSERT INTO sharing.companies (id, name) VALUES ({a}, 'A'), ({b}, 'B');
+         INSERT INTO sharing.users (id, company_id, name) VALUES (1, {a}, 'ann'), (2, {a}, 'al'), (3, {b}, 'bea'), (4, {b}, 'bo');
+         INSERT INTO deals SELECT g, CASE WHEN g % 2 = 0 THEN 1 ELSE 3 END, CASE WHEN g % 2 = 0 THEN {a} ELSE {b} END, NULL, g
+           FROM generate_series(1, 20) g;"
+    ))
+    .unwrap();
+    copy_deals(&mut dba, &app);
+    // The application shares records as its users (docs/security.md's grants).
+    each(
+        &mut dba,
+        &[
+            format!(
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA sharing TO {app}"
+            ),
+            format!("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA sharing TO {app}"),
+        ],
+    );
+    let mut s = db.session(&app);
+    let all = "SELECT id FROM deals";
+    let on_a = format!("SELECT id FROM deals WHERE company_id = {a}");
+    let on_b = format!("SELECT id FROM deals WHERE company_id = {b}");
+    for v in [2, 4] {
+        assert!(ids_as(&mut s, v, all).is_empty(), "viewer {v}");
+    }
+    // Each owner shares one record (one on each worker); in the same transaction,
+    // the grantees see them on both workers, before the commit.
+    let share_both = [
+        "SET LOCAL sharing.viewer = '1'",
+        "SELECT sharing.share_record('deals', 2, 2)",
+        "SET LOCAL sharing.viewer = '3'",
+        "SELECT sharing.share_record('deals', 3, 4, 'read_write')",
+    ];
+    s.batch_execute("BEGIN").unwrap();
+    for sql in share_both {
+        s.batch_execute(sql).unwrap();
+    }
+    s.batch_execute("SET LOCAL sharing.viewer = '2'").unwrap();
+    assert_eq!(ids(&mut s, &on_a), BTreeSet::from([2]), "router, worker 1");
+    assert_eq!(ids(&mut s, all), BTreeSet::from([2]), "multi-shard");
+    s.batch_execute("SET LOCAL sharing.viewer = '4'").unwrap();
+    assert_eq!(ids(&mut s, &on_b), BTreeSet::from([3]), "router, worker 2");
+    assert_eq!(
+        ids(&mut s, "UPDATE deals SET amount = amount + 1 RETURNING id"),
+        BTreeSet::from([3]),
+        "a read_write share edits on its worker"
+    );
+    s.batch_execute("ROLLBACK").unwrap();
+    for v in [2, 4] {
+        assert!(
+            ids_as(&mut s, v, all).is_empty(),
+            "viewer {v} after the rollback"
+        );
+    }
+    // Committed: another session sees them, as the engine decides.
+    let mut t = db.session(&app);
+    t.batch_execute("BEGIN").unwrap();
+    for sql in share_both {
+        t.batch_execute(sql).unwrap();
+    }
+    t.batch_execute("COMMIT").unwrap();
+    for (v, want) in [(2, 2), (4, 3)] {
+        let (got, engine) = both_as(&mut s, v, "view", "true", all);
+        assert_eq!(got, BTreeSet::from([want]), "viewer {v}");
+        assert_eq!(got, engine, "viewer {v}");
+        let (got, _) = both_as(
+            &mut s,
+            v,
+            "view",
+            "true",
+            if v == 2 { &on_a } else { &on_b },
+        );
+        assert_eq!(got, BTreeSet::from([want]), "router, viewer {v}");
+    }
+    // A shared record is not deleted on its worker until its shares are removed on
+    // the coordinator; an unshared one is.
+    begin_as(&mut s, 1);
+    let e = s
+        .batch_execute("DELETE FROM deals WHERE id = 2")
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "2BP01", "{e}");
+    assert!(
+        message(&e).contains("record 2 of \"deals\""),
+        "{}",
+        message(&e)
+    );
+    s.batch_execute("ROLLBACK").unwrap();
+    begin_as(&mut s, 1);
+    assert_eq!(
+        ids(&mut s, "DELETE FROM deals WHERE id = 4 RETURNING id"),
+        BTreeSet::from([4])
+    );
+    s.batch_execute("ROLLBACK").unwrap();
+    begin_as(&mut s, 1);
+    s.batch_execute(
+        "SELECT sharing.unshare_record(id) FROM sharing.record_shares WHERE object_type = 'deals' AND record_id = '2'",
+    )
+    .unwrap();
+    s.batch_execute("SET LOCAL sharing.viewer = '2'").unwrap();
+    assert!(ids(&mut s, &on_a).is_empty(), "unshared, same transaction");
+    s.batch_execute("SET LOCAL sharing.viewer = '1'").unwrap();
+    assert_eq!(
+        ids(&mut s, "DELETE FROM deals WHERE id = 2 RETURNING id"),
+        BTreeSet::from([2])
+    );
+    s.batch_execute("COMMIT").unwrap();
+    assert!(ids_as(&mut s, 2, all).is_empty());
+    assert_eq!(ids_as(&mut s, 4, all), BTreeSet::from([3]));
+    // A sharing rule made on the coordinator (B's Users see what B's Users own):
+    // user 4 sees every deal of B on B's worker, in the same transaction and after.
+    let odd: BTreeSet<i64> = (1..=20).filter(|g| g % 2 == 1).collect();
+    let rule = format!(
+        "INSERT INTO sharing.sharing_rules (company_id, object_type, source_role, target_role)
+         SELECT {b}, 'deals', r.id, r.id FROM sharing.roles r WHERE r.company_id = {b} AND r.name = 'User'"
+    );
+    dba.batch_execute("BEGIN").unwrap();
+    dba.batch_execute(&rule).unwrap();
+    dba.batch_execute("SET LOCAL sharing.viewer = '4'").unwrap();
+    assert_eq!(ids(&mut dba, &on_b), odd, "the rule, same transaction");
+    dba.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(ids_as(&mut s, 4, &on_b), BTreeSet::from([3]));
+    dba.batch_execute(&rule).unwrap();
+    let (got, engine) = both_as(&mut s, 4, "view", "true", all);
+    assert_eq!(got, odd, "the rule, another session");
+    assert_eq!(got, engine);
 }
 
 #[test]
@@ -1034,11 +1222,14 @@ fn a_table_owner_protects_a_distributed_table_with_grants_on_every_node() {
             "SELECT sharing.protect('opps', 'opps', id_column => NULL)".into(),
         ],
     );
-    // Record shares are refused on a Citus table.
-    let e = o
-        .batch_execute("SELECT sharing.protect('opps', 'opps')")
-        .unwrap_err();
-    assert_eq!(sqlstate(&e), "0A000", "{}", message(&e));
+    // With record shares too.
+    each(
+        &mut o,
+        &[
+            "SELECT sharing.unprotect('opps')".into(),
+            "SELECT sharing.protect('opps', 'opps')".into(),
+        ],
+    );
     // Every shard has the four policies, forced (32 shards over the two workers).
     let mut policies = 0;
     for w in [1, 2] {
