@@ -26,11 +26,13 @@
 #          BEGIN; SET LOCAL sharing.viewer = '…'; <query>; COMMIT
 #          (citus.propagate_set_commands = 'local', docs/scaling.md);
 #      once per entry of BENCH_CITUS_SETTINGS (';'-separated coordinator session
-#      settings for all three variants, 'default' for none; default
-#      "default;citus.max_cached_conns_per_worker=8");
+#      settings for all three variants, ',' between two settings of one entry,
+#      'default' for none; default: see SETTINGS below);
 #   3. stops the cluster (trap).
-# BENCH_CITUS_CLUSTER names the cluster (default bench_citus). PG_BIN / PG_MAJOR as in
-# scripts/pg-env.sh.
+# BENCH_CITUS_CLUSTER names the cluster (default bench_citus). BENCH_CITUS_REUSE=1
+# measures a cluster already running on BENCH_CITUS_PORT whose database BENCH_CITUS_DB
+# (default bench_citus) holds the dataset: no start, no load, no stop. PG_BIN /
+# PG_MAJOR as in scripts/pg-env.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/pg-env.sh
@@ -41,7 +43,8 @@ COMPANIES=${BENCH_CITUS_COMPANIES:-4}
 SHARDS=${BENCH_CITUS_SHARDS:-32}
 RUNS=${BENCH_CITUS_RUNS:-7}
 SETTINGS=${BENCH_CITUS_SETTINGS:-default;citus.max_cached_conns_per_worker=8}
-DB=bench_citus
+DB=${BENCH_CITUS_DB:-bench_citus}
+REUSE=${BENCH_CITUS_REUSE:-0}
 export PG_BIN
 sql() { # PORT USER SQL...: one value, unaligned
   local port=$1 user=$2
@@ -51,17 +54,24 @@ sql() { # PORT USER SQL...: one value, unaligned
 work=$(mktemp -d /tmp/bench_citus.XXXXXX)
 chmod 755 "$work"
 cleanup() {
-  CITUS_DB=$DB scripts/citus.sh stop "$CLUSTER" || true
+  [ "$REUSE" = 1 ] || CITUS_DB=$DB scripts/citus.sh stop "$CLUSTER" || true
   rm -rf "$work"
 }
-echo "==> starting a throwaway Citus cluster: coordinator on $PORT, workers on $((PORT + 1)), $((PORT + 2))"
 trap cleanup EXIT
-CITUS_DB=$DB scripts/citus.sh start "$CLUSTER" "$PORT" 2> >(grep -v 'does not exist, skipping' >&2)
-echo "==> loading bench/citus_dataset.sql: $ROWS deals, $COMPANIES companies, $SHARDS shards"
-start=$(date +%s)
-PGOPTIONS="-c citus.shard_count=$SHARDS" sql "$PORT" postgres \
-  -v rows="$ROWS" -v companies="$COMPANIES" -f bench/citus_dataset.sql >/dev/null
-echo "    loaded in $(($(date +%s) - start)) s"
+if [ "$REUSE" = 1 ]; then
+  echo "==> BENCH_CITUS_REUSE=1: the cluster on $PORT, database $DB"
+  ROWS=$(sql "$PORT" postgres -c "SELECT count(*) FROM deals")
+  COMPANIES=$(sql "$PORT" postgres -c "SELECT count(*) FROM sharing.companies")
+  SHARDS=$(sql "$PORT" postgres -c "SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = 'deals'::regclass")
+else
+  echo "==> starting a throwaway Citus cluster: coordinator on $PORT, workers on $((PORT + 1)), $((PORT + 2))"
+  CITUS_DB=$DB scripts/citus.sh start "$CLUSTER" "$PORT" 2> >(grep -v 'does not exist, skipping' >&2)
+  echo "==> loading bench/citus_dataset.sql: $ROWS deals, $COMPANIES companies, $SHARDS shards"
+  start=$(date +%s)
+  PGOPTIONS="-c citus.shard_count=$SHARDS" sql "$PORT" postgres \
+    -v rows="$ROWS" -v companies="$COMPANIES" -f bench/citus_dataset.sql >/dev/null
+  echo "    loaded in $(($(date +%s) - start)) s"
+fi
 # The workers' copies of the configuration are the coordinator's.
 counts="SELECT (SELECT count(*) FROM sharing.companies) || ' companies, ' || (SELECT count(*) FROM sharing.roles)
                || ' roles, ' || (SELECT count(*) FROM sharing.users) || ' users, ' || (SELECT count(*) FROM sharing.user_roles)
@@ -107,8 +117,10 @@ time_ms() {
       echo 'COMMIT;'
     done
   } >"$f"
-  local opts=""
-  [ "$setting" != default ] && opts="-c $setting"
+  local opts="" s
+  if [ "$setting" != default ]; then
+    for s in ${setting//,/ }; do opts="$opts -c $s"; done
+  fi
   PGOPTIONS="$opts" sql "$PORT" "$user" -f "$f" | awk '/^Time:/ {print $2}' | sort -g |
     awk '{v[NR] = $1} END {printf "%.2f", v[int((NR + 1) / 2)]}'
 }
