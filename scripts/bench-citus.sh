@@ -25,6 +25,9 @@
 #        5 pg_sharing: as bench_app, a trusted application role, each transaction
 #          BEGIN; SET LOCAL sharing.viewer = '…'; <query>; COMMIT
 #          (citus.propagate_set_commands = 'local', docs/scaling.md);
+#      and the worker backends started per statement of 5 (sessions started on the
+#      workers during its session, warm-up included, ÷ runs + 1; each builds its
+#      model at its first shard statement);
 #      once per entry of BENCH_CITUS_SETTINGS (';'-separated coordinator session
 #      settings for all three variants, ',' between two settings of one entry,
 #      'default' for none; default: see SETTINGS below);
@@ -42,7 +45,10 @@ ROWS=${BENCH_CITUS_ROWS:-1000000}
 COMPANIES=${BENCH_CITUS_COMPANIES:-4}
 SHARDS=${BENCH_CITUS_SHARDS:-32}
 RUNS=${BENCH_CITUS_RUNS:-7}
-SETTINGS=${BENCH_CITUS_SETTINGS:-default;citus.max_cached_conns_per_worker=8}
+# Citus's defaults; every connection a multi-shard statement opens kept (the default
+# pool, 16 per worker); a pool of two connections per worker, both kept
+# (docs/scaling.md, "Setting it up").
+SETTINGS=${BENCH_CITUS_SETTINGS:-default;citus.max_cached_conns_per_worker=16;citus.max_adaptive_executor_pool_size=2,citus.max_cached_conns_per_worker=2}
 DB=${BENCH_CITUS_DB:-bench_citus}
 REUSE=${BENCH_CITUS_REUSE:-0}
 export PG_BIN
@@ -107,13 +113,13 @@ echo "    rows per company: $per_company; company 1's shard on port $c1_node"
 time_ms() {
   local user=$1 viewer=$2 query=$3 setting=$4 f=$work/run.sql i
   {
-    echo '\o /dev/null'
+    printf '%s\n' '\o /dev/null'
     for ((i = 0; i <= RUNS; i++)); do
       echo 'BEGIN;'
       [ -n "$viewer" ] && echo "SET LOCAL sharing.viewer = '$viewer';"
-      [ "$i" -gt 0 ] && echo '\timing on'
+      [ "$i" -gt 0 ] && printf '%s\n' '\timing on'
       echo "$query;"
-      echo '\timing off'
+      printf '%s\n' '\timing off'
       echo 'COMMIT;'
     done
   } >"$f"
@@ -133,6 +139,14 @@ shape() {
     echo "SELECT id, amount, created_at FROM deals$where ORDER BY created_at DESC LIMIT 50"
   fi
 }
+# Sessions started so far on the two workers (pg_stat_database.sessions).
+sessions() {
+  local p n=0
+  for p in $((PORT + 1)) $((PORT + 2)); do
+    n=$((n + $(sql "$p" postgres -c "SELECT sessions FROM pg_stat_database WHERE datname = current_database()")))
+  done
+  echo "$n"
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
 
 viewers=("salesperson (leaf):400" "manager (2 above leaves):22" "director (1 below top):2" "admin:20001")
@@ -141,8 +155,8 @@ for setting in "${settings[@]}"; do
   echo
   echo "## Citus, $versions: $ROWS deals in $SHARDS shards over two workers, $COMPANIES companies; company 1: 20,000 users, 1,365 roles, $(echo "$per_company" | sed 's/,.*//; s/^1: //') deals; coordinator setting: $setting; median of $RUNS runs, milliseconds"
   echo
-  echo "| viewer | query | 1 unprotected | 2 hand-written | 5 pg_sharing | 5 ÷ 2 | 5 ÷ 1 |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| viewer | query | 1 unprotected | 2 hand-written | 5 pg_sharing | 5 ÷ 2 | 5 ÷ 1 | worker backends started per statement of 5 |"
+  echo "|---|---|---|---|---|---|---|---|"
   for v in "${viewers[@]}"; do
     name=${v%%:*}
     id=${v##*:}
@@ -158,12 +172,14 @@ for setting in "${settings[@]}"; do
         fi
         plain=$(time_ms postgres "" "$(shape "$q" "$company")" "$setting")
         optimal=$(time_ms postgres "" "$(shape "$q" "$hand")" "$setting")
+        before=$(sessions)
         if [ "$scope" = routed ]; then
           ours=$(time_ms bench_app "$id" "$(shape "$q" "company_id = 1")" "$setting")
         else
           ours=$(time_ms bench_app "$id" "$(shape "$q" "")" "$setting")
         fi
-        echo "| $name | $q, $scope | $plain | $optimal | $ours | $(ratio "$ours" "$optimal") | $(ratio "$ours" "$plain") |"
+        started=$(awk -v n="$(($(sessions) - before))" -v r="$RUNS" 'BEGIN {printf "%.1f", n / (r + 1)}')
+        echo "| $name | $q, $scope | $plain | $optimal | $ours | $(ratio "$ours" "$optimal") | $(ratio "$ours" "$plain") | $started |"
       done
     done
   done
