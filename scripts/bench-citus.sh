@@ -12,7 +12,7 @@
 #      in all (default 1000000, half of them company 1's), distributed by company_id
 #      in BENCH_CITUS_SHARDS shards (default 32);
 #   2. for each viewer class of company 1 and each query, the median of
-#      BENCH_CITUS_RUNS runs (default 7, after one warm-up), each in its own
+#      BENCH_CITUS_RUNS runs (default 21, after one warm-up), each in its own
 #      transaction in one session per variant; only the query itself is timed (psql's
 #      \timing):
 #        1 unprotected: the query as the superuser (no row level security) with the
@@ -44,7 +44,7 @@ CLUSTER=${BENCH_CITUS_CLUSTER:-bench_citus}
 ROWS=${BENCH_CITUS_ROWS:-1000000}
 COMPANIES=${BENCH_CITUS_COMPANIES:-4}
 SHARDS=${BENCH_CITUS_SHARDS:-32}
-RUNS=${BENCH_CITUS_RUNS:-7}
+RUNS=${BENCH_CITUS_RUNS:-21}
 # Citus's defaults; every connection a multi-shard statement opens kept (the default
 # pool, 16 per worker); a pool of two connections per worker, both kept
 # (docs/scaling.md, "Setting it up").
