@@ -30,7 +30,11 @@
 #      model at its first shard statement);
 #      once per entry of BENCH_CITUS_SETTINGS (';'-separated coordinator session
 #      settings for all three variants, ',' between two settings of one entry,
-#      'default' for none; default: see SETTINGS below);
+#      'default' for none; default: see SETTINGS below); the entry 'pgbouncer' runs
+#      Citus's defaults with the coordinator's connections to the workers through a
+#      PgBouncer per worker in transaction mode (pg_dist_poolinfo; on ports
+#      BENCH_CITUS_PGBOUNCER_PORT, default PORT + 11, and the next; pgbouncer must be
+#      installed), then removes them;
 #   3. stops the cluster (trap).
 # BENCH_CITUS_CLUSTER names the cluster (default bench_citus). BENCH_CITUS_REUSE=1
 # measures a cluster already running on BENCH_CITUS_PORT whose database BENCH_CITUS_DB
@@ -46,9 +50,12 @@ COMPANIES=${BENCH_CITUS_COMPANIES:-4}
 SHARDS=${BENCH_CITUS_SHARDS:-32}
 RUNS=${BENCH_CITUS_RUNS:-21}
 # Citus's defaults; every connection a multi-shard statement opens kept (the default
-# pool, 16 per worker); a pool of two connections per worker, both kept
-# (docs/scaling.md, "Setting it up").
-SETTINGS=${BENCH_CITUS_SETTINGS:-default;citus.max_cached_conns_per_worker=16;citus.max_adaptive_executor_pool_size=2,citus.max_cached_conns_per_worker=2}
+# pool, 16 per worker); a pool of two connections per worker, both kept; and, when
+# pgbouncer is installed, Citus's defaults through PgBouncer (docs/scaling.md,
+# "Setting it up").
+SETTINGS_DEFAULT="default;citus.max_cached_conns_per_worker=16;citus.max_adaptive_executor_pool_size=2,citus.max_cached_conns_per_worker=2"
+command -v pgbouncer >/dev/null && SETTINGS_DEFAULT="$SETTINGS_DEFAULT;pgbouncer"
+SETTINGS=${BENCH_CITUS_SETTINGS:-$SETTINGS_DEFAULT}
 DB=${BENCH_CITUS_DB:-bench_citus}
 REUSE=${BENCH_CITUS_REUSE:-0}
 export PG_BIN
@@ -60,6 +67,7 @@ sql() { # PORT USER SQL...: one value, unaligned
 work=$(mktemp -d /tmp/bench_citus.XXXXXX)
 chmod 755 "$work"
 cleanup() {
+  pgbouncer_off
   [ "$REUSE" = 1 ] || CITUS_DB=$DB scripts/citus.sh stop "$CLUSTER" || true
   rm -rf "$work"
 }
@@ -124,7 +132,7 @@ time_ms() {
     done
   } >"$f"
   local opts="" s
-  if [ "$setting" != default ]; then
+  if [ "$setting" != default ] && [ "$setting" != pgbouncer ]; then
     for s in ${setting//,/ }; do opts="$opts -c $s"; done
   fi
   PGOPTIONS="$opts" sql "$PORT" "$user" -f "$f" | awk '/^Time:/ {print $2}' | sort -g |
@@ -147,11 +155,57 @@ sessions() {
   done
   echo "$n"
 }
+# A PgBouncer in transaction mode in front of each worker, and the coordinator's
+# connections to the workers through them (pg_dist_poolinfo; PgBouncer speaks no TLS
+# here, so citus.node_conninfo = 'sslmode=disable' on the coordinator). Undone by
+# pgbouncer_off.
+PGB_PORT=${BENCH_CITUS_PGBOUNCER_PORT:-$((PORT + 11))}
+PGB_ON=0
+pgbouncer_on() {
+  local w
+  PGB_ON=1
+  printf '"postgres" ""\n"bench_app" ""\n' >"$work/users.txt"
+  for w in 1 2; do
+    cat >"$work/pgbouncer$w.ini" <<INI
+[databases]
+$DB = host=127.0.0.1 port=$((PORT + w)) dbname=$DB
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $((PGB_PORT + w - 1))
+unix_socket_dir =
+auth_type = trust
+auth_file = $work/users.txt
+pool_mode = transaction
+ignore_startup_parameters = extra_float_digits,search_path
+max_client_conn = 500
+default_pool_size = 16
+logfile = $work/pgbouncer$w.log
+pidfile = $work/pgbouncer$w.pid
+INI
+  done
+  [ "$(id -u)" = 0 ] && chown -R postgres "$work"
+  for w in 1 2; do
+    if [ "$(id -u)" = 0 ]; then sudo -u postgres pgbouncer -q -d "$work/pgbouncer$w.ini"; else pgbouncer -q -d "$work/pgbouncer$w.ini"; fi
+  done
+  sql "$PORT" postgres -c "ALTER SYSTEM SET citus.node_conninfo = 'sslmode=disable'" -c "SELECT pg_reload_conf()" \
+    -c "INSERT INTO pg_dist_poolinfo (nodeid, poolinfo)
+        SELECT nodeid, 'host=127.0.0.1 port=' || ($PGB_PORT - $((PORT + 1)) + nodeport) FROM pg_dist_node WHERE nodeport <> $PORT" >/dev/null
+}
+pgbouncer_off() {
+  local w
+  [ "$PGB_ON" = 1 ] || return 0
+  PGB_ON=0
+  sql "$PORT" postgres -c "DELETE FROM pg_dist_poolinfo" -c "ALTER SYSTEM RESET citus.node_conninfo" -c "SELECT pg_reload_conf()" >/dev/null || true
+  for w in 1 2; do
+    if [ -f "$work/pgbouncer$w.pid" ]; then kill "$(cat "$work/pgbouncer$w.pid")" 2>/dev/null || true; fi
+  done
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
 
 viewers=("salesperson (leaf):400" "manager (2 above leaves):22" "director (1 below top):2" "admin:20001")
 IFS=';' read -r -a settings <<<"$SETTINGS"
 for setting in "${settings[@]}"; do
+  if [ "$setting" = pgbouncer ]; then pgbouncer_on; fi
   echo
   echo "## Citus, $versions: $ROWS deals in $SHARDS shards over two workers, $COMPANIES companies; company 1: 20,000 users, 1,365 roles, $(echo "$per_company" | sed 's/,.*//; s/^1: //') deals; coordinator setting: $setting; median of $RUNS runs, milliseconds"
   echo
@@ -183,4 +237,5 @@ for setting in "${settings[@]}"; do
       done
     done
   done
+  if [ "$setting" = pgbouncer ]; then pgbouncer_off; fi
 done
