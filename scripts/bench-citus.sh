@@ -30,7 +30,7 @@
 #      model at its first shard statement);
 #      once per entry of BENCH_CITUS_SETTINGS (';'-separated coordinator session
 #      settings for all three variants, ',' between two settings of one entry,
-#      'default' for none; default: see SETTINGS below); the entry 'pgbouncer' runs
+#      'default' for none; default: SETTINGS_DEFAULT below); the entry 'pgbouncer' runs
 #      Citus's defaults with the coordinator's connections to the workers through a
 #      PgBouncer per worker in transaction mode (pg_dist_poolinfo; on ports
 #      BENCH_CITUS_PGBOUNCER_PORT, default PORT + 11, and the next; pgbouncer must be
@@ -67,7 +67,7 @@ sql() { # PORT USER SQL...: one value, unaligned
 work=$(mktemp -d /tmp/bench_citus.XXXXXX)
 chmod 755 "$work"
 cleanup() {
-  pgbouncer_off
+  if [ "${PGB_ON:-0}" = 1 ]; then pgbouncer_off; fi
   [ "$REUSE" = 1 ] || CITUS_DB=$DB scripts/citus.sh stop "$CLUSTER" || true
   rm -rf "$work"
 }
