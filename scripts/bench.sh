@@ -21,6 +21,9 @@
 # Then the next statement after a configuration change (benches/incremental.rs, its
 # own databases): BENCH_INCREMENTAL=0 skips it; BENCH_INCREMENTAL_USERS (default
 # 20000,200000), BENCH_INCREMENTAL_CONNECTIONS (default 8,50), BENCH_INCREMENTAL_ROUNDS.
+# Then, with BENCH_CITUS=1 (skipped by default), the Citus benchmark:
+# scripts/bench-citus.sh (a throwaway Citus cluster of its own; its BENCH_CITUS_*
+# variables; Citus installed with scripts/citus.sh install).
 # A private installation (no build or install into /usr, no apt): BENCH_SKIP_INSTALL=1
 # with PG_BIN=<its bin directory> (scripts/cluster.sh), the extension already
 # installed there; BENCH_CLUSTER names the throwaway cluster (default bench).
@@ -72,4 +75,8 @@ fi
 if [ "${BENCH_INCREMENTAL:-1}" = 1 ]; then
   echo "==> incremental updates: the next statement of idle connections after one change (benches/incremental.rs)"
   BENCH_PORT=$PORT cargo bench --no-default-features --features "pg$PG_MAJOR" --bench incremental
+fi
+if [ "${BENCH_CITUS:-0}" = 1 ]; then
+  echo "==> Citus: a coordinator and two workers, pg_sharing against the hand-written filter (scripts/bench-citus.sh)"
+  PG_BIN=$PG_BIN scripts/bench-citus.sh
 fi
