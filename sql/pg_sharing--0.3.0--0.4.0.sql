@@ -249,6 +249,15 @@ AS $$
                ELSE ARRAY[]::bigint[] END
 $$;
 
+-- new: _beyond_company_current(TEXT,TEXT)
+CREATE OR REPLACE FUNCTION "_beyond_company_current"(
+	"object_type" TEXT, /* Option < & str > */
+	"action" TEXT /* Option < & str > */
+) RETURNS bool /* bool */
+STABLE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_beyond_company_current_wrapper';
+
 -- changed: _bump_generation()
 CREATE OR REPLACE FUNCTION sharing._bump_generation() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER

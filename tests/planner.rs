@@ -206,6 +206,46 @@ fn level_all_is_one_company_comparison_per_row() {
     );
 }
 
+/// Level `all` and another company's rows: refused at once while the viewer reaches
+/// nothing beyond their company, decided one by one once an agreement does — in
+/// plans made before and after, for every viewer.
+#[test]
+fn level_all_refuses_another_companys_rows_unless_an_agreement_reaches_them() {
+    let mut db = TestDb::new("plan_beyond");
+    let (mut dba, app) = big_insightly(&mut db);
+    dba.batch_execute(
+        "INSERT INTO sharing.companies (id, name) VALUES (50, 'Globex');
+         INSERT INTO sharing.users (id, company_id, name) VALUES (300, 50, 'gil');
+         INSERT INTO deals SELECT g, 300, 50, g, 'globex' FROM generate_series(30000, 30499) g;
+         ANALYZE deals;",
+    )
+    .unwrap();
+    let mut c = as_viewer(&db, &app, 1);
+    // The company, and whether the viewer reaches beyond it: two InitPlans.
+    let p = plan(&mut c, "SELECT count(*) FROM deals");
+    assert_eq!(initplans(&p), 2, "{p}");
+    assert!(p.contains(" AND sharing._decide_current("), "{p}");
+    let own = expected_count(&mut dba, 1);
+    assert_eq!(one_i64(&mut c, "SELECT count(*) FROM deals"), own);
+    c.batch_execute(
+        "SET plan_cache_mode = force_generic_plan; PREPARE q AS SELECT count(*) FROM deals",
+    )
+    .unwrap();
+    execute_as_each(&mut c, &mut dba, &[1, 2, 300, 1]);
+    // Globex lets Acme view its deals: Acme's admin now sees them too.
+    dba.batch_execute(
+        "WITH a AS (INSERT INTO sharing.agreements (grantor_company, grantee_company) VALUES (50, 1) RETURNING id)
+         INSERT INTO sharing.agreement_permissions (agreement_id, object_type, action) SELECT id, 'deals', 'view' FROM a",
+    )
+    .unwrap();
+    assert!(expected_count(&mut dba, 1) > own);
+    execute_as_each(&mut c, &mut dba, &[1, 300, 2, 1]);
+    assert_eq!(
+        one_i64(&mut c, "SELECT count(*) FROM deals"),
+        expected_count(&mut dba, 1)
+    );
+}
+
 #[test]
 fn can_access_with_a_constant_viewer_uses_the_owner_index_too() {
     let mut db = TestDb::new("plan_const");

@@ -307,8 +307,12 @@ unsafe fn build(
     }
 }
 
-/// `company = (SELECT _all_rows_company_current(type, action)) OR _decide_current(…)`:
-/// one comparison per row, parallel-safe.
+/// `company = (SELECT _all_rows_company_current(type, action)) OR
+/// ((SELECT _beyond_company_current(type, action)) AND _decide_current(…))`: one
+/// comparison per row of the viewer's company, and the other companies' rows
+/// decided one by one only when the viewer reaches beyond their company (an
+/// agreement, …) — otherwise refused at once (a Citus shard of another tenant, a
+/// shared table). Parallel-safe.
 unsafe fn build_all_rows(args: Args) -> Option<*mut pg_sys::Node> {
     if !is_int8(args.company()) {
         return None;
@@ -317,9 +321,14 @@ unsafe fn build_all_rows(args: Args) -> Option<*mut pg_sys::Node> {
     let all_rows_company =
         once_per_statement(f.all_rows_company_current, nodes::INT8, &args.copies(2))?;
     let same_company = nodes::int8_equal(copy(args.company()), all_rows_company);
-    // Not `same_company OR decide`: with no viewer, or a NULL company, that is NULL
+    let others =
+        match once_per_statement(f.beyond_company_current, pg_sys::BOOLOID, &args.copies(2)) {
+            Some(beyond) => nodes::and(&[beyond, decide_current(args)]),
+            None => decide_current(args),
+        };
+    // Not `same_company OR …`: with no viewer, or a NULL company, that is NULL
     // where `can_access` is false — the same in a policy, not under NOT.
-    Some(nodes::true_or(same_company, decide_current(args)))
+    Some(nodes::true_or(same_company, others))
 }
 
 /// For a viewer whose decisions are exactly "company = C and owner in S": the

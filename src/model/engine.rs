@@ -1103,6 +1103,30 @@ impl CompiledOrg {
         (self.level(v, t, action) == Level::All).then_some(v.company)
     }
 
+    /// Whether `viewer` may `action` some record of `object_type` outside their own
+    /// company: the cross-company steps of the decision (a superuser, a super-company
+    /// member, an agreement granting the action at a level). When false,
+    /// [`decide`](Self::decide) refuses every record of another company, so a policy
+    /// need not decide those rows one by one (docs/design.md, "The policies").
+    pub fn reaches_beyond_company(&self, object_type: &str, action: Action, viewer: i64) -> bool {
+        let Some(v) = self.user(viewer) else {
+            return false;
+        };
+        if v.status != Status::Active {
+            return false;
+        }
+        if v.superuser || v.super_member {
+            return true;
+        }
+        let Some(&t) = self.type_ix.get(object_type) else {
+            return false;
+        };
+        self.level(v, t, action) != Level::None
+            && self.agreement_ids.iter().any(|(&(_, grantee), id)| {
+                grantee == v.company && self.agreement_grants.contains(&(*id, t, action))
+            })
+    }
+
     pub fn can_access(
         &self,
         object_type: &str,

@@ -464,6 +464,48 @@ mod tests {
         }
     }
 
+    /// A viewer who reaches nothing beyond their company by the decision's
+    /// cross-company steps is refused every record of another company, whoever owns
+    /// or is assigned it: the level-`all` rewrite then refuses those rows without
+    /// deciding them.
+    #[test]
+    fn nothing_beyond_the_company_means_every_record_of_another_company_refused() {
+        let (mut beyond, mut not_beyond) = (0, 0);
+        for seed in 0..300 {
+            let org = random_org(seed);
+            let c = CompiledOrg::compile(&org);
+            let users = &org.snapshot.users;
+            for v in users {
+                for t in ["deals", "notes"] {
+                    for &a in Action::ALL {
+                        if c.reaches_beyond_company(t, a, v.id) {
+                            beyond += 1;
+                            continue;
+                        }
+                        not_beyond += 1;
+                        for owner in users {
+                            for company in [owner.company_id, 999] {
+                                if Some(company) == c.company_of(v.id) {
+                                    continue;
+                                }
+                                for assignee in [None, Some(v.id), Some(owner.id)] {
+                                    assert!(
+                                        !c.can_access(t, a, Some(owner.id), Some(company), v.id, assignee),
+                                        "seed {seed}: viewer {} {a:?} {t} of {} in company {company}",
+                                        v.id,
+                                        owner.id
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            assert!(!c.reaches_beyond_company("deals", Action::View, 123_456_789));
+        }
+        assert!(beyond > 100 && not_beyond > 100, "{beyond} / {not_beyond}");
+    }
+
     /// The reach bound is `reach` in time linear in the answer, and the shape of
     /// `can_see` inlines exactly it.
     #[test]

@@ -321,6 +321,22 @@ fn _all_rows_company_current(object_type: Option<&str>, action: Option<&str>) ->
     _all_rows_company(object_type, action, resolve_viewer())
 }
 
+/// Whether the statement's viewer may `action` some record of `object_type` outside
+/// their own company (an agreement, super-company membership, a superuser); false
+/// without a viewer. The level-`all` rewrite asks it once per statement and, when
+/// false, refuses the other companies' rows without deciding them one by one.
+#[pg_extern(stable, parallel_restricted)]
+fn _beyond_company_current(object_type: Option<&str>, action: Option<&str>) -> bool {
+    let (Some(object_type), Some(action), Some(viewer)) = (object_type, action, resolve_viewer())
+    else {
+        return false;
+    };
+    let action = parse_action(action);
+    current_model()
+        .compiled
+        .reaches_beyond_company(object_type, action, viewer)
+}
+
 /// `_index_owners` for the statement's viewer (the index condition of `_owner_hint`).
 #[pg_extern(stable, parallel_restricted)]
 fn _index_owners_current(object_type: Option<&str>, action: Option<&str>) -> Vec<i64> {
