@@ -3300,6 +3300,7 @@ GRANT EXECUTE ON FUNCTION sharing._policy(text, text, bigint, bigint, bigint, bi
 GRANT EXECUTE ON FUNCTION sharing._can_access_for(text, text, bigint, bigint, bigint, bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._decide_current(text, text, bigint, bigint, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._all_rows_company_current(text, text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing._beyond_company_current(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._index_owners_current(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._index_owners(text, text, bigint) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._filter_holds(text, text, bigint[], bigint) TO PUBLIC;

@@ -244,6 +244,21 @@ fn level_all_refuses_another_companys_rows_unless_an_agreement_reaches_them() {
         one_i64(&mut c, "SELECT count(*) FROM deals"),
         expected_count(&mut dba, 1)
     );
+    // A login mapped to the admin with nothing but SELECT on the table: the
+    // functions of the rewrite are PUBLIC's.
+    let bare = db.login("bare");
+    dba.batch_execute(&format!(
+        "REVOKE ALL ON ALL TABLES IN SCHEMA sharing FROM {bare};
+         REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA sharing FROM {bare};
+         GRANT SELECT ON deals TO {bare};
+         UPDATE sharing.users SET db_role = '{bare}' WHERE id = 1;"
+    ))
+    .unwrap();
+    let mut b = db.connect_as(&bare);
+    assert_eq!(
+        one_i64(&mut b, "SELECT count(*) FROM deals"),
+        expected_count(&mut dba, 1)
+    );
 }
 
 #[test]
