@@ -48,6 +48,9 @@ a=citus.index('CREATE TABLE sharing._citus_key')
 end='ALTER TABLE sharing._citus_pending ENABLE ROW LEVEL SECURITY;\n'
 b=citus.index(end,a)+len(end)
 citus_tables=citus[a:b]
+a=citus.index('CREATE CONSTRAINT TRIGGER zz_citus_flush')
+b=citus.index(';\n',a)+2
+citus_flush=citus[a:b]
 out=f'''-- pg_sharing 0.3.0 -> 0.4.0: authority and hardening (docs/security.md), record shares
 -- (docs/concepts.md, "Record shares").
 -- A released upgrade script is never edited; the next change gets a new file.
@@ -110,6 +113,8 @@ INSERT INTO sharing._share_generation (gen) VALUES (0);
 {privilege_view}
 -- The change log's triggers on the tables a model patches (as sql/generation.sql).
 {changes_triggers}
+-- Citus: what statements inside SECURITY DEFINER functions signed goes at commit (as sql/citus.sql).
+{citus_flush}
 -- A table dropped while protected leaves the registry.
 CREATE EVENT TRIGGER sharing_forget_dropped_tables ON sql_drop
     EXECUTE FUNCTION sharing._forget_dropped_tables();

@@ -209,25 +209,64 @@ AS $$
     RETURNING p.seq, p.prev, p.gen, p.tbl, p.op, p.old_rows, p.new_rows, p.mac
 $$;
 
--- Statement trigger on a configuration table of the coordinator, second of two:
--- sends the signed changes to every node (TG_ARGV[0]: the coordinator's group).
--- SECURITY INVOKER: the insert then goes to the workers over the connections of the
--- role that made the change, which its next statements in the transaction use too,
--- so they see the change.
-CREATE FUNCTION sharing._citus_capture() RETURNS trigger
+-- Sends this transaction's signed changes to every node, in their order. As the
+-- role the session runs as (its connections to the workers are the ones its next
+-- statements use, so they see the changes): inside a SECURITY DEFINER function (a
+-- trigger of the extension writing another configuration table, say) the current
+-- role is the function's owner, and the changes wait for the session's next
+-- configuration statement or its commit (_citus_flush). Returns whether it sent.
+CREATE FUNCTION sharing._citus_send() RETURNS bool
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     c record;
+    session_role text := CASE WHEN current_setting('role') = 'none' THEN session_user::text
+                              ELSE current_setting('role') END;
 BEGIN
+    IF current_user::text <> session_role THEN
+        RETURN false;
+    END IF;
     FOR c IN SELECT * FROM sharing._citus_take() ORDER BY seq LOOP
         INSERT INTO sharing._citus_changes (origin, seq, prev, gen, tbl, op, old_rows, new_rows, mac)
-        VALUES (TG_ARGV[0]::int, c.seq, c.prev, c.gen, c.tbl, c.op, c.old_rows, c.new_rows, c.mac);
+        VALUES (0, c.seq, c.prev, c.gen, c.tbl, c.op, c.old_rows, c.new_rows, c.mac);
     END LOOP;
+    RETURN true;
+END
+$$;
+
+-- Statement trigger on a configuration table of the coordinator, second of two:
+-- sends what the statement (and any nested one) signed. SECURITY INVOKER (see
+-- _citus_send).
+CREATE FUNCTION sharing._citus_capture() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM sharing._citus_send();
     RETURN NULL;
 END
 $$;
+
+-- At commit (a deferred constraint trigger on _citus_pending): whatever is still
+-- unsent goes now, as the session's role. A change is never committed on the
+-- coordinator alone: one that cannot be sent (constraints made IMMEDIATE inside a
+-- SECURITY DEFINER function) is an error.
+CREATE FUNCTION sharing._citus_flush() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT sharing._citus_send() THEN
+        RAISE EXCEPTION 'configuration change % of sharing.% cannot be sent to the workers as role "%"', NEW.seq, NEW.tbl, current_user
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'leave the constraint triggers of sharing._citus_pending deferred: the change goes to the workers at the next configuration statement or at commit';
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER zz_citus_flush AFTER INSERT ON sharing._citus_pending
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sharing._citus_flush();
 
 -- Row trigger on the placements of sharing._citus_changes: check the signature and
 -- that the change comes right after the last one this node applied, and apply it
@@ -251,7 +290,13 @@ DECLARE
     target bigint;
 BEGIN
     EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO here;
-    IF here = NEW.origin THEN
+    -- Changes are made and signed on the coordinator (group 0) only.
+    IF NEW.origin <> 0 THEN
+        RAISE EXCEPTION 'refused a configuration change for sharing.% from node group %', NEW.tbl, NEW.origin
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'changes reach the workers only from the coordinator''s triggers';
+    END IF;
+    IF here = 0 THEN
         RETURN NULL;
     END IF;
     SELECT c.key INTO k FROM sharing._citus_key c;
@@ -302,9 +347,11 @@ BEGIN
     END IF;
     -- The coordinator's number, if it moves forward: past the number before, or
     -- equal to it when this transaction wrote that number (several changes of one
-    -- coordinator statement, or a whole copy).
+    -- coordinator statement, or a whole copy) or when the change moved no generation
+    -- here either (a table without one: protected_tables, record_shares).
     target := CASE WHEN NEW.gen > before_gen
                      OR (NEW.gen = before_gen AND before_xmin = pg_catalog.pg_current_xact_id()::xid)
+                     OR (NEW.gen = before_gen AND NOT EXISTS (SELECT 1 FROM sharing._changes c WHERE c.gen > before_gen))
                    THEN NEW.gen
                    ELSE before_gen + 1 END;
     IF NOT EXISTS (SELECT 1 FROM sharing._changes c WHERE c.gen > before_gen) AND target <> before_gen THEN
@@ -463,8 +510,10 @@ BEGIN
         PERFORM set_config('citus.enable_unsafe_triggers', unsafe, true);
     END IF;
     FOREACH t IN ARRAY sharing._citus_config_tables() LOOP
-        -- Per event, two statement triggers, fired in name order: z_citus_a_*
-        -- signs what the statement changed, z_citus_b_* sends it.
+        -- Per event, two statement triggers, fired in name order after every other
+        -- (the no-escalation check by effect, z_effect, first: a refused change is
+        -- never signed): zz_citus_a_* signs what the statement changed,
+        -- zz_citus_b_* sends it.
         FOREACH ev IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
             EXECUTE format('DROP TRIGGER IF EXISTS %3$I ON sharing.%1$I;
                             DROP TRIGGER IF EXISTS %4$I ON sharing.%1$I;
@@ -474,7 +523,7 @@ BEGIN
                                 FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_capture(%2$L);
                             ALTER TABLE sharing.%1$I ENABLE ALWAYS TRIGGER %3$I;
                             ALTER TABLE sharing.%1$I ENABLE ALWAYS TRIGGER %4$I;',
-                           t, here, 'z_citus_a_' || ev, 'z_citus_b_' || ev, upper(ev),
+                           t, here, 'zz_citus_a_' || ev, 'zz_citus_b_' || ev, upper(ev),
                            CASE ev WHEN 'insert' THEN 'REFERENCING NEW TABLE AS new_rows'
                                    WHEN 'update' THEN 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
                                    WHEN 'delete' THEN 'REFERENCING OLD TABLE AS old_rows'

@@ -426,7 +426,13 @@ DECLARE
     target bigint;
 BEGIN
     EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO here;
-    IF here = NEW.origin THEN
+    -- Changes are made and signed on the coordinator (group 0) only.
+    IF NEW.origin <> 0 THEN
+        RAISE EXCEPTION 'refused a configuration change for sharing.% from node group %', NEW.tbl, NEW.origin
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'changes reach the workers only from the coordinator''s triggers';
+    END IF;
+    IF here = 0 THEN
         RETURN NULL;
     END IF;
     SELECT c.key INTO k FROM sharing._citus_key c;
@@ -477,9 +483,11 @@ BEGIN
     END IF;
     -- The coordinator's number, if it moves forward: past the number before, or
     -- equal to it when this transaction wrote that number (several changes of one
-    -- coordinator statement, or a whole copy).
+    -- coordinator statement, or a whole copy) or when the change moved no generation
+    -- here either (a table without one: protected_tables, record_shares).
     target := CASE WHEN NEW.gen > before_gen
                      OR (NEW.gen = before_gen AND before_xmin = pg_catalog.pg_current_xact_id()::xid)
+                     OR (NEW.gen = before_gen AND NOT EXISTS (SELECT 1 FROM sharing._changes c WHERE c.gen > before_gen))
                    THEN NEW.gen
                    ELSE before_gen + 1 END;
     IF NOT EXISTS (SELECT 1 FROM sharing._changes c WHERE c.gen > before_gen) AND target <> before_gen THEN
@@ -519,13 +527,8 @@ CREATE OR REPLACE FUNCTION sharing._citus_capture() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    c record;
 BEGIN
-    FOR c IN SELECT * FROM sharing._citus_take() ORDER BY seq LOOP
-        INSERT INTO sharing._citus_changes (origin, seq, prev, gen, tbl, op, old_rows, new_rows, mac)
-        VALUES (TG_ARGV[0]::int, c.seq, c.prev, c.gen, c.tbl, c.op, c.old_rows, c.new_rows, c.mac);
-    END LOOP;
+    PERFORM sharing._citus_send();
     RETURN NULL;
 END
 $$;
@@ -538,6 +541,21 @@ AS $$
     SELECT ARRAY['companies', 'object_types', 'users', 'roles', 'user_roles', 'role_permissions',
                  'role_privileges', 'sharing_rules', 'agreements', 'agreement_permissions',
                  'trusted_app_roles', 'record_shares', 'protected_tables']
+$$;
+
+-- new: _citus_flush()
+CREATE OR REPLACE FUNCTION sharing._citus_flush() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT sharing._citus_send() THEN
+        RAISE EXCEPTION 'configuration change % of sharing.% cannot be sent to the workers as role "%"', NEW.seq, NEW.tbl, current_user
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'leave the constraint triggers of sharing._citus_pending deferred: the change goes to the workers at the next configuration statement or at commit';
+    END IF;
+    RETURN NULL;
+END
 $$;
 
 -- new: _citus_mac(bytea,bigint,bigint,bigint,text,"char",jsonb,jsonb)
@@ -608,6 +626,27 @@ BEGIN
     IF unsafe IS NOT NULL THEN
         PERFORM set_config('citus.enable_unsafe_triggers', unsafe, true);
     END IF;
+END
+$$;
+
+-- new: _citus_send()
+CREATE OR REPLACE FUNCTION sharing._citus_send() RETURNS bool
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+    session_role text := CASE WHEN current_setting('role') = 'none' THEN session_user::text
+                              ELSE current_setting('role') END;
+BEGIN
+    IF current_user::text <> session_role THEN
+        RETURN false;
+    END IF;
+    FOR c IN SELECT * FROM sharing._citus_take() ORDER BY seq LOOP
+        INSERT INTO sharing._citus_changes (origin, seq, prev, gen, tbl, op, old_rows, new_rows, mac)
+        VALUES (0, c.seq, c.prev, c.gen, c.tbl, c.op, c.old_rows, c.new_rows, c.mac);
+    END LOOP;
+    RETURN true;
 END
 $$;
 
@@ -1061,6 +1100,15 @@ BEGIN
 END
 $$;
 
+-- new: _internal_tables()
+CREATE OR REPLACE FUNCTION sharing._internal_tables() RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ARRAY['_generation', '_share_generation', '_changes', 'protected_tables', '_standard_roles',
+                 'audit_log', '_citus_key', '_citus_pending']
+$$;
+
 -- new: _is_citus_table(regclass)
 CREATE OR REPLACE FUNCTION sharing._is_citus_table(tbl regclass) RETURNS bool
 LANGUAGE plpgsql STABLE
@@ -1075,6 +1123,27 @@ BEGIN
     EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1)'
        INTO found USING tbl;
     RETURN found;
+END
+$$;
+
+-- new: _keep_internal_tables_read_only()
+CREATE OR REPLACE FUNCTION sharing._keep_internal_tables_read_only() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN SELECT DISTINCT c.oid::regclass AS tbl, a.grantee
+               FROM pg_class c
+              CROSS JOIN LATERAL aclexplode(c.relacl) a
+              WHERE c.relnamespace = 'sharing'::regnamespace
+                AND c.relname = ANY (sharing._internal_tables())
+                AND a.grantee <> c.relowner
+                AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER') LOOP
+        EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON %s FROM %s', g.tbl,
+                       CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END);
+    END LOOP;
 END
 $$;
 
@@ -2671,8 +2740,10 @@ BEGIN
         PERFORM set_config('citus.enable_unsafe_triggers', unsafe, true);
     END IF;
     FOREACH t IN ARRAY sharing._citus_config_tables() LOOP
-        -- Per event, two statement triggers, fired in name order: z_citus_a_*
-        -- signs what the statement changed, z_citus_b_* sends it.
+        -- Per event, two statement triggers, fired in name order after every other
+        -- (the no-escalation check by effect, z_effect, first: a refused change is
+        -- never signed): zz_citus_a_* signs what the statement changed,
+        -- zz_citus_b_* sends it.
         FOREACH ev IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
             EXECUTE format('DROP TRIGGER IF EXISTS %3$I ON sharing.%1$I;
                             DROP TRIGGER IF EXISTS %4$I ON sharing.%1$I;
@@ -2682,7 +2753,7 @@ BEGIN
                                 FOR EACH STATEMENT EXECUTE FUNCTION sharing._citus_capture(%2$L);
                             ALTER TABLE sharing.%1$I ENABLE ALWAYS TRIGGER %3$I;
                             ALTER TABLE sharing.%1$I ENABLE ALWAYS TRIGGER %4$I;',
-                           t, here, 'z_citus_a_' || ev, 'z_citus_b_' || ev, upper(ev),
+                           t, here, 'zz_citus_a_' || ev, 'zz_citus_b_' || ev, upper(ev),
                            CASE ev WHEN 'insert' THEN 'REFERENCING NEW TABLE AS new_rows'
                                    WHEN 'update' THEN 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
                                    WHEN 'delete' THEN 'REFERENCING OLD TABLE AS old_rows'
@@ -3063,6 +3134,10 @@ BEGIN
 END
 $$;
 
+-- Citus: what statements inside SECURITY DEFINER functions signed goes at commit (as sql/citus.sql).
+CREATE CONSTRAINT TRIGGER zz_citus_flush AFTER INSERT ON sharing._citus_pending
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sharing._citus_flush();
+
 -- A table dropped while protected leaves the registry.
 CREATE EVENT TRIGGER sharing_forget_dropped_tables ON sql_drop
     EXECUTE FUNCTION sharing._forget_dropped_tables();
@@ -3115,6 +3190,16 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- No role but the owner keeps a write privilege on an internal table, whatever is
+-- granted (a GRANT ... ON ALL TABLES IN SCHEMA sharing included): the guard above
+-- already refuses the writes, but UPDATE, DELETE or TRUNCATE also let a role LOCK the
+-- table, and every protected statement reads the generation (docs/security.md).
+-- After each GRANT, those privileges on the internal tables are revoked again.
+
+CREATE EVENT TRIGGER sharing_internal_tables_read_only ON ddl_command_end
+    WHEN TAG IN ('GRANT')
+    EXECUTE FUNCTION sharing._keep_internal_tables_read_only();
 
 -- Tenant isolation of the configuration. Each policy reads the two settings once
 -- per statement (InitPlans).

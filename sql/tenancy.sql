@@ -44,6 +44,42 @@ BEGIN
 END
 $$;
 
+-- No role but the owner keeps a write privilege on an internal table, whatever is
+-- granted (a GRANT ... ON ALL TABLES IN SCHEMA sharing included): the guard above
+-- already refuses the writes, but UPDATE, DELETE or TRUNCATE also let a role LOCK the
+-- table, and every protected statement reads the generation (docs/security.md).
+-- After each GRANT, those privileges on the internal tables are revoked again.
+CREATE FUNCTION sharing._internal_tables() RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ARRAY['_generation', '_share_generation', '_changes', 'protected_tables', '_standard_roles',
+                 'audit_log', '_citus_key', '_citus_pending']
+$$;
+
+CREATE FUNCTION sharing._keep_internal_tables_read_only() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN SELECT DISTINCT c.oid::regclass AS tbl, a.grantee
+               FROM pg_class c
+              CROSS JOIN LATERAL aclexplode(c.relacl) a
+              WHERE c.relnamespace = 'sharing'::regnamespace
+                AND c.relname = ANY (sharing._internal_tables())
+                AND a.grantee <> c.relowner
+                AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER') LOOP
+        EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON %s FROM %s', g.tbl,
+                       CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END);
+    END LOOP;
+END
+$$;
+CREATE EVENT TRIGGER sharing_internal_tables_read_only ON ddl_command_end
+    WHEN TAG IN ('GRANT')
+    EXECUTE FUNCTION sharing._keep_internal_tables_read_only();
+
 -- Tenant isolation of the configuration. Each policy reads the two settings once
 -- per statement (InitPlans).
 ALTER TABLE sharing.companies ENABLE ROW LEVEL SECURITY;

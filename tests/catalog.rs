@@ -365,6 +365,16 @@ fn no_object_is_readable_or_writable_beyond_the_trust_model() {
                     "{who} reads sharing.{t}"
                 );
             }
+            // Granted every privilege on the schema's tables, a role may not lock
+            // one of them either: locking the generation would stop every
+            // protected statement.
+            c.batch_execute("BEGIN").unwrap();
+            expect_error(
+                &mut c,
+                &format!("LOCK TABLE sharing.{t} IN ACCESS EXCLUSIVE MODE"),
+                "42501",
+            );
+            c.batch_execute("ROLLBACK").unwrap();
             for sql in [
                 format!("DELETE FROM sharing.{t}"),
                 format!(

@@ -844,6 +844,113 @@ fn a_record_share_made_on_the_coordinator_is_seen_on_both_workers() {
     assert_eq!(got, engine);
 }
 
+/// A delegated administrator (a mapped login with the documented grants on every
+/// node) works on the cluster as on one node, and what it may not do is never
+/// signed: a change the check by effect refuses leaves no trace on any node.
+#[test]
+fn a_delegated_administrator_on_the_cluster() {
+    let Some(ports) = cluster() else { return };
+    let mut db = CitusDb::new("deleg", ports);
+    let _app = setup(&mut db);
+    let mut dba = db.dba();
+    let admin = db.login("admin");
+    let grants = format!(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA sharing TO {admin};
+         GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA sharing TO {admin};"
+    );
+    dba.batch_execute(&grants).unwrap();
+    for w in [1, 2] {
+        db.worker_dba(w)
+            .batch_execute(&format!("SET citus.enable_ddl_propagation = off; {grants}"))
+            .unwrap();
+    }
+    // Roles 502 (low) under 501 (high), the same levels; users 5 (a delegated
+    // administrator: manage_users on 502) and 6 in 502.
+    let perms = |r: i64| {
+        ["view", "edit", "delete", "create"]
+            .iter()
+            .map(|a| format!("({r}, 'deals', '{a}', 'owned')"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    dba.batch_execute(&format!(
+        "INSERT INTO sharing.companies (id, name) VALUES (1, 'A');
+         INSERT INTO sharing.roles (id, company_id, name, reports_to)
+              VALUES (501, 1, 'high', (SELECT id FROM sharing.roles WHERE company_id = 1 AND name = 'Administrator'));
+         INSERT INTO sharing.roles (id, company_id, name, reports_to) VALUES (502, 1, 'low', 501);
+         INSERT INTO sharing.role_permissions (role_id, object_type, action, level) VALUES {}, {};
+         INSERT INTO sharing.role_privileges (role_id, privilege) VALUES (502, 'manage_users');
+         INSERT INTO sharing.users (id, company_id, name, db_role) VALUES (5, 1, 'ed', '{admin}'), (6, 1, 'em', NULL);
+         UPDATE sharing.user_roles SET role_id = 502 WHERE user_id IN (5, 6);
+         INSERT INTO deals VALUES (1, 6, 1, NULL, 1);",
+        perms(501),
+        perms(502)
+    ))
+    .unwrap();
+    let numbers = |db: &CitusDb| -> Vec<i64> {
+        let mut v = vec![db
+            .dba()
+            .query_one("SELECT last_value FROM sharing._citus_seq", &[])
+            .unwrap()
+            .get(0)];
+        for w in [1, 2] {
+            v.push(
+                db.worker_dba(w)
+                    .query_one("SELECT last_value FROM sharing._citus_seen", &[])
+                    .unwrap()
+                    .get(0),
+            );
+        }
+        v
+    };
+    let before = numbers(&db);
+    let mut ed = db.session(&admin);
+    // A higher role with the same levels: refused by its effect, and never signed
+    // or sent (the numbers of the coordinator and of both workers stay).
+    let e = ed
+        .batch_execute("INSERT INTO sharing.user_roles (user_id, role_id) VALUES (5, 501)")
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42501", "{e}");
+    assert!(message(&e).contains("user 5 would gain"), "{}", message(&e));
+    assert_eq!(numbers(&db), before, "a refused change was signed or sent");
+    // A new user (its default role is written by a trigger of the extension, as
+    // its owner): on every node, in the same transaction and after.
+    ed.batch_execute("BEGIN").unwrap();
+    ed.batch_execute("INSERT INTO sharing.users (id, company_id, name) VALUES (7, 1, 'new')")
+        .unwrap();
+    ed.batch_execute("UPDATE sharing.user_roles SET role_id = 502 WHERE user_id = 7")
+        .unwrap();
+    ed.batch_execute("COMMIT").unwrap();
+    for table in ["users", "user_roles"] {
+        let dump = format!("SELECT string_agg(to_jsonb(t)::text, ',' ORDER BY to_jsonb(t)::text) FROM sharing.{table} t");
+        let want: String = dba.query_one(&dump, &[]).unwrap().get(0);
+        assert!(want.contains("\"user_id\": 7") || table == "users");
+        for w in [1, 2] {
+            let got: String = db.worker_dba(w).query_one(&dump, &[]).unwrap().get(0);
+            assert_eq!(got, want, "{table} on worker {w}");
+        }
+    }
+    same_generation(&mut db, "after the administrator's changes");
+    // A table protected (protected_tables moves no generation): still equal.
+    dba.batch_execute(
+        "INSERT INTO sharing.object_types (name) VALUES ('notes');
+         CREATE TABLE notes (id bigint NOT NULL, owner_id bigint, company_id bigint NOT NULL, PRIMARY KEY (company_id, id));
+         SELECT create_distributed_table('notes', 'company_id');
+         SELECT sharing.protect('notes', 'notes');",
+    )
+    .unwrap();
+    same_generation(&mut db, "after protect()");
+    // A change from another node than the coordinator: refused on every node.
+    let e = dba
+        .batch_execute(
+            "INSERT INTO sharing._citus_changes (origin, seq, prev, gen, tbl, op, mac)
+             VALUES (5, 1, 0, 1, 'users', 'T', '\\x00')",
+        )
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42501", "{e}");
+    assert!(message(&e).contains("node group 5"), "{}", message(&e));
+}
+
 #[test]
 fn attacks_fail_closed_on_the_workers() {
     let Some(ports) = cluster() else { return };
@@ -985,7 +1092,15 @@ fn attacks_fail_closed_on_the_workers() {
         let e = c
             .batch_execute("SELECT sharing._citus_sign('users', 'I', NULL, '[{\"id\": 9, \"company_id\": 1, \"name\": \"x\"}]')")
             .unwrap_err();
-        assert_eq!(sqlstate(&e), "55000", "{e}");
+        // No UPDATE on the key's table is left to it, whatever was granted (so no
+        // lock either): the signer cannot even look for the key.
+        assert_eq!(sqlstate(&e), "42501", "{e}");
+        c.batch_execute("BEGIN").unwrap();
+        let e = c
+            .batch_execute("LOCK TABLE sharing._citus_key IN ACCESS EXCLUSIVE MODE")
+            .unwrap_err();
+        assert_eq!(sqlstate(&e), "42501", "{e}");
+        c.batch_execute("ROLLBACK").unwrap();
         let e = c
             .batch_execute("SELECT nextval('sharing._citus_seq')")
             .unwrap_err();
