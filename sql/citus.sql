@@ -115,6 +115,19 @@ CREATE TABLE sharing._citus_pending (
 REVOKE ALL ON sharing._citus_pending FROM PUBLIC;
 ALTER TABLE sharing._citus_pending ENABLE ROW LEVEL SECURITY;
 
+-- The changes this transaction signed and has not yet sent through the coordinator's
+-- own placement of sharing._citus_changes (whose apply trigger crosses them off): at
+-- commit none may be left (_citus_flush), and a change the coordinator's placement
+-- receives must be one of them — a change signed in another transaction is refused
+-- by the coordinator, and so by the whole distributed statement.
+CREATE TABLE sharing._citus_unsent (
+    xact xid8 NOT NULL,
+    seq  bigint NOT NULL,
+    mac  bytea NOT NULL
+);
+REVOKE ALL ON sharing._citus_unsent FROM PUBLIC;
+ALTER TABLE sharing._citus_unsent ENABLE ROW LEVEL SECURITY;
+
 -- The signature of one change: its number, the number of the change before it in
 -- the coordinator's copy, the coordinator's generation, and what it changes.
 CREATE FUNCTION sharing._citus_mac(key bytea, seq bigint, prev bigint, gen bigint, tbl text, op "char", old_rows jsonb, new_rows jsonb) RETURNS bytea
@@ -153,6 +166,7 @@ BEGIN
     UPDATE sharing._citus_key SET applied = seq;
     gen := (SELECT g.gen FROM sharing._generation g);
     mac := sharing._citus_mac(k, seq, prev, gen, tbl, op, old_rows, new_rows);
+    INSERT INTO sharing._citus_unsent (xact, seq, mac) VALUES (pg_current_xact_id(), seq, mac);
 END
 $$;
 
@@ -248,24 +262,37 @@ BEGIN
 END
 $$;
 
--- At commit (a deferred constraint trigger on _citus_pending): whatever is still
--- unsent goes now, as the session's role. A change is never committed on the
--- coordinator alone: one that cannot be sent (constraints made IMMEDIATE inside a
--- SECURITY DEFINER function) is an error.
+-- The lowest number this transaction signed and has not sent, or NULL.
+CREATE FUNCTION sharing._citus_unsent_left() RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT min(u.seq) FROM sharing._citus_unsent u WHERE u.xact = pg_current_xact_id()
+$$;
+
+-- At commit (a deferred constraint trigger on _citus_unsent): whatever is still
+-- pending goes now, as the session's role, and then every change this transaction
+-- signed must have been sent. A change is never committed on the coordinator alone:
+-- one taken away (_citus_take inside a function of another role) or that cannot be
+-- sent (constraints made IMMEDIATE) makes the transaction fail.
 CREATE FUNCTION sharing._citus_flush() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    left_over bigint;
 BEGIN
-    IF NOT sharing._citus_send() THEN
-        RAISE EXCEPTION 'configuration change % of sharing.% cannot be sent to the workers as role "%"', NEW.seq, NEW.tbl, current_user
+    PERFORM sharing._citus_send();
+    left_over := sharing._citus_unsent_left();
+    IF left_over IS NOT NULL THEN
+        RAISE EXCEPTION 'configuration change % was signed but not sent to the workers', left_over
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'leave the constraint triggers of sharing._citus_pending deferred: the change goes to the workers at the next configuration statement or at commit';
+                  HINT = 'a change is sent by the statement that made it, by the session''s next configuration statement, or at commit; leave the constraint triggers of sharing._citus_unsent deferred';
     END IF;
     RETURN NULL;
 END
 $$;
-CREATE CONSTRAINT TRIGGER zz_citus_flush AFTER INSERT ON sharing._citus_pending
+CREATE CONSTRAINT TRIGGER zz_citus_flush AFTER INSERT ON sharing._citus_unsent
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sharing._citus_flush();
 
 -- Row trigger on the placements of sharing._citus_changes: check the signature and
@@ -297,6 +324,14 @@ BEGIN
                   HINT = 'changes reach the workers only from the coordinator''s triggers';
     END IF;
     IF here = 0 THEN
+        -- The coordinator's placement: only a change this transaction signed, once.
+        DELETE FROM sharing._citus_unsent u
+         WHERE u.xact = pg_current_xact_id() AND u.seq = NEW.seq AND u.mac = NEW.mac;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'refused configuration change % for sharing.%: it was not signed in this transaction', NEW.seq, NEW.tbl
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'changes reach the workers only from the coordinator''s triggers';
+        END IF;
         RETURN NULL;
     END IF;
     SELECT c.key INTO k FROM sharing._citus_key c;
@@ -442,6 +477,15 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'connect to the coordinator';
     END IF;
+    -- A change reaches the workers through the coordinator's own placement of
+    -- _citus_changes, which checks it was signed in the transaction (_citus_apply).
+    IF NOT EXISTS (SELECT 1 FROM pg_dist_node n WHERE n.groupid = 0) THEN
+        RAISE EXCEPTION 'the coordinator is not in the cluster''s metadata: sharing.distribute_configuration() needs it to hold reference tables'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'SELECT citus_set_coordinator_host(''<its host>'', <its port>) first (docs/scaling.md)';
+    END IF;
+    -- Grants made before this extension kept its internal tables read-only.
+    PERFORM sharing._revoke_internal_writes();
     -- The key: 244 random bits (two version-4 UUIDs), made once.
     IF NOT EXISTS (SELECT 1 FROM sharing._citus_key) THEN
         k := decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex');

@@ -134,6 +134,19 @@ CREATE TABLE sharing._citus_pending (
 REVOKE ALL ON sharing._citus_pending FROM PUBLIC;
 ALTER TABLE sharing._citus_pending ENABLE ROW LEVEL SECURITY;
 
+-- The changes this transaction signed and has not yet sent through the coordinator's
+-- own placement of sharing._citus_changes (whose apply trigger crosses them off): at
+-- commit none may be left (_citus_flush), and a change the coordinator's placement
+-- receives must be one of them — a change signed in another transaction is refused
+-- by the coordinator, and so by the whole distributed statement.
+CREATE TABLE sharing._citus_unsent (
+    xact xid8 NOT NULL,
+    seq  bigint NOT NULL,
+    mac  bytea NOT NULL
+);
+REVOKE ALL ON sharing._citus_unsent FROM PUBLIC;
+ALTER TABLE sharing._citus_unsent ENABLE ROW LEVEL SECURITY;
+
 -- New and changed functions.
 -- new: _advise_rules()
 CREATE OR REPLACE FUNCTION "_advise_rules"() RETURNS TABLE (
@@ -433,6 +446,14 @@ BEGIN
                   HINT = 'changes reach the workers only from the coordinator''s triggers';
     END IF;
     IF here = 0 THEN
+        -- The coordinator's placement: only a change this transaction signed, once.
+        DELETE FROM sharing._citus_unsent u
+         WHERE u.xact = pg_current_xact_id() AND u.seq = NEW.seq AND u.mac = NEW.mac;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'refused configuration change % for sharing.%: it was not signed in this transaction', NEW.seq, NEW.tbl
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'changes reach the workers only from the coordinator''s triggers';
+        END IF;
         RETURN NULL;
     END IF;
     SELECT c.key INTO k FROM sharing._citus_key c;
@@ -548,11 +569,15 @@ CREATE OR REPLACE FUNCTION sharing._citus_flush() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    left_over bigint;
 BEGIN
-    IF NOT sharing._citus_send() THEN
-        RAISE EXCEPTION 'configuration change % of sharing.% cannot be sent to the workers as role "%"', NEW.seq, NEW.tbl, current_user
+    PERFORM sharing._citus_send();
+    left_over := sharing._citus_unsent_left();
+    IF left_over IS NOT NULL THEN
+        RAISE EXCEPTION 'configuration change % was signed but not sent to the workers', left_over
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'leave the constraint triggers of sharing._citus_pending deferred: the change goes to the workers at the next configuration statement or at commit';
+                  HINT = 'a change is sent by the statement that made it, by the session''s next configuration statement, or at commit; leave the constraint triggers of sharing._citus_unsent deferred';
     END IF;
     RETURN NULL;
 END
@@ -669,6 +694,7 @@ BEGIN
     UPDATE sharing._citus_key SET applied = seq;
     gen := (SELECT g.gen FROM sharing._generation g);
     mac := sharing._citus_mac(k, seq, prev, gen, tbl, op, old_rows, new_rows);
+    INSERT INTO sharing._citus_unsent (xact, seq, mac) VALUES (pg_current_xact_id(), seq, mac);
 END
 $$;
 
@@ -680,6 +706,14 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     DELETE FROM sharing._citus_pending p WHERE p.xact = pg_current_xact_id()
     RETURNING p.seq, p.prev, p.gen, p.tbl, p.op, p.old_rows, p.new_rows, p.mac
+$$;
+
+-- new: _citus_unsent_left()
+CREATE OR REPLACE FUNCTION sharing._citus_unsent_left() RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT min(u.seq) FROM sharing._citus_unsent u WHERE u.xact = pg_current_xact_id()
 $$;
 
 -- new: _column_type(regclass,name)
@@ -1106,7 +1140,7 @@ LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT ARRAY['_generation', '_share_generation', '_changes', 'protected_tables', '_standard_roles',
-                 'audit_log', '_citus_key', '_citus_pending']
+                 'audit_log', '_citus_key', '_citus_pending', '_citus_unsent']
 $$;
 
 -- new: _is_citus_table(regclass)
@@ -1131,19 +1165,8 @@ CREATE OR REPLACE FUNCTION sharing._keep_internal_tables_read_only() RETURNS eve
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    g record;
 BEGIN
-    FOR g IN SELECT DISTINCT c.oid::regclass AS tbl, a.grantee
-               FROM pg_class c
-              CROSS JOIN LATERAL aclexplode(c.relacl) a
-              WHERE c.relnamespace = 'sharing'::regnamespace
-                AND c.relname = ANY (sharing._internal_tables())
-                AND a.grantee <> c.relowner
-                AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER') LOOP
-        EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON %s FROM %s', g.tbl,
-                       CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END);
-    END LOOP;
+    PERFORM sharing._revoke_internal_writes();
 END
 $$;
 
@@ -1708,6 +1731,44 @@ STRICT VOLATILE SECURITY DEFINER PARALLEL UNSAFE
 SET search_path TO pg_catalog, pg_temp
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', '_require_user_within_wrapper';
+
+-- new: _revoke_internal_writes()
+CREATE OR REPLACE FUNCTION sharing._revoke_internal_writes() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN
+        SELECT DISTINCT format('%s ON %s%s', p.privs, CASE WHEN c.relkind = 'S' THEN 'SEQUENCE ' ELSE '' END,
+                               c.oid::regclass) AS what, a.grantee
+          FROM pg_class c
+         CROSS JOIN LATERAL aclexplode(c.relacl) a
+         CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind = 'S' THEN 'USAGE, UPDATE'
+                                         WHEN c.relname = '_citus_changes' THEN 'SELECT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER'
+                                         ELSE 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER' END AS privs) p
+         WHERE c.relnamespace = 'sharing'::regnamespace
+           AND a.grantee <> c.relowner
+           AND ((c.relname = ANY (sharing._internal_tables())
+                 AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER'))
+                OR (c.relname = '_citus_changes' AND a.privilege_type <> 'INSERT')
+                OR (c.relname IN ('_generation_seq', '_citus_seq', '_citus_seen')
+                    AND a.privilege_type IN ('USAGE', 'UPDATE')))
+        UNION
+        SELECT DISTINCT format('INSERT (%1$I), UPDATE (%1$I), REFERENCES (%1$I) ON %2$s', t.attname, c.oid::regclass), a.grantee
+          FROM pg_class c
+          JOIN pg_attribute t ON t.attrelid = c.oid AND t.attacl IS NOT NULL
+         CROSS JOIN LATERAL aclexplode(t.attacl) a
+         WHERE c.relnamespace = 'sharing'::regnamespace
+           AND c.relname = ANY (sharing._internal_tables())
+           AND a.grantee <> c.relowner
+           AND a.privilege_type IN ('INSERT', 'UPDATE', 'REFERENCES') LOOP
+        EXECUTE format('REVOKE %s FROM %s', g.what,
+                       CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END);
+    END LOOP;
+END
+$$;
 
 -- changed: _role_permissions_coherent()
 CREATE OR REPLACE FUNCTION sharing._role_permissions_coherent() RETURNS trigger
@@ -2672,6 +2733,15 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'connect to the coordinator';
     END IF;
+    -- A change reaches the workers through the coordinator's own placement of
+    -- _citus_changes, which checks it was signed in the transaction (_citus_apply).
+    IF NOT EXISTS (SELECT 1 FROM pg_dist_node n WHERE n.groupid = 0) THEN
+        RAISE EXCEPTION 'the coordinator is not in the cluster''s metadata: sharing.distribute_configuration() needs it to hold reference tables'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'SELECT citus_set_coordinator_host(''<its host>'', <its port>) first (docs/scaling.md)';
+    END IF;
+    -- Grants made before this extension kept its internal tables read-only.
+    PERFORM sharing._revoke_internal_writes();
     -- The key: 244 random bits (two version-4 UUIDs), made once.
     IF NOT EXISTS (SELECT 1 FROM sharing._citus_key) THEN
         k := decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex');
@@ -3135,7 +3205,7 @@ END
 $$;
 
 -- Citus: what statements inside SECURITY DEFINER functions signed goes at commit (as sql/citus.sql).
-CREATE CONSTRAINT TRIGGER zz_citus_flush AFTER INSERT ON sharing._citus_pending
+CREATE CONSTRAINT TRIGGER zz_citus_flush AFTER INSERT ON sharing._citus_unsent
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sharing._citus_flush();
 
 -- A table dropped while protected leaves the registry.
@@ -3182,7 +3252,7 @@ DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['_generation', '_share_generation', '_changes', 'protected_tables', '_standard_roles', 'audit_log',
-                              '_citus_key', '_citus_pending'] LOOP
+                              '_citus_key', '_citus_pending', '_citus_unsent'] LOOP
         EXECUTE format('CREATE TRIGGER a_internal_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
                           ON sharing.%I FOR EACH STATEMENT EXECUTE FUNCTION sharing._internal_guard()', t);
         -- Also under session_replication_role = replica.
@@ -3196,6 +3266,12 @@ $$;
 -- already refuses the writes, but UPDATE, DELETE or TRUNCATE also let a role LOCK the
 -- table, and every protected statement reads the generation (docs/security.md).
 -- After each GRANT, those privileges on the internal tables are revoked again.
+
+-- Revokes from every role but the owner: write privileges on the internal tables,
+-- table-wide and per column (a column's UPDATE lets a role lock rows with SELECT …
+-- FOR UPDATE); all but INSERT on sharing._citus_changes (docs/scaling.md); and
+-- USAGE and UPDATE on the sequences that number generations and Citus changes
+-- (setval would bring an old generation back).
 
 CREATE EVENT TRIGGER sharing_internal_tables_read_only ON ddl_command_end
     WHEN TAG IN ('GRANT')

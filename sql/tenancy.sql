@@ -35,7 +35,7 @@ DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['_generation', '_share_generation', '_changes', 'protected_tables', '_standard_roles', 'audit_log',
-                              '_citus_key', '_citus_pending'] LOOP
+                              '_citus_key', '_citus_pending', '_citus_unsent'] LOOP
         EXECUTE format('CREATE TRIGGER a_internal_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE
                           ON sharing.%I FOR EACH STATEMENT EXECUTE FUNCTION sharing._internal_guard()', t);
         -- Also under session_replication_role = replica.
@@ -54,26 +54,57 @@ LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT ARRAY['_generation', '_share_generation', '_changes', 'protected_tables', '_standard_roles',
-                 'audit_log', '_citus_key', '_citus_pending']
+                 'audit_log', '_citus_key', '_citus_pending', '_citus_unsent']
+$$;
+
+-- Revokes from every role but the owner: write privileges on the internal tables,
+-- table-wide and per column (a column's UPDATE lets a role lock rows with SELECT …
+-- FOR UPDATE); all but INSERT on sharing._citus_changes (docs/scaling.md); and
+-- USAGE and UPDATE on the sequences that number generations and Citus changes
+-- (setval would bring an old generation back).
+CREATE FUNCTION sharing._revoke_internal_writes() RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN
+        SELECT DISTINCT format('%s ON %s%s', p.privs, CASE WHEN c.relkind = 'S' THEN 'SEQUENCE ' ELSE '' END,
+                               c.oid::regclass) AS what, a.grantee
+          FROM pg_class c
+         CROSS JOIN LATERAL aclexplode(c.relacl) a
+         CROSS JOIN LATERAL (SELECT CASE WHEN c.relkind = 'S' THEN 'USAGE, UPDATE'
+                                         WHEN c.relname = '_citus_changes' THEN 'SELECT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER'
+                                         ELSE 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER' END AS privs) p
+         WHERE c.relnamespace = 'sharing'::regnamespace
+           AND a.grantee <> c.relowner
+           AND ((c.relname = ANY (sharing._internal_tables())
+                 AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER'))
+                OR (c.relname = '_citus_changes' AND a.privilege_type <> 'INSERT')
+                OR (c.relname IN ('_generation_seq', '_citus_seq', '_citus_seen')
+                    AND a.privilege_type IN ('USAGE', 'UPDATE')))
+        UNION
+        SELECT DISTINCT format('INSERT (%1$I), UPDATE (%1$I), REFERENCES (%1$I) ON %2$s', t.attname, c.oid::regclass), a.grantee
+          FROM pg_class c
+          JOIN pg_attribute t ON t.attrelid = c.oid AND t.attacl IS NOT NULL
+         CROSS JOIN LATERAL aclexplode(t.attacl) a
+         WHERE c.relnamespace = 'sharing'::regnamespace
+           AND c.relname = ANY (sharing._internal_tables())
+           AND a.grantee <> c.relowner
+           AND a.privilege_type IN ('INSERT', 'UPDATE', 'REFERENCES') LOOP
+        EXECUTE format('REVOKE %s FROM %s', g.what,
+                       CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END);
+    END LOOP;
+END
 $$;
 
 CREATE FUNCTION sharing._keep_internal_tables_read_only() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    g record;
 BEGIN
-    FOR g IN SELECT DISTINCT c.oid::regclass AS tbl, a.grantee
-               FROM pg_class c
-              CROSS JOIN LATERAL aclexplode(c.relacl) a
-              WHERE c.relnamespace = 'sharing'::regnamespace
-                AND c.relname = ANY (sharing._internal_tables())
-                AND a.grantee <> c.relowner
-                AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER') LOOP
-        EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON %s FROM %s', g.tbl,
-                       CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END);
-    END LOOP;
+    PERFORM sharing._revoke_internal_writes();
 END
 $$;
 CREATE EVENT TRIGGER sharing_internal_tables_read_only ON ddl_command_end

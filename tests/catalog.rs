@@ -34,6 +34,7 @@ const INTERNAL: &[&str] = &[
     "audit_log",
     "_citus_key",
     "_citus_pending",
+    "_citus_unsent",
 ];
 /// Views: each reads as its caller (`security_invoker`) or is a `security_barrier`
 /// filtered to the viewer's company.
@@ -174,6 +175,12 @@ const DEFINERS: &[(&str, &str, Outcome)] = &[
         "advise",
         "SELECT count(*)::text FROM sharing.advise()",
         Outcome::Error("42501"),
+    ),
+    // Only the caller's own transaction's unsent changes: none.
+    (
+        "_citus_unsent_left",
+        "SELECT coalesce(sharing._citus_unsent_left()::text, 'null')",
+        Outcome::Value("null"),
     ),
     // Hands over only the caller's own transaction's signed changes: none.
     (
@@ -318,6 +325,29 @@ fn no_object_is_readable_or_writable_beyond_the_trust_model() {
         "trusted_app_roles" => "true",
         _ => unreachable!(),
     };
+    // Grants beyond the documented ones, on a column and on the sequences: stripped
+    // as well (a column's UPDATE allows SELECT … FOR UPDATE, a sequence's setval).
+    dba.batch_execute(&format!(
+        "GRANT UPDATE (gen) ON sharing._generation TO {crm_admin};
+         GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA sharing TO {crm_admin};"
+    ))
+    .unwrap();
+    {
+        let mut c = db.connect_as(&crm_admin);
+        c.batch_execute("BEGIN").unwrap();
+        expect_error(
+            &mut c,
+            "SELECT gen FROM sharing._generation FOR UPDATE",
+            "42501",
+        );
+        c.batch_execute("ROLLBACK").unwrap();
+        expect_error(
+            &mut c,
+            "SELECT setval('sharing._generation_seq', 1)",
+            "42501",
+        );
+        expect_error(&mut c, "SELECT nextval('sharing._generation_seq')", "42501");
+    }
     let before = dump(&mut dba);
     for (who, role) in [("no viewer", &crm_admin), ("Globex's admin", &globex_admin)] {
         let mut c = db.connect_as(role);

@@ -931,6 +931,67 @@ fn a_delegated_administrator_on_the_cluster() {
         }
     }
     same_generation(&mut db, "after the administrator's changes");
+    // A change taken away inside a function of another role the administrator
+    // belongs to (so that it is not sent at once): the transaction fails at commit,
+    // no node has the change, and the change taken, sent later, is refused.
+    let group = format!("{admin}_grp");
+    dba.batch_execute(&format!(
+        "DROP ROLE IF EXISTS {group}; CREATE ROLE {group}; GRANT {group} TO {admin};
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA sharing TO {group};
+         GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA sharing TO {group};"
+    ))
+    .unwrap();
+    ed.batch_execute(&format!(
+        "CREATE FUNCTION pg_temp.steal() RETURNS SETOF text LANGUAGE plpgsql SECURITY DEFINER AS $f$
+         DECLARE r record; BEGIN
+           UPDATE sharing.users SET status = 'disabled' WHERE id = 6;
+           FOR r IN SELECT * FROM sharing._citus_take() LOOP RETURN NEXT to_jsonb(r)::text; END LOOP;
+         END $f$;
+         ALTER FUNCTION pg_temp.steal() OWNER TO {group};"
+    ))
+    .unwrap();
+    ed.batch_execute("BEGIN").unwrap();
+    let stolen: Vec<String> = ed
+        .query("SELECT * FROM pg_temp.steal()", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(!stolen.is_empty());
+    let e = ed.batch_execute("COMMIT").unwrap_err();
+    assert_eq!(sqlstate(&e), "55000", "{e}");
+    let status = "SELECT status FROM sharing.users WHERE id = 6";
+    assert_eq!(
+        dba.query_one(status, &[]).unwrap().get::<_, String>(0),
+        "active"
+    );
+    for w in [1, 2] {
+        let got: String = db.worker_dba(w).query_one(status, &[]).unwrap().get(0);
+        assert_eq!(got, "active", "worker {w}");
+    }
+    for change in &stolen {
+        let e = ed
+            .execute(
+                "INSERT INTO sharing._citus_changes (origin, seq, prev, gen, tbl, op, old_rows, new_rows, mac)
+                 SELECT 0, (j->>'seq')::bigint, (j->>'prev')::bigint, (j->>'gen')::bigint, j->>'tbl', (j->>'op')::\"char\",
+                        j->'old_rows', j->'new_rows', decode(substr(j->>'mac', 3), 'hex')
+                   FROM (SELECT $1::text::jsonb j) s",
+                &[change],
+            )
+            .unwrap_err();
+        assert_eq!(sqlstate(&e), "42501", "{e}");
+    }
+    same_generation(&mut db, "after the change taken away");
+    // And no lock on the table that carries the changes, on any node.
+    for mut c in [db.session(&admin), connect(ports[1], &db.name, &admin)] {
+        c.batch_execute("BEGIN").unwrap();
+        let e = c
+            .batch_execute("LOCK TABLE sharing._citus_changes IN ACCESS EXCLUSIVE MODE")
+            .unwrap_err();
+        assert_eq!(sqlstate(&e), "42501", "{e}");
+    }
+    dba.batch_execute(&format!("DROP ROLE IF EXISTS {group}"))
+        .ok();
     // A table protected (protected_tables moves no generation): still equal.
     dba.batch_execute(
         "INSERT INTO sharing.object_types (name) VALUES ('notes');
@@ -1146,20 +1207,20 @@ fn attacks_fail_closed_on_the_workers() {
     assert_eq!(sqlstate(&e), "42501", "{e}");
     dba.batch_execute("ROLLBACK").unwrap();
     // Rolled back, sent again at once (its text was in pg_stat_activity on the
-    // workers): each worker was sent it before.
+    // workers): the coordinator's placement takes only a change its own
+    // transaction signed, and a worker reached directly was sent it before.
     let e = dba
         .execute(insert, &[&seq, &prev, &gen, &mac, &rows])
         .unwrap_err();
     assert_eq!(sqlstate(&e), "42501", "{e}");
-    assert!(message(&e).contains("sent it before"), "{}", message(&e));
-    // Another change commits; the rolled-back one, sent again, is refused.
-    dba.batch_execute("INSERT INTO sharing.companies (id, name) VALUES (777, 'after')")
-        .unwrap();
-    let e = dba
-        .execute(insert, &[&seq, &prev, &gen, &mac, &rows])
-        .unwrap_err();
-    assert_eq!(sqlstate(&e), "42501", "{e}");
-    assert!(message(&e).contains("follows change"), "{}", message(&e));
+    // (Citus may reach a worker's placement before the coordinator's: either
+    // refuses, and the statement fails on every node.)
+    assert!(
+        message(&e).contains("not signed in this transaction")
+            || message(&e).contains("sent it before"),
+        "{}",
+        message(&e)
+    );
     let shard: String = dba
         .query_one(
             "SELECT shard_name('sharing._citus_changes'::regclass, shardid)
@@ -1169,6 +1230,21 @@ fn attacks_fail_closed_on_the_workers() {
         .unwrap()
         .get(0);
     let on_shard = insert.replace("sharing._citus_changes", &shard);
+    for w in [1, 2] {
+        let e = db
+            .worker_dba(w)
+            .execute(&on_shard, &[&seq, &prev, &gen, &mac, &rows])
+            .unwrap_err();
+        assert_eq!(sqlstate(&e), "42501", "worker {w}: {e}");
+        assert!(message(&e).contains("sent it before"), "{}", message(&e));
+    }
+    // Another change commits; the rolled-back one, sent again, is refused.
+    dba.batch_execute("INSERT INTO sharing.companies (id, name) VALUES (777, 'after')")
+        .unwrap();
+    let e = dba
+        .execute(insert, &[&seq, &prev, &gen, &mac, &rows])
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42501", "{e}");
     let e = direct_other
         .execute(&on_shard, &[&seq, &prev, &gen, &mac, &rows])
         .unwrap_err();
@@ -1179,6 +1255,7 @@ fn attacks_fail_closed_on_the_workers() {
             .execute(&on_shard, &[&seq, &prev, &gen, &mac, &rows])
             .unwrap_err();
         assert_eq!(sqlstate(&e), "42501", "worker {w}: {e}");
+        assert!(message(&e).contains("follows change"), "{}", message(&e));
     }
     same_generation(&mut db, "after the replays");
     // A worker's copy takes no write of its own, not even a superuser's.
