@@ -1423,6 +1423,7 @@ DECLARE
     assignee_type regtype;
     assignee_expr text;
     n bigint;
+    on_citus bool;
 BEGIN
     SELECT * INTO p FROM sharing.protected_tables pt WHERE pt.table_name = tbl;
     IF NOT FOUND THEN
@@ -1463,18 +1464,16 @@ BEGIN
     -- connection, another backend than the one the sharer's own later statements use,
     -- so it is FOR KEY SHARE: it holds off a delete or a change of the record's key,
     -- and lets the sharer's transaction go on to edit the record.
-    IF lock AND sharing._is_citus_table(tbl) THEN
+    on_citus := lock AND sharing._is_citus_table(tbl);
+    IF on_citus THEN
         EXECUTE format('SELECT %I::bigint FROM %s WHERE %I = $1::%s LIMIT 1', p.company_column, tbl, p.id_column, id_type)
            INTO company USING record_key;
-        EXECUTE format('SELECT %I::bigint, %I::bigint, %s FROM %s WHERE %I = $1::%s AND %I = $2 LIMIT 1 FOR KEY SHARE',
-                       p.owner_column, p.company_column, assignee_expr, tbl, p.id_column, id_type, p.company_column)
-           INTO owner, company, assignees USING record_key, company;
-    ELSE
-        EXECUTE format('SELECT %I::bigint, %I::bigint, %s FROM %s WHERE %I = $1::%s LIMIT 1%s',
-                       p.owner_column, p.company_column, assignee_expr, tbl, p.id_column, id_type,
-                       CASE WHEN lock THEN ' FOR SHARE' ELSE '' END)
-           INTO owner, company, assignees USING record_key;
     END IF;
+    EXECUTE format('SELECT %I::bigint, %I::bigint, %s FROM %s WHERE %I = $1::%s%s LIMIT 1%s',
+                   p.owner_column, p.company_column, assignee_expr, tbl, p.id_column, id_type,
+                   CASE WHEN on_citus THEN format(' AND %I = $2', p.company_column) ELSE '' END,
+                   CASE WHEN on_citus THEN ' FOR KEY SHARE' WHEN lock THEN ' FOR SHARE' ELSE '' END)
+       INTO owner, company, assignees USING record_key, company;
     GET DIAGNOSTICS n = ROW_COUNT;
     present := n > 0;
 END

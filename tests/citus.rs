@@ -567,6 +567,18 @@ fn same_generation(db: &mut CitusDb, when: &str) {
     }
 }
 
+/// Two company ids whose shards of `deals` are on worker 1 and worker 2.
+fn companies_on_both_workers(dba: &mut Client, ports: [u16; 3]) -> (i64, i64) {
+    let mut on = [None, None];
+    for c in 1..100 {
+        let w = worker_of(dba, ports, c);
+        if on[w - 1].is_none() {
+            on[w - 1] = Some(c);
+        }
+    }
+    (on[0].unwrap(), on[1].unwrap())
+}
+
 #[test]
 fn a_change_on_the_coordinator_is_seen_on_both_workers() {
     let Some(ports) = cluster() else { return };
@@ -574,14 +586,7 @@ fn a_change_on_the_coordinator_is_seen_on_both_workers() {
     let app = setup(&mut db);
     let mut dba = db.dba();
     // Two companies whose shards are on different workers.
-    let mut on = [None, None];
-    for c in 1..100 {
-        let w = worker_of(&mut dba, ports, c);
-        if on[w - 1].is_none() {
-            on[w - 1] = Some(c);
-        }
-    }
-    let (a, b) = (on[0].unwrap(), on[1].unwrap());
+    let (a, b) = companies_on_both_workers(&mut dba, ports);
     dba.batch_execute(&format!(
         "INSERT INTO sharing.companies (id, name) VALUES ({a}, 'A'), ({b}, 'B');
          INSERT INTO sharing.users (id, company_id, name) VALUES (1, {a}, 'ann'), (2, {a}, 'al'), (3, {b}, 'bea'), (4, {b}, 'bo');
@@ -709,14 +714,7 @@ fn a_record_share_made_on_the_coordinator_is_seen_on_both_workers() {
     let mut db = CitusDb::new("shares", ports);
     let app = setup(&mut db);
     let mut dba = db.dba();
-    let mut on = [None, None];
-    for c in 1..100 {
-        let w = worker_of(&mut dba, ports, c);
-        if on[w - 1].is_none() {
-            on[w - 1] = Some(c);
-        }
-    }
-    let (a, b) = (on[0].unwrap(), on[1].unwrap());
+    let (a, b) = companies_on_both_workers(&mut dba, ports);
     dba.batch_execute(&format!(
         "INSERT INTO sharing.companies (id, name) VALUES ({a}, 'A'), ({b}, 'B');
          INSERT INTO sharing.users (id, company_id, name) VALUES (1, {a}, 'ann'), (2, {a}, 'al'), (3, {b}, 'bea'), (4, {b}, 'bo');
