@@ -100,7 +100,7 @@ CREATE SEQUENCE sharing._citus_seen MINVALUE 0 START 0;
 REVOKE ALL ON SEQUENCE sharing._citus_seen FROM PUBLIC;
 
 -- Changes signed by a statement's trigger and not yet sent (_citus_record then
--- _citus_capture); empty outside that moment. Read by _citus_take only.
+-- _citus_send); read by the extension only.
 CREATE TABLE sharing._citus_pending (
     xact     xid8 NOT NULL,
     seq      bigint NOT NULL,
@@ -211,43 +211,15 @@ BEGIN
 END
 $$;
 
--- The changes this transaction's last statement signed (_citus_record), handed
--- over once. Anyone may call it: it only ever returns the caller's own
--- transaction's changes, which exist only between the two triggers of a statement.
-CREATE FUNCTION sharing._citus_take()
-RETURNS TABLE (seq bigint, prev bigint, gen bigint, tbl text, op "char", old_rows jsonb, new_rows jsonb, mac bytea)
-LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-    DELETE FROM sharing._citus_pending p WHERE p.xact = pg_current_xact_id()
-    RETURNING p.seq, p.prev, p.gen, p.tbl, p.op, p.old_rows, p.new_rows, p.mac
-$$;
-
--- Sends this transaction's signed changes to every node, in their order. As the
--- role the session runs as (its connections to the workers are the ones its next
--- statements use, so they see the changes): inside a SECURITY DEFINER function (a
--- trigger of the extension writing another configuration table, say) the current
--- role is the function's owner, and the changes wait for the session's next
--- configuration statement or its commit (_citus_flush). Returns whether it sent.
-CREATE FUNCTION sharing._citus_send() RETURNS bool
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    c record;
-    session_role text := CASE WHEN current_setting('role') = 'none' THEN session_user::text
-                              ELSE current_setting('role') END;
-BEGIN
-    IF current_user::text <> session_role THEN
-        RETURN false;
-    END IF;
-    FOR c IN SELECT * FROM sharing._citus_take() ORDER BY seq LOOP
-        INSERT INTO sharing._citus_changes (origin, seq, prev, gen, tbl, op, old_rows, new_rows, mac)
-        VALUES (0, c.seq, c.prev, c.gen, c.tbl, c.op, c.old_rows, c.new_rows, c.mac);
-    END LOOP;
-    RETURN true;
-END
-$$;
+-- They are sent by sharing._citus_send() (Rust, src/backend/citus.rs): taken from
+-- _citus_pending as the extension and inserted into _citus_changes as the session's
+-- own role — Citus talks to the workers over one connection per role, and the
+-- session's next statements must see the change there — without ever being handed
+-- to SQL, so no caller can keep a signed change to send it later or elsewhere.
+-- Inside a SECURITY DEFINER function (the current role is not the session's: a
+-- trigger of the extension writing another configuration table, say) nothing is
+-- sent: the changes wait for the session's next configuration statement or its
+-- commit (_citus_flush).
 
 -- Statement trigger on a configuration table of the coordinator, second of two:
 -- sends what the statement (and any nested one) signed. SECURITY INVOKER (see
@@ -273,7 +245,7 @@ $$;
 -- At commit (a deferred constraint trigger on _citus_unsent): whatever is still
 -- pending goes now, as the session's role, and then every change this transaction
 -- signed must have been sent. A change is never committed on the coordinator alone:
--- one taken away (_citus_take inside a function of another role) or that cannot be
+-- one whose sending was kept from happening, or that cannot be
 -- sent (constraints made IMMEDIATE) makes the transaction fail.
 CREATE FUNCTION sharing._citus_flush() RETURNS trigger
 LANGUAGE plpgsql

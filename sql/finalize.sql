@@ -48,9 +48,9 @@ GRANT EXECUTE ON FUNCTION sharing._renumber_record(text, text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._require_no_unseen_shares(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._config_manages_sharing() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._may_manage_share(text, text, bigint) TO PUBLIC;
--- On Citus, every configuration writer's statement trigger (SECURITY INVOKER) takes
--- the change its statement signed and sends it to the workers (sql/citus.sql).
-GRANT EXECUTE ON FUNCTION sharing._citus_take() TO PUBLIC;
+-- On Citus, every configuration writer's statement trigger (SECURITY INVOKER) sends
+-- the changes its transaction signed to the workers (sql/citus.sql).
+GRANT EXECUTE ON FUNCTION sharing._citus_send() TO PUBLIC;
 -- Each viewer may read their own effective permissions.
 GRANT EXECUTE ON FUNCTION sharing.my_permissions() TO PUBLIC;
 -- The agreement views show only the viewer's own company's agreements.

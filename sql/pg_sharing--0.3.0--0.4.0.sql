@@ -119,7 +119,7 @@ CREATE SEQUENCE sharing._citus_seen MINVALUE 0 START 0;
 REVOKE ALL ON SEQUENCE sharing._citus_seen FROM PUBLIC;
 
 -- Changes signed by a statement's trigger and not yet sent (_citus_record then
--- _citus_capture); empty outside that moment. Read by _citus_take only.
+-- _citus_send); read by the extension only.
 CREATE TABLE sharing._citus_pending (
     xact     xid8 NOT NULL,
     seq      bigint NOT NULL,
@@ -655,25 +655,10 @@ END
 $$;
 
 -- new: _citus_send()
-CREATE OR REPLACE FUNCTION sharing._citus_send() RETURNS bool
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    c record;
-    session_role text := CASE WHEN current_setting('role') = 'none' THEN session_user::text
-                              ELSE current_setting('role') END;
-BEGIN
-    IF current_user::text <> session_role THEN
-        RETURN false;
-    END IF;
-    FOR c IN SELECT * FROM sharing._citus_take() ORDER BY seq LOOP
-        INSERT INTO sharing._citus_changes (origin, seq, prev, gen, tbl, op, old_rows, new_rows, mac)
-        VALUES (0, c.seq, c.prev, c.gen, c.tbl, c.op, c.old_rows, c.new_rows, c.mac);
-    END LOOP;
-    RETURN true;
-END
-$$;
+CREATE OR REPLACE FUNCTION "_citus_send"() RETURNS bool /* bool */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_citus_send_wrapper';
 
 -- new: _citus_sign(text,"char",jsonb,jsonb,seq bigint,prev bigint,gen bigint,mac bytea)
 CREATE OR REPLACE FUNCTION sharing._citus_sign(tbl text, op "char", old_rows jsonb, new_rows jsonb,
@@ -696,16 +681,6 @@ BEGIN
     mac := sharing._citus_mac(k, seq, prev, gen, tbl, op, old_rows, new_rows);
     INSERT INTO sharing._citus_unsent (xact, seq, mac) VALUES (pg_current_xact_id(), seq, mac);
 END
-$$;
-
--- new: _citus_take()
-CREATE OR REPLACE FUNCTION sharing._citus_take()
-RETURNS TABLE (seq bigint, prev bigint, gen bigint, tbl text, op "char", old_rows jsonb, new_rows jsonb, mac bytea)
-LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-    DELETE FROM sharing._citus_pending p WHERE p.xact = pg_current_xact_id()
-    RETURNING p.seq, p.prev, p.gen, p.tbl, p.op, p.old_rows, p.new_rows, p.mac
 $$;
 
 -- new: _citus_unsent_left()
@@ -3496,9 +3471,9 @@ GRANT EXECUTE ON FUNCTION sharing._renumber_record(text, text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._require_no_unseen_shares(text, text) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._config_manages_sharing() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION sharing._may_manage_share(text, text, bigint) TO PUBLIC;
--- On Citus, every configuration writer's statement trigger (SECURITY INVOKER) takes
--- the change its statement signed and sends it to the workers (sql/citus.sql).
-GRANT EXECUTE ON FUNCTION sharing._citus_take() TO PUBLIC;
+-- On Citus, every configuration writer's statement trigger (SECURITY INVOKER) sends
+-- the changes its transaction signed to the workers (sql/citus.sql).
+GRANT EXECUTE ON FUNCTION sharing._citus_send() TO PUBLIC;
 -- Each viewer may read their own effective permissions.
 GRANT EXECUTE ON FUNCTION sharing.my_permissions() TO PUBLIC;
 -- The agreement views show only the viewer's own company's agreements.

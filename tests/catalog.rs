@@ -182,12 +182,6 @@ const DEFINERS: &[(&str, &str, Outcome)] = &[
         "SELECT coalesce(sharing._citus_unsent_left()::text, 'null')",
         Outcome::Value("null"),
     ),
-    // Hands over only the caller's own transaction's signed changes: none.
-    (
-        "_citus_take",
-        "SELECT count(*)::text FROM sharing._citus_take()",
-        Outcome::Value("0"),
-    ),
 ];
 
 #[derive(Clone, Copy, Debug)]

@@ -929,9 +929,9 @@ fn a_delegated_administrator_on_the_cluster() {
         }
     }
     same_generation(&mut db, "after the administrator's changes");
-    // A change taken away inside a function of another role the administrator
-    // belongs to (so that it is not sent at once): the transaction fails at commit,
-    // no node has the change, and the change taken, sent later, is refused.
+    // A change made inside a function of another role the administrator belongs to
+    // is not sent there (the current role is not the session's) and cannot be taken
+    // out of the extension's hands: it goes to every node at commit.
     let group = format!("{admin}_grp");
     dba.batch_execute(&format!(
         "DROP ROLE IF EXISTS {group}; CREATE ROLE {group}; GRANT {group} TO {admin};
@@ -940,46 +940,62 @@ fn a_delegated_administrator_on_the_cluster() {
     ))
     .unwrap();
     ed.batch_execute(&format!(
-        "CREATE FUNCTION pg_temp.steal() RETURNS SETOF text LANGUAGE plpgsql SECURITY DEFINER AS $f$
-         DECLARE r record; BEGIN
+        "CREATE FUNCTION pg_temp.disable() RETURNS bool LANGUAGE plpgsql SECURITY DEFINER AS $f$
+         BEGIN
            UPDATE sharing.users SET status = 'disabled' WHERE id = 6;
-           FOR r IN SELECT * FROM sharing._citus_take() LOOP RETURN NEXT to_jsonb(r)::text; END LOOP;
+           RETURN sharing._citus_send();
          END $f$;
-         ALTER FUNCTION pg_temp.steal() OWNER TO {group};"
+         ALTER FUNCTION pg_temp.disable() OWNER TO {group};"
     ))
     .unwrap();
     ed.batch_execute("BEGIN").unwrap();
-    let stolen: Vec<String> = ed
-        .query("SELECT * FROM pg_temp.steal()", &[])
+    let sent: bool = ed
+        .query_one("SELECT pg_temp.disable()", &[])
         .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    assert!(!stolen.is_empty());
-    let e = ed.batch_execute("COMMIT").unwrap_err();
-    assert_eq!(sqlstate(&e), "55000", "{e}");
+        .get(0);
+    assert!(!sent, "sent as another role than the session's");
+    for t in ["_citus_pending", "_citus_unsent"] {
+        let n: i64 = ed
+            .query_one(&format!("SELECT count(*) FROM sharing.{t}"), &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 0, "{t} read by the administrator");
+    }
+    // A row of its own on the coordinator's placement of the table that carries
+    // the changes: refused, it was not signed.
+    let shard: String = dba
+        .query_one(
+            "SELECT shard_name('sharing._citus_changes'::regclass, shardid)
+               FROM pg_dist_shard WHERE logicalrelid = 'sharing._citus_changes'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    ed.batch_execute("SAVEPOINT s").unwrap();
+    let e = ed
+        .batch_execute(&format!(
+            "SET LOCAL citus.enable_manual_changes_to_shards = on;
+             INSERT INTO {shard} (origin, seq, prev, gen, tbl, op, mac) VALUES (0, 1, 0, 1, 'users', 'T', '\\x00')"
+        ))
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42501", "{e}");
+    assert!(
+        message(&e).contains("not signed in this transaction"),
+        "{}",
+        message(&e)
+    );
+    ed.batch_execute("ROLLBACK TO SAVEPOINT s").unwrap();
+    ed.batch_execute("COMMIT").unwrap();
     let status = "SELECT status FROM sharing.users WHERE id = 6";
     assert_eq!(
         dba.query_one(status, &[]).unwrap().get::<_, String>(0),
-        "active"
+        "disabled"
     );
     for w in [1, 2] {
         let got: String = db.worker_dba(w).query_one(status, &[]).unwrap().get(0);
-        assert_eq!(got, "active", "worker {w}");
+        assert_eq!(got, "disabled", "worker {w}");
     }
-    for change in &stolen {
-        let e = ed
-            .execute(
-                "INSERT INTO sharing._citus_changes (origin, seq, prev, gen, tbl, op, old_rows, new_rows, mac)
-                 SELECT 0, (j->>'seq')::bigint, (j->>'prev')::bigint, (j->>'gen')::bigint, j->>'tbl', (j->>'op')::\"char\",
-                        j->'old_rows', j->'new_rows', decode(substr(j->>'mac', 3), 'hex')
-                   FROM (SELECT $1::text::jsonb j) s",
-                &[change],
-            )
-            .unwrap_err();
-        assert_eq!(sqlstate(&e), "42501", "{e}");
-    }
-    same_generation(&mut db, "after the change taken away");
+    same_generation(&mut db, "after a change made in another role's function");
     // And no lock on the table that carries the changes, on any node.
     for mut c in [db.session(&admin), connect(ports[1], &db.name, &admin)] {
         c.batch_execute("BEGIN").unwrap();
@@ -1164,13 +1180,11 @@ fn attacks_fail_closed_on_the_workers() {
             .batch_execute("SELECT nextval('sharing._citus_seq')")
             .unwrap_err();
         assert_eq!(sqlstate(&e), "42501", "{e}");
-        // No change of another transaction is handed over.
-        assert_eq!(
-            c.query_one("SELECT count(*) FROM sharing._citus_take()", &[])
-                .unwrap()
-                .get::<_, i64>(0),
-            0
-        );
+        // Sending sends only its own transaction's changes: none here.
+        assert!(c
+            .query_one("SELECT sharing._citus_send()", &[])
+            .unwrap()
+            .get::<_, bool>(0));
     }
     // A signed change holds once, right after the change before it: signed by a
     // superuser in a transaction that rolls back, it is refused once another change

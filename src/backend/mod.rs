@@ -38,6 +38,7 @@
 //! and import of one company; no state).
 
 pub mod authority;
+pub mod citus;
 pub mod effect;
 pub mod gucs;
 pub mod loader;

@@ -230,3 +230,51 @@ pub fn read_row_kept<R>(
         first_row().map(|row| f(&row)).transpose()
     })
 }
+
+/// Runs `query` — any statement, read-write — with text parameters `$1…` (`None`
+/// is NULL; the query casts them), and returns `f` of each row it returns. For the
+/// few writes the extension makes from Rust (docs/scaling.md, sending the Citus
+/// changes), never for reads of the configuration (see the top of this file).
+pub fn write_rows<R>(
+    query: &str,
+    args: &[Option<&str>],
+    mut f: impl FnMut(&Row) -> Result<R, SpiError>,
+) -> Result<Vec<R>, SpiError> {
+    let sql = CString::new(query).expect("queries have no NUL bytes");
+    Spi::connect(|_client| unsafe {
+        let mut types: Vec<pg_sys::Oid> = vec![pg_sys::TEXTOID; args.len()];
+        let mut values: Vec<pg_sys::Datum> = args
+            .iter()
+            .map(|a| a.into_datum().unwrap_or(pg_sys::Datum::from(0)))
+            .collect();
+        let nulls: Vec<std::ffi::c_char> = args
+            .iter()
+            .map(|a| if a.is_some() { b' ' } else { b'n' } as std::ffi::c_char)
+            .collect();
+        let rc = pg_sys::SPI_execute_with_args(
+            sql.as_ptr(),
+            args.len() as i32,
+            types.as_mut_ptr(),
+            values.as_mut_ptr(),
+            nulls.as_ptr(),
+            false,
+            0,
+        );
+        if rc < 0 {
+            return Err(SpiError::Code(rc));
+        }
+        let n = pg_sys::SPI_processed as usize;
+        if n == 0 || pg_sys::SPI_tuptable.is_null() {
+            return Ok(Vec::new());
+        }
+        let table = &*pg_sys::SPI_tuptable;
+        (0..n)
+            .map(|i| {
+                f(&Row {
+                    tuple: *table.vals.add(i),
+                    desc: table.tupdesc,
+                })
+            })
+            .collect()
+    })
+}

@@ -4,6 +4,7 @@
 
 pub mod advise;
 pub mod authority;
+pub mod citus;
 pub mod effect;
 pub mod guards;
 pub mod perms;
