@@ -996,6 +996,36 @@ fn a_delegated_administrator_on_the_cluster() {
         assert_eq!(got, "disabled", "worker {w}");
     }
     same_generation(&mut db, "after a change made in another role's function");
+    // A change is not sent while its text could reach the client before the
+    // coordinator's placement checks it: Citus logging its remote commands, or the
+    // coordinator's placement written over a connection to itself.
+    for setting in [
+        "SET LOCAL citus.log_remote_commands = on",
+        "SET LOCAL citus.enable_local_execution = off",
+    ] {
+        ed.batch_execute("BEGIN").unwrap();
+        ed.batch_execute(setting).unwrap();
+        let e = ed
+            .batch_execute("UPDATE sharing.users SET name = 'leak' WHERE id = 6")
+            .unwrap_err();
+        assert_eq!(sqlstate(&e), "55000", "{setting}: {e}");
+        ed.batch_execute("ROLLBACK").unwrap();
+    }
+    ed.batch_execute("BEGIN; SET LOCAL citus.enable_local_execution = off; SAVEPOINT s;")
+        .unwrap();
+    assert!(ed
+        .batch_execute(
+            "INSERT INTO sharing._citus_changes (origin, seq, prev, gen, tbl, op, mac) VALUES (0, 1, 0, 1, 'users', 'T', '\\x00')"
+        )
+        .is_err());
+    ed.batch_execute("ROLLBACK TO SAVEPOINT s; SET LOCAL citus.enable_local_execution = on;")
+        .unwrap();
+    // (Should Citus write the placement locally after all, the change is sound.)
+    if let Err(e) = ed.batch_execute("UPDATE sharing.users SET name = 'leak' WHERE id = 6") {
+        assert_eq!(sqlstate(&e), "55000", "{e}");
+    }
+    ed.batch_execute("ROLLBACK").unwrap();
+    same_generation(&mut db, "after the refused sends");
     // And no lock on the table that carries the changes, on any node.
     for mut c in [db.session(&admin), connect(ports[1], &db.name, &admin)] {
         c.batch_execute("BEGIN").unwrap();

@@ -912,16 +912,23 @@ fn a_plan_made_while_nothing_was_shared_refuses_a_viewer_with_a_share() {
            VALUES ('deals', '20001', 5, now() - interval '1 hour')",
     )
     .unwrap();
-    let err = rep.query_one("EXECUTE q", &[]).unwrap_err();
-    assert_eq!(err.code().map(|c| c.code()), Some("40001"), "{err}");
-    let message = err
-        .as_db_error()
-        .map(|e| e.message().to_string())
-        .unwrap_or_default();
-    assert!(
-        message.contains("planned while none were shared"),
-        "{message}"
-    );
+    // The kept plan refuses; should the backend have read the share's invalidation
+    // anyway (it may, at any lock it takes: seen once on 18 in CI), the plan is made
+    // again and counts the shared record. Never the count without it.
+    match rep.query_one("EXECUTE q", &[]) {
+        Err(err) => {
+            assert_eq!(err.code().map(|c| c.code()), Some("40001"), "{err}");
+            let message = err
+                .as_db_error()
+                .map(|e| e.message().to_string())
+                .unwrap_or_default();
+            assert!(
+                message.contains("planned while none were shared"),
+                "{message}"
+            );
+        }
+        Ok(row) => assert_eq!(row.get::<_, i64>(0), own5 + 1, "planned again"),
+    }
     rep.batch_execute("ROLLBACK").unwrap();
     let p = plan(&mut rep, "EXECUTE q");
     assert!(p.contains("_id_hint") && !p.contains("_unshared"), "{p}");

@@ -9,7 +9,7 @@
 //! the caller, here, without ever being handed to SQL: no caller can keep a signed
 //! change to send it later, or elsewhere.
 
-use crate::pg::errors::spi_failed;
+use crate::pg::errors::{raise, spi_failed};
 use crate::pg::identity::as_bootstrap_superuser;
 use crate::pg::spi::write_rows;
 use pgrx::pg_sys;
@@ -28,6 +28,7 @@ pub fn send_pending() -> bool {
     if current != outer {
         return false;
     }
+    refuse_a_leaking_send();
     let mut changes = as_bootstrap_superuser(|| {
         write_rows(
             "DELETE FROM sharing._citus_pending p
@@ -62,4 +63,59 @@ pub fn send_pending() -> bool {
         .unwrap_or_else(|e| spi_failed("send a signed configuration change to the workers", e));
     }
     true
+}
+
+/// Refuses (`55000`) to send while the text of the INSERT could be read by the
+/// caller before the coordinator's own placement checks it: Citus logging remote or
+/// local commands to the client (`citus.log_remote_commands`,
+/// `citus.log_local_commands`), or the coordinator's placement written over a
+/// connection from this node to itself — local execution off, or already such a
+/// connection in this distributed transaction (its backend's query text is in
+/// `pg_stat_activity`, and that backend, in another transaction, refuses the change,
+/// so no worker would have seen it). docs/scaling.md, "The configuration: a copy on
+/// every node".
+fn refuse_a_leaking_send() {
+    let setting = |name: &std::ffi::CStr| unsafe {
+        let v = pg_sys::GetConfigOption(name.as_ptr(), true, false);
+        (!v.is_null()).then(|| std::ffi::CStr::from_ptr(v).to_string_lossy().into_owned())
+    };
+    let on = |v: Option<String>| v.is_some_and(|v| v == "on" || v == "true");
+    let leaking = if on(setting(c"citus.log_remote_commands")) {
+        Some("citus.log_remote_commands is on")
+    } else if on(setting(c"citus.log_local_commands")) {
+        Some("citus.log_local_commands is on")
+    } else if setting(c"citus.enable_local_execution").is_some_and(|v| v == "off" || v == "false") {
+        Some("citus.enable_local_execution is off")
+    } else if loopback_connection() {
+        Some("this transaction has a connection from the coordinator to itself")
+    } else {
+        None
+    };
+    if let Some(why) = leaking {
+        raise(
+            pgrx::PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("a configuration change is not sent to the workers while {why}"),
+            Some("change the configuration in a transaction of its own, with Citus's defaults for these settings (docs/scaling.md)"),
+        )
+    }
+}
+
+/// Whether another backend of this node works for this session's distributed
+/// transaction (Citus opened a connection from the coordinator to itself).
+fn loopback_connection() -> bool {
+    as_bootstrap_superuser(|| {
+        write_rows(
+            "SELECT pg_catalog.count(*)::pg_catalog.int8 FROM pg_catalog.get_all_active_transactions() a,
+                    pg_catalog.get_current_transaction_id() me
+              WHERE me.transaction_number OPERATOR(pg_catalog.<>) 0
+                AND a.transaction_number OPERATOR(pg_catalog.=) me.transaction_number
+                AND a.transaction_stamp OPERATOR(pg_catalog.=) me.transaction_stamp
+                AND a.process_id OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()",
+            &[],
+            |row| row.require::<i64>(1),
+        )
+    })
+    .unwrap_or_else(|e| spi_failed("look for a connection from the coordinator to itself", e))
+    .first()
+    .is_some_and(|n| *n > 0)
 }
