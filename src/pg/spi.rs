@@ -100,6 +100,25 @@ impl Row {
     }
 }
 
+/// `f` of every row of the last SPI result.
+unsafe fn result_rows<R>(
+    f: &mut impl FnMut(&Row) -> Result<R, SpiError>,
+) -> Result<Vec<R>, SpiError> {
+    let n = pg_sys::SPI_processed as usize;
+    if n == 0 || pg_sys::SPI_tuptable.is_null() {
+        return Ok(Vec::new());
+    }
+    let table = &*pg_sys::SPI_tuptable;
+    (0..n)
+        .map(|i| {
+            f(&Row {
+                tuple: *table.vals.add(i),
+                desc: table.tupdesc,
+            })
+        })
+        .collect()
+}
+
 /// The first row of the last SPI result, if it has one.
 unsafe fn first_row() -> Option<Row> {
     if pg_sys::SPI_processed == 0 || pg_sys::SPI_tuptable.is_null() {
@@ -154,19 +173,7 @@ pub fn read_rows<R>(
         if rc != pg_sys::SPI_OK_SELECT as i32 {
             return Err(SpiError::Code(rc));
         }
-        let n = pg_sys::SPI_processed as usize;
-        if n == 0 || pg_sys::SPI_tuptable.is_null() {
-            return Ok(Vec::new());
-        }
-        let table = &*pg_sys::SPI_tuptable;
-        (0..n)
-            .map(|i| {
-                f(&Row {
-                    tuple: *table.vals.add(i),
-                    desc: table.tupdesc,
-                })
-            })
-            .collect()
+        result_rows(&mut f)
     })
 }
 
@@ -263,18 +270,6 @@ pub fn write_rows<R>(
         if rc < 0 {
             return Err(SpiError::Code(rc));
         }
-        let n = pg_sys::SPI_processed as usize;
-        if n == 0 || pg_sys::SPI_tuptable.is_null() {
-            return Ok(Vec::new());
-        }
-        let table = &*pg_sys::SPI_tuptable;
-        (0..n)
-            .map(|i| {
-                f(&Row {
-                    tuple: *table.vals.add(i),
-                    desc: table.tupdesc,
-                })
-            })
-            .collect()
+        result_rows(&mut f)
     })
 }
