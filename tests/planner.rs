@@ -888,6 +888,140 @@ fn a_statement_about_one_record_is_decided_without_a_plan_for_the_viewer() {
     check(&mut c, &[(mine, 0), (theirs, 0), (20001, 0)], "no viewer");
 }
 
+/// A user's own policy (`can_access` or `can_see` with `sharing.current_viewer()`) on
+/// a statement that pins one row — its primary key compared with `=` to a constant
+/// or a parameter — is decided for that row (`_decide_current`, `_can_see_current`):
+/// no InitPlan, no inlined owners, one plan right for every viewer. A column that is
+/// not a unique key (`owner_id = 5`) keeps the viewer's rewrite.
+#[test]
+fn a_users_own_policy_decides_a_statement_about_one_row_for_that_row() {
+    let mut db = TestDb::new("plan_user_one_row");
+    let (mut dba, app) = big_insightly(&mut db);
+    dba.batch_execute(&format!(
+        "CREATE TABLE my_deals (LIKE deals INCLUDING ALL);
+         INSERT INTO my_deals SELECT * FROM deals;
+         ALTER TABLE my_deals ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY mine ON my_deals FOR SELECT
+           USING (sharing.can_access('deals', 'view', owner_id, company_id, sharing.current_viewer()));
+         CREATE POLICY mine_edit ON my_deals FOR UPDATE
+           USING (sharing.can_access('deals', 'edit', owner_id, company_id, sharing.current_viewer()));
+         CREATE TABLE seen (LIKE deals INCLUDING ALL);
+         INSERT INTO seen SELECT * FROM deals;
+         ALTER TABLE seen ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY mine ON seen USING (sharing.can_see(owner_id, sharing.current_viewer()));
+         GRANT SELECT, UPDATE ON my_deals, seen TO {app};
+         ANALYZE my_deals; ANALYZE seen;"
+    ))
+    .unwrap();
+    let mut c = db.connect_as(&app);
+    c.batch_execute(
+        "SET sharing.viewer = '5'; SET plan_cache_mode = force_generic_plan;
+         PREPARE acc(bigint) AS SELECT count(*) FROM my_deals WHERE id = $1;
+         PREPARE upd(bigint) AS UPDATE my_deals SET amount = amount WHERE id = $1;
+         PREPARE see(bigint) AS SELECT count(*) FROM seen WHERE $1 = id AND amount >= 0",
+    )
+    .unwrap();
+    for (sql, decision) in [
+        (
+            "SELECT count(*) FROM my_deals WHERE id = 101",
+            "_decide_current",
+        ),
+        ("EXECUTE acc(101)", "_decide_current"),
+        ("EXECUTE upd(101)", "_decide_current"),
+        (
+            "SELECT * FROM seen WHERE id = 101::integer",
+            "_can_see_current",
+        ),
+        ("EXECUTE see(101)", "_can_see_current"),
+    ] {
+        let p = plan(&mut c, sql);
+        assert!(
+            p.contains(decision),
+            "{sql}
+{p}"
+        );
+        assert!(
+            initplans(&p) == 0 && !p.contains("_owner_hint"),
+            "{sql}
+{p}"
+        );
+    }
+    for sql in [
+        "SELECT count(*) FROM my_deals WHERE owner_id = 5",
+        "SELECT count(*) FROM seen WHERE owner_id = 5",
+        "SELECT count(*) FROM seen WHERE id = 101 OR amount = 3",
+    ] {
+        let p = plan(&mut c, sql);
+        assert_eq!(
+            initplans(&p),
+            1,
+            "{sql}
+{p}"
+        );
+    }
+    // The same generic plans, for viewers who see everything, some or none of them.
+    let ids: Vec<i64> = [5, 1, 101]
+        .iter()
+        .map(|o| {
+            one_i64(
+                &mut dba,
+                &format!("SELECT min(id) FROM deals WHERE owner_id = {o}"),
+            )
+        })
+        .collect();
+    c.batch_execute("BEGIN").unwrap();
+    for viewer in [5, 1, 100, 3, 150] {
+        c.batch_execute(&format!("SET LOCAL sharing.viewer = '{viewer}'"))
+            .unwrap();
+        for id in &ids {
+            let mut may = |action: &str| {
+                one_i64(
+                    &mut dba,
+                    &format!(
+                        "SELECT count(*) FROM deals WHERE id = {id}
+                           AND sharing.can_access('deals', '{action}', owner_id, company_id, {viewer})"
+                    ),
+                )
+            };
+            let (view, edit) = (may("view"), may("edit"));
+            let sees = one_i64(
+                &mut dba,
+                &format!("SELECT count(*) FROM deals WHERE id = {id} AND sharing.can_see(owner_id, {viewer})"),
+            );
+            let who = format!("viewer {viewer}, record {id}");
+            assert_eq!(
+                one_i64(&mut c, &format!("EXECUTE acc({id})")),
+                view,
+                "{who}"
+            );
+            assert_eq!(
+                c.execute(&format!("EXECUTE upd({id})"), &[]).unwrap(),
+                (view * edit) as u64,
+                "{who}"
+            );
+            assert_eq!(
+                one_i64(&mut c, &format!("EXECUTE see({id})")),
+                sees,
+                "{who}"
+            );
+        }
+    }
+    c.batch_execute("RESET sharing.viewer").unwrap();
+    for id in &ids {
+        assert_eq!(
+            one_i64(&mut c, &format!("EXECUTE acc({id})")),
+            0,
+            "no viewer"
+        );
+        assert_eq!(
+            one_i64(&mut c, &format!("EXECUTE see({id})")),
+            0,
+            "no viewer"
+        );
+    }
+    c.batch_execute("ROLLBACK").unwrap();
+}
+
 /// While no record of a type is shared, its rewrite offers no id index path (the
 /// hint is `_owner_hint_unshared`: planning stays as cheap as without shares). A plan
 /// kept past the first share — a READ COMMITTED transaction that planned before the

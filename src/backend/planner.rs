@@ -167,11 +167,14 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys:
     {
         return std::ptr::null_mut();
     }
-    // A statement about one record (`WHERE id = $1` on the policy's id column): its
-    // own index reads it, and one decision costs less than planning the viewer's
-    // filter (its guard, constant arrays and index paths). Right for any viewer and
-    // configuration, so nothing is shaped: the plan is kept across both.
-    if args.id().is_some_and(|id| nodes::where_pins(query, id)) {
+    // A statement about one record (`WHERE id = $1` on the policy's id column, or on
+    // any single-column unique key of the table): its own index reads it, and one
+    // decision costs less than planning the viewer's filter (its guard, constant
+    // arrays and index paths). Right for any viewer and configuration, so nothing is
+    // shaped: the plan is kept across both.
+    if args.id().is_some_and(|id| nodes::where_pins(query, id))
+        || nodes::where_pins_one_row(query, args.owner())
+    {
         return decide_current(args);
     }
     let viewer = resolve_viewer();
@@ -216,6 +219,19 @@ unsafe fn simplify_can_see(
     {
         return std::ptr::null_mut();
     }
+    let per_row = || {
+        nodes::call(
+            f.can_see_current,
+            pg_sys::BOOLOID,
+            &[copy(owner)],
+            pg_sys::InvalidOid,
+        )
+    };
+    // A statement about one row (a unique key pinned in the WHERE): decided for its
+    // row, as `_policy`'s are — no plan for the viewer.
+    if nodes::where_pins_one_row(query, owner) {
+        return per_row();
+    }
     let viewer = resolve_viewer();
     let share = super::gucs::OWNER_INDEX_MAX_SHARE.get();
     let (shape, class) = match viewer {
@@ -230,14 +246,6 @@ unsafe fn simplify_can_see(
         },
         class,
     });
-    let per_row = || {
-        nodes::call(
-            f.can_see_current,
-            pg_sys::BOOLOID,
-            &[copy(owner)],
-            pg_sys::InvalidOid,
-        )
-    };
     let ReachShape::InlineOwners {
         owners,
         owner_index,

@@ -141,23 +141,19 @@ pub unsafe fn int8_any(value: *mut pg_sys::Node, array: *mut pg_sys::Node) -> *m
 /// oids fixed since PostgreSQL 7): `WHERE id = 42` on a bigint id is `int84eq`.
 const BIGINT_EQUALITIES: [u32; 5] = [410, 416, 15, 1868, 1862];
 
-/// Does the top level of `query`'s WHERE (its AND-ed conditions) compare the column
-/// `column` (a Var of the query) with `=` on bigint to a constant or a parameter —
-/// a statement about one value of that column (a point read, an update by id)?
-pub unsafe fn where_pins(query: *mut pg_sys::Query, column: *mut pg_sys::Node) -> bool {
-    if query.is_null() || column.is_null() || (*column).type_ != pg_sys::NodeTag::T_Var {
-        return false;
+/// The columns of range-table entry `varno` that the top level of `query`'s WHERE
+/// (its AND-ed conditions) compares with an operator to a constant or a parameter:
+/// `(attribute number, operator)` of each `column op value` (or `value op column`).
+unsafe fn pinned_columns(query: *mut pg_sys::Query, varno: i32) -> Vec<(i16, pg_sys::Oid)> {
+    let mut pinned = Vec::new();
+    if query.is_null() || (*query).jointree.is_null() {
+        return pinned;
     }
-    let column = &*(column as *const pg_sys::Var);
-    let jointree = (*query).jointree;
-    if jointree.is_null() || column.varlevelsup != 0 {
-        return false;
-    }
-    let same_column = |node: *mut pg_sys::Node| {
-        !node.is_null() && (*node).type_ == pg_sys::NodeTag::T_Var && {
-            let v = &*(node as *const pg_sys::Var);
-            v.varno == column.varno && v.varattno == column.varattno && v.varlevelsup == 0
-        }
+    let column_of = |node: *mut pg_sys::Node| {
+        (!node.is_null() && (*node).type_ == pg_sys::NodeTag::T_Var)
+            .then(|| &*(node as *const pg_sys::Var))
+            .filter(|v| v.varno == varno && v.varlevelsup == 0 && v.varattno > 0)
+            .map(|v| v.varattno)
     };
     let is_value = |node: *mut pg_sys::Node| {
         !node.is_null()
@@ -166,8 +162,7 @@ pub unsafe fn where_pins(query: *mut pg_sys::Query, column: *mut pg_sys::Node) -
                 pg_sys::NodeTag::T_Const | pg_sys::NodeTag::T_Param
             )
     };
-    // The AND-ed conditions: an implicit-AND list (after preprocessing) or an AND.
-    let mut pending = vec![(*jointree).quals];
+    let mut pending = vec![(*(*query).jointree).quals];
     while let Some(node) = pending.pop() {
         if node.is_null() {
             continue;
@@ -185,18 +180,62 @@ pub unsafe fn where_pins(query: *mut pg_sys::Query, column: *mut pg_sys::Node) -
             }
             pg_sys::NodeTag::T_OpExpr => {
                 let op = &*(node as *const pg_sys::OpExpr);
-                if !BIGINT_EQUALITIES.contains(&op.opno.to_u32()) || list_len(op.args) != 2 {
+                if list_len(op.args) != 2 {
                     continue;
                 }
                 let (a, b) = (nth(op.args, 0), nth(op.args, 1));
-                if (same_column(a) && is_value(b)) || (same_column(b) && is_value(a)) {
-                    return true;
+                match (column_of(a), column_of(b)) {
+                    (Some(attno), None) if is_value(b) => pinned.push((attno, op.opno)),
+                    (None, Some(attno)) if is_value(a) => pinned.push((attno, op.opno)),
+                    _ => {}
                 }
             }
             _ => {}
         }
     }
-    false
+    pinned
+}
+
+/// The (range-table index, attribute) of a plain column Var of `query` itself.
+unsafe fn own_column(node: *mut pg_sys::Node) -> Option<&'static pg_sys::Var> {
+    (!node.is_null() && (*node).type_ == pg_sys::NodeTag::T_Var)
+        .then(|| &*(node as *const pg_sys::Var))
+        .filter(|v| v.varlevelsup == 0)
+}
+
+/// Does the top level of `query`'s WHERE (its AND-ed conditions) compare the column
+/// `column` (a Var of the query) with `=` on bigint to a constant or a parameter —
+/// a statement about one value of that column (a point read, an update by id)?
+pub unsafe fn where_pins(query: *mut pg_sys::Query, column: *mut pg_sys::Node) -> bool {
+    let Some(column) = own_column(column) else {
+        return false;
+    };
+    pinned_columns(query, column.varno)
+        .iter()
+        .any(|(attno, opno)| {
+            *attno == column.varattno && BIGINT_EQUALITIES.contains(&opno.to_u32())
+        })
+}
+
+/// Does the top level of `query`'s WHERE pin one row of the table `column` (a Var of
+/// the query) belongs to — compare the key of a single-column unique index with its
+/// equality to a constant or a parameter (`WHERE id = $1` on a primary key)?
+pub unsafe fn where_pins_one_row(query: *mut pg_sys::Query, column: *mut pg_sys::Node) -> bool {
+    let Some(column) = own_column(column) else {
+        return false;
+    };
+    let rtable = (*query).rtable;
+    let index = column.varno as usize;
+    if index == 0 || index > list_len(rtable) {
+        return false;
+    }
+    let entry = &*(nth(rtable, index - 1) as *const pg_sys::RangeTblEntry);
+    if entry.rtekind != pg_sys::RTEKind::RTE_RELATION {
+        return false;
+    }
+    pinned_columns(query, column.varno)
+        .into_iter()
+        .any(|(attno, opno)| super::catalog::is_unique_key(entry.relid, attno, opno))
 }
 
 /// Is the btree operator family's equality on bigint the usual `=`?
