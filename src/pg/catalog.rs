@@ -132,6 +132,11 @@ const BT_EQUAL_STRATEGY: i32 = 3;
 
 /// Is `attno` of table `relid` the one key of a unique index whose equality is
 /// `opno` — so that `column opno value` reads at most one row?
+///
+/// # Safety
+///
+/// Inside a transaction (it opens the table's and its indexes' relcache entries),
+/// from the planner, which holds a lock on the table.
 pub unsafe fn is_unique_key(relid: pg_sys::Oid, attno: i16, opno: pg_sys::Oid) -> bool {
     let table = pg_sys::RelationIdGetRelation(relid);
     if table.is_null() {
