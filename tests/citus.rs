@@ -815,11 +815,21 @@ fn a_record_share_made_on_the_coordinator_is_seen_on_both_workers() {
     .unwrap();
     s.batch_execute("SET LOCAL sharing.viewer = '2'").unwrap();
     assert!(ids(&mut s, &on_a).is_empty(), "unshared, same transaction");
-    s.batch_execute("COMMIT").unwrap();
-    // (The delete in a transaction of its own: within the unsharing one, Citus may
-    // run it on the worker over another connection, which does not see the unshare
-    // yet — docs/scaling.md.)
-    begin_as(&mut s, 1);
+    assert!(
+        ids(&mut s, all).is_empty(),
+        "unshared, same transaction, multi-shard"
+    );
+    // The delete in the same transaction, multi-shard, with Citus free to open many
+    // connections per worker: after a change the transaction keeps to one per worker,
+    // the one that carried it (once seen in CI: the delete ran over another, which did
+    // not see the unshare, and was refused as shared — docs/scaling.md).
+    for setting in [
+        "SET LOCAL citus.max_adaptive_executor_pool_size = 16",
+        "SET LOCAL citus.executor_slow_start_interval = 0",
+    ] {
+        s.batch_execute(setting).unwrap();
+    }
+    s.batch_execute("SET LOCAL sharing.viewer = '1'").unwrap();
     assert_eq!(
         ids(&mut s, "DELETE FROM deals WHERE id = 2 RETURNING id"),
         BTreeSet::from([2])

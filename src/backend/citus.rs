@@ -48,6 +48,13 @@ pub fn send_pending() -> bool {
     })
     .unwrap_or_else(|e| spi_failed("take this transaction's signed configuration changes", e));
     changes.sort_by_key(|(seq, _)| *seq);
+    if !changes.is_empty() {
+        // The change is seen on each worker by the connection that carried it until
+        // the commit: from now on this transaction uses one connection per worker,
+        // as Citus does itself after a command that creates an object there
+        // (docs/scaling.md, "Within the changing transaction").
+        crate::pg::guc::set_local(c"citus.multi_shard_modify_mode", c"sequential");
+    }
     for (seq, rest) in changes {
         let seq = seq.to_string();
         let mut args: Vec<Option<&str>> = vec![Some(seq.as_str())];

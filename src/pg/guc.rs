@@ -29,3 +29,19 @@ pub fn find_variable(name: &CStr) -> *mut pg_sys::config_generic {
     }
     std::ptr::null_mut()
 }
+
+/// `SET LOCAL name = value`, as the session's role could (a user-settable variable).
+pub fn set_local(name: &CStr, value: &CStr) {
+    unsafe {
+        pg_sys::set_config_option(
+            name.as_ptr(),
+            value.as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_LOCAL,
+            true,
+            pgrx::PgLogLevel::ERROR as i32,
+            false,
+        );
+    }
+}
