@@ -126,39 +126,3 @@ pub fn relation_name(rel: pg_sys::Oid) -> String {
             .into_owned()
     }
 }
-
-/// The btree strategy of `=`.
-const BT_EQUAL_STRATEGY: i32 = 3;
-
-/// Is `attno` of table `relid` the one key of a unique index whose equality is
-/// `opno` — so that `column opno value` reads at most one row?
-///
-/// # Safety
-///
-/// Inside a transaction (it opens the table's and its indexes' relcache entries),
-/// from the planner, which holds a lock on the table.
-pub unsafe fn is_unique_key(relid: pg_sys::Oid, attno: i16, opno: pg_sys::Oid) -> bool {
-    let table = pg_sys::RelationIdGetRelation(relid);
-    if table.is_null() {
-        return false;
-    }
-    let indexes = pg_sys::RelationGetIndexList(table);
-    pg_sys::RelationClose(table);
-    let count = super::nodes::list_len(indexes);
-    (0..count).any(|i| {
-        let index_oid = (*(*indexes).elements.add(i)).oid_value;
-        let index = pg_sys::RelationIdGetRelation(index_oid);
-        if index.is_null() {
-            return false;
-        }
-        let form = (*index).rd_index;
-        let unique_on_column = !form.is_null()
-            && (*form).indisunique
-            && (*form).indnkeyatts == 1
-            && *(*form).indkey.values.as_ptr() == attno
-            && !(*index).rd_opfamily.is_null()
-            && pg_sys::get_op_opfamily_strategy(opno, *(*index).rd_opfamily) == BT_EQUAL_STRATEGY;
-        pg_sys::RelationClose(index);
-        unique_on_column
-    })
-}

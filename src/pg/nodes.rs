@@ -235,7 +235,7 @@ pub unsafe fn where_pins_one_row(query: *mut pg_sys::Query, column: *mut pg_sys:
     }
     pinned_columns(query, column.varno)
         .into_iter()
-        .any(|(attno, opno)| super::catalog::is_unique_key(entry.relid, attno, opno))
+        .any(|(attno, opno)| is_unique_key(entry.relid, attno, opno))
 }
 
 /// Is the btree operator family's equality on bigint the usual `=`?
@@ -375,4 +375,41 @@ pub unsafe fn is_call_of(node: *mut pg_sys::Node, function: pg_sys::Oid) -> bool
     }
     let entry = nth((*query).targetList, 0) as *mut pg_sys::TargetEntry;
     bare((*entry).expr.cast())
+}
+
+/// The btree strategy of `=`, as `get_op_opfamily_strategy` returns it.
+const BT_EQUAL_STRATEGY_I32: i32 = BT_EQUAL_STRATEGY as i32;
+
+/// Is `attno` of table `relid` the one key of a unique index whose equality is
+/// `opno` — so that `column opno value` reads at most one row?
+///
+/// # Safety
+///
+/// Inside a transaction (it opens the table's and its indexes' relcache entries),
+/// from the planner, which holds a lock on the table.
+unsafe fn is_unique_key(relid: pg_sys::Oid, attno: i16, opno: pg_sys::Oid) -> bool {
+    let table = pg_sys::RelationIdGetRelation(relid);
+    if table.is_null() {
+        return false;
+    }
+    let indexes = pg_sys::RelationGetIndexList(table);
+    pg_sys::RelationClose(table);
+    let count = list_len(indexes);
+    (0..count).any(|i| {
+        let index_oid = (*(*indexes).elements.add(i)).oid_value;
+        let index = pg_sys::RelationIdGetRelation(index_oid);
+        if index.is_null() {
+            return false;
+        }
+        let form = (*index).rd_index;
+        let unique_on_column = !form.is_null()
+            && (*form).indisunique
+            && (*form).indnkeyatts == 1
+            && *(*form).indkey.values.as_ptr() == attno
+            && !(*index).rd_opfamily.is_null()
+            && pg_sys::get_op_opfamily_strategy(opno, *(*index).rd_opfamily)
+                == BT_EQUAL_STRATEGY_I32;
+        pg_sys::RelationClose(index);
+        unique_on_column
+    })
 }
