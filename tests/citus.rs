@@ -856,6 +856,86 @@ fn a_record_share_made_on_the_coordinator_is_seen_on_both_workers() {
     assert_eq!(got, engine);
 }
 
+/// A transaction that changed the configuration and then lets Citus run a statement
+/// over other connections (the client set `citus.multi_shard_modify_mode` back to
+/// parallel: found by an attacker's review) never decides there with the
+/// configuration before its change: the worker refuses (`40001`) — an unshared record
+/// is not read, a disabled user reads nothing.
+#[test]
+fn a_change_is_never_missed_by_another_connection_of_its_transaction() {
+    let Some(ports) = cluster() else { return };
+    let mut db = CitusDb::new("unseen", ports);
+    let app = setup(&mut db);
+    let mut dba = db.dba();
+    let (a, b) = companies_on_both_workers(&mut dba, ports);
+    dba.batch_execute(&format!(
+        "INSERT INTO sharing.companies (id, name) VALUES ({a}, 'A'), ({b}, 'B');
+         INSERT INTO sharing.users (id, company_id, name) VALUES (1, {a}, 'ann'), (2, {a}, 'al'), (3, {b}, 'bea'), (4, {a}, 'ada');
+         INSERT INTO sharing.user_roles (user_id, role_id)
+           SELECT 4, r.id FROM sharing.roles r WHERE r.company_id = {a} AND r.name = 'Administrator';
+         INSERT INTO deals SELECT g, CASE WHEN g % 2 = 0 THEN 1 ELSE 3 END, CASE WHEN g % 2 = 0 THEN {a} ELSE {b} END, NULL, g
+           FROM generate_series(1, 40) g;"
+    ))
+    .unwrap();
+    copy_deals(&mut dba, &app);
+    each(
+        &mut dba,
+        &[
+            format!(
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA sharing TO {app}"
+            ),
+            format!("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA sharing TO {app}"),
+        ],
+    );
+    let mut s = db.session(&app);
+    begin_as(&mut s, 1);
+    s.batch_execute("SELECT sharing.share_record('deals', 2, 2)")
+        .unwrap();
+    s.batch_execute("COMMIT").unwrap();
+    let all = "SELECT id FROM deals";
+    assert_eq!(ids_as(&mut s, 2, all), BTreeSet::from([2]));
+    let parallel = [
+        "SET LOCAL citus.multi_shard_modify_mode = 'parallel'",
+        "SET LOCAL citus.force_max_query_parallelization = on",
+        "SET LOCAL citus.max_adaptive_executor_pool_size = 16",
+        "SET LOCAL citus.executor_slow_start_interval = 0",
+    ];
+    let outcome = |s: &mut Client, actor: i64, change: &str, viewer: i64| {
+        begin_as(s, actor);
+        s.batch_execute(change).unwrap();
+        for setting in parallel {
+            s.batch_execute(setting).unwrap();
+        }
+        s.batch_execute(&format!("SET LOCAL sharing.viewer = '{viewer}'"))
+            .unwrap();
+        let got = s
+            .query(all, &[])
+            .map(|rows| rows.iter().map(|r| r.get(0)).collect::<BTreeSet<i64>>());
+        s.batch_execute("ROLLBACK").unwrap();
+        got
+    };
+    let unshare = "SELECT sharing.unshare_record(id) FROM sharing.record_shares
+                    WHERE object_type = 'deals' AND record_id = '2'";
+    let disable = "UPDATE sharing.users SET status = 'disabled' WHERE id = 1";
+    for (actor, change, viewer, what) in [(1, unshare, 2, "unshared"), (4, disable, 1, "disabled")]
+    {
+        for round in 0..3 {
+            match outcome(&mut s, actor, change, viewer) {
+                Ok(got) => assert!(got.is_empty(), "{what}, round {round}: {got:?}"),
+                Err(e) => assert_eq!(
+                    sqlstate(&e),
+                    "40001",
+                    "{what}, round {round}: {}",
+                    message(&e)
+                ),
+            }
+        }
+    }
+    // Nothing was committed: the share and the user are as they were.
+    assert_eq!(ids_as(&mut s, 2, all), BTreeSet::from([2]));
+    assert_eq!(ids_as(&mut s, 1, all).len(), 20);
+}
+
 /// A delegated administrator (a mapped login with the documented grants on every
 /// node) works on the cluster as on one node, and what it may not do is never
 /// signed: a change the check by effect refuses leaves no trace on any node.

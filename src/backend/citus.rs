@@ -126,3 +126,43 @@ fn loopback_connection() -> bool {
     .first()
     .is_some_and(|n| *n > 0)
 }
+
+/// Refuses (`40001`) a statement of a distributed transaction that changed the
+/// configuration of this node over another of its connections: Citus's backends of
+/// one distributed transaction are separate transactions here, so the change is not
+/// visible to this one before the commit, and the statement would decide with the
+/// configuration as it was (docs/scaling.md, "Within the changing transaction").
+/// Asked only while a transaction, `changing`, is replacing the generation row this
+/// statement read — a configuration change in progress on the node.
+pub fn refuse_a_change_this_connection_cannot_see(changing: u32) {
+    if unsafe { pg_sys::get_extension_oid(c"citus".as_ptr(), true) } == pg_sys::InvalidOid {
+        return;
+    }
+    let xid = changing.to_string();
+    let same_transaction = as_bootstrap_superuser(|| {
+        write_rows(
+            "SELECT pg_catalog.count(*)::pg_catalog.int8
+               FROM pg_catalog.pg_locks l
+               JOIN pg_catalog.get_all_active_transactions() a ON a.process_id OPERATOR(pg_catalog.=) l.pid,
+                    pg_catalog.get_current_transaction_id() me
+              WHERE l.locktype OPERATOR(pg_catalog.=) 'transactionid'
+                AND l.transactionid OPERATOR(pg_catalog.=) $1::pg_catalog.xid
+                AND l.granted
+                AND me.transaction_number OPERATOR(pg_catalog.<>) 0
+                AND a.transaction_number OPERATOR(pg_catalog.=) me.transaction_number
+                AND a.transaction_stamp OPERATOR(pg_catalog.=) me.transaction_stamp",
+            &[Some(xid.as_str())],
+            |row| row.require::<i64>(1),
+        )
+    })
+    .unwrap_or_else(|e| spi_failed("look for this transaction's configuration change on another connection", e))
+    .first()
+    .is_some_and(|n| *n > 0);
+    if same_transaction {
+        raise(
+            pgrx::PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+            "this transaction changed the configuration over another connection to this Citus node, which this statement cannot see before the commit",
+            Some("keep citus.multi_shard_modify_mode = 'sequential' for the rest of a transaction that changes the configuration (pg_sharing sets it), or run the statement after the commit (docs/scaling.md)"),
+        )
+    }
+}

@@ -168,6 +168,9 @@ fn model_key() -> ModelKey {
     let generation = crate::pg::probe::read_generation("sharing", "_generation")
         .and_then(|g| g.ok_or_else(|| "sharing._generation is missing".to_string()))
         .unwrap_or_else(|e| spi_failed("read sharing._generation", e));
+    if let Some(changing) = generation.changing {
+        super::citus::refuse_a_change_this_connection_cannot_see(changing);
+    }
     ModelKey {
         table: generation.table.to_u32(),
         generation: generation.value,

@@ -217,9 +217,12 @@ fn share_generation() -> Option<(i64, Option<u32>)> {
             }
         }
     }
-    let generation = crate::pg::probe::read_generation("sharing", "_share_generation")
-        .unwrap_or_else(|e| spi_failed("read sharing._share_generation", e))
-        .map(|g| (g.value, g.own_command));
+    let read = crate::pg::probe::read_generation("sharing", "_share_generation")
+        .unwrap_or_else(|e| spi_failed("read sharing._share_generation", e));
+    if let Some(changing) = read.and_then(|g| g.changing) {
+        super::citus::refuse_a_change_this_connection_cannot_see(changing);
+    }
+    let generation = read.map(|g| (g.value, g.own_command));
     if let Some(snapshot) = snapshot {
         LAST_SHARE_GENERATION.with(|l| l.set(Some((snapshot, generation))));
     }

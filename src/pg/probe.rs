@@ -228,10 +228,12 @@ impl Table {
         unsafe { (*self.heap).rd_id }
     }
 
-    /// `f` of the first row visible to the active snapshot and of the transaction
-    /// id that wrote it (its `xmin`), by a sequential scan: for the one-row tables
-    /// the caches are keyed on. `None` when the table has no visible row.
-    pub fn first_row<R>(&self, f: impl FnOnce(&Row, u32) -> R) -> Option<R> {
+    /// `f` of the first row visible to the active snapshot, of the transaction id
+    /// that wrote it (its `xmin`) and of another transaction, still in progress,
+    /// that is replacing it (its updating `xmax`, if any), by a sequential scan: for
+    /// the one-row tables the caches are keyed on. `None` when the table has no
+    /// visible row.
+    pub fn first_row<R>(&self, f: impl FnOnce(&Row, u32, Option<u32>) -> R) -> Option<R> {
         unsafe {
             let desc = (*self.heap).rd_att;
             let natts = (*desc).natts as usize;
@@ -255,12 +257,34 @@ impl Table {
                         nulls: &nulls,
                     },
                     xmin,
+                    updater_in_progress((*tuple).t_data),
                 )
             });
             pg_sys::systable_endscan(scan);
             answer
         }
     }
+}
+
+/// The transaction, other than this one and still in progress, that updated or
+/// deleted the tuple (a lock alone is no update), if any.
+unsafe fn updater_in_progress(header: pg_sys::HeapTupleHeader) -> Option<u32> {
+    let mask = u32::from((*header).t_infomask);
+    let locked_only = mask & pg_sys::HEAP_XMAX_LOCK_ONLY != 0
+        || mask & (pg_sys::HEAP_XMAX_IS_MULTI | pg_sys::HEAP_LOCK_MASK)
+            == pg_sys::HEAP_XMAX_EXCL_LOCK;
+    if mask & pg_sys::HEAP_XMAX_INVALID != 0 || locked_only {
+        return None;
+    }
+    let updater = if mask & pg_sys::HEAP_XMAX_IS_MULTI != 0 {
+        pg_sys::HeapTupleGetUpdateXid(header)
+    } else {
+        (*header).t_choice.t_heap.t_xmax
+    };
+    (u32::from(updater) >= pg_sys::FirstNormalTransactionId.into()
+        && !pg_sys::TransactionIdIsCurrentTransactionId(updater)
+        && pg_sys::TransactionIdIsInProgress(updater))
+    .then(|| u32::from(updater))
 }
 
 /// A generation row (`sharing._generation`, `sharing._share_generation`): what the
@@ -273,6 +297,9 @@ pub struct Generation {
     pub value: i64,
     /// The command id when this transaction wrote the row (`mvcc::own_command`).
     pub own_command: Option<u32>,
+    /// Another transaction, in progress, replacing the row: a configuration change
+    /// this snapshot does not see (yet).
+    pub changing: Option<u32>,
 }
 
 /// The generation row of `schema.table` as the active snapshot sees it, read
@@ -283,13 +310,14 @@ pub fn read_generation(schema: &str, table: &str) -> Result<Option<Generation>, 
         return Ok(None);
     };
     let gen_no = t.column("gen")?;
-    let (value, writer) = t
-        .first_row(|row, xmin| (row.int8(gen_no), xmin))
+    let (value, writer, changing) = t
+        .first_row(|row, xmin, updater| (row.int8(gen_no), xmin, updater))
         .ok_or("the row is missing")?;
     Ok(Some(Generation {
         table: t.oid(),
         value: value.ok_or("gen is NULL")?,
         own_command: super::mvcc::own_command(writer),
+        changing,
     }))
 }
 
