@@ -708,22 +708,25 @@ fn a_change_on_the_coordinator_is_seen_on_both_workers() {
     }
 }
 
-#[test]
-fn a_record_share_made_on_the_coordinator_is_seen_on_both_workers() {
-    let Some(ports) = cluster() else { return };
-    let mut db = CitusDb::new("shares", ports);
-    let app = setup(&mut db);
+/// `setup`, two companies whose shards sit on different workers, `deals` deals (even
+/// ids owned by user 1 of the first company, odd ones by user 3 of the second), and
+/// the application allowed to share records as its users (docs/security.md's
+/// grants): the application role, a superuser session and the two companies.
+fn two_companies_and_a_sharing_app(
+    db: &mut CitusDb,
+    ports: [u16; 3],
+    deals: i64,
+) -> (String, Client, i64, i64) {
+    let app = setup(db);
     let mut dba = db.dba();
     let (a, b) = companies_on_both_workers(&mut dba, ports);
     dba.batch_execute(&format!(
         "INSERT INTO sharing.companies (id, name) VALUES ({a}, 'A'), ({b}, 'B');
-         INSERT INTO sharing.users (id, company_id, name) VALUES (1, {a}, 'ann'), (2, {a}, 'al'), (3, {b}, 'bea'), (4, {b}, 'bo');
          INSERT INTO deals SELECT g, CASE WHEN g % 2 = 0 THEN 1 ELSE 3 END, CASE WHEN g % 2 = 0 THEN {a} ELSE {b} END, NULL, g
-           FROM generate_series(1, 20) g;"
+           FROM generate_series(1, {deals}) g;"
     ))
     .unwrap();
     copy_deals(&mut dba, &app);
-    // The application shares records as its users (docs/security.md's grants).
     each(
         &mut dba,
         &[
@@ -733,6 +736,18 @@ fn a_record_share_made_on_the_coordinator_is_seen_on_both_workers() {
             format!("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA sharing TO {app}"),
         ],
     );
+    (app, dba, a, b)
+}
+
+#[test]
+fn a_record_share_made_on_the_coordinator_is_seen_on_both_workers() {
+    let Some(ports) = cluster() else { return };
+    let mut db = CitusDb::new("shares", ports);
+    let (app, mut dba, a, b) = two_companies_and_a_sharing_app(&mut db, ports, 20);
+    dba.batch_execute(&format!(
+        "INSERT INTO sharing.users (id, company_id, name) VALUES (1, {a}, 'ann'), (2, {a}, 'al'), (3, {b}, 'bea'), (4, {b}, 'bo');"
+    ))
+    .unwrap();
     let mut s = db.session(&app);
     let all = "SELECT id FROM deals";
     let on_a = format!("SELECT id FROM deals WHERE company_id = {a}");
@@ -865,28 +880,13 @@ fn a_record_share_made_on_the_coordinator_is_seen_on_both_workers() {
 fn a_change_is_never_missed_by_another_connection_of_its_transaction() {
     let Some(ports) = cluster() else { return };
     let mut db = CitusDb::new("unseen", ports);
-    let app = setup(&mut db);
-    let mut dba = db.dba();
-    let (a, b) = companies_on_both_workers(&mut dba, ports);
+    let (app, mut dba, a, b) = two_companies_and_a_sharing_app(&mut db, ports, 40);
     dba.batch_execute(&format!(
-        "INSERT INTO sharing.companies (id, name) VALUES ({a}, 'A'), ({b}, 'B');
-         INSERT INTO sharing.users (id, company_id, name) VALUES (1, {a}, 'ann'), (2, {a}, 'al'), (3, {b}, 'bea'), (4, {a}, 'ada');
+        "INSERT INTO sharing.users (id, company_id, name) VALUES (1, {a}, 'ann'), (2, {a}, 'al'), (3, {b}, 'bea'), (4, {a}, 'ada');
          INSERT INTO sharing.user_roles (user_id, role_id)
-           SELECT 4, r.id FROM sharing.roles r WHERE r.company_id = {a} AND r.name = 'Administrator';
-         INSERT INTO deals SELECT g, CASE WHEN g % 2 = 0 THEN 1 ELSE 3 END, CASE WHEN g % 2 = 0 THEN {a} ELSE {b} END, NULL, g
-           FROM generate_series(1, 40) g;"
+           SELECT 4, r.id FROM sharing.roles r WHERE r.company_id = {a} AND r.name = 'Administrator';"
     ))
     .unwrap();
-    copy_deals(&mut dba, &app);
-    each(
-        &mut dba,
-        &[
-            format!(
-                "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA sharing TO {app}"
-            ),
-            format!("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA sharing TO {app}"),
-        ],
-    );
     let mut s = db.session(&app);
     begin_as(&mut s, 1);
     s.batch_execute("SELECT sharing.share_record('deals', 2, 2)")

@@ -513,16 +513,10 @@ fn shared_records_are_read_through_the_id_index_beside_the_owner_index() {
     }
 }
 
-/// A policy a user writes with `can_access(…, sharing.current_viewer())` gets the
-/// rewrite of protect()'s policies (docs/design.md, "The policies"): the viewer is
-/// read once per statement, a salesperson reads through the owner index, a
-/// manager through the company comparison — and every viewer gets exactly the rows
-/// of the protected table, also through one generic plan kept across viewers, and
-/// writes are checked the same way.
-#[test]
-fn a_users_own_can_access_policy_gets_the_same_rewrite() {
-    let mut db = TestDb::new("plan_user_policy");
-    let (mut dba, app) = big_insightly(&mut db);
+/// `my_deals`, a copy of `deals` whose policies a user wrote with
+/// `can_access(…, sharing.current_viewer())` (view; edit with its WITH CHECK),
+/// readable and updatable by `app`.
+fn user_can_access_table(dba: &mut Client, app: &str) {
     dba.batch_execute(&format!(
         "CREATE TABLE my_deals (LIKE deals INCLUDING ALL);
          INSERT INTO my_deals SELECT * FROM deals;
@@ -536,6 +530,33 @@ fn a_users_own_can_access_policy_gets_the_same_rewrite() {
          ANALYZE my_deals;"
     ))
     .unwrap();
+}
+
+/// `seen`, a copy of `deals` whose policy a user wrote with `can_see(owner_id,
+/// sharing.current_viewer())`, readable and updatable by `app`.
+fn user_can_see_table(dba: &mut Client, app: &str) {
+    dba.batch_execute(&format!(
+        "CREATE TABLE seen (LIKE deals INCLUDING ALL);
+         INSERT INTO seen SELECT * FROM deals;
+         ALTER TABLE seen ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY mine ON seen USING (sharing.can_see(owner_id, sharing.current_viewer()));
+         GRANT SELECT, UPDATE ON seen TO {app};
+         ANALYZE seen;"
+    ))
+    .unwrap();
+}
+
+/// A policy a user writes with `can_access(…, sharing.current_viewer())` gets the
+/// rewrite of protect()'s policies (docs/design.md, "The policies"): the viewer is
+/// read once per statement, a salesperson reads through the owner index, a
+/// manager through the company comparison — and every viewer gets exactly the rows
+/// of the protected table, also through one generic plan kept across viewers, and
+/// writes are checked the same way.
+#[test]
+fn a_users_own_can_access_policy_gets_the_same_rewrite() {
+    let mut db = TestDb::new("plan_user_policy");
+    let (mut dba, app) = big_insightly(&mut db);
+    user_can_access_table(&mut dba, &app);
     let mut c = db.connect_as(&app);
     c.batch_execute(
         "SET plan_cache_mode = force_generic_plan; PREPARE mine AS SELECT count(*) FROM my_deals",
@@ -611,15 +632,7 @@ fn a_users_own_can_access_policy_gets_the_same_rewrite() {
 fn a_users_own_can_see_policy_gets_the_reach_inlined() {
     let mut db = TestDb::new("plan_user_can_see");
     let (mut dba, app) = big_insightly(&mut db);
-    dba.batch_execute(&format!(
-        "CREATE TABLE seen (LIKE deals INCLUDING ALL);
-         INSERT INTO seen SELECT * FROM deals;
-         ALTER TABLE seen ENABLE ROW LEVEL SECURITY;
-         CREATE POLICY mine ON seen USING (sharing.can_see(owner_id, sharing.current_viewer()));
-         GRANT SELECT, UPDATE ON seen TO {app};
-         ANALYZE seen;"
-    ))
-    .unwrap();
+    user_can_see_table(&mut dba, &app);
     let mut c = db.connect_as(&app);
     c.batch_execute(
         "SET plan_cache_mode = force_generic_plan; PREPARE seen_count AS SELECT count(*) FROM seen",
@@ -897,22 +910,8 @@ fn a_statement_about_one_record_is_decided_without_a_plan_for_the_viewer() {
 fn a_users_own_policy_decides_a_statement_about_one_row_for_that_row() {
     let mut db = TestDb::new("plan_user_one_row");
     let (mut dba, app) = big_insightly(&mut db);
-    dba.batch_execute(&format!(
-        "CREATE TABLE my_deals (LIKE deals INCLUDING ALL);
-         INSERT INTO my_deals SELECT * FROM deals;
-         ALTER TABLE my_deals ENABLE ROW LEVEL SECURITY;
-         CREATE POLICY mine ON my_deals FOR SELECT
-           USING (sharing.can_access('deals', 'view', owner_id, company_id, sharing.current_viewer()));
-         CREATE POLICY mine_edit ON my_deals FOR UPDATE
-           USING (sharing.can_access('deals', 'edit', owner_id, company_id, sharing.current_viewer()));
-         CREATE TABLE seen (LIKE deals INCLUDING ALL);
-         INSERT INTO seen SELECT * FROM deals;
-         ALTER TABLE seen ENABLE ROW LEVEL SECURITY;
-         CREATE POLICY mine ON seen USING (sharing.can_see(owner_id, sharing.current_viewer()));
-         GRANT SELECT, UPDATE ON my_deals, seen TO {app};
-         ANALYZE my_deals; ANALYZE seen;"
-    ))
-    .unwrap();
+    user_can_access_table(&mut dba, &app);
+    user_can_see_table(&mut dba, &app);
     let mut c = db.connect_as(&app);
     c.batch_execute(
         "SET sharing.viewer = '5'; SET plan_cache_mode = force_generic_plan;
