@@ -182,6 +182,18 @@ fn each(c: &mut Client, statements: &[String]) {
     }
 }
 
+/// The name of the one shard of the reference table `sharing._citus_changes`
+/// (its placement on every node).
+fn changes_shard(dba: &mut Client) -> String {
+    dba.query_one(
+        "SELECT shard_name('sharing._citus_changes'::regclass, shardid)
+           FROM pg_dist_shard WHERE logicalrelid = 'sharing._citus_changes'::regclass",
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
+
 /// A protected `deals` distributed by company, the trusted application role `app`.
 fn setup(db: &mut CitusDb) -> String {
     let app = db.login("app");
@@ -1057,14 +1069,7 @@ fn a_delegated_administrator_on_the_cluster() {
     }
     // A row of its own on the coordinator's placement of the table that carries
     // the changes: refused, it was not signed.
-    let shard: String = dba
-        .query_one(
-            "SELECT shard_name('sharing._citus_changes'::regclass, shardid)
-               FROM pg_dist_shard WHERE logicalrelid = 'sharing._citus_changes'::regclass",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let shard = changes_shard(&mut dba);
     ed.batch_execute("SAVEPOINT s").unwrap();
     let e = ed
         .batch_execute(&format!(
@@ -1357,14 +1362,7 @@ fn attacks_fail_closed_on_the_workers() {
         "{}",
         message(&e)
     );
-    let shard: String = dba
-        .query_one(
-            "SELECT shard_name('sharing._citus_changes'::regclass, shardid)
-               FROM pg_dist_shard WHERE logicalrelid = 'sharing._citus_changes'::regclass",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let shard = changes_shard(&mut dba);
     let on_shard = insert.replace("sharing._citus_changes", &shard);
     for w in [1, 2] {
         let e = db

@@ -150,9 +150,8 @@ unsafe fn pinned_columns(query: *mut pg_sys::Query, varno: i32) -> Vec<(i16, pg_
         return pinned;
     }
     let column_of = |node: *mut pg_sys::Node| {
-        (!node.is_null() && (*node).type_ == pg_sys::NodeTag::T_Var)
-            .then(|| &*(node as *const pg_sys::Var))
-            .filter(|v| v.varno == varno && v.varlevelsup == 0 && v.varattno > 0)
+        own_column(node)
+            .filter(|v| v.varno == varno && v.varattno > 0)
             .map(|v| v.varattno)
     };
     let is_value = |node: *mut pg_sys::Node| {
