@@ -2,19 +2,23 @@
 # The Citus benchmark of docs/benchmarks.md ("Citus: a coordinator and two workers"):
 # pg_sharing against the hand-written filter on the same distributed table, per viewer
 # class, for the report and the list view, routed (WHERE company_id = 1) and
-# multi-shard (no company filter). Prints markdown tables. Needs Citus and pg_sharing
-# installed in $PG_BIN's installation (scripts/citus.sh install; scripts/setup.sh);
-# builds nothing. Called by scripts/bench.sh with BENCH_CITUS=1.
+# multi-shard (no company filter). Prints markdown tables. Needs Citus installed in
+# $PG_BIN's installation (scripts/citus.sh install); builds and installs pg_sharing's
+# release build there first (PROFILE=release scripts/setup.sh; a debug build, which the
+# test suite installs, made the multi-shard statements of 5 25–30 % slower), unless
+# BENCH_SKIP_INSTALL=1; builds its timing client (benches/citus.rs). Called by
+# scripts/bench.sh with BENCH_CITUS=1 (after its own install).
 #   1. starts a throwaway cluster (scripts/citus.sh: a coordinator on
 #      BENCH_CITUS_PORT, default 55480, workers on the next two ports) and loads
 #      bench/citus_dataset.sql on the coordinator: BENCH_CITUS_COMPANIES companies
 #      (default 4), company 1 shaped like bench/dataset.sql's, BENCH_CITUS_ROWS deals
 #      in all (default 1000000, half of them company 1's), distributed by company_id
 #      in BENCH_CITUS_SHARDS shards (default 32);
-#   2. for each viewer class of company 1 and each query, the median of
-#      BENCH_CITUS_RUNS runs (default 21, after one warm-up), each in its own
-#      transaction in one session per variant; only the query itself is timed (psql's
-#      \timing):
+#   2. for each viewer class of company 1 and each query, benches/citus.rs times the
+#      three variants below in turn, in BENCH_CITUS_ROUNDS rounds (default 3) of fresh
+#      sessions, BENCH_CITUS_RUNS timed runs per variant and round (default 7) after
+#      two warm-up runs, each run its own transaction; only the query itself is timed;
+#      the medians:
 #        1 unprotected: the query as the superuser (no row level security) with the
 #          company filter only — routed: company_id = 1; multi-shard:
 #          company_id + 0 = 1 (the same rows; Citus does not prune on it);
@@ -26,8 +30,8 @@
 #          BEGIN; SET LOCAL sharing.viewer = '…'; <query>; COMMIT
 #          (citus.propagate_set_commands = 'local', docs/scaling.md);
 #      and the worker backends started per statement of 5 (sessions started on the
-#      workers during its session, warm-up included, ÷ runs + 1; each builds its
-#      model at its first shard statement);
+#      workers during its statements, warm-ups included; each builds its model at its
+#      first shard statement);
 #      once per entry of BENCH_CITUS_SETTINGS (';'-separated coordinator session
 #      settings for all three variants, ',' between two settings of one entry,
 #      'default' for none; default: SETTINGS_DEFAULT below); the entry 'pgbouncer' runs
@@ -43,12 +47,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/pg-env.sh
+export PATH="$HOME/.cargo/bin:$PATH"
 PORT=${BENCH_CITUS_PORT:-55480}
 CLUSTER=${BENCH_CITUS_CLUSTER:-bench_citus}
 ROWS=${BENCH_CITUS_ROWS:-1000000}
 COMPANIES=${BENCH_CITUS_COMPANIES:-4}
 SHARDS=${BENCH_CITUS_SHARDS:-32}
-RUNS=${BENCH_CITUS_RUNS:-21}
+RUNS=${BENCH_CITUS_RUNS:-7}
+ROUNDS=${BENCH_CITUS_ROUNDS:-3}
 # Citus's defaults; every connection a multi-shard statement opens kept (the default
 # pool, 16 per worker); a pool of two connections per worker, both kept; and, when
 # pgbouncer is installed, Citus's defaults through PgBouncer (docs/scaling.md,
@@ -64,6 +70,13 @@ sql() { # PORT USER SQL...: one value, unaligned
   shift 2
   "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U "$user" -d "$DB" "$@"
 }
+if [ "${BENCH_SKIP_INSTALL:-0}" = 1 ]; then
+  echo "==> BENCH_SKIP_INSTALL=1: using the pg_sharing installed in $PG_BIN"
+else
+  PROFILE=release scripts/setup.sh
+fi
+echo "==> building the timing client (benches/citus.rs)"
+cargo bench -q --no-default-features --features "pg$PG_MAJOR" --bench citus --no-run
 work=$(mktemp -d /tmp/bench_citus.XXXXXX)
 chmod 755 "$work"
 cleanup() {
@@ -116,45 +129,6 @@ echo "==> cluster: $versions; a coordinator and two workers on one machine (loop
 echo "    deals: $ROWS rows distributed by company_id, $SHARDS shards ($per_worker),"
 echo "    rows per company: $per_company; company 1's shard on port $c1_node"
 
-# Median milliseconds of RUNS runs of QUERY by USER (after one warm-up), one session,
-# each run its own transaction; VIEWER empty for none. SETTING: 'default' or name=value.
-time_ms() {
-  local user=$1 viewer=$2 query=$3 setting=$4 f=$work/run.sql i
-  {
-    printf '%s\n' '\o /dev/null'
-    for ((i = 0; i <= RUNS; i++)); do
-      echo 'BEGIN;'
-      [ -n "$viewer" ] && echo "SET LOCAL sharing.viewer = '$viewer';"
-      [ "$i" -gt 0 ] && printf '%s\n' '\timing on'
-      echo "$query;"
-      printf '%s\n' '\timing off'
-      echo 'COMMIT;'
-    done
-  } >"$f"
-  local opts="" s
-  if [ "$setting" != default ] && [ "$setting" != pgbouncer ]; then
-    for s in ${setting//,/ }; do opts="$opts -c $s"; done
-  fi
-  PGOPTIONS="$opts" sql "$PORT" "$user" -f "$f" | awk '/^Time:/ {print $2}' | sort -g |
-    awk '{v[NR] = $1} END {printf "%.2f", v[int((NR + 1) / 2)]}'
-}
-# The query QUERY ('report' or 'list view') with the filter FILTER (none when empty).
-shape() {
-  local where=${2:+ WHERE $2}
-  if [ "$1" = report ]; then
-    echo "SELECT count(*), sum(amount) FROM deals$where"
-  else
-    echo "SELECT id, amount, created_at FROM deals$where ORDER BY created_at DESC LIMIT 50"
-  fi
-}
-# Sessions started so far on the two workers (pg_stat_database.sessions).
-sessions() {
-  local p n=0
-  for p in $((PORT + 1)) $((PORT + 2)); do
-    n=$((n + $(sql "$p" postgres -c "SELECT sessions FROM pg_stat_database WHERE datname = current_database()")))
-  done
-  echo "$n"
-}
 # A PgBouncer in transaction mode in front of each worker, and the coordinator's
 # connections to the workers through them (pg_dist_poolinfo; PgBouncer speaks no TLS
 # here, so citus.node_conninfo = 'sslmode=disable' on the coordinator). Undone by
@@ -200,42 +174,13 @@ pgbouncer_off() {
     if [ -f "$work/pgbouncer$w.pid" ]; then kill "$(cat "$work/pgbouncer$w.pid")" 2>/dev/null || true; fi
   done
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "-"}'; }
-
-viewers=("salesperson (leaf):400" "manager (2 above leaves):22" "director (1 below top):2" "admin:20001")
 IFS=';' read -r -a settings <<<"$SETTINGS"
 for setting in "${settings[@]}"; do
   if [ "$setting" = pgbouncer ]; then pgbouncer_on; fi
   echo
-  echo "## Citus, $versions: $ROWS deals in $SHARDS shards over two workers, $COMPANIES companies; company 1: 20,000 users, 1,365 roles, $(echo "$per_company" | sed 's/,.*//; s/^1: //') deals; coordinator setting: $setting; median of $RUNS runs, milliseconds"
-  echo
-  echo "| viewer | query | 1 unprotected | 2 hand-written | 5 pg_sharing | 5 ÷ 2 | 5 ÷ 1 | worker backends started per statement of 5 |"
-  echo "|---|---|---|---|---|---|---|---|"
-  for v in "${viewers[@]}"; do
-    name=${v%%:*}
-    id=${v##*:}
-    owners=$(sql "$PORT" postgres -c "SELECT array_agg(r ORDER BY r) FROM sharing.reach($id) r")
-    for scope in routed multi-shard; do
-      for q in report "list view"; do
-        if [ "$scope" = routed ]; then
-          company="company_id = 1"
-          hand="company_id = 1 AND owner_id = ANY ('$owners'::bigint[])"
-        else
-          company="company_id + 0 = 1"
-          hand="owner_id = ANY ('$owners'::bigint[])"
-        fi
-        plain=$(time_ms postgres "" "$(shape "$q" "$company")" "$setting")
-        optimal=$(time_ms postgres "" "$(shape "$q" "$hand")" "$setting")
-        before=$(sessions)
-        if [ "$scope" = routed ]; then
-          ours=$(time_ms bench_app "$id" "$(shape "$q" "company_id = 1")" "$setting")
-        else
-          ours=$(time_ms bench_app "$id" "$(shape "$q" "")" "$setting")
-        fi
-        started=$(awk -v n="$(($(sessions) - before))" -v r="$RUNS" 'BEGIN {printf "%.1f", n / (r + 1)}')
-        echo "| $name | $q, $scope | $plain | $optimal | $ours | $(ratio "$ours" "$optimal") | $(ratio "$ours" "$plain") | $started |"
-      done
-    done
-  done
+  BENCH_CITUS_PORT=$PORT BENCH_CITUS_DB=$DB BENCH_CITUS_RUNS=$RUNS BENCH_CITUS_ROUNDS=$ROUNDS \
+    BENCH_CITUS_SETTING=$setting \
+    BENCH_CITUS_LABEL="## Citus, $versions: $ROWS deals in $SHARDS shards over two workers, $COMPANIES companies; company 1: 20,000 users, 1,365 roles, $(echo "$per_company" | sed 's/,.*//; s/^1: //') deals; coordinator setting: $setting" \
+    cargo bench -q --no-default-features --features "pg$PG_MAJOR" --bench citus
   if [ "$setting" = pgbouncer ]; then pgbouncer_off; fi
 done

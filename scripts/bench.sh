@@ -78,5 +78,5 @@ if [ "${BENCH_INCREMENTAL:-1}" = 1 ]; then
 fi
 if [ "${BENCH_CITUS:-0}" = 1 ]; then
   echo "==> Citus: a coordinator and two workers, pg_sharing against the hand-written filter (scripts/bench-citus.sh)"
-  PG_BIN=$PG_BIN scripts/bench-citus.sh
+  BENCH_SKIP_INSTALL=1 PG_BIN=$PG_BIN scripts/bench-citus.sh
 fi
