@@ -905,7 +905,8 @@ fn a_statement_about_one_record_is_decided_without_a_plan_for_the_viewer() {
 /// a statement that pins one row — its primary key compared with `=` to a constant
 /// or a parameter — is decided for that row (`_decide_current`, `_can_see_current`):
 /// no InitPlan, no inlined owners, one plan right for every viewer. A column that is
-/// not a unique key (`owner_id = 5`) keeps the viewer's rewrite.
+/// not a unique key (`owner_id = 5`), or only of a partial or deferrable unique index,
+/// keeps the viewer's rewrite.
 #[test]
 fn a_users_own_policy_decides_a_statement_about_one_row_for_that_row() {
     let mut db = TestDb::new("plan_user_one_row");
@@ -954,6 +955,30 @@ fn a_users_own_policy_decides_a_statement_about_one_row_for_that_row() {
         assert_eq!(
             initplans(&p),
             1,
+            "{sql}
+{p}"
+        );
+    }
+    // Only a valid, whole-table, immediately checked unique index pins a row: a
+    // partial or a deferrable one (which may match more rows) keeps the rewrite.
+    dba.batch_execute(
+        "ALTER TABLE seen ADD COLUMN code bigint, ADD COLUMN ref bigint, ADD COLUMN tag bigint;
+         UPDATE seen SET code = id, ref = id, tag = id;
+         CREATE UNIQUE INDEX seen_code ON seen (code);
+         ALTER TABLE seen ADD CONSTRAINT seen_ref UNIQUE (ref) DEFERRABLE;
+         CREATE UNIQUE INDEX seen_tag ON seen (tag) WHERE tag > 0;
+         ANALYZE seen",
+    )
+    .unwrap();
+    for (sql, pinned) in [
+        ("SELECT count(*) FROM seen WHERE code = 101", true),
+        ("SELECT count(*) FROM seen WHERE ref = 101", false),
+        ("SELECT count(*) FROM seen WHERE tag = 101", false),
+    ] {
+        let p = plan(&mut c, sql);
+        assert_eq!(
+            p.contains("_can_see_current") && initplans(&p) == 0,
+            pinned,
             "{sql}
 {p}"
         );

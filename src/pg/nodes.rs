@@ -380,7 +380,10 @@ pub unsafe fn is_call_of(node: *mut pg_sys::Node, function: pg_sys::Oid) -> bool
 const BT_EQUAL_STRATEGY_I32: i32 = BT_EQUAL_STRATEGY as i32;
 
 /// Is `attno` of table `relid` the one key of a unique index whose equality is
-/// `opno` — so that `column opno value` reads at most one row?
+/// `opno` — so that `column opno value` reads at most one row? Only a valid, whole-table
+/// (no predicate), immediately checked (not `DEFERRABLE`) index says so. This chooses a
+/// cost, never an answer: a row the key would not pin is decided for itself all the same
+/// (docs/design.md, "The policies").
 ///
 /// # Safety
 ///
@@ -403,6 +406,13 @@ unsafe fn is_unique_key(relid: pg_sys::Oid, attno: i16, opno: pg_sys::Oid) -> bo
         let form = (*index).rd_index;
         let unique_on_column = !form.is_null()
             && (*form).indisunique
+            && (*form).indisvalid
+            && (*form).indimmediate
+            && pg_sys::heap_attisnull(
+                (*index).rd_indextuple,
+                pg_sys::Anum_pg_index_indpred as i32,
+                std::ptr::null_mut(),
+            )
             && (*form).indnkeyatts == 1
             && *(*form).indkey.values.as_ptr() == attno
             && !(*index).rd_opfamily.is_null()
