@@ -1141,3 +1141,58 @@ fn parallel_workers_take_the_transaction_viewer_of_a_trusted_role() {
         .unwrap_err();
     assert_eq!(err.code().map(|c| c.code()), Some("42501"), "{err}");
 }
+
+/// A statement decided row by row without a once-per-statement read of the viewer —
+/// about one row (`WHERE id = …`, any single-column unique key), or a user's `can_see`
+/// policy planned with no viewer — never lets a parallel worker decide: a worker
+/// cannot tell a session-level viewer from one set for the transaction. Under
+/// `force_parallel_mode` (a seventh attacker review) a session-level viewer read the
+/// row; now the leader refuses it (42501), and a viewer set for the transaction still
+/// reads what it may.
+#[test]
+fn a_session_viewer_is_refused_when_rows_are_decided_one_by_one_in_parallel() {
+    let mut db = TestDb::new("plan_parallel_row");
+    let (mut dba, app) = big_insightly(&mut db);
+    user_can_see_table(&mut dba, &app);
+    dba.batch_execute(&format!(
+        "ALTER ROLE {app} RESET sharing.viewer_scope;
+         ALTER TABLE seen ADD COLUMN code text;
+         UPDATE seen SET code = 'c' || id;
+         CREATE UNIQUE INDEX seen_code ON seen (code);
+         ANALYZE seen;"
+    ))
+    .unwrap();
+    let visible = one_i64(&mut dba, "SELECT min(id) FROM deals WHERE owner_id = 5");
+    let mut c = db.connect_as(&app);
+    c.batch_execute(
+        "SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+                                THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'on', false);
+         SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;
+         SET plan_cache_mode = force_generic_plan;
+         PREPARE anyone AS SELECT count(*) FROM seen;",
+    )
+    .unwrap();
+    // Its generic plan, made with no viewer: row by row.
+    assert_eq!(one_i64(&mut c, "EXECUTE anyone"), 0);
+    let pinned = [
+        format!("SELECT count(*) FROM deals WHERE id = {visible}"),
+        format!("SELECT count(*) FROM seen WHERE id = {visible}"),
+        format!("SELECT count(*) FROM seen WHERE code = 'c{visible}'"),
+    ];
+    // Set for the transaction: the row, decided in the leader (no Gather).
+    for sql in &pinned {
+        c.batch_execute("BEGIN; SET LOCAL sharing.viewer = '5'")
+            .unwrap();
+        let p = plan(&mut c, sql);
+        assert!(!p.contains("Gather"), "{sql}\n{p}");
+        assert_eq!(one_i64(&mut c, sql), 1, "{sql}");
+        c.batch_execute("COMMIT").unwrap();
+    }
+    // Set for the session: refused, for the pinned statements and for the plan made
+    // with no viewer.
+    c.batch_execute("SET sharing.viewer = '5'").unwrap();
+    for sql in pinned.iter().map(String::as_str).chain(["EXECUTE anyone"]) {
+        let err = c.batch_execute(sql).unwrap_err();
+        assert_eq!(err.code().map(|c| c.code()), Some("42501"), "{sql}: {err}");
+    }
+}

@@ -175,6 +175,7 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys:
     if args.id().is_some_and(|id| nodes::where_pins(query, id))
         || nodes::where_pins_one_row(query, args.owner())
     {
+        in_the_leader_only(req);
         return decide_current(args);
     }
     let viewer = resolve_viewer();
@@ -230,8 +231,23 @@ unsafe fn simplify_can_see(
     // A statement about one row (a unique key pinned in the WHERE): decided for its
     // row, as `_policy`'s are — no plan for the viewer.
     if nodes::where_pins_one_row(query, owner) {
+        in_the_leader_only(req);
         return per_row();
     }
+    // Row by row for any viewer (no viewer, a superuser, an unbounded or empty
+    // reach): the viewer is also read once per statement in the leader, which judges
+    // its scope before any parallel worker decides a row (`CASE WHEN (SELECT
+    // current_viewer()) IS NOT NULL THEN _can_see_current(owner) END`: NULL without a
+    // viewer, as before).
+    let judged_per_row = || {
+        (*query).hasSubLinks = true;
+        let viewer = nodes::sub_select(f.current_viewer, nodes::INT8, &[]);
+        nodes::case_when(
+            nodes::is_not_null(viewer),
+            per_row(),
+            nodes::null_const(pg_sys::BOOLOID),
+        )
+    };
     let viewer = resolve_viewer();
     let share = super::gucs::OWNER_INDEX_MAX_SHARE.get();
     let (shape, class) = match viewer {
@@ -251,15 +267,15 @@ unsafe fn simplify_can_see(
         owner_index,
     } = shape
     else {
-        return per_row();
+        return judged_per_row();
     };
     // `NULL = ANY('{}')` is false where `can_see(NULL, …)` is NULL: an empty reach is
     // decided row by row.
     if owners.is_empty() {
-        return per_row();
+        return judged_per_row();
     }
     let Some(owners_const) = nodes::int8_array_const(owners) else {
-        return per_row();
+        return judged_per_row();
     };
     (*query).hasSubLinks = true;
     let guard = nodes::sub_select(f.reach_holds, pg_sys::BOOLOID, &[copy(owners_const)]);
@@ -277,6 +293,17 @@ unsafe fn simplify_can_see(
         viewer,
     );
     nodes::and(&[case, hint])
+}
+
+/// A statement decided row by row with no once-per-statement read of the viewer (a
+/// statement about one row) runs in the leader only: a parallel worker receives the
+/// leader's settings as session values and cannot judge whether the viewer was set
+/// for the transaction (docs/security.md, "Holes closed in 0.4.0"), so the leader must
+/// decide. One row loses nothing by it.
+unsafe fn in_the_leader_only(req: &pg_sys::SupportRequestSimplify) {
+    if !req.root.is_null() && !(*req.root).glob.is_null() {
+        (*(*req.root).glob).parallelModeOK = false;
+    }
 }
 
 /// `_owner_hint(type, action, owner, planned_viewer)`: always true, it offers the

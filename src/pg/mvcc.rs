@@ -17,6 +17,21 @@ pub struct SnapshotKey {
     subxact: u32,
     /// hash of the in-progress transaction sets
     completion: u64,
+    /// On a node running Citus, the statement's start: each statement reads the
+    /// generation again. Citus runs one distributed transaction over several backends
+    /// of a worker; a configuration change made over one of them by a transaction that
+    /// took its xid after this backend's last snapshot leaves that snapshot's identity
+    /// unchanged, and the change must be seen to be refused (docs/scaling.md, "Within
+    /// the changing transaction"). 0 elsewhere.
+    statement: i64,
+}
+
+/// Whether Citus is loaded in this backend (it must be in `shared_preload_libraries`,
+/// so the answer holds for the backend's life): its settings exist.
+fn citus_loaded() -> bool {
+    unsafe {
+        !pg_sys::GetConfigOption(c"citus.multi_shard_modify_mode".as_ptr(), true, false).is_null()
+    }
 }
 
 pub fn local_xid() -> u32 {
@@ -82,6 +97,11 @@ pub fn snapshot_key() -> Option<SnapshotKey> {
             xcnt: s.xcnt,
             curcid: s.curcid,
             completion: h,
+            statement: if citus_loaded() {
+                pg_sys::GetCurrentStatementStartTimestamp()
+            } else {
+                0
+            },
         })
     }
 }

@@ -293,6 +293,17 @@ pub unsafe fn null_const(type_oid: pg_sys::Oid) -> *mut pg_sys::Node {
     pg_sys::makeNullConst(type_oid, -1, pg_sys::InvalidOid).cast()
 }
 
+/// `value IS NOT NULL` (a scalar).
+pub unsafe fn is_not_null(value: *mut pg_sys::Node) -> *mut pg_sys::Node {
+    let test = pg_sys::palloc0(std::mem::size_of::<pg_sys::NullTest>()) as *mut pg_sys::NullTest;
+    (*test).xpr.type_ = pg_sys::NodeTag::T_NullTest;
+    (*test).arg = value.cast();
+    (*test).nulltesttype = pg_sys::NullTestType::IS_NOT_NULL;
+    (*test).argisrow = false;
+    (*test).location = -1;
+    test.cast()
+}
+
 /// `CASE WHEN condition THEN then ELSE otherwise END` (boolean).
 pub unsafe fn case_when(
     condition: *mut pg_sys::Node,
