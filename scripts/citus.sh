@@ -133,7 +133,7 @@ full_page_writes = off
 max_connections = 200
 max_prepared_transactions = 100
 shared_buffers = 128MB
-shared_preload_libraries = 'citus'
+shared_preload_libraries = 'citus,pg_sharing'
 log_min_messages = warning
 CONF
       as_pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null

@@ -156,4 +156,5 @@ pub extern "C-unwind" fn _PG_init() {
     backend::gucs::init();
     pg::catalog::init();
     backend::effect::init();
+    backend::prepare::init();
 }

@@ -978,7 +978,8 @@ fn a_change_is_never_missed_by_another_connection_of_its_transaction() {
 
 /// A delegated administrator (a mapped login with the documented grants on every
 /// node) works on the cluster as on one node, and what it may not do is never
-/// signed: a change the check by effect refuses leaves no trace on any node.
+/// signed: a change the check by effect refuses leaves no trace on any node. Nor
+/// may it prepare a transaction that locks a configuration table.
 #[test]
 fn a_delegated_administrator_on_the_cluster() {
     let Some(ports) = cluster() else { return };
@@ -1123,6 +1124,36 @@ fn a_delegated_administrator_on_the_cluster() {
         assert_eq!(got, "disabled", "worker {w}");
     }
     same_generation(&mut db, "after a change made in another role's function");
+    // A lock on a configuration table, kept past the session in a prepared
+    // transaction, would block every company's changes and reports (a seventh
+    // review): refused at PREPARE, the lock gone with the transaction.
+    for (lock, prepared) in [
+        (
+            "LOCK TABLE sharing.role_permissions IN ACCESS EXCLUSIVE MODE",
+            false,
+        ),
+        ("LOCK TABLE sharing.users IN SHARE MODE", false),
+        ("SELECT count(*) FROM sharing.users", true),
+    ] {
+        ed.batch_execute("BEGIN").unwrap();
+        ed.batch_execute(lock).unwrap();
+        let got = ed.batch_execute("PREPARE TRANSACTION 'pg_sharing_test_freeze'");
+        if prepared {
+            got.unwrap();
+            dba.batch_execute("ROLLBACK PREPARED 'pg_sharing_test_freeze'")
+                .unwrap();
+        } else {
+            let e = got.unwrap_err();
+            assert_eq!(sqlstate(&e), "55000", "{lock}: {}", message(&e));
+            let left: i64 = dba
+                .query_one("SELECT count(*) FROM pg_prepared_xacts WHERE gid = 'pg_sharing_test_freeze'", &[])
+                .unwrap()
+                .get(0);
+            assert_eq!(left, 0, "{lock}: a transaction was prepared");
+        }
+    }
+    dba.batch_execute("SET lock_timeout = '5s'; SELECT count(*) FROM sharing.role_permissions; RESET lock_timeout")
+        .unwrap();
     // A change is not sent while its text could reach the client before the
     // coordinator's placement checks it: Citus logging its remote commands, or the
     // coordinator's placement written over a connection to itself.

@@ -9,7 +9,7 @@
 //! | state | module | key / lifetime | dropped when |
 //! |---|---|---|---|
 //! | compiled models (two, most recent first) | [`models`] | (generation table, generation, own command id if this transaction wrote it) | a key is not among the two; the generation moves with every configuration change (sql/generation.sql); a model patched to a newer generation from the change log (`sharing._changes`) leaves its old key (kept under it only while something else holds it) |
-//! | snapshot → model key | [`models`] | MVCC snapshot key (`pg::mvcc`) | the next statement with another snapshot reads the generation again |
+//! | snapshot → model key | [`models`] | MVCC snapshot key (`pg::mvcc`; on a node running Citus, with the statement's start) | the next statement with another snapshot reads the generation again |
 //! | owner bounds and inlinable filters | [`models`] (`CachedModel`) | (viewer, action, type), with their model | with their model; emptied past 64 entries |
 //! | signatures for the effect check | [`models`] (`CachedModel`) | computed once per model | with their model |
 //! | shares reaching a viewer | [`shares`] | (share generation, own command id if this transaction moved it, viewer, action, type), with the transaction start of the read | the share generation moves (every statement writing `record_shares` or the configuration, sql/generation.sql); an older transaction reads again; emptied past 256 entries |
@@ -46,5 +46,6 @@ pub mod models;
 pub mod planner;
 pub mod plans;
 pub mod portable;
+pub mod prepare;
 pub mod shares;
 pub mod viewer;
