@@ -1126,7 +1126,8 @@ fn a_delegated_administrator_on_the_cluster() {
     same_generation(&mut db, "after a change made in another role's function");
     // A lock on a configuration table, kept past the session in a prepared
     // transaction, would block every company's changes and reports (a seventh
-    // review): refused at PREPARE, the lock gone with the transaction.
+    // review): refused at PREPARE, the lock gone with the transaction — also in a
+    // new session that calls nothing of pg_sharing (scripts/citus.sh preloads it).
     for (lock, prepared) in [
         (
             "LOCK TABLE sharing.role_permissions IN ACCESS EXCLUSIVE MODE",
@@ -1135,9 +1136,10 @@ fn a_delegated_administrator_on_the_cluster() {
         ("LOCK TABLE sharing.users IN SHARE MODE", false),
         ("SELECT count(*) FROM sharing.users", true),
     ] {
-        ed.batch_execute("BEGIN").unwrap();
-        ed.batch_execute(lock).unwrap();
-        let got = ed.batch_execute("PREPARE TRANSACTION 'pg_sharing_test_freeze'");
+        let mut fresh = db.session(&admin);
+        fresh.batch_execute("BEGIN").unwrap();
+        fresh.batch_execute(lock).unwrap();
+        let got = fresh.batch_execute("PREPARE TRANSACTION 'pg_sharing_test_freeze'");
         if prepared {
             got.unwrap();
             dba.batch_execute("ROLLBACK PREPARED 'pg_sharing_test_freeze'")
@@ -1146,7 +1148,10 @@ fn a_delegated_administrator_on_the_cluster() {
             let e = got.unwrap_err();
             assert_eq!(sqlstate(&e), "55000", "{lock}: {}", message(&e));
             let left: i64 = dba
-                .query_one("SELECT count(*) FROM pg_prepared_xacts WHERE gid = 'pg_sharing_test_freeze'", &[])
+                .query_one(
+                    "SELECT count(*) FROM pg_prepared_xacts WHERE gid = 'pg_sharing_test_freeze'",
+                    &[],
+                )
                 .unwrap()
                 .get(0);
             assert_eq!(left, 0, "{lock}: a transaction was prepared");

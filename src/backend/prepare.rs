@@ -7,39 +7,62 @@
 //! blocked every tenant's configuration changes and reports, for good (a seventh
 //! attacker review). Such a transaction is refused at `PREPARE`.
 
-use crate::pg::errors::{raise, spi_failed};
-use crate::pg::identity::as_bootstrap_superuser;
-use crate::pg::spi::write_rows;
+use crate::pg::errors::raise;
 use pgrx::pg_sys;
+use std::ffi::CStr;
 
 /// The pg_sharing tables this transaction holds in a mode that blocks their readers
 /// or writers (`SHARE` or stronger: only `LOCK TABLE` and DDL take those; a
-/// configuration statement takes `ROW EXCLUSIVE`). The tables Citus distributes
-/// (`_citus*`, whose shards Citus locks itself) are not counted.
-fn strongly_locked_tables() -> Vec<String> {
-    let tables = as_bootstrap_superuser(|| {
-        write_rows(
-            "SELECT c.oid::pg_catalog.int8, c.relname::pg_catalog.text
-               FROM pg_catalog.pg_class c
-              WHERE c.relnamespace OPERATOR(pg_catalog.=) 'sharing'::pg_catalog.regnamespace
-                AND c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p}')
-                AND c.relname::pg_catalog.text NOT LIKE '\\_citus%'",
-            &[],
-            |row| Ok((row.require::<i64>(1)?, row.require::<String>(2)?)),
-        )
-    })
-    .unwrap_or_else(|e| spi_failed("list the tables of schema sharing", e));
-    tables
-        .into_iter()
-        .filter(|(oid, _)| unsafe {
-            pg_sys::CheckRelationOidLockedByMe(
-                pg_sys::Oid::from(*oid as u32),
+/// configuration statement takes `ROW EXCLUSIVE`). Read from `pg_class` in the
+/// catalog snapshot: a transaction being prepared has no snapshot left for a query.
+/// The tables Citus distributes (`_citus*`, whose shards Citus locks itself) are
+/// not counted.
+unsafe fn strongly_locked_tables() -> Vec<String> {
+    let schema = pg_sys::get_namespace_oid(c"sharing".as_ptr(), true);
+    if schema == pg_sys::InvalidOid {
+        return Vec::new();
+    }
+    let mut key = std::mem::MaybeUninit::<pg_sys::ScanKeyData>::uninit();
+    pg_sys::ScanKeyInit(
+        key.as_mut_ptr(),
+        pg_sys::Anum_pg_class_relnamespace as pg_sys::AttrNumber,
+        pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
+        pg_sys::Oid::from(pg_sys::F_OIDEQ),
+        pg_sys::Datum::from(schema),
+    );
+    let class = pg_sys::table_open(pg_sys::RelationRelationId, pg_sys::AccessShareLock as i32);
+    let scan = pg_sys::systable_beginscan(
+        class,
+        pg_sys::InvalidOid,
+        false,
+        std::ptr::null_mut(),
+        1,
+        key.as_mut_ptr(),
+    );
+    let mut held = Vec::new();
+    loop {
+        let tuple = pg_sys::systable_getnext(scan);
+        if tuple.is_null() {
+            break;
+        }
+        let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(tuple);
+        let name = CStr::from_ptr((*form).relname.data.as_ptr())
+            .to_string_lossy()
+            .into_owned();
+        if (*form).relkind as u8 == pg_sys::RELKIND_RELATION
+            && !name.starts_with("_citus")
+            && pg_sys::CheckRelationOidLockedByMe(
+                (*form).oid,
                 pg_sys::ShareLock as pg_sys::LOCKMODE,
                 true,
             )
-        })
-        .map(|(_, name)| name)
-        .collect()
+        {
+            held.push(name);
+        }
+    }
+    pg_sys::systable_endscan(scan);
+    pg_sys::table_close(class, pg_sys::AccessShareLock as i32);
+    held
 }
 
 /// Refuses (`55000`) to prepare a transaction of a role other than a superuser that
