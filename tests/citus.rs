@@ -1134,6 +1134,14 @@ fn a_delegated_administrator_on_the_cluster() {
             false,
         ),
         ("LOCK TABLE sharing.users IN SHARE MODE", false),
+        // An eighth review: a row lock on a global row every company's shares and
+        // permissions check, and a write of no rows (it still locks the generation
+        // rows every change moves).
+        (
+            "SELECT name FROM sharing.object_types WHERE name = 'deals' FOR UPDATE",
+            false,
+        ),
+        ("UPDATE sharing.users SET name = name WHERE false", false),
         ("SELECT count(*) FROM sharing.users", true),
     ] {
         let mut fresh = db.session(&admin);
@@ -1157,6 +1165,16 @@ fn a_delegated_administrator_on_the_cluster() {
             assert_eq!(left, 0, "{lock}: a transaction was prepared");
         }
     }
+    // The same straight on a worker (where the docs' pg_hba keeps clients out).
+    let mut on_worker = connect(db.ports[2], &db.name, &admin);
+    on_worker.batch_execute("BEGIN").unwrap();
+    on_worker
+        .batch_execute("SELECT id FROM sharing.users WHERE id = 6 FOR UPDATE")
+        .unwrap();
+    let e = on_worker
+        .batch_execute("PREPARE TRANSACTION 'pg_sharing_test_freeze'")
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "55000", "on a worker: {}", message(&e));
     dba.batch_execute("SET lock_timeout = '5s'; SELECT count(*) FROM sharing.role_permissions; RESET lock_timeout")
         .unwrap();
     // A change is not sent while its text could reach the client before the

@@ -1148,7 +1148,7 @@ fn parallel_workers_take_the_transaction_viewer_of_a_trusted_role() {
 /// cannot tell a session-level viewer from one set for the transaction. Under
 /// `force_parallel_mode` (a seventh attacker review) a session-level viewer read the
 /// row; now the leader refuses it (42501), and a viewer set for the transaction still
-/// reads what it may.
+/// reads what it may. A protected statement planned inside a worker is refused.
 #[test]
 fn a_session_viewer_is_refused_when_rows_are_decided_one_by_one_in_parallel() {
     let mut db = TestDb::new("plan_parallel_row");
@@ -1195,4 +1195,14 @@ fn a_session_viewer_is_refused_when_rows_are_decided_one_by_one_in_parallel() {
         let err = c.batch_execute(sql).unwrap_err();
         assert_eq!(err.code().map(|c| c.code()), Some("42501"), "{sql}: {err}");
     }
+    // A protected statement planned inside a parallel worker (the query of a PARALLEL
+    // SAFE function; an eighth review read the session viewer's rows so): no leader
+    // judged it, so it is refused while a viewer is set.
+    c.batch_execute(
+        "CREATE FUNCTION pg_temp.peek() RETURNS bigint LANGUAGE plpgsql PARALLEL SAFE
+           AS $$ BEGIN RETURN (SELECT count(*) FROM deals); END $$",
+    )
+    .unwrap();
+    let err = c.batch_execute("SELECT pg_temp.peek()").unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("42501"), "{err}");
 }

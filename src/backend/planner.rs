@@ -111,6 +111,7 @@ pub unsafe fn simplify(req: *mut pg_sys::SupportRequestSimplify) -> *mut pg_sys:
     if req.root.is_null() {
         return std::ptr::null_mut();
     }
+    super::viewer::refuse_planning_in_a_parallel_worker();
     if list_len(call.args) == 2
         && call.funcid == f.can_see
         && nodes::is_call_of(nth(call.args, 1), f.current_viewer)

@@ -1,26 +1,31 @@
 //! `PREPARE TRANSACTION` and the configuration's locks (docs/security.md, "Holes
-//! closed in 0.4.0"). A prepared transaction keeps its locks after its session ends,
-//! until a superuser's `COMMIT PREPARED` or `ROLLBACK PREPARED`; every Citus node
-//! allows it (`max_prepared_transactions > 0`). A role that may write a
-//! configuration table may also `LOCK` it: `LOCK TABLE sharing.role_permissions IN
-//! ACCESS EXCLUSIVE MODE; PREPARE TRANSACTION …` by a delegated administrator
-//! blocked every tenant's configuration changes and reports, for good (a seventh
-//! attacker review). Such a transaction is refused at `PREPARE`.
+//! closed in 0.4.0"). A prepared transaction keeps its locks — table locks and row
+//! locks — after its session ends, until a superuser's `COMMIT PREPARED` or
+//! `ROLLBACK PREPARED`; every Citus node allows it (`max_prepared_transactions > 0`).
+//! Attacker reviews froze every tenant this way as a delegated administrator: `LOCK
+//! TABLE sharing.role_permissions IN ACCESS EXCLUSIVE MODE` (reports and changes
+//! waited), `SELECT … FROM sharing.object_types … FOR UPDATE` (every company's shares
+//! and permissions of that type waited on the row), and a configuration write of no
+//! rows (it still locks the generation rows every change moves). So a transaction of
+//! a role other than a superuser that locked or wrote pg_sharing's tables is not
+//! prepared — unless it is a worker's part of a change the coordinator sent, which
+//! Citus's own two-phase commit ends at once.
 
 use crate::pg::errors::raise;
 use pgrx::pg_sys;
 use std::ffi::CStr;
 
-/// The pg_sharing tables this transaction holds in a mode that blocks their readers
-/// or writers (`SHARE` or stronger: only `LOCK TABLE` and DDL take those; a
-/// configuration statement takes `ROW EXCLUSIVE`). Read from `pg_class` in the
-/// catalog snapshot: a transaction being prepared has no snapshot left for a query.
-/// The tables Citus distributes (`_citus*`, whose shards Citus locks itself) are
-/// not counted.
-unsafe fn strongly_locked_tables() -> Vec<String> {
+/// What this transaction holds of pg_sharing's tables: the first one it locked in a
+/// mode that can block others (`ROW SHARE` — `FOR UPDATE`, `FOR SHARE` and foreign
+/// key checks — or stronger: writes, `LOCK TABLE`, DDL), and whether it applied a
+/// change sent by the coordinator (it wrote `_citus_changes`). Read from `pg_class`
+/// in the catalog snapshot: a transaction being prepared has no snapshot left for a
+/// query. `audit_log` (appended to only) and the tables Citus distributes
+/// (`_citus*`, whose shards Citus locks itself) are not counted.
+unsafe fn locks_held() -> (Option<String>, bool) {
     let schema = pg_sys::get_namespace_oid(c"sharing".as_ptr(), true);
     if schema == pg_sys::InvalidOid {
-        return Vec::new();
+        return (None, false);
     }
     let mut key = std::mem::MaybeUninit::<pg_sys::ScanKeyData>::uninit();
     pg_sys::ScanKeyInit(
@@ -39,34 +44,38 @@ unsafe fn strongly_locked_tables() -> Vec<String> {
         1,
         key.as_mut_ptr(),
     );
-    let mut held = Vec::new();
+    let locked =
+        |oid, mode: u32| pg_sys::CheckRelationOidLockedByMe(oid, mode as pg_sys::LOCKMODE, true);
+    let (mut blocking, mut applied) = (None, false);
     loop {
         let tuple = pg_sys::systable_getnext(scan);
         if tuple.is_null() {
             break;
         }
         let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(tuple);
+        if (*form).relkind as u8 != pg_sys::RELKIND_RELATION {
+            continue;
+        }
         let name = CStr::from_ptr((*form).relname.data.as_ptr())
             .to_string_lossy()
             .into_owned();
-        if (*form).relkind as u8 == pg_sys::RELKIND_RELATION
+        if name.starts_with("_citus_changes") {
+            applied |= locked((*form).oid, pg_sys::RowExclusiveLock);
+        } else if blocking.is_none()
             && !name.starts_with("_citus")
-            && pg_sys::CheckRelationOidLockedByMe(
-                (*form).oid,
-                pg_sys::ShareLock as pg_sys::LOCKMODE,
-                true,
-            )
+            && name != "audit_log"
+            && locked((*form).oid, pg_sys::RowShareLock)
         {
-            held.push(name);
+            blocking = Some(name);
         }
     }
     pg_sys::systable_endscan(scan);
     pg_sys::table_close(class, pg_sys::AccessShareLock as i32);
-    held
+    (blocking, applied)
 }
 
 /// Refuses (`55000`) to prepare a transaction of a role other than a superuser that
-/// holds a configuration table in `SHARE` mode or stronger.
+/// locked or wrote a pg_sharing table, but for a worker's part of a sent change.
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn xact_event(
     event: pg_sys::XactEvent::Type,
@@ -78,11 +87,11 @@ unsafe extern "C-unwind" fn xact_event(
     {
         return;
     }
-    if let Some(table) = strongly_locked_tables().first() {
+    if let (Some(table), false) = locks_held() {
         raise(
             pgrx::PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-            format!("cannot PREPARE a transaction that holds a lock on sharing.{table}"),
-            Some("a prepared transaction keeps its locks after the session ends, blocking every company's configuration and reports; commit or roll back instead (docs/security.md)"),
+            format!("cannot PREPARE a transaction that locked or wrote sharing.{table}"),
+            Some("a prepared transaction keeps its locks after the session ends, blocking every company's configuration changes, shares or reports; change the configuration in a transaction that commits (docs/security.md)"),
         )
     }
 }

@@ -59,6 +59,30 @@ pub fn resolve_viewer() -> Option<i64> {
     viewer
 }
 
+/// Refuses (`42501`) to plan a protected statement inside a parallel worker while
+/// `sharing.viewer` is set and only a transaction's viewer is allowed: a worker receives
+/// the leader's settings as session values and cannot tell whether the viewer was set
+/// for the transaction, and a statement planned there (the query of a `PARALLEL SAFE`
+/// function under `force_parallel_mode`) has no leader that judged it — an eighth
+/// attacker review read a session-level viewer's rows so. The leader's own plans are
+/// never planned in a worker.
+pub fn refuse_planning_in_a_parallel_worker() {
+    if unsafe { pg_sys::ParallelWorkerNumber } < 0
+        || gucs::viewer_scope() != gucs::ViewerScope::Transaction
+        || gucs::viewer_setting().is_none()
+    {
+        return;
+    }
+    let role = asking_role();
+    if unsafe { pg_sys::superuser_arg(role) } || is_dba_role(role) {
+        return;
+    }
+    insufficient_privilege(
+        "a protected statement is planned inside a parallel worker, which cannot tell whether sharing.viewer was set for the transaction",
+        Some("mark a function that reads protected tables PARALLEL RESTRICTED (docs/security.md)"),
+    );
+}
+
 fn resolve_viewer_uncached(role: pg_sys::Oid) -> Option<i64> {
     let setting = gucs::viewer_setting();
     let requested = setting.as_deref().map(|text| {

@@ -26,12 +26,19 @@ pub struct SnapshotKey {
     statement: i64,
 }
 
-/// Whether Citus is loaded in this backend (it must be in `shared_preload_libraries`,
-/// so the answer holds for the backend's life): its settings exist.
+/// Whether Citus is loaded in this backend: its settings exist. Citus loads only from
+/// `shared_preload_libraries`, so the first answer holds for the backend's life and is
+/// kept (a lookup of a setting per snapshot key would cost every statement).
 fn citus_loaded() -> bool {
-    unsafe {
-        !pg_sys::GetConfigOption(c"citus.multi_shard_modify_mode".as_ptr(), true, false).is_null()
+    thread_local! {
+        static LOADED: std::cell::OnceCell<bool> = const { std::cell::OnceCell::new() };
     }
+    LOADED.with(|loaded| {
+        *loaded.get_or_init(|| unsafe {
+            !pg_sys::GetConfigOption(c"citus.multi_shard_modify_mode".as_ptr(), true, false)
+                .is_null()
+        })
+    })
 }
 
 pub fn local_xid() -> u32 {
