@@ -11,66 +11,33 @@
 //! prepared — unless it is a worker's part of a change the coordinator sent, which
 //! Citus's own two-phase commit ends at once.
 
+use crate::pg::catalog::tables_of_schema;
 use crate::pg::errors::raise;
 use pgrx::pg_sys;
-use std::ffi::CStr;
 
 /// What this transaction holds of pg_sharing's tables: the first one it locked in a
 /// mode that can block others (`ROW SHARE` — `FOR UPDATE`, `FOR SHARE` and foreign
 /// key checks — or stronger: writes, `LOCK TABLE`, DDL), and whether it applied a
-/// change sent by the coordinator (it wrote `_citus_changes`). Read from `pg_class`
+/// change sent by the coordinator (it wrote `_citus_changes`). The tables are read
 /// in the catalog snapshot: a transaction being prepared has no snapshot left for a
 /// query. `audit_log` (appended to only) and the tables Citus distributes
 /// (`_citus*`, whose shards Citus locks itself) are not counted.
-unsafe fn locks_held() -> (Option<String>, bool) {
-    let schema = pg_sys::get_namespace_oid(c"sharing".as_ptr(), true);
-    if schema == pg_sys::InvalidOid {
-        return (None, false);
-    }
-    let mut key = std::mem::MaybeUninit::<pg_sys::ScanKeyData>::uninit();
-    pg_sys::ScanKeyInit(
-        key.as_mut_ptr(),
-        pg_sys::Anum_pg_class_relnamespace as pg_sys::AttrNumber,
-        pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
-        pg_sys::Oid::from(pg_sys::F_OIDEQ),
-        pg_sys::Datum::from(schema),
-    );
-    let class = pg_sys::table_open(pg_sys::RelationRelationId, pg_sys::AccessShareLock as i32);
-    let scan = pg_sys::systable_beginscan(
-        class,
-        pg_sys::InvalidOid,
-        false,
-        std::ptr::null_mut(),
-        1,
-        key.as_mut_ptr(),
-    );
-    let locked =
-        |oid, mode: u32| pg_sys::CheckRelationOidLockedByMe(oid, mode as pg_sys::LOCKMODE, true);
+fn locks_held() -> (Option<String>, bool) {
+    let locked = |oid, mode: u32| unsafe {
+        pg_sys::CheckRelationOidLockedByMe(oid, mode as pg_sys::LOCKMODE, true)
+    };
     let (mut blocking, mut applied) = (None, false);
-    loop {
-        let tuple = pg_sys::systable_getnext(scan);
-        if tuple.is_null() {
-            break;
-        }
-        let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(tuple);
-        if (*form).relkind as u8 != pg_sys::RELKIND_RELATION {
-            continue;
-        }
-        let name = CStr::from_ptr((*form).relname.data.as_ptr())
-            .to_string_lossy()
-            .into_owned();
+    for (oid, name) in tables_of_schema(c"sharing") {
         if name.starts_with("_citus_changes") {
-            applied |= locked((*form).oid, pg_sys::RowExclusiveLock);
+            applied |= locked(oid, pg_sys::RowExclusiveLock);
         } else if blocking.is_none()
             && !name.starts_with("_citus")
             && name != "audit_log"
-            && locked((*form).oid, pg_sys::RowShareLock)
+            && locked(oid, pg_sys::RowShareLock)
         {
             blocking = Some(name);
         }
     }
-    pg_sys::systable_endscan(scan);
-    pg_sys::table_close(class, pg_sys::AccessShareLock as i32);
     (blocking, applied)
 }
 

@@ -126,3 +126,49 @@ pub fn relation_name(rel: pg_sys::Oid) -> String {
             .into_owned()
     }
 }
+
+/// The plain tables of schema `schema` (OID and name; none when it does not exist),
+/// read from `pg_class` in the catalog snapshot — so also where no snapshot is active,
+/// as in a transaction callback.
+pub fn tables_of_schema(schema: &CStr) -> Vec<(pg_sys::Oid, String)> {
+    unsafe {
+        let namespace = pg_sys::get_namespace_oid(schema.as_ptr(), true);
+        if namespace == pg_sys::InvalidOid {
+            return Vec::new();
+        }
+        let mut key = std::mem::MaybeUninit::<pg_sys::ScanKeyData>::uninit();
+        pg_sys::ScanKeyInit(
+            key.as_mut_ptr(),
+            pg_sys::Anum_pg_class_relnamespace as pg_sys::AttrNumber,
+            pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
+            pg_sys::Oid::from(pg_sys::F_OIDEQ),
+            pg_sys::Datum::from(namespace),
+        );
+        let class = pg_sys::table_open(pg_sys::RelationRelationId, pg_sys::AccessShareLock as i32);
+        let scan = pg_sys::systable_beginscan(
+            class,
+            pg_sys::InvalidOid,
+            false,
+            std::ptr::null_mut(),
+            1,
+            key.as_mut_ptr(),
+        );
+        let mut tables = Vec::new();
+        loop {
+            let tuple = pg_sys::systable_getnext(scan);
+            if tuple.is_null() {
+                break;
+            }
+            let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_class>(tuple);
+            if (*form).relkind as u8 == pg_sys::RELKIND_RELATION {
+                let name = CStr::from_ptr((*form).relname.data.as_ptr())
+                    .to_string_lossy()
+                    .into_owned();
+                tables.push(((*form).oid, name));
+            }
+        }
+        pg_sys::systable_endscan(scan);
+        pg_sys::table_close(class, pg_sys::AccessShareLock as i32);
+        tables
+    }
+}
