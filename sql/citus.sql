@@ -331,6 +331,9 @@ BEGIN
                   HINT = 'changes reach the workers only from the coordinator''s triggers';
     END IF;
     PERFORM pg_catalog.setval('sharing._citus_seen', NEW.seq);
+    -- This transaction may now be prepared by Citus's two-phase commit although it
+    -- writes the configuration (src/backend/prepare.rs).
+    PERFORM sharing._citus_applied();
     SELECT g.gen, g.xmin INTO before_gen, before_xmin FROM sharing._generation g;
     -- A protected table that is not a Citus table exists on the coordinator only.
     IF NEW.tbl = 'protected_tables' THEN

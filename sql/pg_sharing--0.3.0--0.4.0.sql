@@ -424,6 +424,12 @@ BEGIN
 END
 $$;
 
+-- new: _citus_applied()
+CREATE OR REPLACE FUNCTION "_citus_applied"() RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', '_citus_applied_wrapper';
+
 -- new: _citus_apply()
 CREATE OR REPLACE FUNCTION sharing._citus_apply() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -481,6 +487,9 @@ BEGIN
                   HINT = 'changes reach the workers only from the coordinator''s triggers';
     END IF;
     PERFORM pg_catalog.setval('sharing._citus_seen', NEW.seq);
+    -- This transaction may now be prepared by Citus's two-phase commit although it
+    -- writes the configuration (src/backend/prepare.rs).
+    PERFORM sharing._citus_applied();
     SELECT g.gen, g.xmin INTO before_gen, before_xmin FROM sharing._generation g;
     -- A protected table that is not a Citus table exists on the coordinator only.
     IF NEW.tbl = 'protected_tables' THEN

@@ -1165,16 +1165,36 @@ fn a_delegated_administrator_on_the_cluster() {
             assert_eq!(left, 0, "{lock}: a transaction was prepared");
         }
     }
-    // The same straight on a worker (where the docs' pg_hba keeps clients out).
-    let mut on_worker = connect(db.ports[2], &db.name, &admin);
-    on_worker.batch_execute("BEGIN").unwrap();
-    on_worker
-        .batch_execute("SELECT id FROM sharing.users WHERE id = 6 FOR UPDATE")
-        .unwrap();
-    let e = on_worker
-        .batch_execute("PREPARE TRANSACTION 'pg_sharing_test_freeze'")
-        .unwrap_err();
-    assert_eq!(sqlstate(&e), "55000", "on a worker: {}", message(&e));
+    // The same straight on a worker (where the docs' pg_hba keeps clients out), also
+    // after a write of no rows into the placement that carries the changes (a ninth
+    // review took the exemption of a worker applying a sent change so).
+    let placement = changes_shard(&mut dba);
+    for first in [
+        String::new(),
+        format!(
+            "SET LOCAL citus.enable_manual_changes_to_shards = on;
+             INSERT INTO {placement} (origin, seq, prev, gen, tbl, op, mac)
+               SELECT 0, 0, 0, 0, 'x', 'I', '\\x00'::bytea WHERE false;"
+        ),
+    ] {
+        let mut on_worker = connect(db.ports[2], &db.name, &admin);
+        on_worker
+            .batch_execute("SET citus.override_table_visibility = off; BEGIN")
+            .unwrap();
+        on_worker.batch_execute(&first).unwrap();
+        on_worker
+            .batch_execute("SELECT id FROM sharing.users WHERE id = 6 FOR UPDATE")
+            .unwrap();
+        let e = on_worker
+            .batch_execute("PREPARE TRANSACTION 'pg_sharing_test_freeze'")
+            .unwrap_err();
+        assert_eq!(
+            sqlstate(&e),
+            "55000",
+            "on a worker, {first}: {}",
+            message(&e)
+        );
+    }
     dba.batch_execute("SET lock_timeout = '5s'; SELECT count(*) FROM sharing.role_permissions; RESET lock_timeout")
         .unwrap();
     // A change is not sent while its text could reach the client before the

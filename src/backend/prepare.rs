@@ -8,37 +8,41 @@
 //! and permissions of that type waited on the row), and a configuration write of no
 //! rows (it still locks the generation rows every change moves). So a transaction of
 //! a role other than a superuser that locked or wrote pg_sharing's tables is not
-//! prepared — unless it is a worker's part of a change the coordinator sent, which
-//! Citus's own two-phase commit ends at once.
+//! prepared — unless it is a worker's part of a change the coordinator sent (applied
+//! by `_citus_apply` after its checks), which Citus's own two-phase commit ends at
+//! once.
 
 use crate::pg::catalog::tables_of_schema;
 use crate::pg::errors::raise;
+use crate::pg::mvcc::local_xid;
 use pgrx::pg_sys;
+use std::cell::Cell;
 
-/// What this transaction holds of pg_sharing's tables: the first one it locked in a
-/// mode that can block others (`ROW SHARE` — `FOR UPDATE`, `FOR SHARE` and foreign
-/// key checks — or stronger: writes, `LOCK TABLE`, DDL), and whether it applied a
-/// change sent by the coordinator (it wrote `_citus_changes`). The tables are read
-/// in the catalog snapshot: a transaction being prepared has no snapshot left for a
-/// query. `audit_log` (appended to only) and the tables Citus distributes
-/// (`_citus*`, whose shards Citus locks itself) are not counted.
-fn locks_held() -> (Option<String>, bool) {
-    let locked = |oid, mode: u32| unsafe {
-        pg_sys::CheckRelationOidLockedByMe(oid, mode as pg_sys::LOCKMODE, true)
-    };
-    let (mut blocking, mut applied) = (None, false);
-    for (oid, name) in tables_of_schema(c"sharing") {
-        if name.starts_with("_citus_changes") {
-            applied |= locked(oid, pg_sys::RowExclusiveLock);
-        } else if blocking.is_none()
-            && !name.starts_with("_citus")
-            && name != "audit_log"
-            && locked(oid, pg_sys::RowShareLock)
-        {
-            blocking = Some(name);
-        }
-    }
-    (blocking, applied)
+thread_local! {
+    /// The local transaction id of the last transaction that applied a change the
+    /// coordinator sent (`_citus_apply`, through `sharing._citus_applied()`).
+    static APPLIED_IN: Cell<Option<u32>> = const { Cell::new(None) };
+}
+
+/// This transaction applied a change the coordinator signed and sent.
+pub fn note_applied_change() {
+    APPLIED_IN.with(|a| a.set(Some(local_xid())));
+}
+
+/// The first pg_sharing table this transaction locked in a mode that can block
+/// others (`ROW SHARE` — `FOR UPDATE`, `FOR SHARE` and foreign key checks — or
+/// stronger: writes, `LOCK TABLE`, DDL). The tables are read in the catalog
+/// snapshot: a transaction being prepared has no snapshot left for a query.
+/// `audit_log` (appended to only) and the tables Citus distributes (`_citus*`, whose
+/// shards Citus locks itself) are not counted.
+fn blocking_lock() -> Option<String> {
+    tables_of_schema(c"sharing")
+        .into_iter()
+        .filter(|(_, name)| !name.starts_with("_citus") && name != "audit_log")
+        .find(|(oid, _)| unsafe {
+            pg_sys::CheckRelationOidLockedByMe(*oid, pg_sys::RowShareLock as pg_sys::LOCKMODE, true)
+        })
+        .map(|(_, name)| name)
 }
 
 /// Refuses (`55000`) to prepare a transaction of a role other than a superuser that
@@ -54,7 +58,14 @@ unsafe extern "C-unwind" fn xact_event(
     {
         return;
     }
-    if let (Some(table), false) = locks_held() {
+    // A worker's part of a change the coordinator sent: Citus's own two-phase commit,
+    // which ends it at once. Only a change that passed `_citus_apply`'s checks counts
+    // (a ninth review took an exemption by the lock alone: a write of no rows into
+    // `_citus_changes`).
+    if APPLIED_IN.with(Cell::get) == Some(local_xid()) {
+        return;
+    }
+    if let Some(table) = blocking_lock() {
         raise(
             pgrx::PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             format!("cannot PREPARE a transaction that locked or wrote sharing.{table}"),

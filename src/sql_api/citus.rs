@@ -11,3 +11,12 @@ use pgrx::prelude::*;
 fn _citus_send() -> bool {
     crate::backend::citus::send_pending()
 }
+
+/// Notes that this transaction applied a change the coordinator signed and sent
+/// (called by `_citus_apply` on a worker, after the signature and the chain checked
+/// out): its part of Citus's two-phase commit may be prepared although it wrote the
+/// configuration (src/backend/prepare.rs). Not granted to PUBLIC.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _citus_applied() {
+    crate::backend::prepare::note_applied_change()
+}
