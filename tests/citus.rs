@@ -1165,6 +1165,13 @@ fn a_delegated_administrator_on_the_cluster() {
             assert_eq!(left, 0, "{lock}: a transaction was prepared");
         }
     }
+    // Nor by saying it applied a change (a tenth review: the documented grants give
+    // EXECUTE on every function of the schema).
+    let mut fresh = db.session(&admin);
+    let e = fresh
+        .batch_execute("SELECT sharing._citus_applied()")
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "42501", "{}", message(&e));
     // The same straight on a worker (where the docs' pg_hba keeps clients out), also
     // after a write of no rows into the placement that carries the changes (a ninth
     // review took the exemption of a worker applying a sent change so).

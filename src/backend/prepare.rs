@@ -19,14 +19,43 @@ use pgrx::pg_sys;
 use std::cell::Cell;
 
 thread_local! {
-    /// The local transaction id of the last transaction that applied a change the
-    /// coordinator sent (`_citus_apply`, through `sharing._citus_applied()`).
-    static APPLIED_IN: Cell<Option<u32>> = const { Cell::new(None) };
+    /// The local transaction id and the subtransaction of the last transaction that
+    /// applied a change the coordinator sent (`_citus_apply`, through
+    /// `sharing._citus_applied()`); forgotten when that subtransaction aborts.
+    static APPLIED_IN: Cell<Option<(u32, pg_sys::SubTransactionId)>> = const { Cell::new(None) };
 }
 
-/// This transaction applied a change the coordinator signed and sent.
+/// This transaction applied a change the coordinator signed and sent. Only
+/// `_citus_apply` may say so: it runs as the extension's owner, a superuser (`42501`
+/// for anyone else — the documented `GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA sharing`
+/// reaches this function too, and a tenth review took the exemption by calling it).
 pub fn note_applied_change() {
-    APPLIED_IN.with(|a| a.set(Some(local_xid())));
+    if !unsafe { pg_sys::superuser() } {
+        crate::pg::errors::insufficient_privilege(
+            "sharing._citus_applied() is called by sharing._citus_apply only",
+            None,
+        );
+    }
+    let subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    APPLIED_IN.with(|a| a.set(Some((local_xid(), subxact))));
+}
+
+/// Forgets an applied change when the subtransaction that applied it (or one around
+/// it) aborts: `ROLLBACK TO SAVEPOINT` undid the change.
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn subxact_event(
+    event: pg_sys::SubXactEvent::Type,
+    my_subid: pg_sys::SubTransactionId,
+    _parent: pg_sys::SubTransactionId,
+    _arg: *mut std::ffi::c_void,
+) {
+    if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
+        APPLIED_IN.with(|a| {
+            if a.get().is_some_and(|(_, subxact)| subxact >= my_subid) {
+                a.set(None);
+            }
+        });
+    }
 }
 
 /// The first pg_sharing table this transaction locked in a mode that can block
@@ -62,7 +91,10 @@ unsafe extern "C-unwind" fn xact_event(
     // which ends it at once. Only a change that passed `_citus_apply`'s checks counts
     // (a ninth review took an exemption by the lock alone: a write of no rows into
     // `_citus_changes`).
-    if APPLIED_IN.with(Cell::get) == Some(local_xid()) {
+    if APPLIED_IN
+        .with(Cell::get)
+        .is_some_and(|(xact, _)| xact == local_xid())
+    {
         return;
     }
     if let Some(table) = blocking_lock() {
@@ -78,5 +110,8 @@ unsafe extern "C-unwind" fn xact_event(
 /// every backend that loaded pg_sharing; `shared_preload_libraries` makes that every
 /// backend (docs/scaling.md, "Setting it up").
 pub fn init() {
-    unsafe { pg_sys::RegisterXactCallback(Some(xact_event), std::ptr::null_mut()) };
+    unsafe {
+        pg_sys::RegisterXactCallback(Some(xact_event), std::ptr::null_mut());
+        pg_sys::RegisterSubXactCallback(Some(subxact_event), std::ptr::null_mut());
+    }
 }
