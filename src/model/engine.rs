@@ -16,39 +16,56 @@ use super::interrupts::Ticker;
 use super::org::Org;
 use super::perms::role_level_rows;
 use super::shares::{Grantee, ShareAnchors, ShareGrant};
+use super::slab::Slab;
 use super::types::{Action, Level, OrgWideDefault, RuleAccess, RuleScope, Status};
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 pub(super) type RoleIx = u32;
 pub(super) type TypeIx = u32;
 
-#[derive(Debug, Clone)]
+/// A compiled user: plain values, no pointers (`repr(C)`), so that the users of a
+/// model image are read where they lie (src/model/image.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
 pub(super) struct CUser {
     pub(super) id: i64,
     pub(super) company: i64,
-    pub(super) status: Status,
-    pub(super) superuser: bool,
-    pub(super) super_member: bool,
-    pub(super) roles: Vec<RoleIx>,
+    /// The user's roles: `user_roles[roles_at..roles_at + roles_len]`
+    /// ([`CompiledOrg::roles`]).
+    pub(super) roles_at: u32,
+    pub(super) roles_len: u32,
     /// Euler-tour entry of each role, inline for the usual one or two roles, so
     /// that a hierarchy test on a row's owner reads no other memory.
     pub(super) enters: [u32; 2],
     /// The user's row of [`CompiledOrg::level_rows`]: users with the same roles share
     /// one (most users of a large org hold one of a few hundred role sets).
     pub(super) levels: u32,
+    pub(super) status: Status,
+    pub(super) superuser: bool,
+    pub(super) super_member: bool,
+}
+
+/// One entry of a sparse [`UserIndex`]: a user id and its dense index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
+pub(super) struct IdSlot {
+    pub(super) id: i64,
+    pub(super) ix: u32,
+    pub(super) _pad: u32,
 }
 
 /// User id -> dense index: a direct table when ids are dense enough (the usual
-/// case: application ids from a sequence), a hash map otherwise.
+/// case: application ids from a sequence), a table sorted by id otherwise. Both
+/// are flat arrays, so a model image holds them as they are.
 #[derive(Debug, Clone)]
 pub(super) enum UserIndex {
-    Dense { min: i64, slots: Vec<u32> },
-    Sparse(HashMap<i64, u32>),
+    Dense { min: i64, slots: Slab<u32> },
+    Sparse(Slab<IdSlot>),
 }
 
 impl Default for UserIndex {
     fn default() -> Self {
-        UserIndex::Sparse(HashMap::default())
+        UserIndex::Sparse(Slab::default())
     }
 }
 
@@ -64,9 +81,21 @@ impl UserIndex {
             for (i, id) in ids.enumerate() {
                 slots[(id - min) as usize] = i as u32;
             }
-            UserIndex::Dense { min, slots }
+            UserIndex::Dense {
+                min,
+                slots: slots.into(),
+            }
         } else {
-            UserIndex::Sparse(ids.enumerate().map(|(i, id)| (id, i as u32)).collect())
+            let mut pairs: Vec<IdSlot> = ids
+                .enumerate()
+                .map(|(i, id)| IdSlot {
+                    id,
+                    ix: i as u32,
+                    _pad: 0,
+                })
+                .collect();
+            pairs.sort_unstable_by_key(|p| p.id);
+            UserIndex::Sparse(pairs.into())
         }
     }
 
@@ -78,14 +107,17 @@ impl UserIndex {
                 let slot = *slots.get(usize::try_from(off).ok()?)?;
                 (slot != Self::ABSENT).then_some(slot)
             }
-            UserIndex::Sparse(map) => map.get(&id).copied(),
+            UserIndex::Sparse(pairs) => pairs
+                .binary_search_by_key(&id, |p| p.id)
+                .ok()
+                .map(|at| pairs[at].ix),
         }
     }
 
-    fn len_bytes(&self) -> usize {
+    fn owned_bytes(&self) -> usize {
         match self {
-            UserIndex::Dense { slots, .. } => slots.capacity() * 4,
-            UserIndex::Sparse(map) => map.capacity() * 24,
+            UserIndex::Dense { slots, .. } => slots.owned_bytes(),
+            UserIndex::Sparse(pairs) => pairs.owned_bytes(),
         }
     }
 }
@@ -199,16 +231,21 @@ fn decision(allowed: bool, reason: Reason, level: Level) -> Decision {
 /// place between statements for the common changes (src/model/incremental.rs).
 #[derive(Debug, Clone, Default)]
 pub struct CompiledOrg {
-    pub(super) users: Vec<CUser>,
+    pub(super) users: Slab<CUser>,
+    /// Every user's roles, one run per user ([`CUser::roles_at`]); a patch writes a
+    /// user's new run at the end, and the table is compacted once half of it is
+    /// runs no user points to (`user_roles_garbage`).
+    pub(super) user_roles: Slab<RoleIx>,
+    pub(super) user_roles_garbage: u32,
     pub(super) user_ix: UserIndex,
-    pub(super) role_ids: Vec<i64>,
+    pub(super) role_ids: Slab<i64>,
     pub(super) role_ix: HashMap<i64, RoleIx>,
-    pub(super) enter: Vec<u32>,
-    pub(super) exit: Vec<u32>,
+    pub(super) enter: Slab<u32>,
+    pub(super) exit: Slab<u32>,
     /// Each role's `reports_to` (its dense index), `RoleIx::MAX` at the top: the
     /// roles above a viewer's, which record shares to "a role and its subordinates"
     /// reach down from.
-    pub(super) parent: Vec<RoleIx>,
+    pub(super) parent: Slab<RoleIx>,
     pub(super) types: Vec<CType>,
     pub(super) type_ix: HashMap<String, TypeIx>,
     /// company -> its sharing rules
@@ -220,17 +257,20 @@ pub struct CompiledOrg {
     /// Users by the Euler-tour entry of each of their roles (a CSR table): the users
     /// of role with entry `e` are `members[member_start[e]..member_start[e + 1]]`,
     /// so the users of a whole subtree are one contiguous run.
-    pub(super) member_start: Vec<u32>,
-    pub(super) members: Vec<u32>,
+    pub(super) member_start: Slab<u32>,
+    pub(super) members: Slab<u32>,
     /// company -> how many users it has
     pub(super) company_users: HashMap<i64, u32>,
+    /// company -> its owner (docs/concepts.md, "The company owner"): an owner's
+    /// level row is "everything", which a patch must know without the rows.
+    pub(super) owners: HashMap<i64, i64>,
     /// Level matrices, `level_width` (= types × 4) entries each: [type * 4 + action].
-    pub(super) level_rows: Vec<Level>,
+    pub(super) level_rows: Slab<Level>,
     pub(super) level_width: usize,
     /// Each role's effective level matrix (`level_width` entries per role, in role
     /// order): kept so that a change of memberships or levels is patched without a
     /// rebuild (src/model/incremental.rs).
-    pub(super) role_levels: Vec<Level>,
+    pub(super) role_levels: Slab<Level>,
     /// The level row of each distinct set of roles (sorted role ids).
     pub(super) row_of_roles: HashMap<Vec<i64>, u32>,
 }
@@ -276,13 +316,18 @@ impl Reach {
 }
 
 /// The CSR table of [`CompiledOrg::members`]: entries run from 1 to the number of roles.
-pub(super) fn members_by_entry(users: &[CUser], enter: &[u32]) -> (Vec<u32>, Vec<u32>) {
+pub(super) fn members_by_entry(
+    users: &[CUser],
+    user_roles: &[RoleIx],
+    enter: &[u32],
+) -> (Vec<u32>, Vec<u32>) {
+    let roles = |u: &CUser| &user_roles[u.roles_at as usize..(u.roles_at + u.roles_len) as usize];
     let slots = enter.len() + 2;
     let mut tick = Ticker::new();
     let mut start = vec![0u32; slots];
     for u in users {
         tick.tick();
-        for &r in &u.roles {
+        for &r in roles(u) {
             start[enter[r as usize] as usize + 1] += 1;
         }
     }
@@ -293,7 +338,7 @@ pub(super) fn members_by_entry(users: &[CUser], enter: &[u32]) -> (Vec<u32>, Vec
     let mut members = vec![0u32; start[slots - 1] as usize];
     for (ix, u) in users.iter().enumerate() {
         tick.tick();
-        for &r in &u.roles {
+        for &r in roles(u) {
             let e = enter[r as usize] as usize;
             members[next[e] as usize] = ix as u32;
             next[e] += 1;
@@ -306,12 +351,17 @@ pub(super) fn members_by_entry(users: &[CUser], enter: &[u32]) -> (Vec<u32>, Vec
 /// each id's dense index.
 fn index_roles(org: &Org) -> (Vec<i64>, HashMap<i64, RoleIx>) {
     let role_ids: Vec<i64> = org.snapshot.roles.iter().map(|r| r.id).collect();
-    let role_ix: HashMap<i64, RoleIx> = role_ids
+    let role_ix = role_index(&role_ids);
+    (role_ids, role_ix)
+}
+
+/// Each role id's dense index.
+pub(super) fn role_index(role_ids: &[i64]) -> HashMap<i64, RoleIx> {
+    role_ids
         .iter()
         .enumerate()
         .map(|(i, id)| (*id, i as RoleIx))
-        .collect();
-    (role_ids, role_ix)
+        .collect()
 }
 
 /// The Euler tour of the `reports_to` forest: each role's (enter, exit) interval,
@@ -415,6 +465,7 @@ fn users_and_level_rows(
     let mut level_rows: Vec<Level> = vec![Level::None; width];
     level_rows.extend(std::iter::repeat_n(Level::All, width));
     let mut row_of_roles: HashMap<Vec<i64>, u32> = HashMap::default();
+    let mut user_roles: Vec<RoleIx> = Vec::with_capacity(org.snapshot.user_roles.len());
     let users: Vec<CUser> = org
         .snapshot
         .users
@@ -449,11 +500,13 @@ fn users_and_level_rows(
                     }
                 }
             };
-            let roles: Vec<RoleIx> = org
-                .roles_of(u.id)
-                .iter()
-                .filter_map(|r| role_ix.get(r).copied())
-                .collect();
+            let roles_at = user_roles.len();
+            user_roles.extend(
+                org.roles_of(u.id)
+                    .iter()
+                    .filter_map(|r| role_ix.get(r).copied()),
+            );
+            let roles = &user_roles[roles_at..];
             let enter_of = |k: usize| roles.get(k).map_or(0, |r| enter[*r as usize]);
             CUser {
                 id: u.id,
@@ -462,7 +515,8 @@ fn users_and_level_rows(
                 superuser: u.is_superuser,
                 super_member: u.is_super_company_member,
                 enters: [enter_of(0), enter_of(1)],
-                roles,
+                roles_at: roles_at as u32,
+                roles_len: roles.len() as u32,
                 levels,
             }
         })
@@ -470,6 +524,7 @@ fn users_and_level_rows(
     LevelsAndUsers {
         level_rows,
         users,
+        user_roles,
         role_levels,
         row_of_roles,
     }
@@ -479,6 +534,7 @@ fn users_and_level_rows(
 struct LevelsAndUsers {
     level_rows: Vec<Level>,
     users: Vec<CUser>,
+    user_roles: Vec<RoleIx>,
     role_levels: Vec<Level>,
     row_of_roles: HashMap<Vec<i64>, u32>,
 }
@@ -570,7 +626,7 @@ impl CompiledOrg {
         let mut tick = Ticker::new();
         let (role_ids, role_ix) = index_roles(org);
         let (enter, exit) = euler_tour(org, &role_ix, &mut tick);
-        let parent = org
+        let parent: Vec<RoleIx> = org
             .snapshot
             .roles
             .iter()
@@ -585,34 +641,44 @@ impl CompiledOrg {
         let LevelsAndUsers {
             level_rows,
             users,
+            user_roles,
             role_levels,
             row_of_roles,
         } = users_and_level_rows(org, &role_ix, &type_ix, &enter, width, &mut tick);
         let user_ix = UserIndex::build(users.iter().map(|u| u.id), users.len());
         let rules = rules_by_company(org, &role_ix, &type_ix, &mut tick);
         let (agreement_ids, agreement_grants) = agreements(org, &type_ix);
-        let (member_start, members) = members_by_entry(&users, &enter);
+        let (member_start, members) = members_by_entry(&users, &user_roles, &enter);
         let company_users = users_per_company(&users);
+        let owners = org
+            .snapshot
+            .companies
+            .iter()
+            .filter_map(|c| c.owner_user.map(|o| (c.id, o)))
+            .collect();
 
         CompiledOrg {
-            level_rows,
+            level_rows: level_rows.into(),
             level_width: width,
             company_users,
-            member_start,
-            members,
-            users,
+            owners,
+            member_start: member_start.into(),
+            members: members.into(),
+            users: users.into(),
+            user_roles: user_roles.into(),
+            user_roles_garbage: 0,
             user_ix,
-            role_ids,
+            role_ids: role_ids.into(),
             role_ix,
-            enter,
-            exit,
-            parent,
+            enter: enter.into(),
+            exit: exit.into(),
+            parent: parent.into(),
             types,
             type_ix,
             rules,
             agreement_ids,
             agreement_grants,
-            role_levels,
+            role_levels: role_levels.into(),
             row_of_roles,
         }
     }
@@ -621,6 +687,12 @@ impl CompiledOrg {
     #[inline]
     fn level(&self, user: &CUser, t: TypeIx, action: Action) -> Level {
         self.level_rows[user.levels as usize * self.level_width + t as usize * 4 + action.index()]
+    }
+
+    /// A user's roles (dense indexes), in the order of their ids.
+    #[inline]
+    pub(super) fn roles(&self, u: &CUser) -> &[RoleIx] {
+        &self.user_roles[u.roles_at as usize..(u.roles_at + u.roles_len) as usize]
     }
 
     #[inline]
@@ -644,17 +716,18 @@ impl CompiledOrg {
         if record_user.company != viewer.company {
             return None;
         }
-        for &vr in &viewer.roles {
+        let record_roles = self.roles(record_user);
+        for &vr in self.roles(viewer) {
             let (lo, hi) = (self.enter[vr as usize], self.exit[vr as usize]);
-            for k in 0..record_user.roles.len() {
+            for k in 0..record_roles.len() {
                 // The first two entries are inline; more roles are rare.
                 let e = if k < 2 {
                     record_user.enters[k]
                 } else {
-                    self.enter[record_user.roles[k] as usize]
+                    self.enter[record_roles[k] as usize]
                 };
                 if lo < e && e <= hi {
-                    let rr = record_user.roles[k];
+                    let rr = record_roles[k];
                     return Some((self.role_ids[rr as usize], self.role_ids[vr as usize]));
                 }
             }
@@ -679,8 +752,7 @@ impl CompiledOrg {
             .iter()
             .filter(|r| r.covers(object_type, action))
             .find(|r| {
-                record_user
-                    .roles
+                self.roles(record_user)
                     .iter()
                     .any(|&x| self.in_scope(x, r.source, r.source_scope))
                     && self.rule_reaches_viewer(r, viewer)
@@ -690,8 +762,7 @@ impl CompiledOrg {
 
     /// Does a role of `viewer` lie in the rule's target (role, or role and subordinates)?
     fn rule_reaches_viewer(&self, rule: &CRule, viewer: &CUser) -> bool {
-        viewer
-            .roles
+        self.roles(viewer)
             .iter()
             .any(|&x| self.in_scope(x, rule.target, rule.target_scope))
     }
@@ -795,7 +866,7 @@ impl CompiledOrg {
             return OwnerBound::Unbounded;
         }
         let mut owners = vec![v.id];
-        for &vr in &v.roles {
+        for &vr in self.roles(v) {
             let (lo, hi) = (self.enter[vr as usize], self.exit[vr as usize]);
             self.members_in(lo + 1, hi, v.company, &mut owners);
         }
@@ -968,10 +1039,11 @@ impl CompiledOrg {
         };
         match *grantee {
             Grantee::User(u) => u == viewer,
-            Grantee::Role { role, scope } => self
-                .role_ix
-                .get(&role)
-                .is_some_and(|&anchor| v.roles.iter().any(|&r| self.in_scope(r, anchor, scope))),
+            Grantee::Role { role, scope } => self.role_ix.get(&role).is_some_and(|&anchor| {
+                self.roles(v)
+                    .iter()
+                    .any(|&r| self.in_scope(r, anchor, scope))
+            }),
         }
     }
 
@@ -984,7 +1056,7 @@ impl CompiledOrg {
             return anchors;
         };
         let mut seen: HashSet<RoleIx> = HashSet::default();
-        for &r in &v.roles {
+        for &r in self.roles(v) {
             anchors.own.push(self.role_ids[r as usize]);
             let mut up = self.parent[r as usize];
             // The hierarchy is acyclic (invariant 1); `seen` also bounds the walk.
@@ -1202,7 +1274,7 @@ impl CompiledOrg {
         let ty = &self.types[t as usize];
         let mut owners = vec![v.id];
         if action == Action::Create || ty.grant_via_hierarchy {
-            for &vr in &v.roles {
+            for &vr in self.roles(v) {
                 let (lo, hi) = (self.enter[vr as usize], self.exit[vr as usize]);
                 self.members_in(lo + 1, hi, v.company, &mut owners);
             }
@@ -1330,7 +1402,7 @@ impl CompiledOrg {
         }
         let mut out = HashMap::default();
         out.reserve(self.users.len());
-        for u in &self.users {
+        for u in self.users.iter() {
             tick.tick();
             let row = &self.level_rows
                 [u.levels as usize * self.level_width..(u.levels as usize + 1) * self.level_width];
@@ -1347,14 +1419,14 @@ impl CompiledOrg {
                     l.as_str().hash(h);
                 }
             });
-            for &r in &u.roles {
+            for &r in self.roles(u) {
                 let below = span(self.enter[r as usize] + 1, self.exit[r as usize]);
                 sig = sig.wrapping_add(fx(&|h| (1u8, below).hash(h)));
             }
             for rule in self.rules.get(&u.company).into_iter().flatten() {
                 tick.tick();
-                let applies = u
-                    .roles
+                let applies = self
+                    .roles(u)
                     .iter()
                     .any(|&x| self.in_scope(x, rule.target, rule.target_scope));
                 if applies {
@@ -1420,36 +1492,45 @@ impl CompiledOrg {
         self.role_ids.len()
     }
 
-    /// Approximate heap bytes held, for the memory report.
+    /// Approximate bytes of this backend's own memory held, for the memory report:
+    /// the arrays read from a shared image count nothing ([`Slab::owned_bytes`]).
     pub fn heap_bytes(&self) -> usize {
-        let users: usize = self
-            .users
-            .iter()
-            .map(|u| std::mem::size_of::<CUser>() + u.roles.capacity() * 4)
-            .sum();
-        let maps = self.user_ix.len_bytes() + self.role_ix.capacity() * 24;
-        let roles = self.role_ids.capacity() * 8
-            + (self.enter.capacity() + self.exit.capacity() + self.parent.capacity()) * 4;
+        let arrays = self.users.owned_bytes()
+            + self.user_roles.owned_bytes()
+            + self.user_ix.owned_bytes()
+            + self.role_ids.owned_bytes()
+            + self.enter.owned_bytes()
+            + self.exit.owned_bytes()
+            + self.parent.owned_bytes()
+            + self.member_start.owned_bytes()
+            + self.members.owned_bytes()
+            + self.level_rows.owned_bytes()
+            + self.role_levels.owned_bytes();
         let rules: usize = self
             .rules
             .values()
             .map(|v| v.capacity() * std::mem::size_of::<CRule>())
             .sum();
-        let members = (self.member_start.capacity() + self.members.capacity()) * 4
-            + self.level_rows.capacity() * std::mem::size_of::<Level>();
-        let patching = self.role_levels.capacity() * std::mem::size_of::<Level>()
+        let maps = self.role_ix.capacity() * 24
+            + (self.company_users.capacity() + self.owners.capacity()) * 24
+            + self.agreement_grants.capacity() * 32
             + self
                 .row_of_roles
                 .keys()
                 .map(|k| 48 + k.capacity() * 8)
                 .sum::<usize>();
-        users + maps + roles + rules + members + patching + self.agreement_grants.capacity() * 32
+        arrays + rules + maps
     }
 
     /// The role ids of a user (for explanations).
     pub fn role_ids_of(&self, user: i64) -> Vec<i64> {
         self.user(user)
-            .map(|u| u.roles.iter().map(|r| self.role_ids[*r as usize]).collect())
+            .map(|u| {
+                self.roles(u)
+                    .iter()
+                    .map(|r| self.role_ids[*r as usize])
+                    .collect()
+            })
             .unwrap_or_default()
     }
 

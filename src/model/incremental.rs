@@ -14,7 +14,7 @@
 //! a row that is not there, an addition of one that is): a patch is all or
 //! nothing, never half applied.
 
-use super::engine::{agreements, rules_by_company, CUser, CompiledOrg, RoleIx, UserIndex};
+use super::engine::{agreements, rules_by_company, CUser, CompiledOrg, IdSlot, RoleIx, UserIndex};
 use super::interrupts::Ticker;
 use super::org::{
     AgreementPermissionRow, AgreementRow, Org, RolePermissionRow, RolePrivilegeRow, SharingRuleRow,
@@ -335,6 +335,7 @@ impl UserIndex {
         if let UserIndex::Dense { min, slots } = self {
             let (lo, hi) = ((*min).min(id), (*min + slots.len() as i64 - 1).max(id));
             if (hi as i128 - lo as i128) < (4 * users as i128 + 1024) {
+                let slots = slots.make_mut();
                 if lo < *min {
                     let grow = (*min - lo) as usize;
                     slots.splice(0..0, std::iter::repeat_n(Self::ABSENT, grow));
@@ -348,35 +349,75 @@ impl UserIndex {
                 slots[off] = ix;
                 return;
             }
-            // Too sparse now: a hash map.
-            let map = slots
+            // Too sparse now: a table sorted by id.
+            let pairs: Vec<IdSlot> = slots
                 .iter()
                 .enumerate()
                 .filter(|(_, s)| **s != Self::ABSENT)
-                .map(|(off, s)| (*min + off as i64, *s))
+                .map(|(off, s)| IdSlot {
+                    id: *min + off as i64,
+                    ix: *s,
+                    _pad: 0,
+                })
                 .collect();
-            *self = UserIndex::Sparse(map);
+            *self = UserIndex::Sparse(pairs.into());
         }
-        if let UserIndex::Sparse(map) = self {
-            map.insert(id, ix);
+        if let UserIndex::Sparse(pairs) = self {
+            let slot = IdSlot { id, ix, _pad: 0 };
+            match pairs.binary_search_by_key(&id, |p| p.id) {
+                Ok(at) => pairs.make_mut()[at] = slot,
+                Err(at) => {
+                    let pairs = pairs.make_mut();
+                    reserve_some(pairs, 1);
+                    pairs.insert(at, slot);
+                }
+            }
         }
     }
 
     fn remove(&mut self, id: i64) {
         match self {
             UserIndex::Dense { min, slots } => {
-                if let Some(slot) = id
+                if let Some(off) = id
                     .checked_sub(*min)
                     .and_then(|off| usize::try_from(off).ok())
-                    .and_then(|off| slots.get_mut(off))
+                    .filter(|off| *off < slots.len())
                 {
-                    *slot = Self::ABSENT;
+                    slots.make_mut()[off] = Self::ABSENT;
                 }
             }
-            UserIndex::Sparse(map) => {
-                map.remove(&id);
+            UserIndex::Sparse(pairs) => {
+                if let Ok(at) = pairs.binary_search_by_key(&id, |p| p.id) {
+                    pairs.make_mut().remove(at);
+                }
             }
         }
+    }
+}
+
+/// What a compiled user is made of: their row's values and the ids of their roles
+/// (ascending), from the org's rows ([`CompiledOrg::patch`]) or from the model and
+/// the change itself ([`CompiledOrg::patch_people_free`]).
+struct UserFacts {
+    id: i64,
+    company: i64,
+    status: Status,
+    superuser: bool,
+    super_member: bool,
+    role_ids: Vec<i64>,
+}
+
+impl UserFacts {
+    fn of_org(org: &Org, id: i64) -> Option<UserFacts> {
+        let u = org.user(id)?;
+        Some(UserFacts {
+            id,
+            company: u.company_id,
+            status: u.status,
+            superuser: u.is_superuser,
+            super_member: u.is_super_company_member,
+            role_ids: org.roles_of(id).to_vec(),
+        })
     }
 }
 
@@ -389,13 +430,8 @@ struct Dirty {
     agreements: bool,
 }
 
-impl CompiledOrg {
-    /// Bring the model in line with `org` after `changes` were applied to it
-    /// ([`Org::apply`], every one of them, in order): the users they name, the
-    /// level rows, the rules or the agreements, each recomputed from `org`. Costs
-    /// the users named (and a move of the member table), or the role levels and
-    /// the distinct role sets, or the rules, or the agreements — never a compile.
-    pub fn patch(&mut self, org: &Org, changes: &[Change]) -> Result<(), NotPatchable> {
+impl Dirty {
+    fn of(changes: &[Change]) -> Result<Dirty, NotPatchable> {
         let mut dirty = Dirty::default();
         for c in changes {
             match c {
@@ -416,14 +452,177 @@ impl CompiledOrg {
                 | Change::AgreementPermissionRemoved(_) => dirty.agreements = true,
             }
         }
-        if dirty.levels {
-            self.refresh_levels(org);
+        Ok(dirty)
+    }
+
+    /// Do the changes need the configuration's rows (levels, rules, agreements),
+    /// beyond the users and memberships a model patches from itself?
+    fn needs_config(&self) -> bool {
+        self.levels || self.rules || self.agreements
+    }
+}
+
+/// Is `change` about the people (users, memberships), which a model patches from
+/// itself, rather than about the configuration rows ([`Org::apply_to_config`])?
+pub fn is_about_people(change: &Change) -> bool {
+    matches!(
+        change,
+        Change::UserUpserted(_)
+            | Change::UserRemoved(_)
+            | Change::MembershipAdded(_)
+            | Change::MembershipRemoved(_)
+    )
+}
+
+/// Do `changes` need the configuration's rows to be patched in
+/// ([`CompiledOrg::patch_people_free`])? `Err` for a structural change.
+pub fn needs_config(changes: &[Change]) -> Result<bool, NotPatchable> {
+    Ok(Dirty::of(changes)?.needs_config())
+}
+
+impl Org {
+    /// Apply the changes that are not about people to an org of the configuration
+    /// rows alone (loaded without its users and memberships): what
+    /// [`CompiledOrg::patch_people_free`] reads levels, rules and agreements from.
+    pub fn apply_to_config(&mut self, changes: &[Change]) -> Result<(), NotPatchable> {
+        for change in changes.iter().filter(|c| !is_about_people(c)) {
+            self.apply(change)?;
         }
+        Ok(())
+    }
+}
+
+impl CompiledOrg {
+    /// Bring the model in line with `org` after `changes` were applied to it
+    /// ([`Org::apply`], every one of them, in order): the users they name, the
+    /// level rows, the rules or the agreements, each recomputed from `org`. Costs
+    /// the users named (and a move of the member table), or the role levels and
+    /// the distinct role sets, or the rules, or the agreements — never a compile.
+    pub fn patch(&mut self, org: &Org, changes: &[Change]) -> Result<(), NotPatchable> {
+        let dirty = Dirty::of(changes)?;
+        self.patch_config(org, &dirty);
         let mut seen: HashSet<i64> = HashSet::default();
         for id in dirty.users {
             if seen.insert(id) {
-                self.refresh_user(org, id);
+                self.refresh_user(id, UserFacts::of_org(org, id));
             }
+        }
+        Ok(())
+    }
+
+    /// The same patch without the people's rows: each user and membership change is
+    /// applied, in order, to the user as the model holds them (so a model read from
+    /// a shared image, whose backend never loaded the users, patches in place);
+    /// levels, rules and agreements are recomputed from `config`, the configuration
+    /// rows with the changes applied ([`Org::apply_to_config`]), needed only when
+    /// the changes touch them ([`needs_config`]). `Err` when a change does not fit
+    /// the model (a membership of a user it does not hold, a role it does not know).
+    pub fn patch_people_free(
+        &mut self,
+        config: Option<&Org>,
+        changes: &[Change],
+    ) -> Result<(), NotPatchable> {
+        let dirty = Dirty::of(changes)?;
+        if dirty.needs_config() {
+            let Some(config) = config else {
+                return refuse("the configuration rows are needed");
+            };
+            self.patch_config(config, &dirty);
+        }
+        // The roles of users removed so far: the log writes an update of a user as
+        // its old row removed, then its new row inserted; a user deleted for good
+        // loses their memberships by the foreign key's cascade, which the log
+        // writes too.
+        let mut removed: rustc_hash::FxHashMap<i64, Vec<i64>> = Default::default();
+        for change in changes {
+            match change {
+                Change::UserUpserted(row) => {
+                    let role_ids = match removed.remove(&row.id) {
+                        Some(held) if self.user(row.id).is_none() => held,
+                        _ => self.role_ids_of(row.id),
+                    };
+                    self.refresh_user(
+                        row.id,
+                        Some(UserFacts {
+                            id: row.id,
+                            company: row.company_id,
+                            status: row.status,
+                            superuser: row.is_superuser,
+                            super_member: row.is_super_company_member,
+                            role_ids,
+                        }),
+                    );
+                }
+                Change::UserRemoved(id) => {
+                    if self.user(*id).is_none() {
+                        return refuse(format!("user {id} is not in the model"));
+                    }
+                    removed.insert(*id, self.role_ids_of(*id));
+                    self.refresh_user(*id, None);
+                }
+                Change::MembershipAdded(m) => {
+                    let mut facts = self.facts_of(m.user_id).ok_or_else(|| {
+                        NotPatchable(format!("user {} is not in the model", m.user_id))
+                    })?;
+                    if !self.role_ix.contains_key(&m.role_id) {
+                        return refuse(format!("role {} is not in the model", m.role_id));
+                    }
+                    let Err(at) = facts.role_ids.binary_search(&m.role_id) else {
+                        return refuse(format!(
+                            "user {} already holds role {}",
+                            m.user_id, m.role_id
+                        ));
+                    };
+                    facts.role_ids.insert(at, m.role_id);
+                    self.refresh_user(m.user_id, Some(facts));
+                }
+                Change::MembershipRemoved(m) => {
+                    let Some(mut facts) = self.facts_of(m.user_id) else {
+                        // A membership of a user removed above.
+                        let held = removed.get_mut(&m.user_id).ok_or_else(|| {
+                            NotPatchable(format!("user {} is not in the model", m.user_id))
+                        })?;
+                        let Ok(at) = held.binary_search(&m.role_id) else {
+                            return refuse(format!(
+                                "user {} does not hold role {}",
+                                m.user_id, m.role_id
+                            ));
+                        };
+                        held.remove(at);
+                        continue;
+                    };
+                    let Ok(at) = facts.role_ids.binary_search(&m.role_id) else {
+                        return refuse(format!(
+                            "user {} does not hold role {}",
+                            m.user_id, m.role_id
+                        ));
+                    };
+                    facts.role_ids.remove(at);
+                    self.refresh_user(m.user_id, Some(facts));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The user `id` as the model holds them.
+    fn facts_of(&self, id: i64) -> Option<UserFacts> {
+        let u = self.user(id)?;
+        Some(UserFacts {
+            id,
+            company: u.company,
+            status: u.status,
+            superuser: u.superuser,
+            super_member: u.super_member,
+            role_ids: self.role_ids_of(id),
+        })
+    }
+
+    /// Levels, rules and agreements recomputed from `org`, as far as `dirty` says.
+    fn patch_config(&mut self, org: &Org, dirty: &Dirty) {
+        if dirty.levels {
+            self.refresh_levels(org);
         }
         if dirty.rules {
             let mut tick = Ticker::new();
@@ -432,7 +631,6 @@ impl CompiledOrg {
         if dirty.agreements {
             (self.agreement_ids, self.agreement_grants) = agreements(org, &self.type_ix);
         }
-        Ok(())
     }
 
     /// The level row of a set of roles: found, or added.
@@ -442,8 +640,9 @@ impl CompiledOrg {
         }
         let row = self.union_of_roles(held);
         let index = 2 + self.row_of_roles.len() as u32;
-        reserve_some(&mut self.level_rows, row.len());
-        self.level_rows.extend(row);
+        let rows = self.level_rows.make_mut();
+        reserve_some(rows, row.len());
+        rows.extend(row);
         self.row_of_roles.insert(held.to_vec(), index);
         index
     }
@@ -469,7 +668,8 @@ impl CompiledOrg {
         let type_ix = &self.type_ix;
         self.role_levels = role_level_rows(org, self.level_width / 4, |t| {
             type_ix.get(t).map(|ix| *ix as usize)
-        });
+        })
+        .into();
         let width = self.level_width;
         let sets: Vec<(Vec<i64>, u32)> = self
             .row_of_roles
@@ -481,46 +681,76 @@ impl CompiledOrg {
             tick.tick();
             let row = self.union_of_roles(&held);
             let at = index as usize * width;
-            self.level_rows[at..at + width].copy_from_slice(&row);
+            self.level_rows.make_mut()[at..at + width].copy_from_slice(&row);
         }
     }
 
-    /// The compiled user for `id` as `org` has them now (None: not a user).
-    fn compiled_user(&mut self, org: &Org, id: i64) -> Option<CUser> {
-        let u = org.user(id)?;
-        let levels = if u.status != Status::Active {
+    /// The compiled user for `facts` (their roles written at the end of the role
+    /// table by the caller when they changed: `roles_at` is left to it).
+    fn compiled_user(&mut self, f: &UserFacts) -> (CUser, Vec<RoleIx>) {
+        let levels = if f.status != Status::Active {
             0
-        } else if u.is_superuser || org.is_owner(u) {
+        } else if f.superuser || self.owners.get(&f.company) == Some(&f.id) {
+            // An owner is an admin of their company (as compiled).
             1
         } else {
-            self.row_for_roles(org.roles_of(id))
+            self.row_for_roles(&f.role_ids)
         };
-        let roles: Vec<RoleIx> = org
-            .roles_of(id)
+        let roles: Vec<RoleIx> = f
+            .role_ids
             .iter()
             .filter_map(|r| self.role_ix.get(r).copied())
             .collect();
         let enter_of = |k: usize| roles.get(k).map_or(0, |r| self.enter[*r as usize]);
-        Some(CUser {
-            id: u.id,
-            company: u.company_id,
-            status: u.status,
-            superuser: u.is_superuser,
-            super_member: u.is_super_company_member,
+        let user = CUser {
+            id: f.id,
+            company: f.company,
+            status: f.status,
+            superuser: f.superuser,
+            super_member: f.super_member,
             enters: [enter_of(0), enter_of(1)],
-            roles,
+            roles_at: 0,
+            roles_len: roles.len() as u32,
             levels,
-        })
+        };
+        (user, roles)
+    }
+
+    /// Write `roles` as a new run at the end of the role table and point `user` to
+    /// it (the old run, `old_len` long, becomes garbage; the table is compacted
+    /// first once half of it is garbage).
+    fn store_roles(&mut self, user: &mut CUser, roles: &[RoleIx], old_len: u32) {
+        self.user_roles_garbage += old_len;
+        let table = self.user_roles.make_mut();
+        if self.user_roles_garbage > 1024 && self.user_roles_garbage as usize * 2 > table.len() {
+            let live = table.len().saturating_sub(self.user_roles_garbage as usize);
+            let mut compact = Vec::with_capacity(live + live / 16 + roles.len());
+            let mut tick = Ticker::new();
+            for u in self.users.make_mut().iter_mut() {
+                tick.tick();
+                let from = compact.len() as u32;
+                compact.extend_from_slice(
+                    &table[u.roles_at as usize..(u.roles_at + u.roles_len) as usize],
+                );
+                u.roles_at = from;
+            }
+            *table = compact;
+            self.user_roles_garbage = 0;
+        }
+        reserve_some(table, roles.len());
+        user.roles_at = table.len() as u32;
+        table.extend_from_slice(roles);
     }
 
     /// Insert user `ix` into the member run of each of `roles`.
     fn add_member_entries(&mut self, ix: u32, roles: &[RoleIx]) {
-        reserve_some(&mut self.members, roles.len());
+        let (members, starts) = (self.members.make_mut(), self.member_start.make_mut());
+        reserve_some(members, roles.len());
         for &r in roles {
             let e = self.enter[r as usize] as usize;
-            let at = self.member_start[e + 1] as usize;
-            self.members.insert(at, ix);
-            for s in &mut self.member_start[e + 1..] {
+            let at = starts[e + 1] as usize;
+            members.insert(at, ix);
+            for s in &mut starts[e + 1..] {
                 *s += 1;
             }
         }
@@ -528,15 +758,13 @@ impl CompiledOrg {
 
     /// Remove user `ix` from the member run of each of `roles`.
     fn remove_member_entries(&mut self, ix: u32, roles: &[RoleIx]) {
+        let (members, starts) = (self.members.make_mut(), self.member_start.make_mut());
         for &r in roles {
             let e = self.enter[r as usize] as usize;
-            let (from, to) = (
-                self.member_start[e] as usize,
-                self.member_start[e + 1] as usize,
-            );
-            if let Some(p) = self.members[from..to].iter().position(|&m| m == ix) {
-                self.members.remove(from + p);
-                for s in &mut self.member_start[e + 1..] {
+            let (from, to) = (starts[e] as usize, starts[e + 1] as usize);
+            if let Some(p) = members[from..to].iter().position(|&m| m == ix) {
+                members.remove(from + p);
+                for s in &mut starts[e + 1..] {
                     *s -= 1;
                 }
             }
@@ -554,36 +782,39 @@ impl CompiledOrg {
         }
     }
 
-    /// Make user `id` what `org` says: added, changed (roles, flags, company) or
-    /// removed.
-    fn refresh_user(&mut self, org: &Org, id: i64) {
-        let now = self.compiled_user(org, id);
+    /// Make user `id` what `facts` says: added, changed (roles, flags, company) or
+    /// removed (`None`).
+    fn refresh_user(&mut self, id: i64, facts: Option<UserFacts>) {
+        let now = facts.map(|f| self.compiled_user(&f));
         match (self.user_ix.get(id), now) {
             (None, None) => {}
-            (None, Some(cu)) => {
+            (None, Some((mut cu, roles))) => {
                 let ix = self.users.len() as u32;
                 self.count_company(cu.company, true);
-                self.add_member_entries(ix, &cu.roles);
-                reserve_some(&mut self.users, 1);
-                self.users.push(cu);
+                self.add_member_entries(ix, &roles);
+                self.store_roles(&mut cu, &roles, 0);
+                let users = self.users.make_mut();
+                reserve_some(users, 1);
+                users.push(cu);
                 self.user_ix.insert(id, ix, self.users.len());
             }
             (Some(ix), None) => {
-                let old = self.users[ix as usize].clone();
+                let old = self.users[ix as usize];
+                let old_roles = self.roles(&old).to_vec();
                 self.count_company(old.company, false);
-                self.remove_member_entries(ix, &old.roles);
+                self.remove_member_entries(ix, &old_roles);
+                self.user_roles_garbage += old.roles_len;
                 self.user_ix.remove(id);
                 let last = self.users.len() as u32 - 1;
                 if ix != last {
                     // The last user takes the freed place: its member entries follow.
-                    let moved = self.users[last as usize].clone();
-                    for &r in &moved.roles {
+                    let moved = self.users[last as usize];
+                    let moved_roles = self.roles(&moved).to_vec();
+                    let (members, starts) = (self.members.make_mut(), &self.member_start);
+                    for &r in &moved_roles {
                         let e = self.enter[r as usize] as usize;
-                        let (from, to) = (
-                            self.member_start[e] as usize,
-                            self.member_start[e + 1] as usize,
-                        );
-                        for m in &mut self.members[from..to] {
+                        let (from, to) = (starts[e] as usize, starts[e + 1] as usize);
+                        for m in &mut members[from..to] {
                             if *m == last {
                                 *m = ix;
                             }
@@ -591,20 +822,23 @@ impl CompiledOrg {
                     }
                     self.user_ix.insert(moved.id, ix, self.users.len());
                 }
-                self.users.swap_remove(ix as usize);
+                self.users.make_mut().swap_remove(ix as usize);
             }
-            (Some(ix), Some(cu)) => {
-                let old = &self.users[ix as usize];
-                let (old_company, old_roles) = (old.company, old.roles.clone());
-                if old_company != cu.company {
-                    self.count_company(old_company, false);
+            (Some(ix), Some((mut cu, roles))) => {
+                let old = self.users[ix as usize];
+                let old_roles = self.roles(&old).to_vec();
+                if old.company != cu.company {
+                    self.count_company(old.company, false);
                     self.count_company(cu.company, true);
                 }
-                if old_roles != cu.roles {
+                if old_roles != roles {
                     self.remove_member_entries(ix, &old_roles);
-                    self.add_member_entries(ix, &cu.roles);
+                    self.add_member_entries(ix, &roles);
+                    self.store_roles(&mut cu, &roles, old.roles_len);
+                } else {
+                    cu.roles_at = old.roles_at;
                 }
-                self.users[ix as usize] = cu;
+                self.users.make_mut()[ix as usize] = cu;
             }
         }
     }
@@ -728,7 +962,8 @@ pub(crate) mod canon {
             .iter()
             .map(|u| {
                 let row = c.level_rows[u.levels as usize * w..(u.levels as usize + 1) * w].to_vec();
-                let mut roles: Vec<i64> = u.roles.iter().map(|r| c.role_ids[*r as usize]).collect();
+                let mut roles: Vec<i64> =
+                    c.roles(u).iter().map(|r| c.role_ids[*r as usize]).collect();
                 roles.sort_unstable();
                 (
                     u.id,
@@ -754,9 +989,9 @@ pub(crate) mod canon {
             );
         }
         // Inline entries follow the role order.
-        for u in &c.users {
+        for u in c.users.iter() {
             for k in 0..2 {
-                let e = u.roles.get(k).map_or(0, |r| c.enter[*r as usize]);
+                let e = c.roles(u).get(k).map_or(0, |r| c.enter[*r as usize]);
                 assert_eq!(u.enters[k], e);
             }
         }
@@ -797,7 +1032,7 @@ pub(crate) mod canon {
             agreement_ids: c.agreement_ids.iter().map(|(k, v)| (*k, *v)).collect(),
             agreement_grants: c.agreement_grants.iter().copied().collect(),
             company_users: c.company_users.iter().map(|(k, v)| (*k, *v)).collect(),
-            role_levels: c.role_levels.clone(),
+            role_levels: c.role_levels.to_vec(),
         }
     }
 }

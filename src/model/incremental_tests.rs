@@ -99,6 +99,16 @@ fn assert_same_decisions(a: &CompiledOrg, b: &CompiledOrg, org: &Org, context: &
     assert_eq!(a.access_signatures(), b.access_signatures(), "{context}");
 }
 
+/// The org's configuration rows without its users and memberships: what a
+/// backend that patches a shared model loads (docs/design.md, "One model per
+/// database").
+fn config_of(org: &Org) -> Org {
+    let mut snapshot = org.snapshot.clone();
+    snapshot.users.clear();
+    snapshot.user_roles.clear();
+    Org::new(snapshot)
+}
+
 fn role_ids(org: &Org) -> Vec<i64> {
     org.snapshot.roles.iter().map(|r| r.id).collect()
 }
@@ -344,6 +354,10 @@ fn patched_model_equals_a_fresh_compile_after_every_random_change() {
         let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
         let mut org = org_with_owners(seed);
         let mut compiled = CompiledOrg::compile(&org);
+        // The same changes patched without the people's rows, as a backend that
+        // read its model from a shared image does.
+        let mut people_free = CompiledOrg::compile(&org);
+        let mut config = config_of(&org);
         let mut next_id = 10_000;
         for step in 0..120 {
             let batch = random_change(&mut rng, &org, &mut next_id);
@@ -357,14 +371,26 @@ fn patched_model_equals_a_fresh_compile_after_every_random_change() {
             compiled
                 .patch(&org, &batch)
                 .unwrap_or_else(|e| panic!("seed {seed} step {step}: {e:?}"));
+            config
+                .apply_to_config(&batch)
+                .unwrap_or_else(|e| panic!("seed {seed} step {step}: {e:?}"));
+            people_free
+                .patch_people_free(Some(&config), &batch)
+                .unwrap_or_else(|e| panic!("seed {seed} step {step}, people-free: {e:?}"));
             applied += batch.len();
             let context = format!("seed {seed} step {step} {batch:?}");
             let again = fresh(&org);
             assert_same_org(&org, &again, &context);
             let scratch = CompiledOrg::compile(&again);
             assert_eq!(canon::of(&compiled), canon::of(&scratch), "{context}");
+            assert_eq!(
+                canon::of(&people_free),
+                canon::of(&scratch),
+                "people-free: {context}"
+            );
             if step % 10 == 0 {
                 assert_same_decisions(&compiled, &scratch, &org, &context);
+                assert_same_decisions(&people_free, &scratch, &org, &context);
             }
         }
         let scratch = CompiledOrg::compile(&fresh(&org));

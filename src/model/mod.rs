@@ -14,6 +14,7 @@ pub mod portable;
 pub mod privileges;
 pub mod shape;
 pub mod shares;
+pub mod slab;
 pub mod types;
 
 #[cfg(test)]

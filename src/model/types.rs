@@ -55,6 +55,8 @@ macro_rules! text_enum {
 
 text_enum!(
     /// How much of a record type a role may touch. Ordered: `None < Owned < All`.
+    /// One byte (`repr(u8)`): level rows are stored in model images.
+    #[repr(u8)]
     Level, "level", { None => "none", Owned => "owned", All => "all" }
 );
 
@@ -65,11 +67,13 @@ text_enum!(
 
 text_enum!(
     /// A user's lifecycle state; only `Active` users have any permission.
+    #[repr(u8)]
     Status, "status", { Active => "active", Pending => "pending", Disabled => "disabled" }
 );
 
 text_enum!(
     /// Organization-wide default of an object type.
+    #[repr(u8)]
     OrgWideDefault, "org_wide_default", {
         Private => "private", PublicRead => "public_read", PublicReadWrite => "public_read_write"
     }
