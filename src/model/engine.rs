@@ -719,15 +719,14 @@ impl CompiledOrg {
         let record_roles = self.roles(record_user);
         for &vr in self.roles(viewer) {
             let (lo, hi) = (self.enter[vr as usize], self.exit[vr as usize]);
-            for k in 0..record_roles.len() {
+            for (k, &rr) in record_roles.iter().enumerate() {
                 // The first two entries are inline; more roles are rare.
                 let e = if k < 2 {
                     record_user.enters[k]
                 } else {
-                    self.enter[record_roles[k] as usize]
+                    self.enter[rr as usize]
                 };
                 if lo < e && e <= hi {
-                    let rr = record_roles[k];
                     return Some((self.role_ids[rr as usize], self.role_ids[vr as usize]));
                 }
             }
