@@ -43,7 +43,12 @@ pub(super) struct CUser {
     pub(super) status: Status,
     pub(super) superuser: bool,
     pub(super) super_member: bool,
+    /// Always 0: no padding byte is left undefined in an image.
+    pub(super) _pad: u8,
 }
+
+// Model images lay users out as they are in memory: 40 bytes, no padding.
+const _: () = assert!(std::mem::size_of::<CUser>() == 40);
 
 /// One entry of a sparse [`UserIndex`]: a user id and its dense index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +127,7 @@ impl UserIndex {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(super) struct CRule {
     pub(super) id: i64,
     pub(super) object_type: Option<TypeIx>,
@@ -143,7 +148,7 @@ impl CRule {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct CType {
     org_wide_default: OrgWideDefault,
     grant_via_hierarchy: bool,
@@ -515,6 +520,7 @@ fn users_and_level_rows(
                 superuser: u.is_superuser,
                 super_member: u.is_super_company_member,
                 enters: [enter_of(0), enter_of(1)],
+                _pad: 0,
                 roles_at: roles_at as u32,
                 roles_len: roles.len() as u32,
                 levels,

@@ -709,6 +709,7 @@ impl CompiledOrg {
             superuser: f.superuser,
             super_member: f.super_member,
             enters: [enter_of(0), enter_of(1)],
+            _pad: 0,
             roles_at: 0,
             roles_len: roles.len() as u32,
             levels,

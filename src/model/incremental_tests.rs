@@ -3,7 +3,7 @@
 //! and decision by decision over every user, owner, type and action.
 
 use super::engine::tests::random_org;
-use super::engine::{CompiledOrg, OwnerBound};
+use super::engine::{CompiledOrg, OwnerBound, UserIndex};
 use super::incremental::{canon, changes_between, Change, LogEntry, NotPatchable};
 use super::org::*;
 use super::types::*;
@@ -97,6 +97,13 @@ fn assert_same_decisions(a: &CompiledOrg, b: &CompiledOrg, org: &Org, context: &
         );
     }
     assert_eq!(a.access_signatures(), b.access_signatures(), "{context}");
+}
+
+/// `c` written into an image and read back from it (its arrays slices of it).
+fn through_image(c: &CompiledOrg) -> CompiledOrg {
+    let words = std::rc::Rc::new(crate::model::image::encode(c));
+    let (base, len) = (words.as_ptr() as *const u8, words.len() * 8);
+    unsafe { crate::model::image::decode(base, len, words) }.expect("the image reads back")
 }
 
 /// The org's configuration rows without its users and memberships: what a
@@ -391,6 +398,16 @@ fn patched_model_equals_a_fresh_compile_after_every_random_change() {
             if step % 10 == 0 {
                 assert_same_decisions(&compiled, &scratch, &org, &context);
                 assert_same_decisions(&people_free, &scratch, &org, &context);
+            }
+            if step % 7 == 3 {
+                // Through an image, as another backend reads it: equal, and the
+                // next patches copy what they change out of the image.
+                people_free = through_image(&people_free);
+                assert_eq!(
+                    canon::of(&people_free),
+                    canon::of(&scratch),
+                    "image: {context}"
+                );
             }
         }
         let scratch = CompiledOrg::compile(&fresh(&org));
@@ -691,4 +708,61 @@ fn patched_memory_stays_near_a_compile() {
         after < before + before / 10,
         "{before} bytes compiled, {after} after ten patches"
     );
+}
+
+#[test]
+fn an_image_reads_back_decision_for_decision_and_holds_no_copy() {
+    for seed in 0..20 {
+        let org = org_with_owners(seed);
+        let compiled = CompiledOrg::compile(&org);
+        let read = through_image(&compiled);
+        let context = format!("seed {seed}");
+        assert_eq!(canon::of(&read), canon::of(&compiled), "{context}");
+        assert_same_decisions(&read, &compiled, &org, &context);
+        // The user-sized arrays are the image's; only the small maps are this
+        // model's own.
+        assert!(read.users.is_mapped() && read.members.is_mapped(), "{context}");
+        assert!(
+            read.heap_bytes() < compiled.heap_bytes(),
+            "{context}: {} against {}",
+            read.heap_bytes(),
+            compiled.heap_bytes()
+        );
+    }
+}
+
+#[test]
+fn a_sparse_user_index_goes_through_an_image() {
+    let mut s = org_with_owners(3).snapshot;
+    s.users[0].id = 9_000_000_000;
+    for m in s.user_roles.iter_mut().filter(|m| m.user_id == 100) {
+        m.user_id = 9_000_000_000;
+    }
+    let org = Org::new(s);
+    let compiled = CompiledOrg::compile(&org);
+    assert!(matches!(compiled.user_ix, UserIndex::Sparse(_)));
+    let read = through_image(&compiled);
+    assert_eq!(canon::of(&read), canon::of(&compiled));
+    assert_same_decisions(&read, &compiled, &org, "sparse");
+}
+
+#[test]
+fn a_damaged_image_is_refused() {
+    let compiled = CompiledOrg::compile(&org_with_owners(1));
+    let words = crate::model::image::encode(&compiled);
+    let read = |mut w: Vec<u64>, len: usize| {
+        let w = std::rc::Rc::new(std::mem::take(&mut w));
+        unsafe { crate::model::image::decode(w.as_ptr() as *const u8, len, w.clone()) }
+    };
+    let len = words.len() * 8;
+    assert!(read(words.clone(), len).is_ok());
+    let mut bad_magic = words.clone();
+    bad_magic[0] ^= 1;
+    assert!(read(bad_magic, len).unwrap_err().0.contains("version"));
+    assert!(read(words.clone(), len - 8).unwrap_err().0.contains("length"));
+    assert!(read(words.clone(), 16).unwrap_err().0.contains("header"));
+    // A section pointing past the end (the users' offset is the 7th word).
+    let mut past = words.clone();
+    past[6] = len as u64;
+    assert!(read(past, len).unwrap_err().0.contains("outside"));
 }

@@ -6,6 +6,7 @@ pub mod authority;
 pub mod effect;
 pub mod engine;
 pub mod explain;
+pub mod image;
 pub mod incremental;
 pub mod interrupts;
 pub mod org;
