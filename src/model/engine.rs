@@ -276,8 +276,13 @@ pub struct CompiledOrg {
     /// order): kept so that a change of memberships or levels is patched without a
     /// rebuild (src/model/incremental.rs).
     pub(super) role_levels: Slab<Level>,
-    /// The level row of each distinct set of roles (sorted role ids).
+    /// The level row of each distinct set of roles (sorted role ids): only a patch
+    /// reads it.
     pub(super) row_of_roles: HashMap<Vec<i64>, u32>,
+    /// [`CompiledOrg::row_of_roles`] as a model image holds it (JSON), not yet
+    /// decoded: a backend that reads a shared model and never patches it never
+    /// pays for it ([`CompiledOrg::decode_row_of_roles`]).
+    pub(super) row_of_roles_encoded: Option<Slab<u8>>,
 }
 
 /// Which owners' records a viewer may reach for one (type, action), when that is a
@@ -686,6 +691,7 @@ impl CompiledOrg {
             agreement_grants,
             role_levels: role_levels.into(),
             row_of_roles,
+            row_of_roles_encoded: None,
         }
     }
 

@@ -50,6 +50,8 @@ struct Header {
     role_levels: Section,
     /// The small parts, JSON (`count` bytes).
     small: Section,
+    /// The level row of each role set, JSON: decoded by a patch only.
+    row_of_roles: Section,
 }
 
 /// What the image holds besides the flat arrays.
@@ -62,12 +64,12 @@ struct SmallParts {
     agreement_grants: Vec<(i64, u32, Action)>,
     company_users: Vec<(i64, u32)>,
     owners: Vec<(i64, i64)>,
-    row_of_roles: Vec<(Vec<i64>, u32)>,
 }
 
 /// An image about to be written: its small parts, encoded, and its size.
 pub struct ImagePlan {
     small: Vec<u8>,
+    row_of_roles: Vec<u8>,
     len: usize,
     /// Every user's roles, compacted (the model's table may hold garbage runs).
     user_roles_len: usize,
@@ -106,13 +108,15 @@ impl ImagePlan {
             agreement_grants: c.agreement_grants.iter().copied().collect(),
             company_users: c.company_users.iter().map(|(k, v)| (*k, *v)).collect(),
             owners: c.owners.iter().map(|(k, v)| (*k, *v)).collect(),
-            row_of_roles: c
-                .row_of_roles
-                .iter()
-                .map(|(k, v)| (k.clone(), *v))
-                .collect(),
         };
         let small = serde_json::to_vec(&small).expect("the small parts encode");
+        let row_of_roles = match &c.row_of_roles_encoded {
+            Some(bytes) => bytes.to_vec(),
+            None => {
+                let pairs: Vec<(&Vec<i64>, &u32)> = c.row_of_roles.iter().collect();
+                serde_json::to_vec(&pairs).expect("the role sets encode")
+            }
+        };
         let user_roles_len: usize = c.users.iter().map(|u| u.roles_len as usize).sum();
         let index_bytes = match &c.user_ix {
             UserIndex::Dense { slots, .. } => slots.len() * 4,
@@ -132,12 +136,14 @@ impl ImagePlan {
             c.level_rows.len(),
             c.role_levels.len(),
             small.len(),
+            row_of_roles.len(),
         ]
         .iter()
         .map(|n| aligned(*n))
         .sum();
         ImagePlan {
             small,
+            row_of_roles,
             len,
             user_roles_len,
         }
@@ -207,6 +213,7 @@ impl ImagePlan {
         h.level_rows = put(out, bytes_of(&c.level_rows), c.level_rows.len());
         h.role_levels = put(out, bytes_of(&c.role_levels), c.role_levels.len());
         h.small = put(out, &self.small, self.small.len());
+        h.row_of_roles = put(out, &self.row_of_roles, self.row_of_roles.len());
         let header = [h];
         out[..std::mem::size_of::<Header>()].copy_from_slice(bytes_of(&header));
     }
@@ -315,6 +322,7 @@ pub unsafe fn decode(base: *const u8, len: usize, keep: Keep) -> Result<Compiled
         level_rows: slab::<Level>(base, len, h.level_rows, &keep)?,
         level_width: h.level_width as usize,
         role_levels: slab::<Level>(base, len, h.role_levels, &keep)?,
-        row_of_roles: small.row_of_roles.into_iter().collect(),
+        row_of_roles: Default::default(),
+        row_of_roles_encoded: Some(slab(base, len, h.row_of_roles, &keep)?),
     })
 }

@@ -500,6 +500,7 @@ impl CompiledOrg {
     /// the distinct role sets, or the rules, or the agreements — never a compile.
     pub fn patch(&mut self, org: &Org, changes: &[Change]) -> Result<(), NotPatchable> {
         let dirty = Dirty::of(changes)?;
+        self.decode_row_of_roles()?;
         self.patch_config(org, &dirty);
         let mut seen: HashSet<i64> = HashSet::default();
         for id in dirty.users {
@@ -523,6 +524,7 @@ impl CompiledOrg {
         changes: &[Change],
     ) -> Result<(), NotPatchable> {
         let dirty = Dirty::of(changes)?;
+        self.decode_row_of_roles()?;
         if dirty.needs_config() {
             let Some(config) = config else {
                 return refuse("the configuration rows are needed");
@@ -602,6 +604,17 @@ impl CompiledOrg {
                 }
                 _ => {}
             }
+        }
+        Ok(())
+    }
+
+    /// The level row of each role set, decoded from the image the model was read
+    /// from (once: a patched model is its backend's own).
+    pub(super) fn decode_row_of_roles(&mut self) -> Result<(), NotPatchable> {
+        if let Some(bytes) = self.row_of_roles_encoded.take() {
+            let pairs: Vec<(Vec<i64>, u32)> = serde_json::from_slice(&bytes)
+                .map_err(|e| NotPatchable(format!("the image's role sets: {e}")))?;
+            self.row_of_roles = pairs.into_iter().collect();
         }
         Ok(())
     }
