@@ -37,6 +37,11 @@ max_connections = 100
 shared_buffers = 256MB
 log_min_messages = warning
 CONF
+    # One model per database (docs/design.md): the directory of shared model images
+    # is allocated at server start. PG_SHARING_PRELOAD=0 starts without it.
+    if [ "${PG_SHARING_PRELOAD:-1}" = 1 ]; then
+      echo "shared_preload_libraries = 'pg_sharing'" >> "$dir/data/postgresql.conf"
+    fi
     as_pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null
     ;;
   stop)

@@ -157,4 +157,5 @@ pub extern "C-unwind" fn _PG_init() {
     pg::catalog::init();
     backend::effect::init();
     backend::prepare::init();
+    backend::shared::init();
 }

@@ -21,9 +21,17 @@ fn counters(c: &mut Client) -> (i64, i64) {
     (row.get(0), row.get(1))
 }
 
-/// The decisions of a session that has just connected (its model compiled afresh).
+/// The decisions of a session that has just connected, its model compiled afresh
+/// (not read from the image the patched session published: docs/design.md, "One
+/// model per database").
 fn fresh_decisions(db: &TestDb) -> String {
-    all_decisions(&mut db.dba())
+    let mut fresh = db.dba();
+    fresh
+        .batch_execute("SET sharing.share_models = off")
+        .unwrap();
+    let decisions = all_decisions(&mut fresh);
+    assert_eq!(counters(&mut fresh), (0, 1), "compiled afresh");
+    decisions
 }
 
 #[test]

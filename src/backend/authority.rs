@@ -71,9 +71,9 @@ pub fn config_scope() -> ConfigScope {
         Acting::Viewer(v) => v,
     };
     let model = current_model();
-    match model.org.user(v) {
-        Some(u) if u.status == Status::Active && u.is_superuser => ConfigScope::Every,
-        Some(u) if u.status == Status::Active => ConfigScope::Company(u.company_id),
+    match model.compiled.user_standing(v) {
+        Some((_, Status::Active, true)) => ConfigScope::Every,
+        Some((company, Status::Active, false)) => ConfigScope::Company(company),
         _ => ConfigScope::Nothing,
     }
 }
@@ -91,7 +91,7 @@ pub fn advice_scope() -> Option<i64> {
         Acting::Viewer(v) => v,
     };
     let model = current_model();
-    let org = &model.org;
+    let org = model.org();
     let Some(me) = org.user(v).filter(|u| u.status == Status::Active) else {
         insufficient_privilege(
             format!("viewer {v} is not an active user: it may not {WHAT}"),
@@ -160,7 +160,7 @@ pub fn may_ask_about(user: i64) -> bool {
         return false;
     };
     let model = current_model();
-    let org = &model.org;
+    let org = model.org();
     org.user(v).is_some_and(|me| {
         if me.status != Status::Active {
             return false;
@@ -218,7 +218,7 @@ pub fn require_for_viewer(
         Acting::Viewer(v) => v,
     };
     let model = current_model();
-    let actor = Actor::resolve(&model.org, viewer).unwrap_or_else(|d| deny(d));
+    let actor = Actor::resolve(model.org(), viewer).unwrap_or_else(|d| deny(d));
     if actor.is_superuser() {
         return;
     }
@@ -237,6 +237,6 @@ pub fn require_for_any_viewer(
         Acting::Viewer(v) => v,
     };
     let model = current_model();
-    let actor = Actor::resolve(&model.org, viewer).unwrap_or_else(|d| deny(d));
+    let actor = Actor::resolve(model.org(), viewer).unwrap_or_else(|d| deny(d));
     check(&actor).unwrap_or_else(|d| deny(d));
 }

@@ -110,8 +110,8 @@ fn judged_viewer() -> Option<i64> {
         return None;
     };
     let model = current_model();
-    let user = model.org.user(v)?;
-    (user.status == Status::Active && !user.is_superuser).then_some(v)
+    let (_, status, superuser) = model.compiled.user_standing(v)?;
+    (status == Status::Active && !superuser).then_some(v)
 }
 
 /// The configuration with every change made so far, this command's included: a
@@ -131,7 +131,10 @@ fn state_now() -> Rc<CachedModel> {
         }
     }
     let _pop = Pop;
-    current_model()
+    let model = current_model();
+    // The rows are read in this snapshot, which is popped on return.
+    model.org();
+    model
 }
 
 /// Does any protected table already hold a record owned by or assigned to `user`?
@@ -175,6 +178,8 @@ pub fn statement_begins() {
             c.baseline = None;
         } else if c.baseline.is_none() {
             let now = current_model();
+            // The rows of the state before, read now, in its snapshot.
+            now.org();
             c.origin.get_or_insert_with(|| now.clone());
             c.baseline = Some(now);
         }
@@ -220,7 +225,10 @@ pub fn statement_ends() {
     let created = RefCell::new(std::collections::HashMap::new());
     let gain = first_escalation(before.state(), after.state(), actor, &|user| {
         *created.borrow_mut().entry(user).or_insert_with(|| {
-            origin.as_ref().is_some_and(|o| o.org.user(user).is_none()) && !holds_records(user)
+            origin
+                .as_ref()
+                .is_some_and(|o| o.org().user(user).is_none())
+                && !holds_records(user)
         })
     });
     if let Some(gain) = gain
@@ -316,8 +324,8 @@ fn share_gain(before: &CachedModel, after: &CachedModel, actor: i64) -> Option<S
     if !super::shares::any_shares() {
         return None;
     }
-    let types: Vec<&str> = after.org.object_type_names().collect();
-    let users = after.org.snapshot.users.iter().map(|u| u.id);
+    let types: Vec<&str> = after.org().object_type_names().collect();
+    let users = after.org().snapshot.users.iter().map(|u| u.id);
     let candidates = share_candidates(&before.compiled, &after.compiled, users, &types);
     if candidates.is_empty() {
         return None;
@@ -341,7 +349,7 @@ fn share_gain(before: &CachedModel, after: &CachedModel, actor: i64) -> Option<S
         for u in reached {
             for action in [Action::View, Action::Edit] {
                 if !share_gives(&after.compiled, &object_type, &share, u, action)
-                    || (before.org.user(u).is_some()
+                    || (before.org().user(u).is_some()
                         && share_gives(&before.compiled, &object_type, &share, u, action))
                 {
                     continue;
@@ -364,7 +372,7 @@ fn share_gain(before: &CachedModel, after: &CachedModel, actor: i64) -> Option<S
                         )
                         .allowed
                 };
-                if (before.org.user(u).is_some() && could(u)) || could(actor) {
+                if (before.org().user(u).is_some() && could(u)) || could(actor) {
                     continue;
                 }
                 // The record is one the acting viewer cannot reach: not named.

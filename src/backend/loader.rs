@@ -93,13 +93,24 @@ fn people_function_exists() -> bool {
     crate::pg::catalog::sharing_function(c"_org_people", &[]) != pg_sys::InvalidOid
 }
 
-/// The whole configuration, read in the current statement's snapshot.
-pub fn load_org() -> Org {
+/// The configuration tables without the people (users and memberships), read in
+/// the current statement's snapshot: what a patch of a shared model reads levels,
+/// rules and agreements from (docs/design.md, "One model per database").
+pub fn load_config() -> Org {
+    Org::new(load_config_rows())
+}
+
+fn load_config_rows() -> OrgSnapshot {
     crate::pg::interrupts::install_interrupt_check();
     let text = read_text("SELECT sharing._org_snapshot()")
         .unwrap_or_else(|e| spi_failed("read the sharing configuration", e))
         .unwrap_or_else(|| spi_failed("read the sharing configuration", "no rows"));
-    let mut snapshot: OrgSnapshot = serde_json::from_str(&text).unwrap_or_else(|e| corrupt(e));
+    serde_json::from_str(&text).unwrap_or_else(|e| corrupt(e))
+}
+
+/// The whole configuration, read in the current statement's snapshot.
+pub fn load_org() -> Org {
+    let mut snapshot = load_config_rows();
     // Until ALTER EXTENSION … UPDATE, a database of 0.2.0 or older has no
     // _org_people() and its _org_snapshot() still carries the users.
     if people_function_exists() {

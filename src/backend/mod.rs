@@ -47,5 +47,6 @@ pub mod planner;
 pub mod plans;
 pub mod portable;
 pub mod prepare;
+pub mod shared;
 pub mod shares;
 pub mod viewer;

@@ -55,7 +55,13 @@ fn remember<T: Clone>(memo: &Memo<T>, key: (i64, Action, &str), compute: impl Fn
 
 /// One compiled configuration.
 pub struct CachedModel {
-    pub org: Org,
+    /// The configuration's rows: kept from a compile or a patch, or read when first
+    /// asked for ([`CachedModel::org`]); a model read from a shared image has none
+    /// until then, and the backends that only decide never read them.
+    org: once_cell::unsync::OnceCell<Org>,
+    /// The key the model was made for: the rows are read only in a snapshot that
+    /// sees it.
+    key: ModelKey,
     pub compiled: CompiledOrg,
     /// Owner bounds and inlinable filters asked for so far, so that statements
     /// planned for the same viewer do not compute their arrays again.
@@ -67,9 +73,12 @@ pub struct CachedModel {
 
 impl CachedModel {
     /// A configuration as compiled (or patched), with nothing remembered yet.
-    fn new(org: Org, compiled: CompiledOrg) -> CachedModel {
+    fn new(key: ModelKey, org: Option<Org>, compiled: CompiledOrg) -> CachedModel {
         CachedModel {
-            org,
+            org: org
+                .map(once_cell::unsync::OnceCell::with_value)
+                .unwrap_or_default(),
+            key,
             compiled,
             bounds: RefCell::default(),
             filters: RefCell::default(),
@@ -77,14 +86,48 @@ impl CachedModel {
         }
     }
 
+    /// The configuration's rows, read now if this backend does not hold them (a
+    /// model read from a shared image). Only in a statement whose snapshot sees
+    /// this model's configuration: anything else is refused (40001), never answered
+    /// from other rows.
+    pub fn org(&self) -> &Org {
+        ORG_ASKED.with(|a| a.set(true));
+        self.org.get_or_init(|| {
+            let now = current_key();
+            let committed = |k: ModelKey| ModelKey {
+                own_command: None,
+                ..k
+            };
+            if now != self.key && now != committed(self.key) {
+                crate::pg::errors::raise(
+                    pgrx::PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+                    "pg_sharing could not read the sharing configuration of this statement: it changed meanwhile",
+                    Some("run the statement again"),
+                );
+            }
+            as_bootstrap_superuser(super::loader::load_org)
+        })
+    }
+
+    /// Does this model hold the configuration's rows?
+    pub fn has_org(&self) -> bool {
+        self.org.get().is_some()
+    }
+
+    /// The configuration's rows if this backend holds them (never read for this).
+    pub fn rows_if_held(&self) -> Option<&Org> {
+        self.org.get()
+    }
+
     /// This configuration as the effect check sees it (`backend::effect`).
     pub fn state(&self) -> crate::model::effect::State<'_> {
+        let org = self.org();
         crate::model::effect::State {
-            org: &self.org,
+            org,
             compiled: &self.compiled,
             signatures: self
                 .signatures
-                .get_or_init(|| crate::model::effect::Signatures::of(&self.org, &self.compiled)),
+                .get_or_init(|| crate::model::effect::Signatures::of(org, &self.compiled)),
         }
     }
 
@@ -144,6 +187,13 @@ pub struct ModelKey {
     own_command: Option<u32>,
 }
 
+thread_local! {
+    /// Has this backend asked for the configuration's rows ([`CachedModel::org`])?
+    /// A backend that never did (one that only decides) lets them go once its model
+    /// is published, keeping nothing of the configuration but the shared image.
+    static ORG_ASKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 #[derive(Default)]
 struct Cache {
     by_snapshot: Option<(SnapshotKey, ModelKey)>,
@@ -156,6 +206,9 @@ struct Cache {
     last_patch_micros: u64,
     /// Patches that found the model held elsewhere too (copied, then patched).
     patch_copies: u64,
+    /// Models read from a shared image (`backend::shared`), and how long the last took.
+    attaches: u64,
+    last_attach_micros: u64,
 }
 
 thread_local! {
@@ -204,32 +257,86 @@ pub fn model_for(key: ModelKey) -> Option<Rc<CachedModel>> {
     })
 }
 
-/// The compiled model for the asking statement's snapshot.
+/// The compiled model for the asking statement's snapshot: held by this backend;
+/// else, for a committed configuration where models are shared, read from the
+/// published image (or built once for every backend: patched or compiled here, then
+/// published); else patched from an older model this backend holds, or compiled.
 pub fn current_model() -> Rc<CachedModel> {
     let key = current_key();
     if let Some(model) = model_for(key) {
         return model;
     }
-    if let Some(model) = patched_model(key) {
-        return model;
+    if key.own_command.is_some() {
+        return build(key).0;
     }
+    let expected = CACHE.with(|c| {
+        let c = c.borrow();
+        // A patch takes well under a millisecond; a compile as long as the last.
+        (4 * c.last_rebuild_micros.max(c.last_patch_micros) + 50_000) as i64
+    });
+    let started = std::time::Instant::now();
+    match super::shared::find_or_claim(key.table, key.generation, expected) {
+        super::shared::Found::Ready(compiled) => {
+            let model = Rc::new(CachedModel::new(key, None, *compiled));
+            let took = started.elapsed().as_micros() as u64;
+            keep(key, &model, |c| {
+                c.attaches += 1;
+                c.last_attach_micros = took;
+            });
+            model
+        }
+        super::shared::Found::Claimed => {
+            let (model, _) = build(key);
+            let Some(shared) = super::shared::publish(key.table, key.generation, &model.compiled)
+            else {
+                return model;
+            };
+            // This backend, too, reads the published image; it keeps the rows only
+            // if it uses them.
+            let org = if ORG_ASKED.with(|a| a.get()) {
+                Rc::try_unwrap(model).ok().and_then(|m| m.org.into_inner())
+            } else {
+                None
+            };
+            let model = Rc::new(CachedModel::new(key, org, shared));
+            keep(key, &model, |_| {});
+            model
+        }
+        super::shared::Found::Unshared => build(key).0,
+    }
+}
+
+/// Store `model` as the one for `key` (most recent first), and count.
+fn keep(key: ModelKey, model: &Rc<CachedModel>, count: impl FnOnce(&mut Cache)) {
+    // Plans shaped for the previous configuration are made again.
+    super::plans::forget_shaped_plans();
     let snap = snapshot_key();
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.models.retain(|(k, _)| *k != key);
+        c.models.insert(0, (key, model.clone()));
+        c.models.truncate(2);
+        c.by_snapshot = snap.map(|s| (s, key));
+        count(&mut c);
+    });
+}
+
+/// The model for `key` made by this backend: patched from an older one it holds,
+/// or compiled. `true` when compiled.
+fn build(key: ModelKey) -> (Rc<CachedModel>, bool) {
+    if let Some(model) = patched_model(key) {
+        return (model, false);
+    }
     let started = std::time::Instant::now();
     let org = as_bootstrap_superuser(super::loader::load_org);
     let compiled = CompiledOrg::compile(&org);
     let took = started.elapsed().as_micros() as u64;
-    let model = Rc::new(CachedModel::new(org, compiled));
-    // Plans shaped for the previous configuration are made again.
-    super::plans::forget_shaped_plans();
-    CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        c.models.insert(0, (key, model.clone()));
-        c.models.truncate(2);
-        c.by_snapshot = snap.map(|s| (s, key));
+    let model = Rc::new(CachedModel::new(key, Some(org), compiled));
+    keep(key, &model, |c| {
         c.rebuilds += 1;
         c.last_rebuild_micros = took;
     });
-    model
+    (model, true)
 }
 
 /// The log entries of generations `from..=to` (of `from`, its 'B' only), in the
@@ -315,34 +422,56 @@ fn patched_model(key: ModelKey) -> Option<Rc<CachedModel>> {
     })?;
     let started = std::time::Instant::now();
     let entries = as_bootstrap_superuser(|| read_log(base_key.generation, key.generation))?;
-    let changes = changes_between(base_key.generation, key.generation, &entries).ok()?;
+    let changes = changes_between(base_key.generation, key.generation, &entries)
+        .map_err(|e| pgrx::debug1!("pg_sharing rebuilds the model: {}", e.0))
+        .ok()?;
     // Take the base out of the cache: patched in place when nothing else holds it.
     let base = CACHE.with(|c| {
         let mut c = c.borrow_mut();
         let at = c.models.iter().position(|(k, _)| *k == base_key)?;
         Some(c.models.remove(at).1)
     })?;
-    let (mut org, mut compiled, copied) = match Rc::try_unwrap(base) {
-        Ok(model) => (model.org, model.compiled, false),
+    let (org, mut compiled, copied) = match Rc::try_unwrap(base) {
+        Ok(model) => (model.org.into_inner(), model.compiled, false),
         Err(shared) => {
             // Still in use (an effect check's baseline): keep it for its holder.
+            // (A model read from a shared image copies only what the patch writes.)
             CACHE.with(|c| c.borrow_mut().models.push((base_key, shared.clone())));
-            (shared.org.clone(), shared.compiled.clone(), true)
+            let copied = shared.has_org() || !shared.compiled.is_mapped();
+            (shared.org.get().cloned(), shared.compiled.clone(), copied)
         }
     };
-    for change in &changes {
-        org.apply(change).ok()?;
-    }
-    compiled.patch(&org, &changes).ok()?;
+    let org = match org {
+        // The rows too, patched with the model.
+        Some(mut org) => {
+            let patched = changes
+                .iter()
+                .try_for_each(|change| org.apply(change))
+                .and_then(|()| compiled.patch(&org, &changes));
+            if let Err(e) = patched {
+                pgrx::debug1!("pg_sharing rebuilds the model: {}", e.0);
+                return None;
+            }
+            Some(org)
+        }
+        // A model without its rows (read from a shared image) patches from the
+        // changes and itself, and reads the configuration tables only when
+        // levels, rules or agreements changed (in this snapshot: they are the
+        // patched generation's already).
+        None => {
+            let config = crate::model::incremental::needs_config(&changes)
+                .ok()?
+                .then(|| as_bootstrap_superuser(super::loader::load_config));
+            if let Err(e) = compiled.patch_people_free(config.as_ref(), &changes) {
+                pgrx::debug1!("pg_sharing rebuilds the model: {}", e.0);
+                return None;
+            }
+            None
+        }
+    };
     let took = started.elapsed().as_micros() as u64;
-    let model = Rc::new(CachedModel::new(org, compiled));
-    super::plans::forget_shaped_plans();
-    let snap = snapshot_key();
-    CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        c.models.insert(0, (key, model.clone()));
-        c.models.truncate(2);
-        c.by_snapshot = snap.map(|s| (s, key));
+    let model = Rc::new(CachedModel::new(key, org, compiled));
+    keep(key, &model, |c| {
         c.patches += 1;
         c.patch_copies += copied as u64;
         c.last_patch_micros = took;
@@ -397,6 +526,14 @@ pub fn rebuild_stats() -> (u64, u64) {
     CACHE.with(|c| {
         let c = c.borrow();
         (c.rebuilds, c.last_rebuild_micros)
+    })
+}
+
+/// (models read from a shared image so far, duration of the last in microseconds).
+pub fn attach_stats() -> (u64, u64) {
+    CACHE.with(|c| {
+        let c = c.borrow();
+        (c.attaches, c.last_attach_micros)
     })
 }
 

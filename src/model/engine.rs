@@ -1495,6 +1495,21 @@ impl CompiledOrg {
         self.user_ix.get(id).is_some()
     }
 
+    /// Are the model's user arrays read from a shared image?
+    pub fn is_mapped(&self) -> bool {
+        self.users.is_mapped()
+    }
+
+    /// A user's company, status and superuser flag, as compiled.
+    pub fn user_standing(&self, id: i64) -> Option<(i64, Status, bool)> {
+        self.user(id).map(|u| (u.company, u.status, u.superuser))
+    }
+
+    /// Is `name` an object type of the configuration?
+    pub fn has_type(&self, name: &str) -> bool {
+        self.type_ix.contains_key(name)
+    }
+
     pub fn user_count(&self) -> usize {
         self.users.len()
     }

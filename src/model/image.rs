@@ -242,7 +242,7 @@ pub struct BadImage(pub String);
 /// written by [`ImagePlan::write`] and that nothing changes while `keep` lives.
 pub unsafe fn decode(base: *const u8, len: usize, keep: Keep) -> Result<CompiledOrg, BadImage> {
     let bad = |why: &str| Err(BadImage(why.to_string()));
-    if (base as usize) % 8 != 0 {
+    if !(base as usize).is_multiple_of(8) {
         return bad("not aligned");
     }
     if len < std::mem::size_of::<Header>() {
@@ -265,7 +265,9 @@ pub unsafe fn decode(base: *const u8, len: usize, keep: Keep) -> Result<Compiled
             .checked_mul(std::mem::size_of::<T>())
             .ok_or_else(|| BadImage("a section too large".into()))?;
         let end = (s.offset as usize).checked_add(size);
-        if end.is_none_or(|e| e > len) || s.offset as usize % std::mem::align_of::<T>() != 0 {
+        if end.is_none_or(|e| e > len)
+            || !(s.offset as usize).is_multiple_of(std::mem::align_of::<T>())
+        {
             return Err(BadImage("a section outside the image".into()));
         }
         // SAFETY: within the image (checked), aligned (checked), written by

@@ -531,17 +531,18 @@ impl CompiledOrg {
             };
             self.patch_config(config, &dirty);
         }
-        // The roles of users removed so far: the log writes an update of a user as
-        // its old row removed, then its new row inserted; a user deleted for good
-        // loses their memberships by the foreign key's cascade, which the log
-        // writes too.
-        let mut removed: rustc_hash::FxHashMap<i64, Vec<i64>> = Default::default();
+        // The roles of users the model does not hold: the log writes an update of
+        // a user as its old row removed, then its new row inserted (the roles
+        // stay); a user deleted for good loses their memberships by the foreign
+        // key's cascade, logged too; a membership added by a trigger on a new
+        // user's row is logged before the user's row.
+        let mut absent: rustc_hash::FxHashMap<i64, Vec<i64>> = Default::default();
         for change in changes {
             match change {
                 Change::UserUpserted(row) => {
-                    let role_ids = match removed.remove(&row.id) {
-                        Some(held) if self.user(row.id).is_none() => held,
-                        _ => self.role_ids_of(row.id),
+                    let role_ids = match self.user(row.id) {
+                        Some(_) => self.role_ids_of(row.id),
+                        None => absent.remove(&row.id).unwrap_or_default(),
                     };
                     self.refresh_user(
                         row.id,
@@ -559,51 +560,54 @@ impl CompiledOrg {
                     if self.user(*id).is_none() {
                         return refuse(format!("user {id} is not in the model"));
                     }
-                    removed.insert(*id, self.role_ids_of(*id));
+                    absent.insert(*id, self.role_ids_of(*id));
                     self.refresh_user(*id, None);
                 }
-                Change::MembershipAdded(m) => {
-                    let mut facts = self.facts_of(m.user_id).ok_or_else(|| {
-                        NotPatchable(format!("user {} is not in the model", m.user_id))
-                    })?;
-                    if !self.role_ix.contains_key(&m.role_id) {
+                Change::MembershipAdded(m) | Change::MembershipRemoved(m) => {
+                    let adding = matches!(change, Change::MembershipAdded(_));
+                    if adding && !self.role_ix.contains_key(&m.role_id) {
                         return refuse(format!("role {} is not in the model", m.role_id));
                     }
-                    let Err(at) = facts.role_ids.binary_search(&m.role_id) else {
-                        return refuse(format!(
-                            "user {} already holds role {}",
-                            m.user_id, m.role_id
-                        ));
+                    let facts = self.facts_of(m.user_id);
+                    let held = match &facts {
+                        Some(f) => f.role_ids.clone(),
+                        None => absent.get(&m.user_id).cloned().unwrap_or_default(),
                     };
-                    facts.role_ids.insert(at, m.role_id);
-                    self.refresh_user(m.user_id, Some(facts));
-                }
-                Change::MembershipRemoved(m) => {
-                    let Some(mut facts) = self.facts_of(m.user_id) else {
-                        // A membership of a user removed above.
-                        let held = removed.get_mut(&m.user_id).ok_or_else(|| {
-                            NotPatchable(format!("user {} is not in the model", m.user_id))
-                        })?;
-                        let Ok(at) = held.binary_search(&m.role_id) else {
+                    let mut held = held;
+                    match (held.binary_search(&m.role_id), adding) {
+                        (Err(at), true) => held.insert(at, m.role_id),
+                        (Ok(at), false) => {
+                            held.remove(at);
+                        }
+                        (Ok(_), true) => {
+                            return refuse(format!(
+                                "user {} already holds role {}",
+                                m.user_id, m.role_id
+                            ))
+                        }
+                        (Err(_), false) => {
                             return refuse(format!(
                                 "user {} does not hold role {}",
                                 m.user_id, m.role_id
-                            ));
-                        };
-                        held.remove(at);
-                        continue;
-                    };
-                    let Ok(at) = facts.role_ids.binary_search(&m.role_id) else {
-                        return refuse(format!(
-                            "user {} does not hold role {}",
-                            m.user_id, m.role_id
-                        ));
-                    };
-                    facts.role_ids.remove(at);
-                    self.refresh_user(m.user_id, Some(facts));
+                            ))
+                        }
+                    }
+                    match facts {
+                        Some(mut f) => {
+                            f.role_ids = held;
+                            self.refresh_user(m.user_id, Some(f));
+                        }
+                        None => {
+                            absent.insert(m.user_id, held);
+                        }
+                    }
                 }
                 _ => {}
             }
+        }
+        // Memberships of a user who is not there: the rows do not add up.
+        if let Some((user, _)) = absent.iter().find(|(_, roles)| !roles.is_empty()) {
+            return refuse(format!("user {user} holds roles but is not in the model"));
         }
         Ok(())
     }

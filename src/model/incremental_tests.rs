@@ -155,10 +155,17 @@ fn random_change(rng: &mut StdRng, org: &Org, next_id: &mut i64) -> Vec<Change> 
                 is_super_company_member: rng.gen_bool(0.1),
             })];
             if let Some(role) = role.filter(|_| rng.gen_bool(0.8)) {
-                out.push(Change::MembershipAdded(UserRoleRow {
+                let membership = Change::MembershipAdded(UserRoleRow {
                     user_id: id,
                     role_id: role,
-                }));
+                });
+                // A trigger on the users' rows (a default role) logs the membership
+                // before the statement that inserted the user logs its row.
+                if rng.gen_bool(0.3) {
+                    out.insert(0, membership);
+                } else {
+                    out.push(membership);
+                }
             }
             out
         }
@@ -721,7 +728,10 @@ fn an_image_reads_back_decision_for_decision_and_holds_no_copy() {
         assert_same_decisions(&read, &compiled, &org, &context);
         // The user-sized arrays are the image's; only the small maps are this
         // model's own.
-        assert!(read.users.is_mapped() && read.members.is_mapped(), "{context}");
+        assert!(
+            read.users.is_mapped() && read.members.is_mapped(),
+            "{context}"
+        );
         assert!(
             read.heap_bytes() < compiled.heap_bytes(),
             "{context}: {} against {}",
@@ -759,7 +769,10 @@ fn a_damaged_image_is_refused() {
     let mut bad_magic = words.clone();
     bad_magic[0] ^= 1;
     assert!(read(bad_magic, len).unwrap_err().0.contains("version"));
-    assert!(read(words.clone(), len - 8).unwrap_err().0.contains("length"));
+    assert!(read(words.clone(), len - 8)
+        .unwrap_err()
+        .0
+        .contains("length"));
     assert!(read(words.clone(), 16).unwrap_err().0.contains("header"));
     // A section pointing past the end (the users' offset is the 7th word).
     let mut past = words.clone();

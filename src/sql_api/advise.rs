@@ -30,7 +30,7 @@ fn _advise_rules() -> TableIterator<
 > {
     let company = advice_scope();
     let model = current_model();
-    let rows: Vec<_> = rule_advice(&model.org, &model.compiled, company)
+    let rows: Vec<_> = rule_advice(model.org(), &model.compiled, company)
         .into_iter()
         .map(|a| match a.verdict {
             RuleVerdict::CoveredByDefault => (

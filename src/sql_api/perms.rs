@@ -34,7 +34,7 @@ fn perms_or_error(org: &Org, user_id: i64) -> EffectivePerms {
 #[search_path(pg_catalog, pg_temp)]
 fn effective_perms(user_id: i64) -> JsonB {
     let model = current_model();
-    let org = &model.org;
+    let org = model.org();
     let doc = perms_or_error(org, user_id);
     JsonB(serde_json::to_value(doc).expect("effective permissions serialize"))
 }
@@ -53,7 +53,7 @@ fn effective_permissions(
     ),
 > {
     let model = current_model();
-    let org = &model.org;
+    let org = model.org();
     let doc = perms_or_error(org, user_id);
     let rows: Vec<_> = doc
         .permissions
@@ -72,7 +72,7 @@ fn effective_permissions(
 #[search_path(pg_catalog, pg_temp)]
 fn has_privilege(user_id: i64, name: &str) -> bool {
     let model = current_model();
-    let org = &model.org;
+    let org = model.org();
     require_may_ask_about(user_id);
     require_user(org, user_id);
     crate::model::perms::user_permissions(org, user_id).has_privilege(name)
@@ -95,7 +95,7 @@ fn _role_matrix() -> TableIterator<
 > {
     let scope = crate::backend::authority::config_scope();
     let model = current_model();
-    let org = &model.org;
+    let org = model.org();
     let rows: Vec<_> = role_matrix(org)
         .into_iter()
         .filter(|(c, ..)| match scope {
@@ -124,7 +124,7 @@ fn _role_privilege_matrix() -> TableIterator<
 > {
     let scope = crate::backend::authority::config_scope();
     let model = current_model();
-    let rows: Vec<_> = role_privilege_matrix(&model.org)
+    let rows: Vec<_> = role_privilege_matrix(model.org())
         .into_iter()
         .filter(|r| match scope {
             ConfigScope::Every => true,

@@ -59,12 +59,10 @@ fn parse_uuid(text: &str) -> Option<Uuid> {
 #[pg_extern(stable, parallel_restricted)]
 fn _current_company() -> Option<i64> {
     let viewer = resolve_viewer()?;
-    let model = current_model();
-    model
-        .org
-        .user(viewer)
-        .filter(|u| u.status == Status::Active)
-        .map(|u| u.company_id)
+    match current_model().compiled.user_standing(viewer)? {
+        (company, Status::Active, _) => Some(company),
+        _ => None,
+    }
 }
 
 /// The full decision for the statement's viewer on a record with participants (a
@@ -116,8 +114,8 @@ fn decide_on(
 /// Does the active viewer `v` hold `manage_sharing` (or admin) in `company`?
 fn manages_sharing(v: i64, company: Option<i64>) -> (bool, bool) {
     let model = current_model();
-    let perms = user_permissions(&model.org, v);
-    let same = company.is_some() && model.org.user(v).map(|u| u.company_id) == company;
+    let perms = user_permissions(model.org(), v);
+    let same = company.is_some() && model.org().user(v).map(|u| u.company_id) == company;
     (
         perms.superuser,
         same && perms.has_privilege("manage_sharing"),
@@ -315,7 +313,7 @@ fn _explain_record(tbl: pg_sys::Oid, record_id: &str, action: &str, viewer: Opti
         assignees: &facts.assignees,
         record_id: Some(&facts.record_id),
     };
-    let mut answer = explain(&model.org, &model.compiled, &q, d);
+    let mut answer = explain(model.org(), &model.compiled, &q, d);
     // A share that reaches the viewer but not for this action is the usual "why not".
     if d.reason == crate::model::engine::Reason::NotReached {
         let partial: Vec<String> = shares
@@ -404,10 +402,10 @@ fn _config_manages_sharing() -> bool {
     };
     let model = current_model();
     let active = model
-        .org
+        .org()
         .user(v)
         .is_some_and(|u| u.status == Status::Active);
-    active && user_permissions(&model.org, v).has_privilege("manage_sharing")
+    active && user_permissions(model.org(), v).has_privilege("manage_sharing")
 }
 
 /// May the statement's viewer see (and remove) this share because they could grant

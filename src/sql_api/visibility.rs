@@ -15,7 +15,6 @@ use crate::backend::models::current_model;
 use crate::backend::viewer::resolve_viewer;
 use crate::model::engine::{CompiledOrg, OwnerBound, Reason};
 use crate::model::explain::{explain, Question};
-use crate::model::org::Org;
 use crate::model::types::Action;
 use crate::pg::errors::invalid_parameter;
 use pgrx::prelude::*;
@@ -30,8 +29,8 @@ pub(crate) fn parse_action(action: &str) -> Action {
     })
 }
 
-fn require_type(org: &Org, object_type: &str) {
-    if !org.object_type_names().any(|t| t == object_type) {
+fn require_type(compiled: &CompiledOrg, object_type: &str) {
+    if !compiled.has_type(object_type) {
         invalid_parameter(
             format!("unknown object type \"{object_type}\""),
             Some("object types are the rows of sharing.object_types (sharing.protect() creates them)"),
@@ -82,7 +81,7 @@ fn allowed(
     let compiled: &CompiledOrg = &model.compiled;
     let decision = compiled.decide(object_type, action, owner, company, viewer, assignee);
     if decision.reason == Reason::UnknownObjectType {
-        require_type(&model.org, object_type);
+        require_type(&model.compiled, object_type);
     }
     decision.allowed
 }
@@ -375,7 +374,7 @@ fn _index_owners(object_type: Option<&str>, action: Option<&str>, viewer: Option
     match current_model().owner_bound(object_type, action, viewer) {
         OwnerBound::Owners(owners) => owners,
         OwnerBound::Unbounded => {
-            require_type(&current_model().org, object_type);
+            require_type(&current_model().compiled, object_type);
             stale_owner_index(&format!(
                 "whose {object_type} are not owner-bounded (viewer {viewer})"
             ))
@@ -439,7 +438,7 @@ fn explain_access(
     require_may_ask_about(viewer);
     let action = parse_action(action);
     let model = current_model();
-    require_type(&model.org, object_type);
+    require_type(&model.compiled, object_type);
     let d = model
         .compiled
         .decide(object_type, action, owner, company, viewer, assignee);
@@ -452,12 +451,12 @@ fn explain_access(
         assignees: assignee.as_slice(),
         record_id: None,
     };
-    let mut answer = explain(&model.org, &model.compiled, &question, d);
+    let mut answer = explain(model.org(), &model.compiled, &question, d);
     // The model keeps no user names (memory): explanations read them. An owner's
     // name only when the session may ask about the owner, or the owner is a
     // colleague of the viewer asked about (the org chart is not public).
     let colleague = |o: i64| {
-        let company = |u: i64| model.org.user(u).map(|u| u.company_id);
+        let company = |u: i64| model.org().user(u).map(|u| u.company_id);
         company(o).is_some() && company(o) == company(viewer)
     };
     for (name_key, id) in [("owner_name", owner), ("viewer_name", Some(viewer))] {
@@ -494,12 +493,27 @@ fn _model_stats() -> JsonB {
     let (rebuilds, last_micros) = crate::backend::models::rebuild_stats();
     let (patches, patch_copies, last_patch_micros) = crate::backend::models::patch_stats();
     let (plans_shaped, plan_resets) = crate::backend::plans::counts();
+    let rows_bytes = model.rows_if_held().map_or(0, |org| org.heap_bytes());
+    let (attaches, last_attach_micros) = crate::backend::models::attach_stats();
+    let (_, published_here, waits) = crate::backend::shared::counts();
+    let server = crate::backend::shared::directory_stats();
     JsonB(serde_json::json!({
         "users": model.compiled.user_count(),
         "roles": model.compiled.role_count(),
-        "heap_bytes": model.compiled.heap_bytes() + model.org.heap_bytes(),
+        "heap_bytes": model.compiled.heap_bytes() + rows_bytes,
         "compiled_bytes": model.compiled.heap_bytes(),
-        "rows_bytes": model.org.heap_bytes(),
+        "rows_bytes": rows_bytes,
+        "shared": model.compiled.is_mapped(),
+        "attaches": attaches,
+        "last_attach_ms": last_attach_micros as f64 / 1000.0,
+        "images_published_here": published_here,
+        "waits_for_another_build": waits,
+        "server_images": server.map(|(published, evicted, ready, bytes)| serde_json::json!({
+            "published": published,
+            "evicted": evicted,
+            "ready": ready,
+            "bytes": bytes,
+        })),
         "rebuilds": rebuilds,
         "last_rebuild_ms": last_micros as f64 / 1000.0,
         "patches": patches,

@@ -1,0 +1,179 @@
+//! One model per database (docs/design.md, "One model per database"): with
+//! pg_sharing preloaded (scripts/cluster.sh does), a configuration is compiled or
+//! patched by one backend and read by the others from a shared image — they
+//! decide exactly like a model compiled afresh, a change is built once for all of
+//! them, and a REPEATABLE READ transaction keeps the image it reads.
+
+mod common;
+use common::*;
+use postgres::Client;
+
+/// (patches, rebuilds, attaches) of the session's backend so far.
+fn counters(c: &mut Client) -> (i64, i64, i64) {
+    let row = c
+        .query_one(
+            "SELECT (s->>'patches')::int8, (s->>'rebuilds')::int8, (s->>'attaches')::int8
+               FROM sharing._model_stats() s",
+            &[],
+        )
+        .unwrap();
+    (row.get(0), row.get(1), row.get(2))
+}
+
+/// The decisions of a session whose model is compiled afresh, of its own.
+fn fresh_decisions(db: &TestDb) -> String {
+    let mut fresh = db.dba();
+    fresh
+        .batch_execute("SET sharing.share_models = off")
+        .unwrap();
+    let decisions = all_decisions(&mut fresh);
+    assert_eq!(counters(&mut fresh), (0, 1, 0), "compiled afresh");
+    decisions
+}
+
+fn shared(c: &mut Client) -> bool {
+    one_bool(c, "SELECT (sharing._model_stats()->>'shared')::bool")
+}
+
+#[test]
+fn the_server_shares_models() {
+    let db = TestDb::new("shmpreload");
+    let mut c = db.dba();
+    assert!(
+        one_str(&mut c, "SHOW shared_preload_libraries").contains("pg_sharing"),
+        "scripts/cluster.sh preloads pg_sharing: these tests need it"
+    );
+}
+
+#[test]
+fn a_session_reads_the_model_another_built() {
+    let mut db = TestDb::new("shmattach");
+    let (_other, _) = insightly(&mut db);
+    let mut first = db.dba();
+    let decisions = all_decisions(&mut first);
+    assert_eq!(counters(&mut first), (0, 1, 0), "the first compiles");
+    assert!(shared(&mut first), "and reads its published image too");
+    let mut second = db.dba();
+    assert_eq!(all_decisions(&mut second), decisions);
+    assert_eq!(counters(&mut second), (0, 0, 1), "the second reads it");
+    assert!(shared(&mut second));
+    assert_eq!(decisions, fresh_decisions(&db));
+    // Its own memory for the model: the small maps, not the users.
+    let own = one_i64(
+        &mut second,
+        "SELECT (sharing._model_stats()->>'heap_bytes')::int8",
+    );
+    let mut private = db.dba();
+    private
+        .batch_execute("SET sharing.share_models = off")
+        .unwrap();
+    let private_bytes = one_i64(
+        &mut private,
+        "SELECT (sharing._model_stats()->>'heap_bytes')::int8",
+    );
+    assert!(
+        own < private_bytes,
+        "a shared model holds less of its own: {own} against {private_bytes}"
+    );
+}
+
+#[test]
+fn a_change_is_built_once_for_every_backend() {
+    let mut db = TestDb::new("shmonce");
+    let (mut other, _) = insightly(&mut db);
+    let mut sessions: Vec<Client> = (0..6).map(|_| db.dba()).collect();
+    for s in &mut sessions {
+        all_decisions(s);
+    }
+    let steps = [
+        // people: patched from the model alone
+        "INSERT INTO sharing.users (id, company_id, name) VALUES (9, 1, 'newbie');
+         INSERT INTO sharing.user_roles (user_id, role_id) VALUES (9, 13)",
+        "UPDATE sharing.users SET status = 'disabled' WHERE id = 6",
+        "DELETE FROM sharing.user_roles WHERE user_id = 7",
+        // configuration rows: the patch reads them
+        "UPDATE sharing.role_permissions SET level = 'all' WHERE role_id = 3 AND action = 'view'",
+        "INSERT INTO sharing.sharing_rules (company_id, object_type, source_role, target_role, access)
+             VALUES (1, 'deals', 13, 14, 'read_write')",
+        // the hierarchy: compiled, once
+        "UPDATE sharing.roles SET reports_to = 11 WHERE id = 14",
+        "DELETE FROM sharing.users WHERE id = 9",
+    ];
+    for step in steps {
+        let before: Vec<(i64, i64, i64)> = sessions.iter_mut().map(counters).collect();
+        other.batch_execute(step).unwrap();
+        let expected = fresh_decisions(&db);
+        for s in &mut sessions {
+            assert_eq!(all_decisions(s), expected, "{step}");
+        }
+        let after: Vec<(i64, i64, i64)> = sessions.iter_mut().map(counters).collect();
+        let built: i64 = before
+            .iter()
+            .zip(&after)
+            .map(|(b, a)| (a.0 - b.0) + (a.1 - b.1))
+            .sum();
+        let attached: i64 = before.iter().zip(&after).map(|(b, a)| a.2 - b.2).sum();
+        assert_eq!(built, 1, "one backend builds the model of {step}");
+        assert_eq!(attached, 5, "the others read it: {step}");
+        let rebuilt: i64 = before.iter().zip(&after).map(|(b, a)| a.1 - b.1).sum();
+        assert_eq!(rebuilt, step.contains("sharing.roles") as i64, "{step}");
+    }
+}
+
+#[test]
+fn a_repeatable_read_transaction_keeps_the_image_it_reads() {
+    let mut db = TestDb::new("shmrr");
+    let (mut other, _) = insightly(&mut db);
+    let mut reader = db.dba();
+    reader
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        .unwrap();
+    let before = all_decisions(&mut reader);
+    // Three more generations: the image the reader holds is no longer kept.
+    for step in [
+        "UPDATE sharing.users SET status = 'disabled' WHERE id = 6",
+        "UPDATE sharing.users SET status = 'active' WHERE id = 6",
+        "DELETE FROM sharing.user_roles WHERE user_id = 7",
+    ] {
+        other.batch_execute(step).unwrap();
+        let mut s = db.dba();
+        all_decisions(&mut s);
+    }
+    assert_eq!(all_decisions(&mut reader), before, "the snapshot's model");
+    reader.batch_execute("COMMIT").unwrap();
+    assert_eq!(all_decisions(&mut reader), fresh_decisions(&db));
+    assert_ne!(all_decisions(&mut reader), before);
+}
+
+#[test]
+fn backends_that_start_together_wait_for_one_build() {
+    let mut db = TestDb::new("shmwait");
+    let (mut other, _) = insightly(&mut db);
+    // A hierarchy change: nobody holds a model of it, every session needs one.
+    other
+        .batch_execute("UPDATE sharing.roles SET reports_to = 11 WHERE id = 14")
+        .unwrap();
+    let expected = fresh_decisions(&db);
+    let name = db.name.clone();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let (name, barrier) = (name.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut c = connect_to(&name, "postgres");
+                barrier.wait();
+                (all_decisions(&mut c), counters(&mut c))
+            })
+        })
+        .collect();
+    let results: Vec<(String, (i64, i64, i64))> =
+        threads.into_iter().map(|t| t.join().unwrap()).collect();
+    for (decisions, _) in &results {
+        assert_eq!(decisions, &expected);
+    }
+    let built: i64 = results.iter().map(|(_, c)| c.0 + c.1).sum();
+    // The fresh session above compiled a model of its own (not published); of the
+    // six, one builds and publishes, the others read it — or, when one asked before
+    // the other's claim was made, build too: never all six.
+    assert!((1..6).contains(&built), "built {built} times");
+}
