@@ -12,6 +12,14 @@
 //! The connections log in as an application role trusted to set the viewer (a
 //! superuser would bypass row level security, and the model with it).
 //!
+//! Two modes (BENCH_INCREMENTAL_MODES, default `shared,private`): `shared`, the
+//! model read from the image one backend builds and publishes (docs/design.md, "One
+//! model per database"; the cluster preloads pg_sharing); `private`, every backend
+//! with a model of its own (`sharing.share_models = off` for the application role).
+//! Memory: the model's own bytes per backend (`heap_bytes`), each backend's private
+//! resident memory (RssAnon, all of it, not only the model's), and the images in
+//! shared memory, counted once.
+//!
 //! Run by `scripts/bench.sh` (BENCH_INCREMENTAL=0 skips it) or alone:
 //!   BENCH_PORT=… cargo bench --no-default-features --features pg15 --bench incremental
 //! Environment: BENCH_PORT, BENCH_INCREMENTAL_USERS (default 20000,200000),
@@ -122,6 +130,18 @@ fn point_read(s: &mut Session) -> (f64, u64) {
     (ms, cpu_ns(s.pid).saturating_sub(before))
 }
 
+/// A backend's private resident memory (`RssAnon`), in MB.
+fn rss_anon_mb(pid: i32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("RssAnon:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -131,92 +151,134 @@ fn main() {
     let scales = env_list("BENCH_INCREMENTAL_USERS", "20000,200000");
     let conns = env_list("BENCH_INCREMENTAL_CONNECTIONS", "8,50");
     let rounds = env_list("BENCH_INCREMENTAL_ROUNDS", "5")[0].max(1) as usize;
-    println!("| users | connections | change | next statement, median ms (warm read) | extra ms per backend | CPU of all backends' next statement, ms (warm reads) | model heap per backend, MB | patch / rebuild ms in the backend |");
-    println!("|---|---|---|---|---|---|---|---|");
+    let modes: Vec<String> = std::env::var("BENCH_INCREMENTAL_MODES")
+        .unwrap_or_else(|_| "shared,private".into())
+        .split(',')
+        .map(|m| m.trim().to_string())
+        .collect();
+    println!("| model | users | connections | change | next statement, median ms (warm read) | extra ms per backend | CPU of all backends' next statement, ms (warm reads) | extra CPU, all backends, ms | model memory per backend, MB (RssAnon median) | shared images, MB | model memory, all connections, MB | build ms (the one backend) / read ms (the others) |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &users in &scales {
         let db = prepare(users);
         let mut admin = connect(&db);
         let mut next_user = users + 1000;
         let mut next_role = 0;
-        for &n in &conns {
-            let mut sessions: Vec<Session> = (0..n)
-                .map(|i| {
-                    let mut client = connect_as(&db, APP);
-                    let viewer = 1 + (i * 7919) % users;
-                    client
-                        .batch_execute(&format!("SET sharing.viewer = '{viewer}'"))
-                        .unwrap();
-                    let pid: i32 = client
-                        .query_one("SELECT pg_backend_pid()", &[])
-                        .unwrap()
-                        .get(0);
-                    Session {
-                        client,
-                        pid,
-                        viewer,
-                    }
-                })
-                .collect();
-            for s in &mut sessions {
-                for _ in 0..3 {
-                    point_read(s);
-                }
-            }
-            let warm: Vec<(f64, u64)> = sessions.iter_mut().map(point_read).collect();
-            let steady = median(warm.iter().map(|w| w.0).collect());
-            // CPU of one warm read in every backend: what the change adds is the rest.
-            let steady_cpu = warm.iter().map(|w| w.1).sum::<u64>() as f64 / 1e6;
-            for change in [
-                "add one user",
-                "add one membership",
-                "rebuild (object types)",
-            ] {
-                let (mut firsts, mut cpus, mut inner) = (Vec::new(), Vec::new(), Vec::new());
-                for _ in 0..rounds {
-                    let sql = match change {
-                        "add one user" => {
-                            next_user += 1;
-                            format!("INSERT INTO sharing.users (id, company_id, name) VALUES ({next_user}, 1, 'new')")
+        for mode in &modes {
+            // `private`: every backend compiles and patches its own model, as without
+            // the preload (docs/design.md, "One model per database").
+            let setting = if mode == "private" { "off" } else { "on" };
+            admin
+                .batch_execute(&format!(
+                    "ALTER ROLE {APP} SET sharing.share_models = {setting}"
+                ))
+                .unwrap();
+            for &n in &conns {
+                let mut sessions: Vec<Session> = (0..n)
+                    .map(|i| {
+                        let mut client = connect_as(&db, APP);
+                        let viewer = 1 + (i * 7919) % users;
+                        client
+                            .batch_execute(&format!("SET sharing.viewer = '{viewer}'"))
+                            .unwrap();
+                        let pid: i32 = client
+                            .query_one("SELECT pg_backend_pid()", &[])
+                            .unwrap()
+                            .get(0);
+                        Session {
+                            client,
+                            pid,
+                            viewer,
                         }
-                        "add one membership" => {
-                            next_role += 1;
-                            format!(
+                    })
+                    .collect();
+                for s in &mut sessions {
+                    for _ in 0..3 {
+                        point_read(s);
+                    }
+                }
+                let warm: Vec<(f64, u64)> = sessions.iter_mut().map(point_read).collect();
+                let steady = median(warm.iter().map(|w| w.0).collect());
+                // CPU of one warm read in every backend: what the change adds is the rest.
+                let steady_cpu = warm.iter().map(|w| w.1).sum::<u64>() as f64 / 1e6;
+                for change in [
+                    "add one user",
+                    "add one membership",
+                    "rebuild (object types)",
+                ] {
+                    let (mut firsts, mut cpus, mut inner) = (Vec::new(), Vec::new(), Vec::new());
+                    for _ in 0..rounds {
+                        let sql = match change {
+                            "add one user" => {
+                                next_user += 1;
+                                format!("INSERT INTO sharing.users (id, company_id, name) VALUES ({next_user}, 1, 'new')")
+                            }
+                            "add one membership" => {
+                                next_role += 1;
+                                format!(
                                 "INSERT INTO sharing.user_roles (user_id, role_id) VALUES ({next_user}, {})",
                                 10341 + next_role % 1024
                             )
+                            }
+                            _ => {
+                                "UPDATE sharing.object_types SET grant_via_hierarchy = true".into()
+                            }
+                        };
+                        admin.batch_execute(&sql).unwrap();
+                        let mut total_cpu = 0u64;
+                        let mut first = Vec::new();
+                        for s in &mut sessions {
+                            let (ms, cpu) = point_read(s);
+                            first.push(ms);
+                            total_cpu += cpu;
                         }
-                        _ => "UPDATE sharing.object_types SET grant_via_hierarchy = true".into(),
-                    };
-                    admin.batch_execute(&sql).unwrap();
-                    let mut total_cpu = 0u64;
-                    let mut first = Vec::new();
-                    for s in &mut sessions {
-                        let (ms, cpu) = point_read(s);
-                        first.push(ms);
-                        total_cpu += cpu;
+                        firsts.push(median(first));
+                        cpus.push(total_cpu as f64 / 1e6);
+                        let stats = |s: &mut Session| {
+                            let row = s
+                            .client
+                            .query_one(
+                                "SELECT (s->>'last_patch_ms')::float8, (s->>'last_rebuild_ms')::float8,
+                                        (s->>'heap_bytes')::float8 / 1e6, (s->>'last_attach_ms')::float8,
+                                        coalesce((s->'server_images'->>'bytes')::float8 / 1e6, 0)
+                                   FROM sharing._model_stats() s",
+                                &[],
+                            )
+                            .unwrap();
+                            let v: (f64, f64, f64, f64, f64) =
+                                (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+                            v
+                        };
+                        // The first session asked first: it built the model (in shared
+                        // mode the others read it).
+                        let (p, r, _, _, images) = stats(&mut sessions[0]);
+                        let (_, _, own, attach, _) = stats(sessions.last_mut().unwrap());
+                        let rss = median(sessions.iter().map(|s| rss_anon_mb(s.pid)).collect());
+                        inner.push((
+                            if change.starts_with("rebuild") { r } else { p },
+                            own,
+                            attach,
+                            images,
+                            rss,
+                        ));
                     }
-                    firsts.push(median(first));
-                    cpus.push(total_cpu as f64 / 1e6);
-                    let stats = sessions[0]
-                        .client
-                        .query_one(
-                            "SELECT (s->>'last_patch_ms')::float8, (s->>'last_rebuild_ms')::float8,
-                                    (s->>'heap_bytes')::float8 / 1e6
-                               FROM sharing._model_stats() s",
-                            &[],
-                        )
-                        .unwrap();
-                    let (p, r, mb): (f64, f64, f64) = (stats.get(0), stats.get(1), stats.get(2));
-                    inner.push((if change.starts_with("rebuild") { r } else { p }, mb));
-                }
-                let first = median(firsts);
-                let cpu = median(cpus);
-                let inner_ms = median(inner.iter().map(|x| x.0).collect());
-                let mb = inner.last().map_or(0.0, |x| x.1);
-                println!(
-                    "| {users} | {n} | {change} | {first:.2} ({steady:.2}) | {:.2} | {cpu:.1} ({steady_cpu:.1}) | {mb:.1} | {inner_ms:.3} |",
-                    first - steady
+                    let first = median(firsts);
+                    let cpu = median(cpus);
+                    let build_ms = median(inner.iter().map(|x| x.0).collect());
+                    let attach_ms = median(inner.iter().map(|x| x.2).collect());
+                    let &(_, own, _, images, rss) = inner.last().unwrap();
+                    let images = if mode == "private" { 0.0 } else { images };
+                    let read = if mode == "private" {
+                        "each its own".to_string()
+                    } else {
+                        format!("{attach_ms:.3}")
+                    };
+                    println!(
+                    "| {mode} | {users} | {n} | {change} | {first:.2} ({steady:.2}) | {:.2} | {cpu:.1} ({steady_cpu:.1}) | {:.1} | {own:.2} ({rss:.1}) | {images:.1} | {:.1} | {build_ms:.3} / {read} |",
+                    first - steady,
+                    cpu - steady_cpu,
+                    n as f64 * own + images
                 );
+                }
             }
         }
         drop(admin);

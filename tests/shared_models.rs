@@ -177,3 +177,55 @@ fn backends_that_start_together_wait_for_one_build() {
     // the other's claim was made, build too: never all six.
     assert!((1..6).contains(&built), "built {built} times");
 }
+
+#[test]
+fn a_session_that_only_decides_reads_no_rows() {
+    let mut db = TestDb::new("shmrows");
+    let (_other, _) = insightly(&mut db);
+    let mut first = db.dba();
+    all_decisions(&mut first);
+    let mut reader = db.dba();
+    let rows_bytes =
+        |c: &mut Client| one_i64(c, "SELECT (sharing._model_stats()->>'rows_bytes')::int8");
+    let decisions = all_decisions(&mut reader);
+    // The per-request questions read the compiled model and the configuration
+    // tables, never the users' rows.
+    let privileges = one_str(
+        &mut reader,
+        "SELECT string_agg(format('%s:%s', u.id, sharing.has_privilege(u.id, 'manage_sharing')), ' ' ORDER BY u.id)
+           FROM sharing.users u",
+    );
+    assert_eq!(counters(&mut reader), (0, 0, 1), "read from the image");
+    assert_eq!(rows_bytes(&mut reader), 0, "no rows read to decide");
+    // The same answers as a backend of its own.
+    let mut private = db.dba();
+    private
+        .batch_execute("SET sharing.share_models = off")
+        .unwrap();
+    assert_eq!(all_decisions(&mut private), decisions);
+    assert_eq!(
+        one_str(
+            &mut private,
+            "SELECT string_agg(format('%s:%s', u.id, sharing.has_privilege(u.id, 'manage_sharing')), ' ' ORDER BY u.id)
+               FROM sharing.users u",
+        ),
+        privileges
+    );
+    assert!(
+        privileges.contains(":t") && privileges.contains(":f"),
+        "{privileges}"
+    );
+    // An explanation reads the rows, in this statement's snapshot.
+    let explained = one_str(
+        &mut reader,
+        "SELECT sharing.explain_access('deals', 'view', 3, 1, 2)::text",
+    );
+    assert!(rows_bytes(&mut reader) > 0, "the rows, read when asked for");
+    assert_eq!(
+        explained,
+        one_str(
+            &mut private,
+            "SELECT sharing.explain_access('deals', 'view', 3, 1, 2)::text"
+        )
+    );
+}

@@ -303,12 +303,18 @@ fn only_dbas_may_allow_session_viewers() {
         one_str(&mut dba, "SHOW sharing.viewer_scope"),
         "transaction"
     );
-    // Before pg_sharing is loaded in a session the setting is a placeholder: it is
-    // checked when the library loads, and dropped (a WARNING) for a non-DBA.
+    let preloaded = one_str(&mut dba, "SHOW shared_preload_libraries").contains("pg_sharing");
     let mut a = db.connect_as(&app);
-    a.batch_execute("SET sharing.viewer_scope = session")
-        .unwrap();
-    a.batch_execute("SELECT sharing.current_viewer()").unwrap();
+    if preloaded {
+        // Preloaded (scripts/cluster.sh): the check hook is there from the start.
+        expect_error(&mut a, "SET sharing.viewer_scope = session", "42501");
+    } else {
+        // Before pg_sharing is loaded in a session the setting is a placeholder: it
+        // is checked when the library loads, and dropped (a WARNING) for a non-DBA.
+        a.batch_execute("SET sharing.viewer_scope = session")
+            .unwrap();
+        a.batch_execute("SELECT sharing.current_viewer()").unwrap();
+    }
     assert_eq!(one_str(&mut a, "SHOW sharing.viewer_scope"), "transaction");
     for sql in [
         "SET sharing.viewer_scope = session",
@@ -324,11 +330,29 @@ fn only_dbas_may_allow_session_viewers() {
     // Setting it back to transaction is anyone's right.
     a.batch_execute("SET sharing.viewer_scope = transaction")
         .unwrap();
-    // Startup options too: dropped when the library loads.
-    let mut o = connect_with_options(&db, &app, "-c sharing.viewer_scope=session");
-    o.batch_execute("SELECT sharing.current_viewer()").unwrap();
-    assert_eq!(one_str(&mut o, "SHOW sharing.viewer_scope"), "transaction");
-    drop(o);
+    // Startup options too: refused at login when preloaded, else dropped when the
+    // library loads.
+    if preloaded {
+        let port = std::env::var("PG_SHARING_TEST_PORT").expect("PG_SHARING_TEST_PORT");
+        let refused = postgres::Client::connect(
+            &format!(
+                "host=127.0.0.1 port={port} user={app} dbname={} options='-c sharing.viewer_scope=session'",
+                db.name
+            ),
+            postgres::NoTls,
+        )
+        .err()
+        .expect("the login is refused");
+        assert_eq!(
+            refused.code(),
+            Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{refused}"
+        );
+    } else {
+        let mut o = connect_with_options(&db, &app, "-c sharing.viewer_scope=session");
+        o.batch_execute("SELECT sharing.current_viewer()").unwrap();
+        assert_eq!(one_str(&mut o, "SHOW sharing.viewer_scope"), "transaction");
+    }
 
     // A DBA may: in its session, for the application role it switches to…
     dba.batch_execute(&format!(

@@ -14,14 +14,6 @@ pub static VIEWER: GucSetting<Option<std::ffi::CString>> =
 /// off for the duration of its own insert).
 pub static SEED_STANDARD_ROLES: GucSetting<bool> = GucSetting::<bool>::new(true);
 
-/// `sharing.share_models`: whether this backend reads the compiled model from the
-/// images the backends of its database share, and publishes the ones it builds
-/// (docs/design.md, "One model per database"; needs `shared_preload_libraries`).
-/// Off: the backend compiles and patches a model of its own, as without the
-/// preload. A superuser's setting (it trades memory for CPU, and the tests use it to
-/// compare a shared model with one compiled afresh).
-pub static SHARE_MODELS: GucSetting<bool> = GucSetting::<bool>::new(true);
-
 /// `sharing.owner_index_max_share`: viewers whose decisions the planner inlines as a
 /// constant filter (`company = C AND owner = ANY('{…}')`, `backend::planner`)
 /// and who reach less than this share of their company's users get plans kept
@@ -187,7 +179,9 @@ pub fn init() {
         c"sharing.share_models",
         c"Read the compiled model from the images the backends of this database share, and publish the ones built here.",
         c"Needs pg_sharing in shared_preload_libraries; off, this backend keeps a model of its own.",
-        &SHARE_MODELS,
+        // The setting lives with its reader (`backend::shared`), which must not
+        // import this module (its hooks read the model cache: an import cycle).
+        &super::shared::SHARE_MODELS,
         GucContext::Suset,
         GucFlags::default(),
     );

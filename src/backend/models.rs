@@ -59,6 +59,9 @@ pub struct CachedModel {
     /// asked for ([`CachedModel::org`]); a model read from a shared image has none
     /// until then, and the backends that only decide never read them.
     org: once_cell::unsync::OnceCell<Org>,
+    /// The configuration rows without the people, read when first asked for by a
+    /// backend that does not hold the whole rows ([`CachedModel::config`]).
+    config: once_cell::unsync::OnceCell<Org>,
     /// The key the model was made for: the rows are read only in a snapshot that
     /// sees it.
     key: ModelKey,
@@ -78,6 +81,7 @@ impl CachedModel {
             org: org
                 .map(once_cell::unsync::OnceCell::with_value)
                 .unwrap_or_default(),
+            config: Default::default(),
             key,
             compiled,
             bounds: RefCell::default(),
@@ -93,20 +97,57 @@ impl CachedModel {
     pub fn org(&self) -> &Org {
         ORG_ASKED.with(|a| a.set(true));
         self.org.get_or_init(|| {
-            let now = current_key();
-            let committed = |k: ModelKey| ModelKey {
-                own_command: None,
-                ..k
-            };
-            if now != self.key && now != committed(self.key) {
-                crate::pg::errors::raise(
-                    pgrx::PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
-                    "pg_sharing could not read the sharing configuration of this statement: it changed meanwhile",
-                    Some("run the statement again"),
-                );
-            }
+            self.require_current_snapshot();
             as_bootstrap_superuser(super::loader::load_org)
         })
+    }
+
+    /// The configuration rows without the people (users and memberships): the
+    /// whole rows when this backend holds them, else the configuration tables read
+    /// once (a few kilobytes per role, nothing per user), with the same rule as
+    /// [`CachedModel::org`] on snapshots.
+    pub fn config(&self) -> &Org {
+        if let Some(org) = self.org.get() {
+            return org;
+        }
+        self.config.get_or_init(|| {
+            self.require_current_snapshot();
+            as_bootstrap_superuser(super::loader::load_config)
+        })
+    }
+
+    /// A user's permissions (their roles' levels and privileges) from the compiled
+    /// model and the configuration rows, never the users' rows: what the
+    /// per-request questions (`has_privilege`, who may manage shares) read.
+    pub fn permissions_of(&self, user: i64) -> crate::model::perms::PermissionSet {
+        let Some((company, status, superuser)) = self.compiled.user_standing(user) else {
+            return Default::default();
+        };
+        let standing = crate::model::perms::Standing {
+            id: user,
+            company,
+            status,
+            superuser,
+        };
+        let roles = self.compiled.role_ids_of(user);
+        crate::model::perms::permissions_of(self.config(), &standing, &roles)
+    }
+
+    /// Refuse (40001) to read rows for this model in a snapshot that does not see
+    /// its configuration.
+    fn require_current_snapshot(&self) {
+        let now = current_key();
+        let committed = |k: ModelKey| ModelKey {
+            own_command: None,
+            ..k
+        };
+        if now != self.key && now != committed(self.key) {
+            crate::pg::errors::raise(
+                pgrx::PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+                "pg_sharing could not read the sharing configuration of this statement: it changed meanwhile",
+                Some("run the statement again"),
+            );
+        }
     }
 
     /// Does this model hold the configuration's rows?
@@ -269,11 +310,10 @@ pub fn current_model() -> Rc<CachedModel> {
     if key.own_command.is_some() {
         return build(key).0;
     }
-    let expected = CACHE.with(|c| {
-        let c = c.borrow();
-        // A patch takes well under a millisecond; a compile as long as the last.
-        (4 * c.last_rebuild_micros.max(c.last_patch_micros) + 50_000) as i64
-    });
+    // How long the others wait for this backend's build before building too: only a
+    // claimer that vanished without aborting (its abort releases the claim) makes
+    // them wait that long, so it is generous — four compiles, at least two seconds.
+    let expected = CACHE.with(|c| (4 * c.borrow().last_rebuild_micros).max(2_000_000) as i64);
     let started = std::time::Instant::now();
     match super::shared::find_or_claim(key.table, key.generation, expected) {
         super::shared::Found::Ready(compiled) => {

@@ -68,6 +68,13 @@ unsafe impl PGRXSharedMemory for Directory {}
 
 static DIRECTORY: PgLwLock<Directory> = unsafe { PgLwLock::new(c"pg_sharing_models") };
 
+/// `sharing.share_models` (registered in `backend::gucs`): whether this backend
+/// reads the compiled model from the images the backends of its database share,
+/// and publishes the ones it builds. Off: the backend compiles and patches a model
+/// of its own, as without the preload. A superuser's setting (it trades memory for
+/// CPU; the tests use it to compare a shared model with one compiled afresh).
+pub static SHARE_MODELS: pgrx::guc::GucSetting<bool> = pgrx::guc::GucSetting::<bool>::new(true);
+
 /// Set in `_PG_init` when the library is preloaded (the directory exists); the
 /// backends forked from the postmaster inherit it.
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -110,9 +117,7 @@ pub fn init() {
 
 /// Are models shared in this server, and by this backend (`sharing.share_models`)?
 pub fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
-        && unsafe { pg_sys::IsUnderPostmaster }
-        && super::gucs::SHARE_MODELS.get()
+    ENABLED.load(Ordering::Relaxed) && unsafe { pg_sys::IsUnderPostmaster } && SHARE_MODELS.get()
 }
 
 /// (attached, published, waited) by this backend so far.
@@ -135,6 +140,26 @@ fn now_micros() -> i64 {
 /// A segment this backend maps, detached when the last model reading it is dropped.
 struct Mapping(*mut pg_sys::dsm_segment);
 
+thread_local! {
+    /// The segments this backend maps, by handle: a segment is attached once per
+    /// backend (PostgreSQL refuses a second attach), however many models read it.
+    static MAPPINGS: std::cell::RefCell<rustc_hash::FxHashMap<u32, std::rc::Weak<Mapping>>> =
+        Default::default();
+}
+
+/// This backend's mapping of segment `handle`, if it has one.
+fn mapped(handle: u32) -> Option<Rc<Mapping>> {
+    MAPPINGS.with(|m| {
+        let mut m = m.borrow_mut();
+        m.retain(|_, w| w.strong_count() > 0);
+        m.get(&handle).and_then(|w| w.upgrade())
+    })
+}
+
+fn remember_mapping(handle: u32, mapping: &Rc<Mapping>) {
+    MAPPINGS.with(|m| m.borrow_mut().insert(handle, Rc::downgrade(mapping)));
+}
+
 impl Drop for Mapping {
     fn drop(&mut self) {
         // At backend exit the segments are already detached (and their handles
@@ -152,7 +177,7 @@ fn attach_ready(table: u32, generation: i64) -> Option<CompiledOrg> {
     let database = unsafe { pg_sys::MyDatabaseId.to_u32() };
     // Attach while holding the directory: a segment is unpinned only under the
     // exclusive lock, so the handle stays good until then.
-    let (seg, len) = {
+    let (mapping, len) = {
         let mut dir = DIRECTORY.exclusive();
         dir.clock += 1;
         let clock = dir.clock;
@@ -163,14 +188,23 @@ fn attach_ready(table: u32, generation: i64) -> Option<CompiledOrg> {
                 && s.generation == generation
         })?;
         slot.used = clock;
-        let seg = unsafe { pg_sys::dsm_attach(slot.handle) };
-        if seg.is_null() {
-            return None;
-        }
-        (seg, slot.len as usize)
+        let mapping = match mapped(slot.handle) {
+            Some(mapping) => mapping,
+            None => {
+                let seg = unsafe { pg_sys::dsm_attach(slot.handle) };
+                if seg.is_null() {
+                    return None;
+                }
+                unsafe { pg_sys::dsm_pin_mapping(seg) };
+                let mapping = Rc::new(Mapping(seg));
+                remember_mapping(slot.handle, &mapping);
+                mapping
+            }
+        };
+        (mapping, slot.len as usize)
     };
-    unsafe { pg_sys::dsm_pin_mapping(seg) };
-    let keep: Keep = Rc::new(Mapping(seg));
+    let seg = mapping.0;
+    let keep: Keep = mapping;
     let base = unsafe { pg_sys::dsm_segment_address(seg) } as *const u8;
     let prefix = unsafe { std::ptr::read(base as *const Prefix) };
     if prefix.magic != PREFIX_MAGIC
@@ -431,7 +465,9 @@ pub fn publish(table: u32, generation: i64, model: &CompiledOrg) -> Option<Compi
     }
     CLAIMED.with(|c| c.set(None));
     count(|c| c.1 += 1);
-    let keep: Keep = Rc::new(Mapping(seg));
+    let mapping = Rc::new(Mapping(seg));
+    remember_mapping(handle, &mapping);
+    let keep: Keep = mapping;
     unsafe { decode(base.add(PREFIX), len - PREFIX, keep) }.ok()
 }
 

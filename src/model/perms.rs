@@ -278,17 +278,39 @@ pub fn user_permissions(org: &Org, user_id: i64) -> PermissionSet {
     let Some(user) = org.user(user_id) else {
         return PermissionSet::default();
     };
-    if user.status != Status::Active {
+    let standing = Standing {
+        id: user.id,
+        company: user.company_id,
+        status: user.status,
+        superuser: user.is_superuser,
+    };
+    permissions_of(org, &standing, org.roles_of(user_id))
+}
+
+/// Who a user is, as far as their permissions go (from the rows, or from a
+/// compiled model that holds no rows: docs/design.md, "One model per database").
+pub struct Standing {
+    pub id: i64,
+    pub company: i64,
+    pub status: Status,
+    pub superuser: bool,
+}
+
+/// The permissions of a user of `standing` holding `role_ids`, from the
+/// configuration rows of `config` (its roles, permissions, privileges and owners;
+/// its users are not read).
+pub fn permissions_of(config: &Org, standing: &Standing, role_ids: &[i64]) -> PermissionSet {
+    if standing.status != Status::Active {
         return PermissionSet::default();
     }
     let mut set = PermissionSet {
-        superuser: user.is_superuser,
+        superuser: standing.superuser,
         // The owner of their company is an admin by ownership, whatever their roles.
-        admin: org.is_owner(user),
+        admin: config.owner_of(standing.company) == Some(standing.id),
         ..PermissionSet::default()
     };
-    for role_id in org.roles_of(user_id) {
-        set.merge(&role_permissions(org, *role_id));
+    for role_id in role_ids {
+        set.merge(&role_permissions(config, *role_id));
     }
     set
 }

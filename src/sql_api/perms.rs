@@ -16,11 +16,15 @@ use pgrx::JsonB;
 /// An unknown user id is an error, never an empty answer.
 fn require_user(org: &Org, user_id: i64) {
     if org.user(user_id).is_none() {
-        invalid_parameter(
-            format!("unknown user {user_id}: no such id in sharing.users"),
-            None,
-        );
+        unknown_user(user_id);
     }
+}
+
+fn unknown_user(user_id: i64) -> ! {
+    invalid_parameter(
+        format!("unknown user {user_id}: no such id in sharing.users"),
+        None,
+    )
 }
 
 fn perms_or_error(org: &Org, user_id: i64) -> EffectivePerms {
@@ -72,10 +76,11 @@ fn effective_permissions(
 #[search_path(pg_catalog, pg_temp)]
 fn has_privilege(user_id: i64, name: &str) -> bool {
     let model = current_model();
-    let org = model.org();
     require_may_ask_about(user_id);
-    require_user(org, user_id);
-    crate::model::perms::user_permissions(org, user_id).has_privilege(name)
+    if !model.compiled.has_user(user_id) {
+        unknown_user(user_id);
+    }
+    model.permissions_of(user_id).has_privilege(name)
 }
 
 /// Every role's effective level per object type and action (inheritance and admin

@@ -13,7 +13,6 @@ use crate::backend::shares::{
 use crate::backend::viewer::resolve_viewer;
 use crate::model::engine::Decision;
 use crate::model::explain::{explain, reason_summary, Question};
-use crate::model::perms::user_permissions;
 use crate::model::shares::{judge_share, may_unshare, Grantee, ShareRefusal};
 use crate::model::types::{Action, RuleAccess, RuleScope, Status};
 use crate::pg::errors::insufficient_privilege;
@@ -114,8 +113,8 @@ fn decide_on(
 /// Does the active viewer `v` hold `manage_sharing` (or admin) in `company`?
 fn manages_sharing(v: i64, company: Option<i64>) -> (bool, bool) {
     let model = current_model();
-    let perms = user_permissions(model.org(), v);
-    let same = company.is_some() && model.org().user(v).map(|u| u.company_id) == company;
+    let perms = model.permissions_of(v);
+    let same = company.is_some() && model.compiled.company_of(v) == company;
     (
         perms.superuser,
         same && perms.has_privilege("manage_sharing"),
@@ -400,12 +399,10 @@ fn _config_manages_sharing() -> bool {
     let Some(v) = resolve_viewer() else {
         return false;
     };
-    let model = current_model();
-    let active = model
-        .org()
-        .user(v)
-        .is_some_and(|u| u.status == Status::Active);
-    active && user_permissions(model.org(), v).has_privilege("manage_sharing")
+    // permissions_of is empty for a user who is not active.
+    current_model()
+        .permissions_of(v)
+        .has_privilege("manage_sharing")
 }
 
 /// May the statement's viewer see (and remove) this share because they could grant
