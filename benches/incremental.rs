@@ -156,7 +156,7 @@ fn main() {
         .split(',')
         .map(|m| m.trim().to_string())
         .collect();
-    println!("| model | users | connections | change | next statement, median ms (warm read) | extra ms per backend | CPU of all backends' next statement, ms (warm reads) | extra CPU, all backends, ms | model memory per backend, MB (RssAnon median) | shared images, MB | model memory, all connections, MB | build ms (the one backend) / read ms (the others) |");
+    println!("| model | users | connections | change | next statement, median ms (warm read) | extra ms per backend | CPU of all backends' next statement, ms (warm reads) | extra CPU, all backends, ms | model memory per backend, MB (RssAnon median) | this database's images, MB | model memory, all connections, MB | build ms (the one backend) / read ms (the others) |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &users in &scales {
         let db = prepare(users);
@@ -200,6 +200,34 @@ fn main() {
                 let steady = median(warm.iter().map(|w| w.0).collect());
                 // CPU of one warm read in every backend: what the change adds is the rest.
                 let steady_cpu = warm.iter().map(|w| w.1).sum::<u64>() as f64 / 1e6;
+                // A connection that is new (a pool growing, a Citus worker's
+                // backend): its first statement, with the configuration unchanged.
+                if n == conns[0] {
+                    let firsts: Vec<(f64, u64)> = (0..rounds)
+                        .map(|k| {
+                            let mut client = connect_as(&db, APP);
+                            let viewer = 1 + (k as i64 * 7919 + 13) % users;
+                            client
+                                .batch_execute(&format!("SET sharing.viewer = '{viewer}'"))
+                                .unwrap();
+                            let pid: i32 = client
+                                .query_one("SELECT pg_backend_pid()", &[])
+                                .unwrap()
+                                .get(0);
+                            point_read(&mut Session {
+                                client,
+                                pid,
+                                viewer,
+                            })
+                        })
+                        .collect();
+                    let ms = median(firsts.iter().map(|f| f.0).collect());
+                    let cpu = median(firsts.iter().map(|f| f.1 as f64 / 1e6).collect());
+                    println!(
+                        "| {mode} | {users} | – | a new connection's first statement | {ms:.2} ({steady:.2}) | {:.2} | {cpu:.2} per backend | | | | | |",
+                        ms - steady
+                    );
+                }
                 for change in [
                     "add one user",
                     "add one membership",
@@ -239,7 +267,7 @@ fn main() {
                             .query_one(
                                 "SELECT (s->>'last_patch_ms')::float8, (s->>'last_rebuild_ms')::float8,
                                         (s->>'heap_bytes')::float8 / 1e6, (s->>'last_attach_ms')::float8,
-                                        coalesce((s->'server_images'->>'bytes')::float8 / 1e6, 0)
+                                        coalesce((s->'server_images'->>'database_bytes')::float8 / 1e6, 0)
                                    FROM sharing._model_stats() s",
                                 &[],
                             )

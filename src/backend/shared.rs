@@ -389,6 +389,23 @@ pub fn publish(table: u32, generation: i64, model: &CompiledOrg) -> Option<Compi
     if !enabled() || !claimed {
         return None;
     }
+    // The images of databases dropped since (no hook tells): looked up in the
+    // catalog outside the directory's lock, let go under it below.
+    let gone: Vec<u32> = {
+        let dir = DIRECTORY.share();
+        let mut dbs: Vec<u32> = dir
+            .slots
+            .iter()
+            .filter(|s| s.state == State::Ready && s.database != database)
+            .map(|s| s.database)
+            .collect();
+        dbs.sort_unstable();
+        dbs.dedup();
+        dbs
+    }
+    .into_iter()
+    .filter(|db| !crate::pg::catalog::database_exists(*db))
+    .collect();
     let plan = ImagePlan::of(model);
     let len = PREFIX + plan.len();
     if !room_for(len) {
@@ -449,6 +466,12 @@ pub fn publish(table: u32, generation: i64, model: &CompiledOrg) -> Option<Compi
             ..Slot::default()
         };
         dir.published += 1;
+        for i in 0..SLOTS {
+            if dir.slots[i].state == State::Ready && gone.contains(&dir.slots[i].database) {
+                evict(&mut dir.slots[i]);
+                dir.evicted += 1;
+            }
+        }
         // Older generations of this database beyond the newest ones kept go.
         let mut ready: Vec<(i64, usize)> = dir
             .slots
@@ -471,18 +494,31 @@ pub fn publish(table: u32, generation: i64, model: &CompiledOrg) -> Option<Compi
     unsafe { decode(base.add(PREFIX), len - PREFIX, keep) }.ok()
 }
 
-/// (images published, evicted, slots in use) in the whole server.
-pub fn directory_stats() -> Option<(u64, u64, usize, u64)> {
+/// The server's images: published and evicted so far, ready now and their bytes,
+/// and the bytes of this database's.
+pub struct DirectoryStats {
+    pub published: u64,
+    pub evicted: u64,
+    pub ready: usize,
+    pub bytes: u64,
+    pub database_bytes: u64,
+}
+
+pub fn directory_stats() -> Option<DirectoryStats> {
     if !enabled() {
         return None;
     }
+    let database = unsafe { pg_sys::MyDatabaseId.to_u32() };
     let dir = DIRECTORY.share();
-    let used = dir.slots.iter().filter(|s| s.state == State::Ready).count();
-    let bytes = dir
-        .slots
-        .iter()
-        .filter(|s| s.state == State::Ready)
-        .map(|s| s.len)
-        .sum();
-    Some((dir.published, dir.evicted, used, bytes))
+    let ready = || dir.slots.iter().filter(|s| s.state == State::Ready);
+    Some(DirectoryStats {
+        published: dir.published,
+        evicted: dir.evicted,
+        ready: ready().count(),
+        bytes: ready().map(|s| s.len).sum(),
+        database_bytes: ready()
+            .filter(|s| s.database == database)
+            .map(|s| s.len)
+            .sum(),
+    })
 }

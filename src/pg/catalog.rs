@@ -111,6 +111,19 @@ pub fn init() {
     }
 }
 
+/// Does database `oid` exist (the catalog as of now)?
+pub fn database_exists(oid: u32) -> bool {
+    unsafe {
+        pg_sys::SearchSysCacheExists(
+            pg_sys::SysCacheIdentifier::DATABASEOID as i32,
+            pg_sys::Datum::from(oid),
+            pg_sys::Datum::from(0usize),
+            pg_sys::Datum::from(0usize),
+            pg_sys::Datum::from(0usize),
+        )
+    }
+}
+
 /// The qualified, quoted name of a relation as `regclass` prints it (`oid N` for
 /// one that no longer exists).
 pub fn relation_name(rel: pg_sys::Oid) -> String {

@@ -508,11 +508,12 @@ fn _model_stats() -> JsonB {
         "last_attach_ms": last_attach_micros as f64 / 1000.0,
         "images_published_here": published_here,
         "waits_for_another_build": waits,
-        "server_images": server.map(|(published, evicted, ready, bytes)| serde_json::json!({
-            "published": published,
-            "evicted": evicted,
-            "ready": ready,
-            "bytes": bytes,
+        "server_images": server.map(|d| serde_json::json!({
+            "published": d.published,
+            "evicted": d.evicted,
+            "ready": d.ready,
+            "bytes": d.bytes,
+            "database_bytes": d.database_bytes,
         })),
         "rebuilds": rebuilds,
         "last_rebuild_ms": last_micros as f64 / 1000.0,
