@@ -333,6 +333,8 @@ pub fn current_model() -> Rc<CachedModel> {
             };
             // This backend, too, reads the published image; it keeps the rows only
             // if it uses them.
+            // (Out of the cache first, so that the rows move rather than copy.)
+            CACHE.with(|c| c.borrow_mut().models.retain(|(k, _)| *k != key));
             let org = if ORG_ASKED.with(|a| a.get()) {
                 Rc::try_unwrap(model).ok().and_then(|m| m.org.into_inner())
             } else {

@@ -318,10 +318,12 @@ fn free_slot(slots: &mut [Slot; SLOTS], now: i64) -> Option<usize> {
 /// Let an image go: unpinned, its segment is destroyed when its last reader
 /// detaches. Under the exclusive lock.
 fn evict(slot: &mut Slot) {
-    if slot.state == State::Ready {
-        unsafe { pg_sys::dsm_unpin_segment(slot.handle) };
+    let was = std::mem::take(slot);
+    // The slot is empty first: were the unpin to fail, no later call would meet
+    // the same handle again.
+    if was.state == State::Ready {
+        unsafe { pg_sys::dsm_unpin_segment(was.handle) };
     }
-    *slot = Slot::default();
 }
 
 /// Give up this backend's claim (its build failed): the others build.
