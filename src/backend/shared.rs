@@ -368,8 +368,9 @@ unsafe extern "C-unwind" fn subxact_event(
     }
 }
 
-/// Room on the file system behind POSIX shared memory for `len` more bytes (with
-/// as much to spare): a full `/dev/shm` makes the model this backend's own instead
+/// Room on the file system behind POSIX shared memory for `len` more bytes, with
+/// as much to spare and a tenth of the file system left to the server's other uses
+/// (parallel queries): a full `/dev/shm` makes the model this backend's own instead
 /// of failing the statement.
 fn room_for(len: usize) -> bool {
     const POSIX: i32 = 1; // DSM_IMPL_POSIX
@@ -378,7 +379,9 @@ fn room_for(len: usize) -> bool {
     }
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     let ok = unsafe { libc::statvfs(c"/dev/shm".as_ptr(), &mut st) } == 0;
-    ok && (st.f_bavail as u128) * (st.f_frsize as u128) > 2 * len as u128
+    let free = (st.f_bavail as u128) * (st.f_frsize as u128);
+    let size = (st.f_blocks as u128) * (st.f_frsize as u128);
+    ok && free > 2 * len as u128 + size / 10
 }
 
 /// Publish the model this backend built for its claim: written into a new
