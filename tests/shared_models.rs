@@ -229,3 +229,29 @@ fn a_session_that_only_decides_reads_no_rows() {
         )
     );
 }
+
+#[test]
+fn a_new_connection_patches_the_newest_image_instead_of_compiling() {
+    let mut db = TestDb::new("shmnewconn");
+    let (mut other, _) = insightly(&mut db);
+    let mut first = db.dba();
+    all_decisions(&mut first);
+    other
+        .batch_execute(
+            "INSERT INTO sharing.users (id, company_id, name) VALUES (9, 1, 'newbie');
+             INSERT INTO sharing.user_roles (user_id, role_id) VALUES (9, 13)",
+        )
+        .unwrap();
+    // A connection that holds no model, first to need the new configuration.
+    let mut newcomer = db.dba();
+    let decisions = all_decisions(&mut newcomer);
+    assert_eq!(
+        counters(&mut newcomer),
+        (1, 0, 0),
+        "patched from the published image of the configuration before"
+    );
+    assert_eq!(decisions, fresh_decisions(&db));
+    // And it published the result: the first session reads it.
+    assert_eq!(all_decisions(&mut first), decisions);
+    assert_eq!(counters(&mut first), (0, 1, 1));
+}

@@ -369,6 +369,20 @@ fn build(key: ModelKey) -> (Rc<CachedModel>, bool) {
     if let Some(model) = patched_model(key) {
         return (model, false);
     }
+    // No model of this configuration's past here (a new connection): the newest
+    // published one, patched, if the change log still reaches back to it.
+    if key.own_command.is_none() && !holds_a_base(key) {
+        if let Some((generation, compiled)) =
+            super::shared::newest_before(key.table, key.generation)
+        {
+            let base_key = ModelKey { generation, ..key };
+            let base = Rc::new(CachedModel::new(base_key, None, compiled));
+            CACHE.with(|c| c.borrow_mut().models.push((base_key, base)));
+            if let Some(model) = patched_model(key) {
+                return (model, false);
+            }
+        }
+    }
     let started = std::time::Instant::now();
     let org = as_bootstrap_superuser(super::loader::load_org);
     let compiled = CompiledOrg::compile(&org);
@@ -379,6 +393,15 @@ fn build(key: ModelKey) -> (Rc<CachedModel>, bool) {
         c.last_rebuild_micros = took;
     });
     (model, true)
+}
+
+/// Does this backend hold a model it could patch up to `key`?
+fn holds_a_base(key: ModelKey) -> bool {
+    CACHE.with(|c| {
+        c.borrow().models.iter().any(|(k, _)| {
+            k.table == key.table && k.own_command.is_none() && k.generation < key.generation
+        })
+    })
 }
 
 /// The log entries of generations `from..=to` (of `from`, its 'B' only), in the

@@ -174,19 +174,39 @@ impl Drop for Mapping {
 /// The model of (table, generation) in this database, read from its published
 /// image. `None` when nothing is published (or the image cannot be read).
 fn attach_ready(table: u32, generation: i64) -> Option<CompiledOrg> {
+    attach_where(table, |g| g == generation).map(|(_, model)| model)
+}
+
+/// The newest published model of this database's generation table older than
+/// `generation`, with its generation: a base to patch for a backend that holds none
+/// (a new connection that needs a configuration nobody has built yet).
+pub fn newest_before(table: u32, generation: i64) -> Option<(i64, CompiledOrg)> {
+    if !enabled() {
+        return None;
+    }
+    attach_where(table, |g| g < generation)
+}
+
+/// Read the image of the newest ready slot of this database's `table` whose
+/// generation `wanted` accepts.
+fn attach_where(table: u32, wanted: impl Fn(i64) -> bool) -> Option<(i64, CompiledOrg)> {
     let database = unsafe { pg_sys::MyDatabaseId.to_u32() };
     // Attach while holding the directory: a segment is unpinned only under the
     // exclusive lock, so the handle stays good until then.
-    let (mapping, len) = {
+    let (mapping, len, generation) = {
         let mut dir = DIRECTORY.exclusive();
         dir.clock += 1;
         let clock = dir.clock;
-        let slot = dir.slots.iter_mut().find(|s| {
-            s.state == State::Ready
-                && s.database == database
-                && s.table == table
-                && s.generation == generation
-        })?;
+        let slot = dir
+            .slots
+            .iter_mut()
+            .filter(|s| {
+                s.state == State::Ready
+                    && s.database == database
+                    && s.table == table
+                    && wanted(s.generation)
+            })
+            .max_by_key(|s| s.generation)?;
         slot.used = clock;
         let mapping = match mapped(slot.handle) {
             Some(mapping) => mapping,
@@ -201,7 +221,7 @@ fn attach_ready(table: u32, generation: i64) -> Option<CompiledOrg> {
                 mapping
             }
         };
-        (mapping, slot.len as usize)
+        (mapping, slot.len as usize, slot.generation)
     };
     let seg = mapping.0;
     let keep: Keep = mapping;
@@ -216,7 +236,7 @@ fn attach_ready(table: u32, generation: i64) -> Option<CompiledOrg> {
     }
     let model = unsafe { decode(base.add(PREFIX), len - PREFIX, keep) }.ok()?;
     count(|c| c.0 += 1);
-    Some(model)
+    Some((generation, model))
 }
 
 /// What [`find_or_claim`] found.
