@@ -116,6 +116,23 @@ struct Session {
     viewer: i64,
 }
 
+/// A new connection of the application acting for `viewer`.
+fn open_session(db: &str, viewer: i64) -> Session {
+    let mut client = connect_as(db, APP);
+    client
+        .batch_execute(&format!("SET sharing.viewer = '{viewer}'"))
+        .unwrap();
+    let pid: i32 = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    Session {
+        client,
+        pid,
+        viewer,
+    }
+}
+
 /// One point read as the session's viewer: (milliseconds, backend CPU nanoseconds).
 fn point_read(s: &mut Session) -> (f64, u64) {
     let before = cpu_ns(s.pid);
@@ -174,22 +191,7 @@ fn main() {
                 .unwrap();
             for &n in &conns {
                 let mut sessions: Vec<Session> = (0..n)
-                    .map(|i| {
-                        let mut client = connect_as(&db, APP);
-                        let viewer = 1 + (i * 7919) % users;
-                        client
-                            .batch_execute(&format!("SET sharing.viewer = '{viewer}'"))
-                            .unwrap();
-                        let pid: i32 = client
-                            .query_one("SELECT pg_backend_pid()", &[])
-                            .unwrap()
-                            .get(0);
-                        Session {
-                            client,
-                            pid,
-                            viewer,
-                        }
-                    })
+                    .map(|i| open_session(&db, 1 + (i * 7919) % users))
                     .collect();
                 for s in &mut sessions {
                     for _ in 0..3 {
@@ -205,20 +207,7 @@ fn main() {
                 if n == conns[0] {
                     let firsts: Vec<(f64, u64)> = (0..rounds)
                         .map(|k| {
-                            let mut client = connect_as(&db, APP);
-                            let viewer = 1 + (k as i64 * 7919 + 13) % users;
-                            client
-                                .batch_execute(&format!("SET sharing.viewer = '{viewer}'"))
-                                .unwrap();
-                            let pid: i32 = client
-                                .query_one("SELECT pg_backend_pid()", &[])
-                                .unwrap()
-                                .get(0);
-                            point_read(&mut Session {
-                                client,
-                                pid,
-                                viewer,
-                            })
+                            point_read(&mut open_session(&db, 1 + (k as i64 * 7919 + 13) % users))
                         })
                         .collect();
                     let ms = median(firsts.iter().map(|f| f.0).collect());
