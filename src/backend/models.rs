@@ -308,7 +308,7 @@ pub fn current_model() -> Rc<CachedModel> {
         return model;
     }
     if key.own_command.is_some() {
-        return build(key).0;
+        return build(key);
     }
     // How long the others wait for this backend's build before building too: only a
     // claimer that vanished without aborting (its abort releases the claim) makes
@@ -326,7 +326,7 @@ pub fn current_model() -> Rc<CachedModel> {
             model
         }
         super::shared::Found::Claimed => {
-            let (model, _) = build(key);
+            let model = build(key);
             let Some(shared) = super::shared::publish(key.table, key.generation, &model.compiled)
             else {
                 return model;
@@ -344,7 +344,7 @@ pub fn current_model() -> Rc<CachedModel> {
             keep(key, &model, |_| {});
             model
         }
-        super::shared::Found::Unshared => build(key).0,
+        super::shared::Found::Unshared => build(key),
     }
 }
 
@@ -364,10 +364,10 @@ fn keep(key: ModelKey, model: &Rc<CachedModel>, count: impl FnOnce(&mut Cache)) 
 }
 
 /// The model for `key` made by this backend: patched from an older one it holds,
-/// or compiled. `true` when compiled.
-fn build(key: ModelKey) -> (Rc<CachedModel>, bool) {
+/// or compiled.
+fn build(key: ModelKey) -> Rc<CachedModel> {
     if let Some(model) = patched_model(key) {
-        return (model, false);
+        return model;
     }
     // No model of this configuration's past here (a new connection): the newest
     // published one, patched, if the change log still reaches back to it.
@@ -379,7 +379,7 @@ fn build(key: ModelKey) -> (Rc<CachedModel>, bool) {
             let base = Rc::new(CachedModel::new(base_key, None, compiled));
             CACHE.with(|c| c.borrow_mut().models.push((base_key, base)));
             if let Some(model) = patched_model(key) {
-                return (model, false);
+                return model;
             }
         }
     }
@@ -392,7 +392,7 @@ fn build(key: ModelKey) -> (Rc<CachedModel>, bool) {
         c.rebuilds += 1;
         c.last_rebuild_micros = took;
     });
-    (model, true)
+    model
 }
 
 /// Does this backend hold a model it could patch up to `key`?
