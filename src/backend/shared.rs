@@ -57,7 +57,7 @@ struct Slot {
 
 #[derive(Clone, Copy, Default)]
 #[repr(C)]
-pub struct Directory {
+struct Directory {
     slots: [Slot; SLOTS],
     clock: u64,
     published: u64,
