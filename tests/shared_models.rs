@@ -255,3 +255,53 @@ fn a_new_connection_patches_the_newest_image_instead_of_compiling() {
     assert_eq!(all_decisions(&mut first), decisions);
     assert_eq!(counters(&mut first), (0, 1, 1));
 }
+
+#[test]
+fn backends_wait_asleep_behind_a_build_blocked_by_a_lock() {
+    let mut db = TestDb::new("shmlock");
+    let (mut other, _) = insightly(&mut db);
+    // A hierarchy change: compiled, reading every configuration table.
+    other
+        .batch_execute("UPDATE sharing.roles SET reports_to = 11 WHERE id = 14")
+        .unwrap();
+    let expected = fresh_decisions(&db);
+    let mut locker = db.dba();
+    locker
+        .batch_execute("BEGIN; LOCK TABLE sharing.user_roles IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let name = db.name.clone();
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let name = name.clone();
+            std::thread::spawn(move || {
+                // One first, the others once it has claimed the build.
+                std::thread::sleep(std::time::Duration::from_millis(if i == 0 {
+                    0
+                } else {
+                    500
+                }));
+                let mut c = connect_to(&name, "postgres");
+                c.batch_execute(&format!("SET application_name = 'shmlock_{i}'"))
+                    .unwrap();
+                (all_decisions(&mut c), counters(&mut c))
+            })
+        })
+        .collect();
+    // Past the claim's two-second deadline: the builder still lives (it waits for
+    // the lock), so the others still wait for it, asleep.
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let waits = one_str(
+        &mut db.dba(),
+        "SELECT string_agg(coalesce(wait_event_type, 'running'), ',' ORDER BY wait_event_type)
+           FROM pg_stat_activity WHERE application_name LIKE 'shmlock_%'",
+    );
+    assert_eq!(waits, "Extension,Extension,Extension,Lock", "{waits}");
+    locker.batch_execute("COMMIT").unwrap();
+    let results: Vec<(String, (i64, i64, i64))> =
+        threads.into_iter().map(|t| t.join().unwrap()).collect();
+    for (decisions, _) in &results {
+        assert_eq!(decisions, &expected);
+    }
+    let rebuilt: i64 = results.iter().map(|(_, c)| c.1).sum();
+    assert_eq!(rebuilt, 1, "one build, the others read it: {results:?}");
+}

@@ -258,6 +258,7 @@ pub fn find_or_claim(table: u32, generation: i64, expected_micros: i64) -> Found
     }
     let database = unsafe { pg_sys::MyDatabaseId.to_u32() };
     let (mut waited, mut retried) = (false, false);
+    let mut nap_ms = 1i64;
     loop {
         if let Some(model) = attach_ready(table, generation) {
             return Found::Ready(Box::new(model));
@@ -284,7 +285,15 @@ pub fn find_or_claim(table: u32, generation: i64, expected_micros: i64) -> Found
                     retried = true;
                     false
                 }
-                Some(i) if slots[i].builder != me && slots[i].deadline > now => true,
+                // Another backend is building it: wait while it lives (it may be
+                // waiting for a lock, which this backend would wait for too), or
+                // until its deadline.
+                Some(i)
+                    if slots[i].builder != me
+                        && (slots[i].deadline > now || alive(slots[i].builder)) =>
+                {
+                    true
+                }
                 found => {
                     let Some(i) = found.or_else(|| free_slot(slots, now)) else {
                         return Found::Unshared;
@@ -310,10 +319,32 @@ pub fn find_or_claim(table: u32, generation: i64, expected_micros: i64) -> Found
                 count(|c| c.2 += 1);
                 waited = true;
             }
-            pgrx::check_for_interrupts!();
-            unsafe { pg_sys::pg_usleep(200) };
+            pause(&mut nap_ms);
         }
     }
+}
+
+/// Is backend `pid` still there?
+fn alive(pid: i32) -> bool {
+    !unsafe { pg_sys::BackendPidGetProc(pid) }.is_null()
+}
+
+/// Sleep `nap_ms` milliseconds on the latch (seen as an `Extension` wait in
+/// `pg_stat_activity`, cancellable), each nap twice the last up to 10 ms: a short
+/// build is met within a millisecond, a long one costs its waiters nothing.
+fn pause(nap_ms: &mut i64) {
+    pgrx::check_for_interrupts!();
+    unsafe {
+        pg_sys::WaitLatch(
+            pg_sys::MyLatch,
+            (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
+            *nap_ms as _,
+            pg_sys::PG_WAIT_EXTENSION,
+        );
+        pg_sys::ResetLatch(pg_sys::MyLatch);
+    }
+    pgrx::check_for_interrupts!();
+    *nap_ms = (*nap_ms * 2).min(10);
 }
 
 /// An empty slot, a stale claim, or the least recently used image.
