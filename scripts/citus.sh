@@ -108,6 +108,18 @@ make_db() {
   psql_at "$port" "$db" -c "SELECT sharing.distribute_configuration()" >/dev/null
 }
 
+# Start one node; again, up to five times, when its port is briefly taken (the test
+# ports lie in Linux's ephemeral range, so a client socket may hold one for a moment).
+start_node() {
+  local dir=$1 try
+  for try in 1 2 3 4 5; do
+    as_pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null && return 0
+    echo "citus.sh: $dir did not start (try $try), again in 2 s" >&2
+    sleep 2
+  done
+  return 1
+}
+
 cmd=${1:-}
 case "$cmd" in
   install)
@@ -136,7 +148,7 @@ shared_buffers = 128MB
 shared_preload_libraries = 'citus,pg_sharing'
 log_min_messages = warning
 CONF
-      as_pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null
+      start_node "$dir"
     done
     make_db "$port" "$CITUS_DB"
     ;;

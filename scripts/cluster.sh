@@ -42,7 +42,14 @@ CONF
     if [ "${PG_SHARING_PRELOAD:-1}" = 1 ]; then
       echo "shared_preload_libraries = 'pg_sharing'" >> "$dir/data/postgresql.conf"
     fi
-    as_pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null
+    # Again, up to five times, when the port is briefly taken (the test ports lie in
+    # Linux's ephemeral range, so a client socket may hold one for a moment).
+    for try in 1 2 3 4 5; do
+      as_pg "$BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null && break
+      [ "$try" = 5 ] && exit 1
+      echo "cluster.sh: $name did not start (try $try), again in 2 s" >&2
+      sleep 2
+    done
     ;;
   stop)
     [ -d "$dir/data" ] && as_pg "$BIN/pg_ctl" -D "$dir/data" stop -m fast >/dev/null 2>&1 || true

@@ -66,8 +66,9 @@ if [ "${PG_SHARING_CITUS:-$citus_default}" = 1 ]; then
   if [ -f "$("$PG_CONFIG" --pkglibdir)/citus.so" ] || [ -f "$citus_src" ]; then
     CITUS_PORT=$((PORT + 50))
     step "Citus: a coordinator and two workers on ports $CITUS_PORT-$((CITUS_PORT + 2)) (scripts/citus.sh)"
-    CITUS_SRC=$citus_src scripts/citus.sh start "citus-pg$PG_MAJOR" "$CITUS_PORT"
+    # The trap first: a node that fails to start leaves none of the others running.
     trap 'scripts/cluster.sh stop "$CLUSTER"; scripts/citus.sh stop "citus-pg$PG_MAJOR"' EXIT
+    CITUS_SRC=$citus_src scripts/citus.sh start "citus-pg$PG_MAJOR" "$CITUS_PORT"
     step "cargo test --test citus on the Citus cluster"
     set +e
     PG_SHARING_CITUS_PORT=$CITUS_PORT cargo test "${features[@]}" --test citus \
