@@ -137,11 +137,7 @@ impl CachedModel {
     /// its configuration.
     fn require_current_snapshot(&self) {
         let now = current_key();
-        let committed = |k: ModelKey| ModelKey {
-            own_command: None,
-            ..k
-        };
-        if now != self.key && now != committed(self.key) {
+        if now != self.key && now != self.key.committed() {
             crate::pg::errors::raise(
                 pgrx::PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
                 "pg_sharing could not read the sharing configuration of this statement: it changed meanwhile",
@@ -226,6 +222,16 @@ pub struct ModelKey {
     generation: i64,
     /// Some(command id) when the generation row was written by this transaction.
     own_command: Option<u32>,
+}
+
+impl ModelKey {
+    /// The same configuration once committed: what the other sessions will read.
+    fn committed(self) -> ModelKey {
+        ModelKey {
+            own_command: None,
+            ..self
+        }
+    }
 }
 
 thread_local! {
@@ -371,7 +377,7 @@ fn build(key: ModelKey) -> Rc<CachedModel> {
     }
     // No model of this configuration's past here (a new connection): the newest
     // published one, patched, if the change log still reaches back to it.
-    if key.own_command.is_none() && !holds_a_base(key) {
+    if key.own_command.is_none() && newest_base(key).is_none() {
         if let Some((generation, compiled)) =
             super::shared::newest_before(key.table, key.generation)
         {
@@ -395,12 +401,18 @@ fn build(key: ModelKey) -> Rc<CachedModel> {
     model
 }
 
-/// Does this backend hold a model it could patch up to `key`?
-fn holds_a_base(key: ModelKey) -> bool {
+/// The key of the newest model this backend holds that it could patch up to
+/// `key`: of the same generation table, committed, older.
+fn newest_base(key: ModelKey) -> Option<ModelKey> {
     CACHE.with(|c| {
-        c.borrow().models.iter().any(|(k, _)| {
-            k.table == key.table && k.own_command.is_none() && k.generation < key.generation
-        })
+        c.borrow()
+            .models
+            .iter()
+            .filter(|(k, _)| {
+                k.table == key.table && k.own_command.is_none() && k.generation < key.generation
+            })
+            .max_by_key(|(k, _)| k.generation)
+            .map(|(k, _)| *k)
     })
 }
 
@@ -475,16 +487,7 @@ fn patched_model(key: ModelKey) -> Option<Rc<CachedModel>> {
     if key.own_command.is_some() {
         return None;
     }
-    let base_key = CACHE.with(|c| {
-        c.borrow()
-            .models
-            .iter()
-            .filter(|(k, _)| {
-                k.table == key.table && k.own_command.is_none() && k.generation < key.generation
-            })
-            .max_by_key(|(k, _)| k.generation)
-            .map(|(k, _)| *k)
-    })?;
+    let base_key = newest_base(key)?;
     let started = std::time::Instant::now();
     let entries = as_bootstrap_superuser(|| read_log(base_key.generation, key.generation))?;
     let changes = changes_between(base_key.generation, key.generation, &entries)
@@ -555,10 +558,7 @@ pub fn remember_as_committed(model: &Rc<CachedModel>) {
     if key.own_command.is_none() {
         return;
     }
-    let committed = ModelKey {
-        own_command: None,
-        ..key
-    };
+    let committed = key.committed();
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if !c.models.iter().any(|(k, _)| *k == committed) {

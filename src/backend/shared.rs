@@ -82,8 +82,9 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 thread_local! {
     /// The slot this backend claimed and has not published yet.
     static CLAIMED: Cell<Option<(u32, u32, i64)>> = const { Cell::new(None) };
-    /// (images this backend attached, published, waits for another's build).
-    static COUNTS: Cell<(u64, u64, u64)> = const { Cell::new((0, 0, 0)) };
+    /// (images this backend published, waits for another's build); the images it
+    /// read are counted by `backend::models` (`_model_stats()`'s `attaches`).
+    static COUNTS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
 }
 
 /// The bytes before the image in a segment: what it is the image of, checked
@@ -120,12 +121,12 @@ pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed) && unsafe { pg_sys::IsUnderPostmaster } && SHARE_MODELS.get()
 }
 
-/// (attached, published, waited) by this backend so far.
-pub fn counts() -> (u64, u64, u64) {
+/// (published, waited) by this backend so far.
+pub fn counts() -> (u64, u64) {
     COUNTS.with(|c| c.get())
 }
 
-fn count(f: impl FnOnce(&mut (u64, u64, u64))) {
+fn count(f: impl FnOnce(&mut (u64, u64))) {
     COUNTS.with(|c| {
         let mut v = c.get();
         f(&mut v);
@@ -235,7 +236,6 @@ fn attach_where(table: u32, wanted: impl Fn(i64) -> bool) -> Option<(i64, Compil
         return None;
     }
     let model = unsafe { decode(base.add(PREFIX), len - PREFIX, keep) }.ok()?;
-    count(|c| c.0 += 1);
     Some((generation, model))
 }
 
@@ -316,7 +316,7 @@ pub fn find_or_claim(table: u32, generation: i64, expected_micros: i64) -> Found
         };
         if busy {
             if !waited {
-                count(|c| c.2 += 1);
+                count(|c| c.1 += 1);
                 waited = true;
             }
             pause(&mut nap_ms);
@@ -543,7 +543,7 @@ pub fn publish(table: u32, generation: i64, model: &CompiledOrg) -> Option<Compi
         }
     }
     CLAIMED.with(|c| c.set(None));
-    count(|c| c.1 += 1);
+    count(|c| c.0 += 1);
     let mapping = Rc::new(Mapping(seg));
     remember_mapping(handle, &mapping);
     let keep: Keep = mapping;

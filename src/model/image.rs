@@ -219,7 +219,8 @@ impl ImagePlan {
     }
 }
 
-/// The image of `c` in a vector of its own (for tests and a private copy).
+/// The image of `c` in a vector of its own (the tests' way to read a model back).
+#[cfg(test)]
 pub fn encode(c: &CompiledOrg) -> Vec<u64> {
     let plan = ImagePlan::of(c);
     // u64 words: the buffer is 8-byte aligned, as an image must be.

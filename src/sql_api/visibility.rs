@@ -495,7 +495,7 @@ fn _model_stats() -> JsonB {
     let (plans_shaped, plan_resets) = crate::backend::plans::counts();
     let rows_bytes = model.rows_if_held().map_or(0, |org| org.heap_bytes());
     let (attaches, last_attach_micros) = crate::backend::models::attach_stats();
-    let (_, published_here, waits) = crate::backend::shared::counts();
+    let (published_here, waits) = crate::backend::shared::counts();
     let server = crate::backend::shared::directory_stats();
     JsonB(serde_json::json!({
         "users": model.compiled.user_count(),
