@@ -15,7 +15,7 @@
 //! | shares reaching a viewer | [`shares`] | (share generation, own command id if this transaction moved it, viewer, action, type), with the transaction start of the read | the share generation moves (every statement writing `record_shares` or the configuration, sql/generation.sql); an older transaction reads again; emptied past 256 entries |
 //! | the statement's shared ids | [`shares`] | (snapshot, transaction start, viewer, action, type) | the next statement with another key |
 //! | viewer memo | [`viewer`] | (snapshot, asking role, `sharing.viewer` assignments, scope is session, set locally) | any of those changes; errors are never remembered |
-//! | viewer directory (mapped logins, trusted roles) | [`viewer`] | the model key of the configuration it was read in | another key (both tables move the generation); role names and memberships are not kept here but asked of PostgreSQL's role caches |
+//! | viewer directory (mapped logins, trusted roles) | [`viewer`] | the model's `DirectoryKey`: the generation that last mapped or unmapped a login (a configuration this transaction wrote: its model key) | another key (a change that maps a login, or of the trusted roles, which is compiled); role names and memberships are not kept here but asked of PostgreSQL's role caches |
 //! | "may ask about anyone" memo | [`authority`] | (snapshot, asking role) | either changes |
 //! | plan epoch | [`plans`] | the calls shaped since the last reset, each with the class of the viewer it was planned for (`PlanClass`) | a model is compiled, `sharing.viewer` is assigned a viewer whose plan would be of another class (judged on the last model), or `_index_owners` / `_reach_owners_current` finds a stale plan: `ResetPlanCache()` |
 //! | counts of shaped calls and resets | [`plans`] | — | never (they only grow; `_model_stats()`) |
@@ -28,7 +28,9 @@
 //!
 //! Other sessions' plans: every configuration statement invalidates the relcache
 //! of the protected tables (`_forget_plans`), so they re-plan at their next
-//! transaction; their models follow the generation.
+//! transaction — except a change of people that cannot unbound a viewer
+//! (docs/design.md, "Plans across configurations"); their models follow the
+//! generation.
 //!
 //! Modules: [`shares`] (record shares as read per question),
 //! [`models`] (the model cache; [`loader`] reads the configuration into

@@ -72,6 +72,11 @@ pub struct CachedModel {
     filters: Memo<Option<(Vec<i64>, i64)>>,
     /// The fingerprints the effect check compares, computed when first needed.
     signatures: once_cell::unsync::OnceCell<crate::model::effect::Signatures>,
+    /// The newest generation, up to this one, whose change mapped or unmapped a
+    /// login (`sharing.users.db_role`; a compile counts as one): the viewer
+    /// directory is the same in every committed generation since
+    /// ([`CachedModel::directory_key`]).
+    logins_since: i64,
 }
 
 impl CachedModel {
@@ -87,6 +92,26 @@ impl CachedModel {
             bounds: RefCell::default(),
             filters: RefCell::default(),
             signatures: once_cell::unsync::OnceCell::new(),
+            logins_since: key.generation,
+        }
+    }
+
+    /// The same model, whose logins were last mapped in generation `since`.
+    fn logins_since(mut self, since: i64) -> CachedModel {
+        self.logins_since = since;
+        self
+    }
+
+    /// What the viewer directory of this configuration (`backend::viewer`) is
+    /// keyed by: committed configurations that map the same logins share one, so a
+    /// change of people that maps no login does not read it again.
+    pub fn directory_key(&self) -> DirectoryKey {
+        match self.key.own_command {
+            Some(_) => DirectoryKey::Exact(self.key),
+            None => DirectoryKey::Logins {
+                table: self.key.table,
+                since: self.logins_since,
+            },
         }
     }
 
@@ -215,6 +240,16 @@ impl crate::model::shape::ShapeSource for CachedModel {
     }
 }
 
+/// What identifies the viewer directory of a configuration
+/// ([`CachedModel::directory_key`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum DirectoryKey {
+    /// Committed: the generation table, and the generation that last mapped a login.
+    Logins { table: u32, since: i64 },
+    /// Written by this transaction: that configuration only.
+    Exact(ModelKey),
+}
+
 /// What identifies a configuration: the generation row as this snapshot sees it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct ModelKey {
@@ -322,8 +357,9 @@ pub fn current_model() -> Rc<CachedModel> {
     let expected = CACHE.with(|c| (4 * c.borrow().last_rebuild_micros).max(2_000_000) as i64);
     let started = std::time::Instant::now();
     match super::shared::find_or_claim(key.table, key.generation, expected) {
-        super::shared::Found::Ready(compiled) => {
-            let model = Rc::new(CachedModel::new(key, None, *compiled));
+        super::shared::Found::Ready(image) => {
+            let model =
+                Rc::new(CachedModel::new(key, None, image.model).logins_since(image.logins_since));
             let took = started.elapsed().as_micros() as u64;
             keep(key, &model, |c| {
                 c.attaches += 1;
@@ -333,7 +369,9 @@ pub fn current_model() -> Rc<CachedModel> {
         }
         super::shared::Found::Claimed => {
             let model = build(key);
-            let Some(shared) = super::shared::publish(key.table, key.generation, &model.compiled)
+            let logins_since = model.logins_since;
+            let Some(shared) =
+                super::shared::publish(key.table, key.generation, &model.compiled, logins_since)
             else {
                 return model;
             };
@@ -346,7 +384,7 @@ pub fn current_model() -> Rc<CachedModel> {
             } else {
                 None
             };
-            let model = Rc::new(CachedModel::new(key, org, shared));
+            let model = Rc::new(CachedModel::new(key, org, shared).logins_since(logins_since));
             keep(key, &model, |_| {});
             model
         }
@@ -378,11 +416,14 @@ fn build(key: ModelKey) -> Rc<CachedModel> {
     // No model of this configuration's past here (a new connection): the newest
     // published one, patched, if the change log still reaches back to it.
     if key.own_command.is_none() && newest_base(key).is_none() {
-        if let Some((generation, compiled)) =
-            super::shared::newest_before(key.table, key.generation)
-        {
-            let base_key = ModelKey { generation, ..key };
-            let base = Rc::new(CachedModel::new(base_key, None, compiled));
+        if let Some(image) = super::shared::newest_before(key.table, key.generation) {
+            let base_key = ModelKey {
+                generation: image.generation,
+                ..key
+            };
+            let base = Rc::new(
+                CachedModel::new(base_key, None, image.model).logins_since(image.logins_since),
+            );
             CACHE.with(|c| c.borrow_mut().models.push((base_key, base)));
             if let Some(model) = patched_model(key) {
                 return model;
@@ -499,6 +540,11 @@ fn patched_model(key: ModelKey) -> Option<Rc<CachedModel>> {
         let at = c.models.iter().position(|(k, _)| *k == base_key)?;
         Some(c.models.remove(at).1)
     })?;
+    let logins_since = if crate::model::incremental::maps_logins(base_key.generation, &entries) {
+        key.generation
+    } else {
+        base.logins_since
+    };
     let (org, mut compiled, copied) = match Rc::try_unwrap(base) {
         Ok(model) => (model.org.into_inner(), model.compiled, false),
         Err(shared) => {
@@ -538,7 +584,7 @@ fn patched_model(key: ModelKey) -> Option<Rc<CachedModel>> {
         }
     };
     let took = started.elapsed().as_micros() as u64;
-    let model = Rc::new(CachedModel::new(key, org, compiled));
+    let model = Rc::new(CachedModel::new(key, org, compiled).logins_since(logins_since));
     keep(key, &model, |c| {
         c.patches += 1;
         c.patch_copies += copied as u64;

@@ -11,9 +11,14 @@
 //! generation), the model key without a command id — and is `Building` (a
 //! backend claimed it and is compiling or patching: others wait for it, up to its
 //! deadline) or `Ready` (the handle of a pinned segment holding the image). A
-//! database keeps its two newest generations; an older one is unpinned when a new
-//! one is published, and its segment goes away once the last backend reading it
-//! drops it (a REPEATABLE READ transaction keeps what it reads).
+//! database keeps its two newest generations. An older one becomes `Spare`: its
+//! segment stays, and the database's next image is written into it once no
+//! backend reads it any more (each model read from an image holds a `Pin`,
+//! counted in its slot), so that a change costs no new segment, no fresh pages and
+//! no unmapping; backends keep their mappings of the directory's segments. A
+//! segment too small, or a spare beyond one per database, is unpinned, and goes
+//! away once the last backend mapping it lets it go (a REPEATABLE READ
+//! transaction keeps what it reads).
 
 use crate::model::engine::CompiledOrg;
 use crate::model::image::{decode, ImagePlan};
@@ -36,7 +41,13 @@ enum State {
     Empty,
     Building,
     Ready,
+    /// A segment kept for the database's next image (its last image is no longer
+    /// wanted; backends may still read it while `readers` is above zero).
+    Spare,
 }
+
+/// Spare segments kept per database.
+const SPARES_PER_DATABASE: usize = 1;
 
 #[derive(Clone, Copy, Default)]
 #[repr(C)]
@@ -45,9 +56,14 @@ struct Slot {
     database: u32,
     table: u32,
     generation: i64,
-    /// Ready: the segment; its length.
+    /// Ready and Spare (and Building, once a spare is taken for it): the segment,
+    /// its size; Ready: the image's length, the publication's number (unique in the
+    /// server's life), and how many models in backends read it now.
     handle: u32,
+    capacity: u64,
     len: u64,
+    publication: u64,
+    readers: u32,
     /// Building: who, and until when (µs) the others wait for it.
     builder: i32,
     deadline: i64,
@@ -62,6 +78,8 @@ struct Directory {
     clock: u64,
     published: u64,
     evicted: u64,
+    /// Images written into a spare segment (of `published`).
+    reused: u64,
 }
 
 unsafe impl PGRXSharedMemory for Directory {}
@@ -96,8 +114,12 @@ struct Prefix {
     database: u64,
     table: u64,
     generation: i64,
+    /// The generation whose change last mapped a login ([`Image::logins_since`]).
+    logins_since: i64,
+    /// The slot's publication: a segment is written again when reused.
+    publication: u64,
 }
-const PREFIX_MAGIC: u64 = u64::from_le_bytes(*b"PGSHSEG1");
+const PREFIX_MAGIC: u64 = u64::from_le_bytes(*b"PGSHSEG2");
 const PREFIX: usize = std::mem::size_of::<Prefix>();
 
 /// Allocate the directory (from `_PG_init`, while preloading only).
@@ -138,27 +160,26 @@ fn now_micros() -> i64 {
     unsafe { pg_sys::GetCurrentTimestamp() }
 }
 
-/// A segment this backend maps, detached when the last model reading it is dropped.
+/// A segment this backend maps: kept while the directory names the segment (so
+/// that a reused segment is not mapped again), detached once it does not and no
+/// model reads it.
 struct Mapping(*mut pg_sys::dsm_segment);
+
+impl Mapping {
+    fn base(&self) -> *mut u8 {
+        unsafe { pg_sys::dsm_segment_address(self.0) as *mut u8 }
+    }
+}
 
 thread_local! {
     /// The segments this backend maps, by handle: a segment is attached once per
     /// backend (PostgreSQL refuses a second attach), however many models read it.
-    static MAPPINGS: std::cell::RefCell<rustc_hash::FxHashMap<u32, std::rc::Weak<Mapping>>> =
+    static MAPPINGS: std::cell::RefCell<rustc_hash::FxHashMap<u32, Rc<Mapping>>> =
         Default::default();
-}
-
-/// This backend's mapping of segment `handle`, if it has one.
-fn mapped(handle: u32) -> Option<Rc<Mapping>> {
-    MAPPINGS.with(|m| {
-        let mut m = m.borrow_mut();
-        m.retain(|_, w| w.strong_count() > 0);
-        m.get(&handle).and_then(|w| w.upgrade())
-    })
-}
-
-fn remember_mapping(handle: u32, mapping: &Rc<Mapping>) {
-    MAPPINGS.with(|m| m.borrow_mut().insert(handle, Rc::downgrade(mapping)));
+    /// The publications this backend's models read (one entry per [`Pin`]), counted
+    /// in their slots' `readers`: given back when the backend exits.
+    static PINS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+    static EXIT_CALLBACK: Cell<bool> = const { Cell::new(false) };
 }
 
 impl Drop for Mapping {
@@ -172,16 +193,120 @@ impl Drop for Mapping {
     }
 }
 
+/// This backend's mapping of segment `handle`, attached now if it has none. Under
+/// the directory's lock (a segment is unpinned only under it, so the handle is
+/// good). `None` if the segment cannot be attached.
+fn mapping(handle: u32) -> Option<Rc<Mapping>> {
+    if let Some(m) = MAPPINGS.with(|m| m.borrow().get(&handle).cloned()) {
+        return Some(m);
+    }
+    let seg = unsafe { pg_sys::dsm_attach(handle) };
+    if seg.is_null() {
+        return None;
+    }
+    unsafe { pg_sys::dsm_pin_mapping(seg) };
+    let mapping = Rc::new(Mapping(seg));
+    MAPPINGS.with(|m| m.borrow_mut().insert(handle, mapping.clone()));
+    Some(mapping)
+}
+
+/// Take out of the registry the mappings of segments the directory no longer
+/// names (under its lock); the caller drops them after releasing it (a model still
+/// reading one keeps it until it goes).
+fn unnamed_mappings(dir: &Directory) -> Vec<Rc<Mapping>> {
+    MAPPINGS.with(|m| {
+        let mut m = m.borrow_mut();
+        let gone: Vec<u32> = m
+            .keys()
+            .copied()
+            .filter(|h| !dir.slots.iter().any(|s| s.capacity > 0 && s.handle == *h))
+            .collect();
+        gone.into_iter().filter_map(|h| m.remove(&h)).collect()
+    })
+}
+
+/// A model's hold on the image it reads: counted in the slot's `readers`, so the
+/// segment is not written again while it lives.
+struct Pin {
+    publication: u64,
+    _mapping: Rc<Mapping>,
+}
+
+/// Count a new reader of `slot` (under the lock).
+fn pin(slot: &mut Slot, mapping: Rc<Mapping>) -> Pin {
+    if !EXIT_CALLBACK.with(|c| c.replace(true)) {
+        unsafe { pg_sys::before_shmem_exit(Some(unpin_all_at_exit), pg_sys::Datum::from(0)) };
+    }
+    slot.readers += 1;
+    PINS.with(|p| p.borrow_mut().push(slot.publication));
+    Pin {
+        publication: slot.publication,
+        _mapping: mapping,
+    }
+}
+
+/// One reader of `publication` fewer (under the lock; nothing if the slot is gone).
+fn unpin(dir: &mut Directory, publication: u64) {
+    PINS.with(|p| {
+        let mut p = p.borrow_mut();
+        if let Some(i) = p.iter().position(|x| *x == publication) {
+            p.swap_remove(i);
+        }
+    });
+    if let Some(slot) = dir
+        .slots
+        .iter_mut()
+        .find(|s| matches!(s.state, State::Ready | State::Spare) && s.publication == publication)
+    {
+        slot.readers = slot.readers.saturating_sub(1);
+    }
+}
+
+impl Drop for Pin {
+    fn drop(&mut self) {
+        // At exit `unpin_all_at_exit` has given every pin back.
+        if unsafe { pg_sys::proc_exit_inprogress } {
+            return;
+        }
+        unpin(&mut DIRECTORY.exclusive(), self.publication);
+    }
+}
+
+/// Give back the pins of this backend's models as it exits.
+#[pg_guard]
+unsafe extern "C-unwind" fn unpin_all_at_exit(_code: i32, _arg: pg_sys::Datum) {
+    let pins = PINS.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    if pins.is_empty() {
+        return;
+    }
+    // A FATAL error raised under the directory's lock exits without unwinding.
+    unsafe { pg_sys::LWLockReleaseAll() };
+    let mut dir = DIRECTORY.exclusive();
+    for publication in pins {
+        unpin(&mut dir, publication);
+    }
+}
+
+/// A model read from a published image.
+pub struct Image {
+    pub generation: i64,
+    pub model: CompiledOrg,
+    /// The newest generation (up to this one) whose change mapped or unmapped a
+    /// login (`sharing.users.db_role`): the viewer directory read in any
+    /// generation since is this one's (`backend::viewer`).
+    pub logins_since: i64,
+}
+
 /// The model of (table, generation) in this database, read from its published
 /// image. `None` when nothing is published (or the image cannot be read).
-fn attach_ready(table: u32, generation: i64) -> Option<CompiledOrg> {
-    attach_where(table, |g| g == generation).map(|(_, model)| model)
+fn attach_ready(table: u32, generation: i64) -> Option<Image> {
+    attach_where(table, |g| g == generation)
 }
 
 /// The newest published model of this database's generation table older than
 /// `generation`, with its generation: a base to patch for a backend that holds none
 /// (a new connection that needs a configuration nobody has built yet).
-pub fn newest_before(table: u32, generation: i64) -> Option<(i64, CompiledOrg)> {
+pub fn newest_before(table: u32, generation: i64) -> Option<Image> {
     if !enabled() {
         return None;
     }
@@ -190,14 +315,15 @@ pub fn newest_before(table: u32, generation: i64) -> Option<(i64, CompiledOrg)> 
 
 /// Read the image of the newest ready slot of this database's `table` whose
 /// generation `wanted` accepts.
-fn attach_where(table: u32, wanted: impl Fn(i64) -> bool) -> Option<(i64, CompiledOrg)> {
+fn attach_where(table: u32, wanted: impl Fn(i64) -> bool) -> Option<Image> {
     let database = unsafe { pg_sys::MyDatabaseId.to_u32() };
-    // Attach while holding the directory: a segment is unpinned only under the
-    // exclusive lock, so the handle stays good until then.
-    let (mapping, len, generation) = {
+    // Pin while holding the directory: a segment is written again or unpinned only
+    // under the exclusive lock, and only when nobody pins it.
+    let (pin, len, generation, unnamed) = {
         let mut dir = DIRECTORY.exclusive();
         dir.clock += 1;
         let clock = dir.clock;
+        let unnamed = unnamed_mappings(&dir);
         let slot = dir
             .slots
             .iter_mut()
@@ -209,40 +335,34 @@ fn attach_where(table: u32, wanted: impl Fn(i64) -> bool) -> Option<(i64, Compil
             })
             .max_by_key(|s| s.generation)?;
         slot.used = clock;
-        let mapping = match mapped(slot.handle) {
-            Some(mapping) => mapping,
-            None => {
-                let seg = unsafe { pg_sys::dsm_attach(slot.handle) };
-                if seg.is_null() {
-                    return None;
-                }
-                unsafe { pg_sys::dsm_pin_mapping(seg) };
-                let mapping = Rc::new(Mapping(seg));
-                remember_mapping(slot.handle, &mapping);
-                mapping
-            }
-        };
-        (mapping, slot.len as usize, slot.generation)
+        let mapping = mapping(slot.handle)?;
+        let (len, generation) = (slot.len as usize, slot.generation);
+        (pin(slot, mapping), len, generation, unnamed)
     };
-    let seg = mapping.0;
-    let keep: Keep = mapping;
-    let base = unsafe { pg_sys::dsm_segment_address(seg) } as *const u8;
+    drop(unnamed);
+    let base = pin._mapping.base() as *const u8;
     let prefix = unsafe { std::ptr::read(base as *const Prefix) };
     if prefix.magic != PREFIX_MAGIC
         || prefix.database != database as u64
         || prefix.table != table as u64
         || prefix.generation != generation
+        || prefix.publication != pin.publication
     {
         return None;
     }
+    let keep: Keep = Rc::new(pin);
     let model = unsafe { decode(base.add(PREFIX), len - PREFIX, keep) }.ok()?;
-    Some((generation, model))
+    Some(Image {
+        generation,
+        model,
+        logins_since: prefix.logins_since,
+    })
 }
 
 /// What [`find_or_claim`] found.
 pub enum Found {
     /// The published model.
-    Ready(Box<CompiledOrg>),
+    Ready(Box<Image>),
     /// Nothing published and nobody building it: this backend builds it and
     /// [`publish`]es it.
     Claimed,
@@ -260,8 +380,8 @@ pub fn find_or_claim(table: u32, generation: i64, expected_micros: i64) -> Found
     let (mut waited, mut retried) = (false, false);
     let mut nap_ms = 1i64;
     loop {
-        if let Some(model) = attach_ready(table, generation) {
-            return Found::Ready(Box::new(model));
+        if let Some(image) = attach_ready(table, generation) {
+            return Found::Ready(Box::new(image));
         }
         let now = now_micros();
         let me = unsafe { pg_sys::MyProcPid };
@@ -274,7 +394,7 @@ pub fn find_or_claim(table: u32, generation: i64, expected_micros: i64) -> Found
                 |s: &Slot| s.database == database && s.table == table && s.generation == generation;
             match slots
                 .iter()
-                .position(|s| s.state != State::Empty && same(s))
+                .position(|s| matches!(s.state, State::Building | State::Ready) && same(s))
             {
                 // Published since the attempt above: read it (once; an image that
                 // cannot be read leaves this backend to its own model).
@@ -358,23 +478,43 @@ fn free_slot(slots: &mut [Slot; SLOTS], now: i64) -> Option<usize> {
     {
         return Some(i);
     }
-    slots
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.state == State::Ready)
-        .min_by_key(|(_, s)| s.used)
-        .map(|(i, _)| i)
+    [State::Spare, State::Ready].into_iter().find_map(|state| {
+        slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.state == state)
+            .min_by_key(|(_, s)| s.used)
+            .map(|(i, _)| i)
+    })
 }
 
-/// Let an image go: unpinned, its segment is destroyed when its last reader
-/// detaches. Under the exclusive lock.
+/// Let a slot's segment go: unpinned, it is destroyed when the last backend
+/// mapping it detaches. Under the exclusive lock.
 fn evict(slot: &mut Slot) {
     let was = std::mem::take(slot);
     // The slot is empty first: were the unpin to fail, no later call would meet
     // the same handle again.
-    if was.state == State::Ready {
+    if was.capacity > 0 {
         unsafe { pg_sys::dsm_unpin_segment(was.handle) };
     }
+}
+
+/// An image no longer among its database's newest: its segment is kept as the
+/// database's spare (written again once nobody reads it), or let go when the
+/// database has its spares already. Under the exclusive lock.
+fn retire(dir: &mut Directory, i: usize) {
+    let database = dir.slots[i].database;
+    let spares = dir
+        .slots
+        .iter()
+        .filter(|s| s.state == State::Spare && s.database == database)
+        .count();
+    if spares < SPARES_PER_DATABASE {
+        dir.slots[i].state = State::Spare;
+    } else {
+        evict(&mut dir.slots[i]);
+    }
+    dir.evicted += 1;
 }
 
 /// Give up this backend's claim (its build failed): the others build.
@@ -391,7 +531,8 @@ fn release_claim() {
             && s.table == table
             && s.generation == generation
     }) {
-        *slot = Slot::default();
+        // With the spare it may have taken for its image.
+        evict(slot);
     }
 }
 
@@ -435,11 +576,17 @@ fn room_for(len: usize) -> bool {
     ok && free > 2 * len as u128 + size / 10
 }
 
-/// Publish the model this backend built for its claim: written into a new
-/// segment, which the directory then names. Returns the model read back from the
-/// image (so this backend, too, holds no copy of its own), or `None` when it
-/// could not be published (the caller keeps its own model).
-pub fn publish(table: u32, generation: i64, model: &CompiledOrg) -> Option<CompiledOrg> {
+/// Publish the model this backend built for its claim: written into the
+/// database's spare segment when nobody reads it any more and it is big enough,
+/// else into a new segment; the directory then names it. Returns the model read
+/// back from the image (so this backend, too, holds no copy of its own), or `None`
+/// when it could not be published (the caller keeps its own model).
+pub fn publish(
+    table: u32,
+    generation: i64,
+    model: &CompiledOrg,
+    logins_since: i64,
+) -> Option<CompiledOrg> {
     let database = unsafe { pg_sys::MyDatabaseId.to_u32() };
     let claimed = CLAIMED.with(|c| c.get()) == Some((database, table, generation));
     if !enabled() || !claimed {
@@ -452,7 +599,7 @@ pub fn publish(table: u32, generation: i64, model: &CompiledOrg) -> Option<Compi
         let mut dbs: Vec<u32> = dir
             .slots
             .iter()
-            .filter(|s| s.state == State::Ready && s.database != database)
+            .filter(|s| s.capacity > 0 && s.database != database)
             .map(|s| s.database)
             .collect();
         dbs.sort_unstable();
@@ -464,66 +611,136 @@ pub fn publish(table: u32, generation: i64, model: &CompiledOrg) -> Option<Compi
     .collect();
     let plan = ImagePlan::of(model);
     let len = PREFIX + plan.len();
-    if !room_for(len) {
-        release_claim();
-        return None;
+    let me = unsafe { pg_sys::MyProcPid };
+    let mine = |s: &Slot| {
+        s.state == State::Building
+            && s.builder == me
+            && s.database == database
+            && s.table == table
+            && s.generation == generation
+    };
+    let lost = || {
+        // The claim went stale and was taken (with the segment it held): keep the
+        // model to ourselves.
+        CLAIMED.with(|c| c.set(None));
+        None
+    };
+    // The segment: the database's spare, taken into the claim's slot under the
+    // lock (nobody reads it: nobody will until it is published again).
+    let (publication, reused) = {
+        let mut dir = DIRECTORY.exclusive();
+        dir.clock += 1;
+        let publication = dir.clock;
+        let Some(claim) = dir.slots.iter().position(mine) else {
+            return lost();
+        };
+        let spare = dir.slots.iter().position(|s| {
+            s.state == State::Spare
+                && s.database == database
+                && s.readers == 0
+                && s.capacity >= len as u64
+        });
+        let reused = match spare {
+            Some(j) => {
+                let (handle, capacity) = (dir.slots[j].handle, dir.slots[j].capacity);
+                // Mapped here under the lock, while the claim holds the handle.
+                match mapping(handle) {
+                    Some(_) => {
+                        dir.slots[j] = Slot::default();
+                        dir.slots[claim].handle = handle;
+                        dir.slots[claim].capacity = capacity;
+                        true
+                    }
+                    None => false,
+                }
+            }
+            None => false,
+        };
+        (publication, reused)
+    };
+    if !reused {
+        // A new segment, with room for the image to grow by an eighth.
+        let capacity = len + len / 8;
+        if !room_for(capacity) {
+            release_claim();
+            return None;
+        }
+        let seg =
+            unsafe { pg_sys::dsm_create(capacity, pg_sys::DSM_CREATE_NULL_IF_MAXSEGMENTS as i32) };
+        if seg.is_null() {
+            release_claim();
+            return None;
+        }
+        unsafe {
+            pg_sys::dsm_pin_segment(seg);
+            pg_sys::dsm_pin_mapping(seg);
+        }
+        let handle = unsafe { pg_sys::dsm_segment_handle(seg) };
+        MAPPINGS.with(|m| m.borrow_mut().insert(handle, Rc::new(Mapping(seg))));
+        let mut dir = DIRECTORY.exclusive();
+        let Some(claim) = dir.slots.iter().position(mine) else {
+            drop(dir);
+            unsafe { pg_sys::dsm_unpin_segment(handle) };
+            MAPPINGS.with(|m| m.borrow_mut().remove(&handle));
+            return lost();
+        };
+        dir.slots[claim].handle = handle;
+        dir.slots[claim].capacity = capacity as u64;
     }
-    let seg = unsafe { pg_sys::dsm_create(len, pg_sys::DSM_CREATE_NULL_IF_MAXSEGMENTS as i32) };
-    if seg.is_null() {
-        release_claim();
-        return None;
-    }
-    let base = unsafe { pg_sys::dsm_segment_address(seg) } as *mut u8;
+    let handle = {
+        let dir = DIRECTORY.share();
+        match dir.slots.iter().find(|s| mine(s)) {
+            Some(s) => s.handle,
+            None => return lost(),
+        }
+    };
+    // The claim's slot holds the segment pinned (only an eviction under the lock
+    // unpins it, and this backend maps it): written outside the lock.
+    let mapping = MAPPINGS.with(|m| m.borrow().get(&handle).cloned())?;
+    let base = mapping.base();
+    // Map every page at once rather than one fault at a time (Linux 5.14+; older
+    // kernels refuse the advice, and the pages fault in as they are written).
+    const MADV_POPULATE_WRITE: i32 = 23;
+    unsafe { libc::madvise(base as *mut libc::c_void, len, MADV_POPULATE_WRITE) };
     let out = unsafe { std::slice::from_raw_parts_mut(base, len) };
     let prefix = [Prefix {
         magic: PREFIX_MAGIC,
         database: database as u64,
         table: table as u64,
         generation,
+        logins_since,
+        publication,
     }];
     out[..PREFIX].copy_from_slice(unsafe {
         std::slice::from_raw_parts(prefix.as_ptr() as *const u8, PREFIX)
     });
     plan.write(model, &mut out[PREFIX..]);
-    unsafe {
-        pg_sys::dsm_pin_segment(seg);
-        pg_sys::dsm_pin_mapping(seg);
-    }
-    let handle = unsafe { pg_sys::dsm_segment_handle(seg) };
-    {
+    let (pin, unnamed) = {
         let mut dir = DIRECTORY.exclusive();
         dir.clock += 1;
         let clock = dir.clock;
-        let me = unsafe { pg_sys::MyProcPid };
         let same_db = |s: &Slot| s.database == database && s.table == table;
-        let Some(i) = dir.slots.iter().position(|s| {
-            s.state == State::Building
-                && s.builder == me
-                && same_db(s)
-                && s.generation == generation
-        }) else {
-            // The claim went stale and was taken: keep the model to ourselves.
-            drop(dir);
-            unsafe {
-                pg_sys::dsm_unpin_segment(handle);
-                pg_sys::dsm_detach(seg);
-            }
-            CLAIMED.with(|c| c.set(None));
-            return None;
+        let Some(i) = dir.slots.iter().position(mine) else {
+            return lost();
         };
+        let capacity = dir.slots[i].capacity;
         dir.slots[i] = Slot {
             state: State::Ready,
             database,
             table,
             generation,
             handle,
+            capacity,
             len: len as u64,
+            publication,
             used: clock,
             ..Slot::default()
         };
         dir.published += 1;
+        dir.reused += reused as u64;
+        let pin = pin(&mut dir.slots[i], mapping.clone());
         for i in 0..SLOTS {
-            if dir.slots[i].state == State::Ready && gone.contains(&dir.slots[i].database) {
+            if dir.slots[i].capacity > 0 && gone.contains(&dir.slots[i].database) {
                 evict(&mut dir.slots[i]);
                 dir.evicted += 1;
             }
@@ -538,24 +755,26 @@ pub fn publish(table: u32, generation: i64, model: &CompiledOrg) -> Option<Compi
             .collect();
         ready.sort_unstable_by(|a, b| b.cmp(a));
         for &(_, i) in ready.iter().skip(KEPT_PER_DATABASE) {
-            evict(&mut dir.slots[i]);
-            dir.evicted += 1;
+            retire(&mut dir, i);
         }
-    }
+        (pin, unnamed_mappings(&dir))
+    };
+    drop(unnamed);
     CLAIMED.with(|c| c.set(None));
     count(|c| c.0 += 1);
-    let mapping = Rc::new(Mapping(seg));
-    remember_mapping(handle, &mapping);
-    let keep: Keep = mapping;
+    let keep: Keep = Rc::new(pin);
     unsafe { decode(base.add(PREFIX), len - PREFIX, keep) }.ok()
 }
 
-/// The server's images: published and evicted so far, ready now and their bytes,
-/// and the bytes of this database's.
+/// The server's images: published (of which written into a spare segment) and
+/// retired so far; ready and spare now; the bytes of all their segments, and of
+/// this database's.
 pub struct DirectoryStats {
     pub published: u64,
+    pub reused: u64,
     pub evicted: u64,
     pub ready: usize,
+    pub spare: usize,
     pub bytes: u64,
     pub database_bytes: u64,
 }
@@ -566,15 +785,18 @@ pub fn directory_stats() -> Option<DirectoryStats> {
     }
     let database = unsafe { pg_sys::MyDatabaseId.to_u32() };
     let dir = DIRECTORY.share();
-    let ready = || dir.slots.iter().filter(|s| s.state == State::Ready);
+    let held = || dir.slots.iter().filter(|s| s.capacity > 0);
+    let count = |state: State| dir.slots.iter().filter(|s| s.state == state).count();
     Some(DirectoryStats {
         published: dir.published,
+        reused: dir.reused,
         evicted: dir.evicted,
-        ready: ready().count(),
-        bytes: ready().map(|s| s.len).sum(),
-        database_bytes: ready()
+        ready: count(State::Ready),
+        spare: count(State::Spare),
+        bytes: held().map(|s| s.capacity).sum(),
+        database_bytes: held()
             .filter(|s| s.database == database)
-            .map(|s| s.len)
+            .map(|s| s.capacity)
             .sum(),
     })
 }

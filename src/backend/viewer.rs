@@ -12,7 +12,7 @@ use pgrx::prelude::*;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::models::ModelKey;
+use super::models::{DirectoryKey, ModelKey};
 
 /// (snapshot, asking role, `sharing.viewer` assignments so far, `sharing.viewer_scope`
 /// is `session`, `sharing.viewer` is set for the transaction only). The last two are
@@ -157,9 +157,12 @@ fn resolve_viewer_uncached(role: pg_sys::Oid) -> Option<i64> {
 
 /// The logins mapped to users (`users.db_role`) and the trusted application roles
 /// of one configuration. Both tables move the generation when written
-/// (sql/generation.sql), so the configuration's key identifies their rows.
+/// (sql/generation.sql), so the configuration's key identifies their rows; a
+/// committed change that maps no login (and writes no trusted role: that one is
+/// compiled again) keeps them, so the directory is keyed by the model's
+/// [`DirectoryKey`] when the model is at hand.
 struct Directory {
-    key: ModelKey,
+    key: DirectoryKey,
     mapped: HashMap<String, i64>,
     trusted: Vec<String>,
 }
@@ -172,6 +175,7 @@ thread_local! {
 /// The directory of configuration `key`: read once (as the extension's owner,
 /// in the statement's snapshot) while the configuration stays.
 fn directory(key: ModelKey) -> Rc<Directory> {
+    let key = directory_key(key);
     if let Some(d) = DIRECTORY
         .with(|d| d.borrow().clone())
         .filter(|d| d.key == key)
@@ -204,6 +208,16 @@ fn directory(key: ModelKey) -> Rc<Directory> {
     });
     DIRECTORY.with(|d| *d.borrow_mut() = Some(directory.clone()));
     directory
+}
+
+/// What the directory of configuration `key` is keyed by: its model's
+/// [`DirectoryKey`] when this backend holds the model or reads it from a shared
+/// image (an attach, which the protected statement needs anyway); else the
+/// configuration itself.
+fn directory_key(key: ModelKey) -> DirectoryKey {
+    super::models::model_for(key)
+        .or_else(|| super::shared::enabled().then(super::models::current_model))
+        .map_or(DirectoryKey::Exact(key), |m| m.directory_key())
 }
 
 /// Whether `id` is a user of configuration `key`: from its compiled model when this

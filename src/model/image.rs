@@ -164,6 +164,47 @@ impl ImagePlan {
     pub fn write(&self, c: &CompiledOrg, out: &mut [u8]) {
         assert_eq!(out.len(), self.len, "an image's buffer is its planned size");
         let mut at = aligned(std::mem::size_of::<Header>());
+        let mut h = Header {
+            magic: MAGIC,
+            version: VERSION,
+            total_len: self.len as u64,
+            level_width: c.level_width as u64,
+            ..Header::default()
+        };
+        // Users with their runs of roles made contiguous, written where they go
+        // (no copy of the users on the side: that would be 40 bytes a user of fresh
+        // memory in the backend that publishes).
+        let users_at = at;
+        let users_bytes = std::mem::size_of_val(&*c.users);
+        let roles_at = aligned(users_at + users_bytes);
+        let roles_bytes = self.user_roles_len * std::mem::size_of::<RoleIx>();
+        {
+            let (users_out, rest) = out[users_at..].split_at_mut(roles_at - users_at);
+            let roles_out = &mut rest[..roles_bytes];
+            let mut from = 0usize;
+            for (i, u) in c.users.iter().enumerate() {
+                let mut u = *u;
+                let roles = c.roles(&u);
+                u.roles_at = from as u32;
+                let size = std::mem::size_of::<CUser>();
+                users_out[i * size..(i + 1) * size].copy_from_slice(bytes_of(&[u]));
+                let bytes = bytes_of(roles);
+                roles_out[from * 4..from * 4 + bytes.len()].copy_from_slice(bytes);
+                from += roles.len();
+            }
+            assert_eq!(from, self.user_roles_len, "the planned runs of roles");
+            users_out[users_bytes..].fill(0);
+        }
+        h.users = Section {
+            offset: users_at as u64,
+            count: c.users.len() as u64,
+        };
+        h.user_roles = Section {
+            offset: roles_at as u64,
+            count: self.user_roles_len as u64,
+        };
+        out[roles_at + roles_bytes..aligned(roles_at + roles_bytes)].fill(0);
+        at = aligned(roles_at + roles_bytes);
         let mut put = |out: &mut [u8], bytes: &[u8], count: usize| {
             let section = Section {
                 offset: at as u64,
@@ -174,26 +215,6 @@ impl ImagePlan {
             at = aligned(at + bytes.len());
             section
         };
-        // Users with their runs of roles made contiguous.
-        let mut users: Vec<CUser> = Vec::with_capacity(c.users.len());
-        let mut user_roles: Vec<RoleIx> = Vec::with_capacity(self.user_roles_len);
-        for u in c.users.iter() {
-            let mut u = *u;
-            let from = user_roles.len() as u32;
-            user_roles.extend_from_slice(c.roles(&u));
-            u.roles_at = from;
-            users.push(u);
-        }
-        let mut h = Header {
-            magic: MAGIC,
-            version: VERSION,
-            total_len: self.len as u64,
-            level_width: c.level_width as u64,
-            ..Header::default()
-        };
-        h.users = put(out, bytes_of(&users), users.len());
-        drop(users);
-        h.user_roles = put(out, bytes_of(&user_roles), user_roles.len());
         h.user_index = match &c.user_ix {
             UserIndex::Dense { min, slots } => {
                 h.index_min = *min;

@@ -910,6 +910,27 @@ pub fn changes_between(
     Ok(changes)
 }
 
+/// Whether the log entries of generations after `from` change which logins are
+/// mapped to users: a logged `users` row (inserted or deleted, an update's old or
+/// new row) with a `db_role`. The logins are the viewer directory's (docs/design.md,
+/// "One model per database"): a change that maps no login keeps it.
+pub fn maps_logins(from: i64, entries: &[LogEntry]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Login {
+        #[serde(default)]
+        db_role: Option<String>,
+    }
+    entries
+        .iter()
+        .filter(|e| e.generation > from && e.table == "users" && matches!(e.op, 'I' | 'D'))
+        .any(|e| {
+            e.row
+                .as_deref()
+                .and_then(|r| serde_json::from_str::<Login>(r).ok())
+                .is_none_or(|l| l.db_role.is_some())
+        })
+}
+
 /// The change one logged row stands for.
 pub fn change_of_row(table: &str, op: char, row: Option<&str>) -> Result<Change, NotPatchable> {
     fn parse<T: serde::de::DeserializeOwned>(row: Option<&str>) -> Result<T, NotPatchable> {

@@ -779,3 +779,40 @@ fn a_damaged_image_is_refused() {
     past[6] = len as u64;
     assert!(read(past, len).unwrap_err().0.contains("outside"));
 }
+
+/// A change maps logins only when a logged user row (old or new) carries a
+/// `db_role`; entries of the base generation and other tables never do, and a row
+/// that cannot be read counts as one that does (the directory is read again).
+#[test]
+fn maps_logins_only_for_user_rows_with_a_login() {
+    use super::incremental::maps_logins;
+    let e = entry;
+    let plain = r#"{"id": 9, "company_id": 1, "db_role": null}"#;
+    let login = r#"{"id": 9, "company_id": 1, "db_role": "alice"}"#;
+    let base = vec![e(5, "users", 'B', None), e(5, "users", 'I', Some(login))];
+    assert!(!maps_logins(5, &base), "the base generation's own rows");
+    let mut added = base.clone();
+    added.extend([
+        e(6, "users", 'B', None),
+        e(6, "users", 'I', Some(plain)),
+        e(6, "users", 'E', None),
+        e(
+            7,
+            "user_roles",
+            'I',
+            Some(r#"{"user_id": 9, "role_id": 3, "db_role": "x"}"#),
+        ),
+    ]);
+    assert!(
+        !maps_logins(5, &added),
+        "a user without a login, a membership"
+    );
+    for op in ['I', 'D'] {
+        let mut mapped = added.clone();
+        mapped.push(e(8, "users", op, Some(login)));
+        assert!(maps_logins(5, &mapped), "{op} of a user with a login");
+    }
+    let mut unreadable = added.clone();
+    unreadable.push(e(8, "users", 'I', Some("not json")));
+    assert!(maps_logins(5, &unreadable));
+}

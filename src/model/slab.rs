@@ -50,7 +50,7 @@ impl<T: Copy + 'static> Slab<T> {
     /// room for a sixteenth more, as patches grow their arrays).
     pub fn make_mut(&mut self) -> &mut Vec<T> {
         if let Repr::Mapped { .. } = self.repr {
-            let mut own = Vec::with_capacity(self.len() + self.len() / 16 + 16);
+            let mut own = vec_for_copy(self.len() + self.len() / 16 + 16);
             own.extend_from_slice(self);
             self.repr = Repr::Owned(own);
         }
@@ -72,6 +72,26 @@ impl<T: Copy + 'static> Slab<T> {
             Repr::Mapped { .. } => 0,
         }
     }
+}
+
+/// An empty vector with room for `capacity` values, to copy a mapped array into.
+/// A large one (a patch of a model read from an image copies the users, 8 MB at
+/// 200,000 users) is advised into huge pages where the kernel offers them on
+/// request: a few faults instead of one per 4 kB page, which is most of the copy's
+/// cost (docs/benchmarks.md, "One model per database").
+fn vec_for_copy<T>(capacity: usize) -> Vec<T> {
+    const HUGE: usize = 2 << 20;
+    let v: Vec<T> = Vec::with_capacity(capacity);
+    let (at, bytes) = (v.as_ptr() as usize, capacity * std::mem::size_of::<T>());
+    if bytes >= 2 * HUGE {
+        let start = at.next_multiple_of(HUGE);
+        let end = (at + bytes) / HUGE * HUGE;
+        if end > start {
+            // Advice only: refused or ignored, the copy is the same.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+        }
+    }
+    v
 }
 
 impl<T: Copy + 'static> Deref for Slab<T> {

@@ -510,8 +510,10 @@ fn _model_stats() -> JsonB {
         "waits_for_another_build": waits,
         "server_images": server.map(|d| serde_json::json!({
             "published": d.published,
+            "reused": d.reused,
             "evicted": d.evicted,
             "ready": d.ready,
+            "spare": d.spare,
             "bytes": d.bytes,
             "database_bytes": d.database_bytes,
         })),
