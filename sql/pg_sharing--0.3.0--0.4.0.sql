@@ -292,10 +292,13 @@ BEGIN
     END IF;
     -- Plans of protected tables may be shaped for the old configuration
     -- (src/sql_api/planner.rs): other sessions make them again after this commits.
-    PERFORM sharing._forget_plans(c.oid)
-       FROM sharing.protected_tables pt
-      CROSS JOIN LATERAL sharing._relation_tree(pt.table_name) t
-       JOIN pg_catalog.pg_class c ON c.oid = t.relid;
+    -- A change of people is judged by its rows instead (sharing._log_changes).
+    IF TG_OP = 'TRUNCATE' OR TG_TABLE_NAME NOT IN ('users', 'user_roles') THEN
+        PERFORM sharing._forget_plans(c.oid)
+           FROM sharing.protected_tables pt
+          CROSS JOIN LATERAL sharing._relation_tree(pt.table_name) t
+           JOIN pg_catalog.pg_class c ON c.oid = t.relid;
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -1173,6 +1176,7 @@ AS $$
 DECLARE
     g bigint := (SELECT x.gen FROM sharing._generation x);
     n bigint := 0;
+    forget bool := false;
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         n := n + (SELECT count(*) FROM old_rows);
@@ -1193,6 +1197,37 @@ BEGIN
         END IF;
     END IF;
     INSERT INTO sharing._changes (gen, tbl, op) VALUES (g, TG_TABLE_NAME, 'E');
+    -- Other sessions keep their plans across a change of people (docs/design.md,
+    -- "Plans across configurations"): a plan is right for any configuration, and a
+    -- backend plans again when its viewer's class changes — except a plan that reads
+    -- an owner index, for a viewer who may now reach records of any owner: one made
+    -- a superuser or otherwise changed (an update of users), or given a role that
+    -- grants level all somewhere (itself or up its based_on chain, or an admin
+    -- role). Then they plan again after this commits, as for any other change.
+    IF TG_TABLE_NAME = 'users' AND (TG_OP = 'UPDATE' OR n > 256) THEN
+        forget := true;
+    ELSIF TG_TABLE_NAME = 'users' AND TG_OP = 'INSERT' THEN
+        forget := EXISTS (SELECT 1 FROM new_rows r WHERE r.is_superuser);
+    ELSIF TG_TABLE_NAME = 'user_roles' AND TG_OP IN ('INSERT', 'UPDATE') THEN
+        forget := n > 256 OR EXISTS (
+            WITH RECURSIVE chain (id) AS (
+                SELECT r.role_id FROM new_rows r
+                 UNION
+                SELECT x.based_on FROM sharing.roles x JOIN chain c ON x.id = c.id
+                 WHERE x.based_on IS NOT NULL)
+            SELECT 1 FROM chain c
+             WHERE EXISTS (SELECT 1 FROM sharing.roles x WHERE x.id = c.id AND x.is_admin)
+                OR EXISTS (SELECT 1 FROM sharing.role_permissions p
+                            WHERE p.role_id = c.id AND p.level = 'all')
+                OR EXISTS (SELECT 1 FROM sharing.role_privileges v
+                            WHERE v.role_id = c.id AND v.privilege = 'admin'));
+    END IF;
+    IF forget THEN
+        PERFORM sharing._forget_plans(c.oid)
+           FROM sharing.protected_tables pt
+          CROSS JOIN LATERAL sharing._relation_tree(pt.table_name) t
+           JOIN pg_catalog.pg_class c ON c.oid = t.relid;
+    END IF;
     RETURN NULL;
 END
 $$;

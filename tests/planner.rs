@@ -343,6 +343,72 @@ fn a_configuration_change_in_another_session_is_planned_for() {
     assert!(plan(&mut c, "EXECUTE q").contains(OWNER_INDEX_COND));
 }
 
+/// A change of people that cannot make a viewer reach records of any owner (a new
+/// user, a membership of a role without level `all`) leaves the other sessions'
+/// plans alone: their next statement runs the plan it has (docs/design.md, "Plans
+/// across configurations"). Before, every change made every session plan again.
+#[test]
+fn a_new_person_leaves_the_other_sessions_plans_alone() {
+    let mut db = TestDb::new("plan_people_kept");
+    let (mut dba, app) = big_insightly(&mut db);
+    dba.batch_execute(&format!(
+        "GRANT EXECUTE ON FUNCTION sharing._model_stats() TO {app}"
+    ))
+    .unwrap();
+    let mut c = prepared_count(&db, &app, 5);
+    let own = expected_count(&mut dba, 5);
+    assert_eq!(one_i64(&mut c, "EXECUTE q"), own);
+    assert!(plan(&mut c, "EXECUTE q").contains(OWNER_INDEX_COND));
+    let shaped =
+        |c: &mut Client| one_i64(c, "SELECT (sharing._model_stats()->>'plans_shaped')::int8");
+    // Up to three new reps with the role of rep 7 (peers of 5's: not below 5). A
+    // session may also plan again because of PostgreSQL's own invalidations (its
+    // queue of them overflowing while other tests run DDL): one kept plan is
+    // enough, and the old behaviour (every change resets every plan) never keeps one.
+    let mut kept = false;
+    for rep in 300..303 {
+        let before = shaped(&mut c);
+        dba.batch_execute(&format!(
+            "INSERT INTO sharing.users (id, company_id, name) VALUES ({rep}, 1, 'new rep');
+             INSERT INTO sharing.user_roles (user_id, role_id)
+             SELECT {rep}, role_id FROM sharing.user_roles WHERE user_id = 7 ORDER BY role_id DESC LIMIT 1"
+        ))
+        .unwrap();
+        assert_eq!(expected_count(&mut dba, 5), own);
+        assert_eq!(one_i64(&mut c, "EXECUTE q"), own);
+        if shaped(&mut c) == before {
+            kept = true;
+            break;
+        }
+        // The statement above saw the new model: its plans are made again next.
+        assert_eq!(one_i64(&mut c, "EXECUTE q"), own);
+    }
+    assert!(kept, "every change made the plan again");
+}
+
+/// A membership that may give a viewer level `all` makes the other sessions plan
+/// again at their next statement: a kept plan reading the owner index for that
+/// viewer would have to refuse (40001) rather than miss the rows.
+#[test]
+fn a_role_that_grants_all_is_planned_for_in_the_other_sessions() {
+    let mut db = TestDb::new("plan_people_all");
+    let (mut dba, app) = big_insightly(&mut db);
+    let mut c = prepared_count(&db, &app, 5);
+    let own = expected_count(&mut dba, 5);
+    assert_eq!(one_i64(&mut c, "EXECUTE q"), own);
+    assert!(plan(&mut c, "EXECUTE q").contains(OWNER_INDEX_COND));
+    // The admin's role (user 1: level all).
+    dba.batch_execute(
+        "INSERT INTO sharing.user_roles (user_id, role_id)
+         SELECT 5, role_id FROM sharing.user_roles WHERE user_id = 1 ORDER BY role_id LIMIT 1",
+    )
+    .unwrap();
+    let all = expected_count(&mut dba, 5);
+    assert!(all > own, "{all} > {own}");
+    assert_eq!(one_i64(&mut c, "EXECUTE q"), all);
+    assert!(!plan(&mut c, "EXECUTE q").contains("_index_owners"));
+}
+
 /// Inside one READ COMMITTED transaction, a change committed by another session
 /// is planned for at the next statement as well.
 #[test]
