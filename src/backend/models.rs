@@ -260,6 +260,11 @@ pub struct ModelKey {
 }
 
 impl ModelKey {
+    /// Is this a committed configuration (not one this transaction wrote)?
+    pub fn is_committed(&self) -> bool {
+        self.own_command.is_none()
+    }
+
     /// The same configuration once committed: what the other sessions will read.
     fn committed(self) -> ModelKey {
         ModelKey {

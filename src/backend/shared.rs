@@ -501,15 +501,22 @@ fn evict(slot: &mut Slot) {
 
 /// An image no longer among its database's newest: its segment is kept as the
 /// database's spare (written again once nobody reads it), or let go when the
-/// database has its spares already. Under the exclusive lock.
+/// database has its spares already — unless a spare is still read (a long
+/// REPEATABLE READ transaction, an idle session's model) and this one is not: then
+/// that spare goes instead, so that the next image finds one to reuse. Under the
+/// exclusive lock.
 fn retire(dir: &mut Directory, i: usize) {
     let database = dir.slots[i].database;
-    let spares = dir
-        .slots
+    let spares: Vec<usize> = (0..SLOTS)
+        .filter(|&j| dir.slots[j].state == State::Spare && dir.slots[j].database == database)
+        .collect();
+    if spares.len() < SPARES_PER_DATABASE {
+        dir.slots[i].state = State::Spare;
+    } else if let Some(&j) = spares
         .iter()
-        .filter(|s| s.state == State::Spare && s.database == database)
-        .count();
-    if spares < SPARES_PER_DATABASE {
+        .find(|&&j| dir.slots[j].readers > 0 && dir.slots[i].readers == 0)
+    {
+        evict(&mut dir.slots[j]);
         dir.slots[i].state = State::Spare;
     } else {
         evict(&mut dir.slots[i]);
@@ -659,8 +666,9 @@ pub fn publish(
         (publication, reused)
     };
     if !reused {
-        // A new segment, with room for the image to grow by an eighth.
-        let capacity = len + len / 8;
+        // A new segment, with room for the image to grow by an eighth (at least
+        // 64 kB: a small organization's image grows by a larger share per user).
+        let capacity = len + (len / 8).max(64 << 10);
         if !room_for(capacity) {
             release_claim();
             return None;

@@ -211,13 +211,19 @@ fn directory(key: ModelKey) -> Rc<Directory> {
 }
 
 /// What the directory of configuration `key` is keyed by: its model's
-/// [`DirectoryKey`] when this backend holds the model or reads it from a shared
-/// image (an attach, which the protected statement needs anyway); else the
-/// configuration itself.
+/// [`DirectoryKey`] when this backend holds the model or, for a committed
+/// configuration, reads it from a shared image (an attach, which the protected
+/// statement needs anyway); else the configuration itself. Never a build for a
+/// configuration this transaction is writing: its key moves with every command (a
+/// row trigger of a bulk insert resolves the viewer once per row).
 fn directory_key(key: ModelKey) -> DirectoryKey {
-    super::models::model_for(key)
-        .or_else(|| super::shared::enabled().then(super::models::current_model))
-        .map_or(DirectoryKey::Exact(key), |m| m.directory_key())
+    if let Some(model) = super::models::model_for(key) {
+        return model.directory_key();
+    }
+    if key.is_committed() && super::shared::enabled() {
+        return super::models::current_model().directory_key();
+    }
+    DirectoryKey::Exact(key)
 }
 
 /// Whether `id` is a user of configuration `key`: from its compiled model when this
