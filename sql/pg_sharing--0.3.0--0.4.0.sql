@@ -1036,10 +1036,18 @@ CREATE OR REPLACE FUNCTION sharing._forget_dropped_tables() RETURNS event_trigge
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    gone oid[] := ARRAY(SELECT p.table_name::oid FROM sharing.protected_tables p
+                         JOIN pg_event_trigger_dropped_objects() d
+                           ON d.classid = 'pg_class'::regclass AND d.objsubid = 0
+                          AND d.objid = p.table_name::oid);
 BEGIN
-    DELETE FROM sharing.protected_tables p
-     WHERE p.table_name::oid IN (SELECT d.objid FROM pg_event_trigger_dropped_objects() d
-                                  WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0);
+    -- Written only when a protected table went: every other drop (a policy, an
+    -- index, a Citus shard) leaves the registry unlocked, so the transaction may
+    -- still be prepared (docs/security.md, PREPARE TRANSACTION).
+    IF cardinality(gone) > 0 THEN
+        DELETE FROM sharing.protected_tables p WHERE p.table_name::oid = ANY (gone);
+    END IF;
 END
 $$;
 
