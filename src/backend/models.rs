@@ -96,6 +96,12 @@ impl CachedModel {
         }
     }
 
+    /// The model read from a published image, with the generation that last mapped
+    /// a login in it.
+    fn of_image(key: ModelKey, image: super::shared::Image) -> CachedModel {
+        CachedModel::new(key, None, image.model).logins_since(image.logins_since)
+    }
+
     /// The same model, whose logins were last mapped in generation `since`.
     fn logins_since(mut self, since: i64) -> CachedModel {
         self.logins_since = since;
@@ -106,12 +112,13 @@ impl CachedModel {
     /// keyed by: committed configurations that map the same logins share one, so a
     /// change of people that maps no login does not read it again.
     pub fn directory_key(&self) -> DirectoryKey {
-        match self.key.own_command {
-            Some(_) => DirectoryKey::Exact(self.key),
-            None => DirectoryKey::Logins {
+        if self.key.is_committed() {
+            DirectoryKey::Logins {
                 table: self.key.table,
                 since: self.logins_since,
-            },
+            }
+        } else {
+            DirectoryKey::Exact(self.key)
         }
     }
 
@@ -353,7 +360,7 @@ pub fn current_model() -> Rc<CachedModel> {
     if let Some(model) = model_for(key) {
         return model;
     }
-    if key.own_command.is_some() {
+    if !key.is_committed() {
         return build(key);
     }
     // How long the others wait for this backend's build before building too: only a
@@ -363,8 +370,7 @@ pub fn current_model() -> Rc<CachedModel> {
     let started = std::time::Instant::now();
     match super::shared::find_or_claim(key.table, key.generation, expected) {
         super::shared::Found::Ready(image) => {
-            let model =
-                Rc::new(CachedModel::new(key, None, image.model).logins_since(image.logins_since));
+            let model = Rc::new(CachedModel::of_image(key, *image));
             let took = started.elapsed().as_micros() as u64;
             keep(key, &model, |c| {
                 c.attaches += 1;
@@ -420,15 +426,13 @@ fn build(key: ModelKey) -> Rc<CachedModel> {
     }
     // No model of this configuration's past here (a new connection): the newest
     // published one, patched, if the change log still reaches back to it.
-    if key.own_command.is_none() && newest_base(key).is_none() {
+    if key.is_committed() && newest_base(key).is_none() {
         if let Some(image) = super::shared::newest_before(key.table, key.generation) {
             let base_key = ModelKey {
                 generation: image.generation,
                 ..key
             };
-            let base = Rc::new(
-                CachedModel::new(base_key, None, image.model).logins_since(image.logins_since),
-            );
+            let base = Rc::new(CachedModel::of_image(base_key, image));
             CACHE.with(|c| c.borrow_mut().models.push((base_key, base)));
             if let Some(model) = patched_model(key) {
                 return model;
@@ -455,7 +459,7 @@ fn newest_base(key: ModelKey) -> Option<ModelKey> {
             .models
             .iter()
             .filter(|(k, _)| {
-                k.table == key.table && k.own_command.is_none() && k.generation < key.generation
+                k.table == key.table && k.is_committed() && k.generation < key.generation
             })
             .max_by_key(|(k, _)| k.generation)
             .map(|(k, _)| *k)
@@ -530,7 +534,7 @@ fn read_log(from: i64, to: i64) -> Option<Vec<LogEntry>> {
 /// that still sees the old generation, a cursor's, rebuilds); one held elsewhere too
 /// is copied first. Any change that does not fit drops the patch for a rebuild.
 fn patched_model(key: ModelKey) -> Option<Rc<CachedModel>> {
-    if key.own_command.is_some() {
+    if !key.is_committed() {
         return None;
     }
     let base_key = newest_base(key)?;
@@ -606,7 +610,7 @@ fn patched_model(key: ModelKey) -> Option<Rc<CachedModel>> {
 /// numbers come from a sequence). Called by the effect check after a statement.
 pub fn remember_as_committed(model: &Rc<CachedModel>) {
     let key = model_key();
-    if key.own_command.is_none() {
+    if key.is_committed() {
         return;
     }
     let committed = key.committed();
