@@ -315,6 +315,15 @@ fn backends_wait_asleep_behind_a_build_blocked_by_a_lock() {
            FROM pg_stat_activity WHERE application_name LIKE 'shmlock_%'",
     );
     assert_eq!(waits, "Extension,Extension,Extension,Lock", "{waits}");
+    // The lock's holder needs the model too: it does not wait for the build that
+    // waits for its lock (nothing would end that wait but a timeout), it builds its
+    // own.
+    locker
+        .batch_execute("SET LOCAL statement_timeout = '20s'")
+        .unwrap();
+    assert_eq!(all_decisions(&mut locker), expected);
+    let (_, rebuilt_by_locker, _) = counters(&mut locker);
+    assert_eq!(rebuilt_by_locker, 1);
     locker.batch_execute("COMMIT").unwrap();
     let results: Vec<(String, (i64, i64, i64))> =
         threads.into_iter().map(|t| t.join().unwrap()).collect();

@@ -96,7 +96,34 @@ unsafe extern "C-unwind" fn subxact_event(
 
 /// Register the subtransaction callback (once per backend).
 pub fn init() {
-    unsafe { pg_sys::RegisterSubXactCallback(Some(subxact_event), std::ptr::null_mut()) };
+    unsafe {
+        pg_sys::RegisterSubXactCallback(Some(subxact_event), std::ptr::null_mut());
+        pg_sys::RegisterXactCallback(Some(xact_event), std::ptr::null_mut());
+    }
+}
+
+/// Lets the chain's models go when the transaction ends: an idle session would
+/// otherwise hold them (and the shared images they read, which are then not
+/// written again: docs/design.md, "One model per database") until its next
+/// configuration statement.
+#[pg_guard]
+unsafe extern "C-unwind" fn xact_event(
+    event: pg_sys::XactEvent::Type,
+    _arg: *mut std::ffi::c_void,
+) {
+    if matches!(
+        event,
+        pg_sys::XactEvent::XACT_EVENT_COMMIT
+            | pg_sys::XactEvent::XACT_EVENT_PARALLEL_COMMIT
+            | pg_sys::XactEvent::XACT_EVENT_ABORT
+            | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT
+            | pg_sys::XactEvent::XACT_EVENT_PREPARE
+    ) {
+        // Out of the cell first: dropping a model gives its pin back, which must
+        // not find the cell borrowed.
+        let chain = CHAIN.with(|c| std::mem::take(&mut *c.borrow_mut()));
+        drop(chain);
+    }
 }
 
 thread_local! {

@@ -62,6 +62,11 @@ unsafe extern "C-unwind" fn viewer_assigned(
     _extra: *mut std::ffi::c_void,
 ) {
     VIEWER_ASSIGNMENTS.with(|c| c.set(c.get().wrapping_add(1)));
+    // A backend exiting (its transaction aborted, its settings reverted) plans no
+    // more: its models are not read again.
+    if pg_sys::proc_exit_inprogress {
+        return;
+    }
     // Not UTF-8: no viewer it could name; "" makes the plans go.
     let setting =
         (!newval.is_null()).then(|| std::ffi::CStr::from_ptr(newval).to_str().unwrap_or(""));

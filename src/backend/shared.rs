@@ -235,7 +235,11 @@ struct Pin {
 /// Count a new reader of `slot` (under the lock).
 fn pin(slot: &mut Slot, mapping: Rc<Mapping>) -> Pin {
     if !EXIT_CALLBACK.with(|c| c.replace(true)) {
-        unsafe { pg_sys::before_shmem_exit(Some(unpin_all_at_exit), pg_sys::Datum::from(0)) };
+        // `on_shmem_exit`: after `dsm_backend_shutdown` has detached the segments,
+        // so nothing of the exit (the transaction aborted, settings reverted and
+        // their hooks run, all in `before_shmem_exit`) reads an image it no longer
+        // pins; and before `ProcKill`, so the lock can still be taken.
+        unsafe { pg_sys::on_shmem_exit(Some(unpin_all_at_exit), pg_sys::Datum::from(0)) };
     }
     slot.readers += 1;
     PINS.with(|p| p.borrow_mut().push(slot.publication));
@@ -264,7 +268,8 @@ fn unpin(dir: &mut Directory, publication: u64) {
 
 impl Drop for Pin {
     fn drop(&mut self) {
-        // At exit `unpin_all_at_exit` has given every pin back.
+        // At exit `unpin_all_at_exit` gives every pin back, once the segments are
+        // detached.
         if unsafe { pg_sys::proc_exit_inprogress } {
             return;
         }
@@ -436,12 +441,33 @@ pub fn find_or_claim(table: u32, generation: i64, expected_micros: i64) -> Found
         };
         if busy {
             if !waited {
+                // The build may be waiting for this very backend: a lock it holds
+                // that the build's reads wait for, which no deadlock check sees
+                // through this wait. It builds its own model instead.
+                if holds_a_lock_a_build_waits_for() {
+                    return Found::Unshared;
+                }
                 count(|c| c.1 += 1);
                 waited = true;
             }
             pause(&mut nap_ms);
         }
     }
+}
+
+/// Does this backend hold an `ACCESS EXCLUSIVE` lock on a pg_sharing table (`LOCK
+/// TABLE`, DDL)? A build reads the configuration under `ACCESS SHARE`, which only
+/// that mode blocks.
+fn holds_a_lock_a_build_waits_for() -> bool {
+    crate::pg::catalog::tables_of_schema(c"sharing")
+        .into_iter()
+        .any(|(oid, _)| unsafe {
+            pg_sys::CheckRelationOidLockedByMe(
+                oid,
+                pg_sys::AccessExclusiveLock as pg_sys::LOCKMODE,
+                false,
+            )
+        })
 }
 
 /// Is backend `pid` still there?
@@ -746,7 +772,6 @@ pub fn publish(
         };
         dir.published += 1;
         dir.reused += reused as u64;
-        let pin = pin(&mut dir.slots[i], mapping.clone());
         for i in 0..SLOTS {
             if dir.slots[i].capacity > 0 && gone.contains(&dir.slots[i].database) {
                 evict(&mut dir.slots[i]);
@@ -765,7 +790,18 @@ pub fn publish(
         for &(_, i) in ready.iter().skip(KEPT_PER_DATABASE) {
             retire(&mut dir, i);
         }
-        (pin, unnamed_mappings(&dir))
+        let unnamed = unnamed_mappings(&dir);
+        // Pinned last: nothing after it under the lock can raise an ERROR, whose
+        // unwinding would drop the pin, which takes this lock again. (An image
+        // retired at once, older than one published meanwhile, is not read.)
+        let Some(i) = dir
+            .slots
+            .iter()
+            .position(|s| s.state == State::Ready && s.publication == publication)
+        else {
+            return lost();
+        };
+        (pin(&mut dir.slots[i], mapping.clone()), unnamed)
     };
     drop(unnamed);
     CLAIMED.with(|c| c.set(None));
