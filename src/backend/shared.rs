@@ -790,7 +790,6 @@ pub fn publish(
         for &(_, i) in ready.iter().skip(KEPT_PER_DATABASE) {
             retire(&mut dir, i);
         }
-        let unnamed = unnamed_mappings(&dir);
         // Pinned last: nothing after it under the lock can raise an ERROR, whose
         // unwinding would drop the pin, which takes this lock again. (An image
         // retired at once, older than one published meanwhile, is not read.)
@@ -801,6 +800,7 @@ pub fn publish(
         else {
             return lost();
         };
+        let unnamed = unnamed_mappings(&dir);
         (pin(&mut dir.slots[i], mapping.clone()), unnamed)
     };
     drop(unnamed);
