@@ -1211,7 +1211,8 @@ BEGIN
     -- an owner index, for a viewer who may now reach records of any owner: one made
     -- a superuser or otherwise changed (an update of users), or given a role that
     -- grants level all somewhere (itself or up its based_on chain, or an admin
-    -- role). Then they plan again after this commits, as for any other change.
+    -- role), or any level on a type an org-wide default or an agreement opens.
+    -- Then they plan again after this commits, as for any other change.
     IF TG_TABLE_NAME = 'users' AND (TG_OP = 'UPDATE' OR n > 256) THEN
         forget := true;
     ELSIF TG_TABLE_NAME = 'users' AND TG_OP = 'INSERT' THEN
@@ -1228,7 +1229,15 @@ BEGIN
                 OR EXISTS (SELECT 1 FROM sharing.role_permissions p
                             WHERE p.role_id = c.id AND p.level = 'all')
                 OR EXISTS (SELECT 1 FROM sharing.role_privileges v
-                            WHERE v.role_id = c.id AND v.privilege = 'admin'));
+                            WHERE v.role_id = c.id AND v.privilege = 'admin')
+                -- Any level on a type that an org-wide default or an agreement opens
+                -- beyond owners (a viewer of level none had an owner-bounded plan).
+                OR EXISTS (SELECT 1 FROM sharing.role_permissions p
+                            WHERE p.role_id = c.id AND p.level <> 'none'
+                              AND (EXISTS (SELECT 1 FROM sharing.object_types t
+                                            WHERE t.name = p.object_type AND t.org_wide_default <> 'private')
+                                   OR EXISTS (SELECT 1 FROM sharing.agreement_permissions a
+                                               WHERE a.object_type = p.object_type))));
     END IF;
     IF forget THEN
         PERFORM sharing._forget_plans(c.oid)

@@ -409,6 +409,32 @@ fn a_role_that_grants_all_is_planned_for_in_the_other_sessions() {
     assert!(!plan(&mut c, "EXECUTE q").contains("_index_owners"));
 }
 
+/// A viewer of level none on a type its org-wide default opens has an owner-bounded
+/// plan; an ordinary role makes them reach every owner's records, so the other
+/// sessions plan again (an attacker's review got 40001 from the kept plan).
+#[test]
+fn a_first_role_on_a_public_type_is_planned_for_in_the_other_sessions() {
+    let mut db = TestDb::new("plan_people_public");
+    let (mut dba, app) = big_insightly(&mut db);
+    dba.batch_execute(
+        "UPDATE sharing.object_types SET org_wide_default = 'public_read' WHERE name = 'deals';
+         INSERT INTO sharing.roles (id, company_id, name) VALUES (990, 1, 'no deals');
+         INSERT INTO sharing.users (id, company_id, name) VALUES (990, 1, 'newcomer');
+         INSERT INTO sharing.user_roles (user_id, role_id) VALUES (990, 990);
+         DELETE FROM sharing.user_roles WHERE user_id = 990 AND role_id <> 990;",
+    )
+    .unwrap();
+    let mut c = prepared_count(&db, &app, 990);
+    assert_eq!(one_i64(&mut c, "EXECUTE q"), expected_count(&mut dba, 990));
+    assert!(plan(&mut c, "EXECUTE q").contains(OWNER_INDEX_COND));
+    // An ordinary role (the reps' role: level owned on deals).
+    dba.batch_execute("INSERT INTO sharing.user_roles (user_id, role_id) VALUES (990, 13)")
+        .unwrap();
+    let now = expected_count(&mut dba, 990);
+    assert!(now > 0);
+    assert_eq!(one_i64(&mut c, "EXECUTE q"), now);
+}
+
 /// Inside one READ COMMITTED transaction, a change committed by another session
 /// is planned for at the next statement as well.
 #[test]
