@@ -49,7 +49,10 @@ SELECT pg_catalog.pg_extension_config_dump('sharing.guest_role_id_seq', '');
 -- Share writers and configuration writers serialize on one row (sql/generation.sql).
 CREATE TABLE sharing._share_generation (
     singleton bool PRIMARY KEY DEFAULT true CHECK (singleton),
-    gen       bigint NOT NULL
+    gen       bigint NOT NULL,
+    -- Moved by share writers only: what "does any record of this type have a share"
+    -- is cached on (src/backend/shares.rs), so a change of people keeps the answer.
+    shares    bigint NOT NULL DEFAULT 0
 );
 INSERT INTO sharing._share_generation (gen) VALUES (0);
 
@@ -309,7 +312,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    UPDATE sharing._share_generation SET gen = gen + 1;
+    UPDATE sharing._share_generation SET gen = gen + 1, shares = shares + 1;
     -- A plan may carry the records shared with the viewer it was made for as
     -- constants (src/backend/planner.rs; a guard keeps it right, but slow, when they
     -- change): other sessions plan again after this commits.

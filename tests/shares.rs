@@ -438,6 +438,53 @@ fn a_share_survives_a_change_of_owner() {
     assert_eq!(deals_of(&mut c, 5), vec![8, 11]);
 }
 
+/// Which types have shares is cached per backend on what only share writers move
+/// (docs/design.md, "Record shares"): a change of people keeps the answer, a share
+/// written or taken back in another session is seen at the next statement, and a
+/// share that exists stays seen across changes of people.
+#[test]
+fn a_session_sees_shares_come_and_go_across_changes_of_people() {
+    let mut db = TestDb::new("shgen");
+    let (mut dba, mut c) = org(&mut db);
+    let app2 = db.login("app2");
+    dba.batch_execute(&format!(
+        "INSERT INTO sharing.trusted_app_roles VALUES ('{app2}');
+         GRANT SELECT ON deals TO {app2};
+         INSERT INTO deals VALUES (30, 30, 1, 3000);"
+    ))
+    .unwrap();
+    let mut other = db.connect_as(&app2);
+    // No share of deals yet: the session caches that.
+    assert_eq!(deals_of(&mut c, 7), vec![7]);
+    // A change of people (a new user) leaves the shares as they were.
+    dba.batch_execute("INSERT INTO sharing.users (id, company_id, name) VALUES (30, 1, 'new')")
+        .unwrap();
+    assert_eq!(deals_of(&mut c, 7), vec![7]);
+    // Another session shares deal 5 with will: seen at the next statement.
+    let share = i64_as(&mut other, 5, "SELECT sharing.share_record('deals', 5, 7)");
+    assert_eq!(deals_of(&mut c, 7), vec![5, 7]);
+    // More changes of people (a membership, a user): the share stays seen.
+    dba.batch_execute(
+        "INSERT INTO sharing.user_roles (user_id, role_id) VALUES (30, 14);
+         INSERT INTO sharing.users (id, company_id, name) VALUES (31, 1, 'newer')",
+    )
+    .unwrap();
+    assert_eq!(deals_of(&mut c, 7), vec![5, 7]);
+    assert_eq!(deals_of(&mut c, 4), vec![4, 7, 30]);
+    // Taken back in the other session: gone at the next statement, and stays gone
+    // after another change of people.
+    exec_as(
+        &mut other,
+        5,
+        &format!("SELECT sharing.unshare_record({share})"),
+    );
+    assert_eq!(deals_of(&mut c, 7), vec![7]);
+    dba.batch_execute("DELETE FROM sharing.user_roles WHERE user_id = 30 AND role_id = 14")
+        .unwrap();
+    assert_eq!(deals_of(&mut c, 7), vec![7]);
+    assert_eq!(deals_of(&mut c, 4), vec![4, 7]);
+}
+
 #[test]
 fn who_may_share_what() {
     let mut db = TestDb::new("shwho");

@@ -206,7 +206,10 @@ pub fn shares_reaching(
 /// which every statement writing `record_shares` or the configuration moves
 /// (sql/generation.sql) — with the command id when this transaction moved it, as for
 /// the model's generation. `None` before `ALTER EXTENSION … UPDATE` created it.
-fn share_generation() -> Option<(i64, Option<u32>)> {
+/// With it, what only share writers move (its `shares` column,
+/// with the same command id): which types have shares is keyed on the second, so
+/// a change of people does not make every backend probe again.
+fn share_generations() -> Option<ShareGenerations> {
     // The same snapshot sees the same row: read once per snapshot (a statement's
     // planning, guard and index conditions ask several times).
     let snapshot = crate::pg::mvcc::snapshot_key();
@@ -217,12 +220,16 @@ fn share_generation() -> Option<(i64, Option<u32>)> {
             }
         }
     }
-    let read = crate::pg::probe::read_generation("sharing", "_share_generation")
-        .unwrap_or_else(|e| spi_failed("read sharing._share_generation", e));
-    if let Some(changing) = read.and_then(|g| g.changing) {
+    let read =
+        crate::pg::probe::read_generation_with("sharing", "_share_generation", Some("shares"))
+            .unwrap_or_else(|e| spi_failed("read sharing._share_generation", e));
+    if let Some(changing) = read.and_then(|(g, _)| g.changing) {
         super::citus::refuse_a_change_this_connection_cannot_see(changing);
     }
-    let generation = read.map(|g| (g.value, g.own_command));
+    let generation = read.map(|(g, shares)| {
+        let table = g.table.to_u32();
+        ((g.value, g.own_command), (table, shares, g.own_command))
+    });
     if let Some(snapshot) = snapshot {
         LAST_SHARE_GENERATION.with(|l| l.set(Some((snapshot, generation))));
     }
@@ -233,20 +240,28 @@ fn share_generation() -> Option<(i64, Option<u32>)> {
 /// transaction did.
 type ShareGeneration = (i64, Option<u32>);
 
+/// What only share writers move: the generation table's OID (an extension made
+/// again starts its counters again), its `shares` column, the command as above.
+type SharesOnly = (u32, i64, Option<u32>);
+
+/// Both, as one snapshot reads them.
+type ShareGenerations = (ShareGeneration, SharesOnly);
+
 thread_local! {
-    /// The share generation of the last snapshot that read it.
-    static LAST_SHARE_GENERATION: std::cell::Cell<Option<(crate::pg::mvcc::SnapshotKey, Option<ShareGeneration>)>> =
+    /// The share generations of the last snapshot that read them.
+    static LAST_SHARE_GENERATION: std::cell::Cell<Option<(crate::pg::mvcc::SnapshotKey, Option<ShareGenerations>)>> =
         const { std::cell::Cell::new(None) };
-    /// Per share generation, whether any share of an object type exists (live or
-    /// not): most types of most organizations have none, and then no viewer's
-    /// shares need reading.
-    static TYPES_WITH_SHARES: std::cell::RefCell<(ShareGeneration, rustc_hash::FxHashMap<String, bool>)> =
-        std::cell::RefCell::new(((i64::MIN, None), rustc_hash::FxHashMap::default()));
+    /// Per value of the shares-only generation, whether any share of an object type
+    /// exists (live or not): most types of most organizations have none, and then no
+    /// viewer's shares need reading.
+    static TYPES_WITH_SHARES: std::cell::RefCell<(SharesOnly, rustc_hash::FxHashMap<String, bool>)> =
+        std::cell::RefCell::new(((0, i64::MIN, None), rustc_hash::FxHashMap::default()));
 }
 
-/// Whether any share of `object_type` exists at `generation` (one index probe per
-/// type and generation; a snapshot that sees the generation sees the same shares).
-fn type_has_shares(object_type: &str, generation: (i64, Option<u32>)) -> bool {
+/// Whether any share of `object_type` exists at `generation`, the shares-only one
+/// (one index probe per type and generation; a snapshot that sees the generation
+/// sees the same shares).
+fn type_has_shares(object_type: &str, generation: SharesOnly) -> bool {
     let known = TYPES_WITH_SHARES.with(|t| {
         let t = t.borrow();
         (t.0 == generation)
@@ -280,8 +295,8 @@ fn type_has_shares(object_type: &str, generation: (i64, Option<u32>)) -> bool {
 /// (`true` when the share generation cannot be read: the planner then keeps the
 /// shared records' paths.)
 pub fn any_share_of(object_type: &str) -> bool {
-    match share_generation() {
-        Some(generation) => type_has_shares(object_type, generation),
+    match share_generations() {
+        Some((_, shares)) => type_has_shares(object_type, shares),
         None => true,
     }
 }
@@ -309,10 +324,10 @@ fn shares_reaching_remembered(
     viewer: i64,
 ) -> std::rc::Rc<Vec<TimedShare>> {
     let now = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
-    let Some((generation, command)) = share_generation() else {
+    let Some(((generation, command), shares)) = share_generations() else {
         return std::rc::Rc::new(shares_reaching(compiled, object_type, action, viewer));
     };
-    if !type_has_shares(object_type, (generation, command)) {
+    if !type_has_shares(object_type, shares) {
         return std::rc::Rc::new(Vec::new());
     }
     let key = (generation, command, viewer, action, object_type.to_string());

@@ -244,7 +244,10 @@ pub struct CompiledOrg {
     pub(super) user_roles_garbage: u32,
     pub(super) user_ix: UserIndex,
     pub(super) role_ids: Slab<i64>,
-    pub(super) role_ix: HashMap<i64, RoleIx>,
+    /// Each role id's dense index, made on first use: a model read from an image
+    /// answers most statements without it, and making it is most of reading one
+    /// (docs/benchmarks.md, "Where the 200,000-user change goes").
+    pub(super) role_ix: once_cell::unsync::OnceCell<HashMap<i64, RoleIx>>,
     pub(super) enter: Slab<u32>,
     pub(super) exit: Slab<u32>,
     /// Each role's `reports_to` (its dense index), `RoleIx::MAX` at the top: the
@@ -279,9 +282,10 @@ pub struct CompiledOrg {
     /// The level row of each distinct set of roles (sorted role ids): only a patch
     /// reads it.
     pub(super) row_of_roles: HashMap<Vec<i64>, u32>,
-    /// [`CompiledOrg::row_of_roles`] as a model image holds it (JSON), not yet
-    /// decoded: a backend that reads a shared model and never patches it never
-    /// pays for it ([`CompiledOrg::decode_row_of_roles`]).
+    /// [`CompiledOrg::row_of_roles`] as a model image holds it (JSON): decoded
+    /// only by a patch, so a backend that reads a shared model and never patches it
+    /// never pays for it ([`CompiledOrg::decode_row_of_roles`]); dropped when a
+    /// patch adds a role set. When both are there, they hold the same sets.
     pub(super) row_of_roles_encoded: Option<Slab<u8>>,
 }
 
@@ -680,7 +684,7 @@ impl CompiledOrg {
             user_roles_garbage: 0,
             user_ix,
             role_ids: role_ids.into(),
-            role_ix,
+            role_ix: once_cell::unsync::OnceCell::with_value(role_ix),
             enter: enter.into(),
             exit: exit.into(),
             parent: parent.into(),
@@ -699,6 +703,11 @@ impl CompiledOrg {
     #[inline]
     fn level(&self, user: &CUser, t: TypeIx, action: Action) -> Level {
         self.level_rows[user.levels as usize * self.level_width + t as usize * 4 + action.index()]
+    }
+
+    /// Each role id's dense index (made on first use, from `role_ids`).
+    pub(super) fn role_ix(&self) -> &HashMap<i64, RoleIx> {
+        self.role_ix.get_or_init(|| role_index(&self.role_ids))
     }
 
     /// A user's roles (dense indexes), in the order of their ids.
@@ -1050,7 +1059,7 @@ impl CompiledOrg {
         };
         match *grantee {
             Grantee::User(u) => u == viewer,
-            Grantee::Role { role, scope } => self.role_ix.get(&role).is_some_and(|&anchor| {
+            Grantee::Role { role, scope } => self.role_ix().get(&role).is_some_and(|&anchor| {
                 self.roles(v)
                     .iter()
                     .any(|&r| self.in_scope(r, anchor, scope))
@@ -1537,7 +1546,7 @@ impl CompiledOrg {
             .values()
             .map(|v| v.capacity() * std::mem::size_of::<CRule>())
             .sum();
-        let maps = self.role_ix.capacity() * 24
+        let maps = self.role_ix.get().map_or(0, |m| m.capacity()) * 24
             + (self.company_users.capacity() + self.owners.capacity()) * 24
             + self.agreement_grants.capacity() * 32
             + self
@@ -1582,13 +1591,13 @@ impl CompiledOrg {
     }
 
     pub fn is_role(&self, id: i64) -> bool {
-        self.role_ix.contains_key(&id)
+        self.role_ix().contains_key(&id)
     }
 
     /// Is role `a` strictly below role `b` in the `reports_to` hierarchy (the test
     /// the decision's hierarchy step uses)? False for unknown roles.
     pub fn role_strictly_below(&self, a: i64, b: i64) -> bool {
-        match (self.role_ix.get(&a), self.role_ix.get(&b)) {
+        match (self.role_ix().get(&a), self.role_ix().get(&b)) {
             (Some(&a), Some(&b)) => self.role_below(a, b),
             _ => false,
         }
@@ -1597,7 +1606,7 @@ impl CompiledOrg {
     /// Does role `role` lie in (`anchor`, `scope`): the anchor itself, or with
     /// `role_and_subordinates` any role below it? The scope test of the rules.
     pub fn role_in_scope(&self, role: i64, anchor: i64, scope: RuleScope) -> bool {
-        match (self.role_ix.get(&role), self.role_ix.get(&anchor)) {
+        match (self.role_ix().get(&role), self.role_ix().get(&anchor)) {
             (Some(&r), Some(&a)) => self.in_scope(r, a, scope),
             _ => false,
         }

@@ -11,7 +11,7 @@
 //! hash maps — sized by roles, rules, agreements and companies, not users — are
 //! rebuilt. Nothing here knows where the bytes live.
 
-use super::engine::{role_index, CRule, CType, CUser, CompiledOrg, IdSlot, RoleIx, UserIndex};
+use super::engine::{CRule, CType, CUser, CompiledOrg, IdSlot, RoleIx, UserIndex};
 use super::slab::{Keep, Slab};
 use super::types::{Action, Level};
 use serde::{Deserialize, Serialize};
@@ -178,22 +178,41 @@ impl ImagePlan {
         let users_bytes = std::mem::size_of_val(&*c.users);
         let roles_at = aligned(users_at + users_bytes);
         let roles_bytes = self.user_roles_len * std::mem::size_of::<RoleIx>();
+        // Copied whole, then each run moved by the compaction gets its new offset;
+        // the runs themselves are copied a stretch at a time (one stretch when the
+        // model was just compiled, or patched by appending a user).
         {
             let (users_out, rest) = out[users_at..].split_at_mut(roles_at - users_at);
             let roles_out = &mut rest[..roles_bytes];
-            let mut from = 0usize;
-            for (i, u) in c.users.iter().enumerate() {
-                let mut u = *u;
-                let roles = c.roles(&u);
-                u.roles_at = from as u32;
-                let size = std::mem::size_of::<CUser>();
-                users_out[i * size..(i + 1) * size].copy_from_slice(bytes_of(&[u]));
-                let bytes = bytes_of(roles);
-                roles_out[from * 4..from * 4 + bytes.len()].copy_from_slice(bytes);
-                from += roles.len();
-            }
-            assert_eq!(from, self.user_roles_len, "the planned runs of roles");
+            users_out[..users_bytes].copy_from_slice(bytes_of(&c.users));
             users_out[users_bytes..].fill(0);
+            let size = std::mem::size_of::<CUser>();
+            let field = std::mem::offset_of!(CUser, roles_at);
+            let mut copy = |source: usize, to: usize, len: usize| {
+                let bytes = bytes_of(&c.user_roles[source..source + len]);
+                roles_out[to * 4..to * 4 + bytes.len()].copy_from_slice(bytes);
+            };
+            // (where the stretch starts in the model, where it goes, its length)
+            let mut stretch = (0usize, 0usize, 0usize);
+            let mut to = 0usize;
+            for (i, u) in c.users.iter().enumerate() {
+                let (at, len) = (u.roles_at as usize, u.roles_len as usize);
+                if at != to {
+                    let field_at = i * size + field;
+                    users_out[field_at..field_at + 4].copy_from_slice(&(to as u32).to_ne_bytes());
+                }
+                if len > 0 {
+                    if stretch.0 + stretch.2 == at {
+                        stretch.2 += len;
+                    } else {
+                        copy(stretch.0, stretch.1, stretch.2);
+                        stretch = (at, to, len);
+                    }
+                }
+                to += len;
+            }
+            copy(stretch.0, stretch.1, stretch.2);
+            assert_eq!(to, self.user_roles_len, "the planned runs of roles");
         }
         h.users = Section {
             offset: users_at as u64,
@@ -325,7 +344,7 @@ pub unsafe fn decode(base: *const u8, len: usize, keep: Keep) -> Result<Compiled
         user_roles: slab(base, len, h.user_roles, &keep)?,
         user_roles_garbage: 0,
         user_ix,
-        role_ix: role_index(&role_ids),
+        role_ix: Default::default(),
         role_ids,
         enter: slab(base, len, h.enter, &keep)?,
         exit: slab(base, len, h.exit, &keep)?,

@@ -306,19 +306,40 @@ pub struct Generation {
 /// directly (no SPI query per statement). `Ok(None)` when the table does not exist;
 /// `Err` when its row is missing or its `gen` is NULL.
 pub fn read_generation(schema: &str, table: &str) -> Result<Option<Generation>, String> {
+    Ok(read_generation_with(schema, table, None)?.map(|(g, _)| g))
+}
+
+/// [`read_generation`], with one more bigint column of the same row (`Err` when
+/// the table lacks it or it is NULL).
+pub fn read_generation_with(
+    schema: &str,
+    table: &str,
+    also: Option<&str>,
+) -> Result<Option<(Generation, i64)>, String> {
     let Some(t) = Table::find(schema, table)? else {
         return Ok(None);
     };
     let gen_no = t.column("gen")?;
-    let (value, writer, changing) = t
-        .first_row(|row, xmin, updater| (row.int8(gen_no), xmin, updater))
+    let also_no = also.map(|name| t.column(name)).transpose()?;
+    let (value, other, writer, changing) = t
+        .first_row(|row, xmin, updater| {
+            let other = also_no.map(|no| row.int8(no));
+            (row.int8(gen_no), other, xmin, updater)
+        })
         .ok_or("the row is missing")?;
-    Ok(Some(Generation {
-        table: t.oid(),
-        value: value.ok_or("gen is NULL")?,
-        own_command: super::mvcc::own_command(writer),
-        changing,
-    }))
+    let other = match other {
+        Some(v) => v.ok_or("a generation column is NULL")?,
+        None => 0,
+    };
+    Ok(Some((
+        Generation {
+            table: t.oid(),
+            value: value.ok_or("gen is NULL")?,
+            own_command: super::mvcc::own_command(writer),
+            changing,
+        },
+        other,
+    )))
 }
 
 impl Drop for Table {
