@@ -565,7 +565,7 @@ impl CompiledOrg {
                 }
                 Change::MembershipAdded(m) | Change::MembershipRemoved(m) => {
                     let adding = matches!(change, Change::MembershipAdded(_));
-                    if adding && !self.role_ix.contains_key(&m.role_id) {
+                    if adding && !self.role_ix().contains_key(&m.role_id) {
                         return refuse(format!("role {} is not in the model", m.role_id));
                     }
                     let facts = self.facts_of(m.user_id);
@@ -613,12 +613,16 @@ impl CompiledOrg {
     }
 
     /// The level row of each role set, decoded from the image the model was read
-    /// from (once: a patched model is its backend's own).
+    /// from (once: a patched model is its backend's own). The encoded form is kept
+    /// until a new role set is added, so that the next image copies it instead of
+    /// encoding every set again.
     pub(super) fn decode_row_of_roles(&mut self) -> Result<(), NotPatchable> {
-        if let Some(bytes) = self.row_of_roles_encoded.take() {
-            let pairs: Vec<(Vec<i64>, u32)> = serde_json::from_slice(&bytes)
-                .map_err(|e| NotPatchable(format!("the image's role sets: {e}")))?;
-            self.row_of_roles = pairs.into_iter().collect();
+        if let Some(bytes) = &self.row_of_roles_encoded {
+            if self.row_of_roles.is_empty() {
+                let pairs: Vec<(Vec<i64>, u32)> = serde_json::from_slice(bytes)
+                    .map_err(|e| NotPatchable(format!("the image's role sets: {e}")))?;
+                self.row_of_roles = pairs.into_iter().collect();
+            }
         }
         Ok(())
     }
@@ -643,7 +647,7 @@ impl CompiledOrg {
         }
         if dirty.rules {
             let mut tick = Ticker::new();
-            self.rules = rules_by_company(org, &self.role_ix, &self.type_ix, &mut tick);
+            self.rules = rules_by_company(org, self.role_ix(), &self.type_ix, &mut tick);
         }
         if dirty.agreements {
             (self.agreement_ids, self.agreement_grants) = agreements(org, &self.type_ix);
@@ -661,6 +665,7 @@ impl CompiledOrg {
         reserve_some(rows, row.len());
         rows.extend(row);
         self.row_of_roles.insert(held.to_vec(), index);
+        self.row_of_roles_encoded = None;
         index
     }
 
@@ -669,7 +674,7 @@ impl CompiledOrg {
         let width = self.level_width;
         let mut row = vec![Level::None; width];
         for r in held {
-            if let Some(&ix) = self.role_ix.get(r) {
+            if let Some(&ix) = self.role_ix().get(r) {
                 let rl = &self.role_levels[ix as usize * width..(ix as usize + 1) * width];
                 for (l, x) in row.iter_mut().zip(rl) {
                     *l = (*l).max(*x);
@@ -716,7 +721,7 @@ impl CompiledOrg {
         let roles: Vec<RoleIx> = f
             .role_ids
             .iter()
-            .filter_map(|r| self.role_ix.get(r).copied())
+            .filter_map(|r| self.role_ix().get(r).copied())
             .collect();
         let enter_of = |k: usize| roles.get(k).map_or(0, |r| self.enter[*r as usize]);
         let user = CUser {

@@ -514,6 +514,7 @@ fn _model_stats() -> JsonB {
             "evicted": d.evicted,
             "ready": d.ready,
             "spare": d.spare,
+            "spare_read": d.spare_read,
             "bytes": d.bytes,
             "database_bytes": d.database_bytes,
         })),
