@@ -485,6 +485,37 @@ fn a_session_sees_shares_come_and_go_across_changes_of_people() {
     assert_eq!(deals_of(&mut c, 4), vec![4, 7]);
 }
 
+/// A backend keeps the shares it read for a viewer while the share generation
+/// stays; a rolled-back transaction's generation comes back in the next transaction
+/// (a counter moved by `+ 1`), at the same command ids when the statements are the
+/// same. What that transaction read with its own, rolled-back share must not serve
+/// the next one (the cache is keyed on the writing transaction too).
+#[test]
+fn attack_a_rolled_back_share_read_again_by_the_next_transaction() {
+    let mut db = TestDb::new("shrollback");
+    let (_dba, mut c) = org(&mut db);
+    // em shares deal 6 with will, reads as will (who sees it), and rolls back; then
+    // the same statements, the share to wes instead: will must not see deal 6.
+    for (grantee, expected) in [(7, vec![6, 7]), (4, vec![7])] {
+        let mut t = c.transaction().unwrap();
+        t.batch_execute(&format!(
+            "SET LOCAL sharing.viewer = '6';
+             SELECT sharing.share_record('deals', 6, {grantee});
+             SET LOCAL sharing.viewer = '7';"
+        ))
+        .unwrap();
+        let seen: Vec<i64> = t
+            .query("SELECT id FROM deals ORDER BY id", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(seen, expected, "share to {grantee}, read as will");
+        t.rollback().unwrap();
+    }
+    assert_eq!(deals_of(&mut c, 7), vec![7]);
+}
+
 #[test]
 fn who_may_share_what() {
     let mut db = TestDb::new("shwho");

@@ -177,19 +177,25 @@ impl Mapping {
     /// 0.4 ms at 200,000 users (docs/benchmarks.md).
     fn populate(&self, len: usize) {
         // From the first page not mapped yet (an image grows a little each change).
-        let from = self.1.get() / 4096 * 4096;
+        let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+            n if n > 0 => n as usize,
+            _ => return,
+        };
+        let from = self.1.get() / page * page;
         if from >= len {
             return;
         }
         const MADV_POPULATE_WRITE: i32 = 23;
-        unsafe {
+        let advised = unsafe {
             libc::madvise(
                 self.base().add(from) as *mut libc::c_void,
                 len - from,
                 MADV_POPULATE_WRITE,
             )
         };
-        self.1.set(len);
+        if advised == 0 {
+            self.1.set(len);
+        }
     }
 
     fn base(&self) -> *mut u8 {

@@ -204,11 +204,10 @@ pub fn shares_reaching(
 
 /// What identifies the shares every viewer may be reached by: `sharing._share_generation`,
 /// which every statement writing `record_shares` or the configuration moves
-/// (sql/generation.sql) — with the command id when this transaction moved it, as for
-/// the model's generation. `None` before `ALTER EXTENSION … UPDATE` created it.
-/// With it, what only share writers move (its `shares` column,
-/// with the same command id): which types have shares is keyed on the second, so
-/// a change of people does not make every backend probe again.
+/// (sql/generation.sql) — with its table's OID, and [`Own`] when this transaction
+/// moved it. `None` before `ALTER EXTENSION … UPDATE` created it. With it, what only
+/// share writers move (its `shares` column, keyed alike): which types have shares is
+/// keyed on the second, so a change of people does not make every backend probe again.
 fn share_generations() -> Option<ShareGenerations> {
     // The same snapshot sees the same row: read once per snapshot (a statement's
     // planning, guard and index conditions ask several times).
@@ -228,7 +227,8 @@ fn share_generations() -> Option<ShareGenerations> {
     }
     let generation = read.map(|(g, shares)| {
         let table = g.table.to_u32();
-        ((g.value, g.own_command), (table, shares, g.own_command))
+        let own = g.own_command.map(|command| (g.writer, command));
+        ((table, g.value, own), (table, shares, own))
     });
     if let Some(snapshot) = snapshot {
         LAST_SHARE_GENERATION.with(|l| l.set(Some((snapshot, generation))));
@@ -236,13 +236,17 @@ fn share_generations() -> Option<ShareGenerations> {
     generation
 }
 
-/// A share generation as read: its value, and the command that moved it when this
-/// transaction did.
-type ShareGeneration = (i64, Option<u32>);
+/// When this transaction wrote the generation row: the (sub)transaction that wrote
+/// it, and the statement's command id. Both counters move by `+ 1`, so a rolled-back
+/// transaction leaves values the next one writes again; the writer tells them apart.
+type Own = Option<(u32, u32)>;
 
-/// What only share writers move: the generation table's OID (an extension made
-/// again starts its counters again), its `shares` column, the command as above.
-type SharesOnly = (u32, i64, Option<u32>);
+/// A share generation as read: the table's OID (an extension made again starts its
+/// counters again), its value, [`Own`].
+type ShareGeneration = (u32, i64, Own);
+
+/// What only share writers move: the table's OID, its `shares` column, [`Own`].
+type SharesOnly = (u32, i64, Own);
 
 /// Both, as one snapshot reads them.
 type ShareGenerations = (ShareGeneration, SharesOnly);
@@ -301,8 +305,8 @@ pub fn any_share_of(object_type: &str) -> bool {
     }
 }
 
-/// (share generation, own command, viewer, action, object type).
-type ReachingKey = (i64, Option<u32>, i64, Action, String);
+/// (share generation, viewer, action, object type).
+type ReachingKey = (ShareGeneration, i64, Action, String);
 
 /// Entries of [`REACHING`]: the transaction start of the read, and the shares.
 type Reaching = (i64, std::rc::Rc<Vec<TimedShare>>);
@@ -324,13 +328,13 @@ fn shares_reaching_remembered(
     viewer: i64,
 ) -> std::rc::Rc<Vec<TimedShare>> {
     let now = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
-    let Some(((generation, command), shares)) = share_generations() else {
+    let Some((generation, shares)) = share_generations() else {
         return std::rc::Rc::new(shares_reaching(compiled, object_type, action, viewer));
     };
     if !type_has_shares(object_type, shares) {
         return std::rc::Rc::new(Vec::new());
     }
-    let key = (generation, command, viewer, action, object_type.to_string());
+    let key = (generation, viewer, action, object_type.to_string());
     let hit = REACHING.with(|r| {
         r.borrow()
             .get(&key)

@@ -297,6 +297,9 @@ pub struct Generation {
     pub value: i64,
     /// The command id when this transaction wrote the row (`mvcc::own_command`).
     pub own_command: Option<u32>,
+    /// The row's xmin: with `own_command`, what tells this transaction's write from
+    /// a rolled-back one's that left the same value (a counter moved by `+ 1`).
+    pub writer: u32,
     /// Another transaction, in progress, replacing the row: a configuration change
     /// this snapshot does not see (yet).
     pub changing: Option<u32>,
@@ -336,6 +339,7 @@ pub fn read_generation_with(
             table: t.oid(),
             value: value.ok_or("gen is NULL")?,
             own_command: super::mvcc::own_command(writer),
+            writer,
             changing,
         },
         other,
