@@ -120,6 +120,59 @@ fn a_change_is_built_once_for_every_backend() {
     }
 }
 
+/// A change of people patches the database's spare image where it lies
+/// (docs/design.md, "Patching a spare in place") instead of writing a whole image
+/// — also while an idle session still reads an old image (which would otherwise
+/// hold the spare's place for good) — and every session decides as a model
+/// compiled afresh.
+#[test]
+fn changes_patch_the_spare_in_place_even_with_an_idle_reader() {
+    let mut db = TestDb::new("shminplace");
+    let (mut other, _) = insightly(&mut db);
+    let mut idle = db.dba();
+    let first = all_decisions(&mut idle);
+    let mut sessions: Vec<Client> = (0..3).map(|_| db.dba()).collect();
+    for s in &mut sessions {
+        all_decisions(s);
+    }
+    let in_place = |c: &mut Client| {
+        one_i64(
+            c,
+            "SELECT (sharing._model_stats()->>'images_patched_in_place_here')::int8",
+        )
+    };
+    let before: i64 = sessions.iter_mut().map(in_place).sum::<i64>() + in_place(&mut other);
+    let steps = [
+        "INSERT INTO sharing.users (id, company_id, name) VALUES (9, 1, 'newbie')",
+        "INSERT INTO sharing.user_roles (user_id, role_id) VALUES (9, 13)",
+        "UPDATE sharing.users SET status = 'disabled' WHERE id = 6",
+        "DELETE FROM sharing.user_roles WHERE user_id = 7",
+        "UPDATE sharing.role_permissions SET level = 'all' WHERE role_id = 3 AND action = 'view'",
+        "INSERT INTO sharing.user_roles (user_id, role_id) VALUES (7, 14)",
+        "UPDATE sharing.users SET status = 'active' WHERE id = 6",
+        "INSERT INTO sharing.users (id, company_id, name) VALUES (10, 1, 'second')",
+        "DELETE FROM sharing.users WHERE id = 9",
+        "INSERT INTO sharing.user_roles (user_id, role_id) VALUES (10, 12)",
+    ];
+    for step in steps {
+        other.batch_execute(step).unwrap();
+        let expected = fresh_decisions(&db);
+        for s in &mut sessions {
+            assert_eq!(all_decisions(s), expected, "{step}");
+        }
+    }
+    let after: i64 = sessions.iter_mut().map(in_place).sum::<i64>() + in_place(&mut other);
+    assert!(
+        after - before >= 6,
+        "{} of {} changes patched a spare in place",
+        after - before,
+        steps.len()
+    );
+    // The idle session reads the newest configuration at its next statement.
+    assert_ne!(all_decisions(&mut idle), first);
+    assert_eq!(all_decisions(&mut idle), fresh_decisions(&db));
+}
+
 #[test]
 fn a_repeatable_read_transaction_keeps_the_image_it_reads() {
     let mut db = TestDb::new("shmrr");

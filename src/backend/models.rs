@@ -379,6 +379,9 @@ pub fn current_model() -> Rc<CachedModel> {
             model
         }
         super::shared::Found::Claimed => {
+            if let Some(model) = patched_in_place(key) {
+                return model;
+            }
             let model = build(key);
             let logins_since = model.logins_since;
             let Some(shared) =
@@ -597,6 +600,51 @@ fn patched_model(key: ModelKey) -> Option<Rc<CachedModel>> {
     keep(key, &model, |c| {
         c.patches += 1;
         c.patch_copies += copied as u64;
+        c.last_patch_micros = took;
+    });
+    Some(model)
+}
+
+/// The model for `key` (claimed by this backend) made by patching the database's
+/// spare image where it lies and published (`shared::publish_in_place`): the
+/// change log from the spare's generation applied to it, as to a model read from
+/// an image. Not for a backend that holds the rows of its model and uses them
+/// (they would be loaded again whole); `None` when there is no spare to patch or
+/// a change does not fit, and the caller builds and publishes the whole image.
+fn patched_in_place(key: ModelKey) -> Option<Rc<CachedModel>> {
+    let uses_rows = ORG_ASKED.with(|a| a.get())
+        && newest_base(key)
+            .and_then(model_for)
+            .is_some_and(|m| m.has_org());
+    if uses_rows {
+        return None;
+    }
+    let started = std::time::Instant::now();
+    let (compiled, logins_since) =
+        super::shared::publish_in_place(key.table, key.generation, |spare, model| {
+            let entries = as_bootstrap_superuser(|| read_log(spare.generation, key.generation))?;
+            let changes = changes_between(spare.generation, key.generation, &entries)
+                .map_err(|e| pgrx::debug1!("pg_sharing writes the whole image: {}", e.0))
+                .ok()?;
+            let config = crate::model::incremental::needs_config(&changes)
+                .ok()?
+                .then(|| as_bootstrap_superuser(super::loader::load_config));
+            if let Err(e) = model.patch_people_free(config.as_ref(), &changes) {
+                pgrx::debug1!("pg_sharing writes the whole image: {}", e.0);
+                return None;
+            }
+            Some(
+                if crate::model::incremental::maps_logins(spare.generation, &entries) {
+                    key.generation
+                } else {
+                    spare.logins_since
+                },
+            )
+        })?;
+    let took = started.elapsed().as_micros() as u64;
+    let model = Rc::new(CachedModel::new(key, None, compiled).logins_since(logins_since));
+    keep(key, &model, |c| {
+        c.patches += 1;
         c.last_patch_micros = took;
     });
     Some(model)

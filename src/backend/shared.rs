@@ -21,7 +21,7 @@
 //! transaction keeps what it reads).
 
 use crate::model::engine::CompiledOrg;
-use crate::model::image::{decode, ImagePlan};
+use crate::model::image::{decode, decode_in_place, finish_in_place, ImagePlan};
 use crate::model::slab::Keep;
 use pgrx::lwlock::PgLwLock;
 use pgrx::shmem::PGRXSharedMemory;
@@ -80,6 +80,8 @@ struct Directory {
     evicted: u64,
     /// Images written into a spare segment (of `published`).
     reused: u64,
+    /// Images made by patching a spare where it lies (of `reused`).
+    in_place: u64,
 }
 
 unsafe impl PGRXSharedMemory for Directory {}
@@ -103,6 +105,8 @@ thread_local! {
     /// (images this backend published, waits for another's build); the images it
     /// read are counted by `backend::models` (`_model_stats()`'s `attaches`).
     static COUNTS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    /// Of the images this backend published, those made by patching a spare.
+    static IN_PLACE: Cell<u64> = const { Cell::new(0) };
 }
 
 /// The bytes before the image in a segment: what it is the image of, checked
@@ -146,6 +150,11 @@ pub fn enabled() -> bool {
 /// (published, waited) by this backend so far.
 pub fn counts() -> (u64, u64) {
     COUNTS.with(|c| c.get())
+}
+
+/// Images this backend published by patching a spare where it lies.
+pub fn in_place_count() -> u64 {
+    IN_PLACE.with(|c| c.get())
 }
 
 fn count(f: impl FnOnce(&mut (u64, u64))) {
@@ -560,9 +569,11 @@ fn evict(slot: &mut Slot) {
 /// An image no longer among its database's newest: its segment is kept as the
 /// database's spare (written again once nobody reads it), or let go when the
 /// database has its spares already — unless a spare is still read (a long
-/// REPEATABLE READ transaction, an idle session's model) and this one is not: then
-/// that spare goes instead, so that the next image finds one to reuse. Under the
-/// exclusive lock.
+/// REPEATABLE READ transaction, an idle session's model): then that spare goes
+/// instead, even if this one is read too (by the others' second model, which
+/// they let go at their next change), so that the next change finds a spare to
+/// patch or reuse; a spare whose reader stays idle would otherwise hold its place
+/// for good and every change would take a new segment. Under the exclusive lock.
 fn retire(dir: &mut Directory, i: usize) {
     let database = dir.slots[i].database;
     let spares: Vec<usize> = (0..SLOTS)
@@ -570,10 +581,7 @@ fn retire(dir: &mut Directory, i: usize) {
         .collect();
     if spares.len() < SPARES_PER_DATABASE {
         dir.slots[i].state = State::Spare;
-    } else if let Some(&j) = spares
-        .iter()
-        .find(|&&j| dir.slots[j].readers > 0 && dir.slots[i].readers == 0)
-    {
+    } else if let Some(&j) = spares.iter().find(|&&j| dir.slots[j].readers > 0) {
         evict(&mut dir.slots[j]);
         dir.slots[i].state = State::Spare;
     } else {
@@ -641,6 +649,146 @@ fn room_for(len: usize) -> bool {
     ok && free > 2 * len as u128 + size / 10
 }
 
+/// What a spare offers to be patched in place: its image's generation and the
+/// generation that last mapped a login in it.
+pub struct SpareBase {
+    pub generation: i64,
+    pub logins_since: i64,
+}
+
+/// Publish the model of this backend's claim by patching the database's spare
+/// where it lies (docs/design.md, "Patching a spare in place"): the spare, if no
+/// backend reads it and it holds an older generation of the same table, is taken
+/// into the claim, read as windows, and `patch` brings it from its generation to
+/// the claim's (returning the new `logins_since`, or `None` if it cannot); the
+/// image is then finished where it lies and published, so no backend copies or
+/// writes the organization's arrays for a change of a few users. Returns the
+/// published model, read back, and its `logins_since`; `None` when there is no
+/// such spare or the patch does not fit — the claim then holds the spare's
+/// segment, unreadable, and [`publish`] writes the whole image into it.
+pub fn publish_in_place(
+    table: u32,
+    generation: i64,
+    patch: impl FnOnce(&SpareBase, &mut CompiledOrg) -> Option<i64>,
+) -> Option<(CompiledOrg, i64)> {
+    let database = unsafe { pg_sys::MyDatabaseId.to_u32() };
+    let claimed = CLAIMED.with(|c| c.get()) == Some((database, table, generation));
+    if !enabled() || !claimed {
+        return None;
+    }
+    let me = unsafe { pg_sys::MyProcPid };
+    let mine = |s: &Slot| {
+        s.state == State::Building
+            && s.builder == me
+            && s.database == database
+            && s.table == table
+            && s.generation == generation
+    };
+    // The spare, taken into the claim's slot under the lock (nobody reads it, and
+    // nobody will until it is published again).
+    let (mapping, len, spare_generation, spare_publication, publication) = {
+        let mut dir = DIRECTORY.exclusive();
+        dir.clock += 1;
+        let publication = dir.clock;
+        let claim = dir.slots.iter().position(mine)?;
+        if dir.slots[claim].capacity > 0 {
+            return None;
+        }
+        let Some(j) = dir.slots.iter().position(|s| {
+            s.state == State::Spare
+                && s.database == database
+                && s.table == table
+                && s.readers == 0
+                && s.generation < generation
+                && s.len as usize > PREFIX
+                && s.len <= s.capacity
+        }) else {
+            let read = dir
+                .slots
+                .iter()
+                .any(|s| s.state == State::Spare && s.database == database && s.readers > 0);
+            drop(dir);
+            pgrx::debug1!(
+                "pg_sharing writes the whole image: {}",
+                if read {
+                    "the spare is still read"
+                } else {
+                    "no spare"
+                }
+            );
+            return None;
+        };
+        let spare = dir.slots[j];
+        let mapping = mapping(spare.handle)?;
+        dir.slots[j] = Slot::default();
+        dir.slots[claim].handle = spare.handle;
+        dir.slots[claim].capacity = spare.capacity;
+        (
+            mapping,
+            spare.len as usize,
+            spare.generation,
+            spare.publication,
+            publication,
+        )
+    };
+    let base = mapping.base();
+    let prefix = unsafe { std::ptr::read(base as *const Prefix) };
+    if prefix.magic != PREFIX_MAGIC
+        || prefix.database != database as u64
+        || prefix.table != table as u64
+        || prefix.generation != spare_generation
+        || prefix.publication != spare_publication
+    {
+        pgrx::debug1!("pg_sharing writes the whole image: the spare is not what its slot says");
+        return None;
+    }
+    // Unreadable as what it was from here on.
+    unsafe { std::ptr::write(base as *mut u64, 0) };
+    let keep: Keep = mapping.clone();
+    let image = unsafe { base.add(PREFIX) };
+    let mut model = match unsafe { decode_in_place(image, len - PREFIX, keep) } {
+        Ok(model) => model,
+        Err(e) => {
+            pgrx::debug1!("pg_sharing writes the whole image: {e}");
+            return None;
+        }
+    };
+    let spare = SpareBase {
+        generation: spare_generation,
+        logins_since: prefix.logins_since,
+    };
+    let logins_since = patch(&spare, &mut model)?;
+    if let Err(e) = unsafe { finish_in_place(&model, image, len - PREFIX) } {
+        pgrx::debug1!("pg_sharing writes the whole image: {e}");
+        return None;
+    }
+    drop(model);
+    let prefix = [Prefix {
+        magic: PREFIX_MAGIC,
+        database: database as u64,
+        table: table as u64,
+        generation,
+        logins_since,
+        publication,
+    }];
+    unsafe { std::ptr::copy_nonoverlapping(prefix.as_ptr() as *const u8, base, PREFIX) };
+    let handle = {
+        let dir = DIRECTORY.share();
+        dir.slots.iter().find(|s| mine(s))?.handle
+    };
+    let ready = Ready {
+        database,
+        table,
+        generation,
+        handle,
+        len,
+        publication,
+    };
+    let model = make_ready(ready, Written::InPlace, &[], mapping)?;
+    IN_PLACE.with(|c| c.set(c.get() + 1));
+    Some((model, logins_since))
+}
+
 /// Publish the model this backend built for its claim: written into the
 /// database's spare segment when nobody reads it any more and it is big enough,
 /// else into a new segment; the directory then names it. Returns the model read
@@ -699,34 +847,47 @@ pub fn publish(
         let Some(claim) = dir.slots.iter().position(mine) else {
             return lost();
         };
-        let spare = dir.slots.iter().position(|s| {
-            s.state == State::Spare
-                && s.database == database
-                && s.readers == 0
-                && s.capacity >= len as u64
-        });
-        let reused = match spare {
-            Some(j) => {
-                let (handle, capacity) = (dir.slots[j].handle, dir.slots[j].capacity);
-                // Mapped here under the lock, while the claim holds the handle.
-                match mapping(handle) {
-                    Some(_) => {
-                        dir.slots[j] = Slot::default();
-                        dir.slots[claim].handle = handle;
-                        dir.slots[claim].capacity = capacity;
-                        true
-                    }
-                    None => false,
-                }
+        // A segment the claim holds already (a spare it could not patch in place:
+        // its image is unreadable now) is written again if it is big enough.
+        let held = (dir.slots[claim].handle, dir.slots[claim].capacity);
+        let reused = if held.1 >= len as u64 && mapping(held.0).is_some() {
+            true
+        } else {
+            if held.1 > 0 {
+                dir.slots[claim].capacity = 0;
+                unsafe { pg_sys::dsm_unpin_segment(held.0) };
             }
-            None => false,
+            let spare = dir.slots.iter().position(|s| {
+                s.state == State::Spare
+                    && s.database == database
+                    && s.readers == 0
+                    && s.capacity >= len as u64
+            });
+            match spare {
+                Some(j) => {
+                    let (handle, capacity) = (dir.slots[j].handle, dir.slots[j].capacity);
+                    // Mapped here under the lock, while the claim holds the handle.
+                    match mapping(handle) {
+                        Some(_) => {
+                            dir.slots[j] = Slot::default();
+                            dir.slots[claim].handle = handle;
+                            dir.slots[claim].capacity = capacity;
+                            true
+                        }
+                        None => false,
+                    }
+                }
+                None => false,
+            }
         };
         (publication, reused)
     };
     if !reused {
-        // A new segment, with room for the image to grow by an eighth (at least
-        // 64 kB: a small organization's image grows by a larger share per user).
-        let capacity = len + (len / 8).max(64 << 10);
+        // A new segment, with room for the next whole image to be a little larger
+        // (a thirty-second, at least 64 kB: a small organization's image grows by
+        // a larger share per user); the image itself has room for its arrays to
+        // grow in place (`model::image`).
+        let capacity = len + (len / 32).max(64 << 10);
         if !room_for(capacity) {
             release_claim();
             return None;
@@ -778,6 +939,74 @@ pub fn publish(
         std::slice::from_raw_parts(prefix.as_ptr() as *const u8, PREFIX)
     });
     plan.write(model, &mut out[PREFIX..]);
+    let written = if reused {
+        Written::Reused
+    } else {
+        Written::New
+    };
+    let ready = Ready {
+        database,
+        table,
+        generation,
+        handle,
+        len,
+        publication,
+    };
+    make_ready(ready, written, &gone, mapping)
+}
+
+/// How a published image was written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Written {
+    /// Into a new segment.
+    New,
+    /// Whole, into a spare segment.
+    Reused,
+    /// By patching the spare's image where it lies.
+    InPlace,
+}
+
+/// An image this backend wrote for its claim.
+struct Ready {
+    database: u32,
+    table: u32,
+    generation: i64,
+    handle: u32,
+    /// The prefix and the image.
+    len: usize,
+    publication: u64,
+}
+
+/// Name the image this backend wrote for its claim in the directory (ready; the
+/// database's generations beyond the newest kept retired, the images of databases
+/// dropped let go) and read it back, pinned. `None` if the claim was lost.
+fn make_ready(
+    ready: Ready,
+    written: Written,
+    gone: &[u32],
+    mapping: Rc<Mapping>,
+) -> Option<CompiledOrg> {
+    let Ready {
+        database,
+        table,
+        generation,
+        handle,
+        len,
+        publication,
+    } = ready;
+    let me = unsafe { pg_sys::MyProcPid };
+    let mine = |s: &Slot| {
+        s.state == State::Building
+            && s.builder == me
+            && s.database == database
+            && s.table == table
+            && s.generation == generation
+    };
+    let lost = || {
+        CLAIMED.with(|c| c.set(None));
+        None
+    };
+    let base = mapping.base();
     let (pin, unnamed) = {
         let mut dir = DIRECTORY.exclusive();
         dir.clock += 1;
@@ -800,7 +1029,8 @@ pub fn publish(
             ..Slot::default()
         };
         dir.published += 1;
-        dir.reused += reused as u64;
+        dir.reused += (written != Written::New) as u64;
+        dir.in_place += (written == Written::InPlace) as u64;
         for i in 0..SLOTS {
             if dir.slots[i].capacity > 0 && gone.contains(&dir.slots[i].database) {
                 evict(&mut dir.slots[i]);
@@ -850,6 +1080,8 @@ pub struct DirectoryStats {
     pub spare: usize,
     /// Spares some model still reads (the next image cannot be written into them).
     pub spare_read: usize,
+    /// Images made by patching a spare where it lies.
+    pub in_place: u64,
     pub bytes: u64,
     pub database_bytes: u64,
 }
@@ -873,6 +1105,7 @@ pub fn directory_stats() -> Option<DirectoryStats> {
             .iter()
             .filter(|s| s.state == State::Spare && s.readers > 0)
             .count(),
+        in_place: dir.in_place,
         bytes: held().map(|s| s.capacity).sum(),
         database_bytes: held()
             .filter(|s| s.database == database)

@@ -280,13 +280,14 @@ pub struct CompiledOrg {
     /// rebuild (src/model/incremental.rs).
     pub(super) role_levels: Slab<Level>,
     /// The level row of each distinct set of roles (sorted role ids): only a patch
-    /// reads it.
+    /// reads it; empty in a model read from an image until a patch needs it.
     pub(super) row_of_roles: HashMap<Vec<i64>, u32>,
-    /// [`CompiledOrg::row_of_roles`] as a model image holds it (JSON): decoded
-    /// only by a patch, so a backend that reads a shared model and never patches it
-    /// never pays for it ([`CompiledOrg::decode_row_of_roles`]); dropped when a
-    /// patch adds a role set. When both are there, they hold the same sets.
-    pub(super) row_of_roles_encoded: Option<Slab<u8>>,
+    /// The same sets as records `[row, n, role id × n]`, in the order they were
+    /// added (sets are never removed): what a model image holds, decoded only by
+    /// a patch ([`CompiledOrg::decode_row_of_roles`]), so a backend that reads a
+    /// shared model and never patches it never pays for it; a patch appends the
+    /// sets it adds, in place in an image it patches.
+    pub(super) role_sets: Slab<i64>,
 }
 
 /// Which owners' records a viewer may reach for one (type, action), when that is a
@@ -545,6 +546,18 @@ fn users_and_level_rows(
     }
 }
 
+/// The records of [`CompiledOrg::role_sets`] for `sets`, by row.
+fn role_set_records(sets: &HashMap<Vec<i64>, u32>) -> Vec<i64> {
+    let mut by_row: Vec<(&u32, &Vec<i64>)> = sets.iter().map(|(k, v)| (v, k)).collect();
+    by_row.sort_unstable();
+    let mut out = Vec::with_capacity(sets.len() * 4);
+    for (row, set) in by_row {
+        out.extend([*row as i64, set.len() as i64]);
+        out.extend_from_slice(set);
+    }
+    out
+}
+
 /// What [`users_and_level_rows`] computes.
 struct LevelsAndUsers {
     level_rows: Vec<Level>,
@@ -694,8 +707,8 @@ impl CompiledOrg {
             agreement_ids,
             agreement_grants,
             role_levels: role_levels.into(),
+            role_sets: role_set_records(&row_of_roles).into(),
             row_of_roles,
-            row_of_roles_encoded: None,
         }
     }
 
@@ -1546,6 +1559,7 @@ impl CompiledOrg {
             .values()
             .map(|v| v.capacity() * std::mem::size_of::<CRule>())
             .sum();
+        let arrays = arrays + self.role_sets.owned_bytes();
         let maps = self.role_ix.get().map_or(0, |m| m.capacity()) * 24
             + (self.company_users.capacity() + self.owners.capacity()) * 24
             + self.agreement_grants.capacity() * 32

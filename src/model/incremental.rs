@@ -335,18 +335,18 @@ impl UserIndex {
         if let UserIndex::Dense { min, slots } = self {
             let (lo, hi) = ((*min).min(id), (*min + slots.len() as i64 - 1).max(id));
             if (hi as i128 - lo as i128) < (4 * users as i128 + 1024) {
-                let slots = slots.make_mut();
                 if lo < *min {
                     let grow = (*min - lo) as usize;
-                    slots.splice(0..0, std::iter::repeat_n(Self::ABSENT, grow));
+                    slots
+                        .make_mut()
+                        .splice(0..0, std::iter::repeat_n(Self::ABSENT, grow));
                     *min = lo;
                 }
                 let off = (id - *min) as usize;
                 if off >= slots.len() {
-                    reserve_some(slots, off + 1 - slots.len());
                     slots.resize(off + 1, Self::ABSENT);
                 }
-                slots[off] = ix;
+                slots.as_mut_slice()[off] = ix;
                 return;
             }
             // Too sparse now: a table sorted by id.
@@ -365,12 +365,8 @@ impl UserIndex {
         if let UserIndex::Sparse(pairs) = self {
             let slot = IdSlot { id, ix, _pad: 0 };
             match pairs.binary_search_by_key(&id, |p| p.id) {
-                Ok(at) => pairs.make_mut()[at] = slot,
-                Err(at) => {
-                    let pairs = pairs.make_mut();
-                    reserve_some(pairs, 1);
-                    pairs.insert(at, slot);
-                }
+                Ok(at) => pairs.as_mut_slice()[at] = slot,
+                Err(at) => pairs.insert(at, slot),
             }
         }
     }
@@ -383,12 +379,12 @@ impl UserIndex {
                     .and_then(|off| usize::try_from(off).ok())
                     .filter(|off| *off < slots.len())
                 {
-                    slots.make_mut()[off] = Self::ABSENT;
+                    slots.as_mut_slice()[off] = Self::ABSENT;
                 }
             }
             UserIndex::Sparse(pairs) => {
                 if let Ok(at) = pairs.binary_search_by_key(&id, |p| p.id) {
-                    pairs.make_mut().remove(at);
+                    pairs.remove(at);
                 }
             }
         }
@@ -612,18 +608,26 @@ impl CompiledOrg {
         Ok(())
     }
 
-    /// The level row of each role set, decoded from the image the model was read
-    /// from (once: a patched model is its backend's own). The encoded form is kept
-    /// until a new role set is added, so that the next image copies it instead of
-    /// encoding every set again.
+    /// The level row of each role set, decoded from its records (once: a model
+    /// read from an image holds the records only).
     pub(super) fn decode_row_of_roles(&mut self) -> Result<(), NotPatchable> {
-        if let Some(bytes) = &self.row_of_roles_encoded {
-            if self.row_of_roles.is_empty() {
-                let pairs: Vec<(Vec<i64>, u32)> = serde_json::from_slice(bytes)
-                    .map_err(|e| NotPatchable(format!("the image's role sets: {e}")))?;
-                self.row_of_roles = pairs.into_iter().collect();
-            }
+        if !self.row_of_roles.is_empty() || self.role_sets.is_empty() {
+            return Ok(());
         }
+        let bad = || NotPatchable("the image's role sets do not read back".into());
+        let (records, mut at) = (&self.role_sets, 0usize);
+        let mut sets = Vec::new();
+        while at < records.len() {
+            let (row, n) = (
+                *records.get(at).ok_or_else(bad)?,
+                *records.get(at + 1).ok_or_else(bad)?,
+            );
+            let n = usize::try_from(n).map_err(|_| bad())?;
+            let set = records.get(at + 2..at + 2 + n).ok_or_else(bad)?;
+            sets.push((set.to_vec(), u32::try_from(row).map_err(|_| bad())?));
+            at += 2 + n;
+        }
+        self.row_of_roles = sets.into_iter().collect();
         Ok(())
     }
 
@@ -661,11 +665,11 @@ impl CompiledOrg {
         }
         let row = self.union_of_roles(held);
         let index = 2 + self.row_of_roles.len() as u32;
-        let rows = self.level_rows.make_mut();
-        reserve_some(rows, row.len());
-        rows.extend(row);
+        self.level_rows.extend_from_slice(&row);
         self.row_of_roles.insert(held.to_vec(), index);
-        self.row_of_roles_encoded = None;
+        self.role_sets
+            .extend_from_slice(&[index as i64, held.len() as i64]);
+        self.role_sets.extend_from_slice(held);
         index
     }
 
@@ -688,10 +692,10 @@ impl CompiledOrg {
     /// their based_on cascade), then every role set's row. Users keep their rows.
     fn refresh_levels(&mut self, org: &Org) {
         let type_ix = &self.type_ix;
-        self.role_levels = role_level_rows(org, self.level_width / 4, |t| {
+        let levels = role_level_rows(org, self.level_width / 4, |t| {
             type_ix.get(t).map(|ix| *ix as usize)
-        })
-        .into();
+        });
+        self.role_levels.replace(levels);
         let width = self.level_width;
         let sets: Vec<(Vec<i64>, u32)> = self
             .row_of_roles
@@ -703,7 +707,7 @@ impl CompiledOrg {
             tick.tick();
             let row = self.union_of_roles(&held);
             let at = index as usize * width;
-            self.level_rows.make_mut()[at..at + width].copy_from_slice(&row);
+            self.level_rows.as_mut_slice()[at..at + width].copy_from_slice(&row);
         }
     }
 
@@ -744,12 +748,12 @@ impl CompiledOrg {
     /// first once half of it is garbage).
     fn store_roles(&mut self, user: &mut CUser, roles: &[RoleIx], old_len: u32) {
         self.user_roles_garbage += old_len;
-        let table = self.user_roles.make_mut();
+        let table = &mut self.user_roles;
         if self.user_roles_garbage > 1024 && self.user_roles_garbage as usize * 2 > table.len() {
             let live = table.len().saturating_sub(self.user_roles_garbage as usize);
             let mut compact = Vec::with_capacity(live + live / 16 + roles.len());
             let mut tick = Ticker::new();
-            for u in self.users.make_mut().iter_mut() {
+            for u in self.users.as_mut_slice().iter_mut() {
                 tick.tick();
                 let from = compact.len() as u32;
                 compact.extend_from_slice(
@@ -757,18 +761,16 @@ impl CompiledOrg {
                 );
                 u.roles_at = from;
             }
-            *table = compact;
+            table.replace(compact);
             self.user_roles_garbage = 0;
         }
-        reserve_some(table, roles.len());
         user.roles_at = table.len() as u32;
         table.extend_from_slice(roles);
     }
 
     /// Insert user `ix` into the member run of each of `roles`.
     fn add_member_entries(&mut self, ix: u32, roles: &[RoleIx]) {
-        let (members, starts) = (self.members.make_mut(), self.member_start.make_mut());
-        reserve_some(members, roles.len());
+        let (members, starts) = (&mut self.members, self.member_start.as_mut_slice());
         for &r in roles {
             let e = self.enter[r as usize] as usize;
             let at = starts[e + 1] as usize;
@@ -781,7 +783,7 @@ impl CompiledOrg {
 
     /// Remove user `ix` from the member run of each of `roles`.
     fn remove_member_entries(&mut self, ix: u32, roles: &[RoleIx]) {
-        let (members, starts) = (self.members.make_mut(), self.member_start.make_mut());
+        let (members, starts) = (&mut self.members, self.member_start.as_mut_slice());
         for &r in roles {
             let e = self.enter[r as usize] as usize;
             let (from, to) = (starts[e] as usize, starts[e + 1] as usize);
@@ -816,9 +818,7 @@ impl CompiledOrg {
                 self.count_company(cu.company, true);
                 self.add_member_entries(ix, &roles);
                 self.store_roles(&mut cu, &roles, 0);
-                let users = self.users.make_mut();
-                reserve_some(users, 1);
-                users.push(cu);
+                self.users.push(cu);
                 self.user_ix.insert(id, ix, self.users.len());
             }
             (Some(ix), None) => {
@@ -833,7 +833,7 @@ impl CompiledOrg {
                     // The last user takes the freed place: its member entries follow.
                     let moved = self.users[last as usize];
                     let moved_roles = self.roles(&moved).to_vec();
-                    let (members, starts) = (self.members.make_mut(), &self.member_start);
+                    let (members, starts) = (self.members.as_mut_slice(), &self.member_start);
                     for &r in &moved_roles {
                         let e = self.enter[r as usize] as usize;
                         let (from, to) = (starts[e] as usize, starts[e + 1] as usize);
@@ -845,7 +845,7 @@ impl CompiledOrg {
                     }
                     self.user_ix.insert(moved.id, ix, self.users.len());
                 }
-                self.users.make_mut().swap_remove(ix as usize);
+                self.users.swap_remove(ix as usize);
             }
             (Some(ix), Some((mut cu, roles))) => {
                 let old = self.users[ix as usize];
@@ -855,13 +855,26 @@ impl CompiledOrg {
                     self.count_company(cu.company, true);
                 }
                 if old_roles != roles {
-                    self.remove_member_entries(ix, &old_roles);
-                    self.add_member_entries(ix, &roles);
+                    // Only the roles that changed: every entry moves the member
+                    // table's tail (a user given a 20th role moves it once, not 39
+                    // times).
+                    let gone: Vec<RoleIx> = old_roles
+                        .iter()
+                        .copied()
+                        .filter(|r| !roles.contains(r))
+                        .collect();
+                    let new: Vec<RoleIx> = roles
+                        .iter()
+                        .copied()
+                        .filter(|r| !old_roles.contains(r))
+                        .collect();
+                    self.remove_member_entries(ix, &gone);
+                    self.add_member_entries(ix, &new);
                     self.store_roles(&mut cu, &roles, old.roles_len);
                 } else {
                     cu.roles_at = old.roles_at;
                 }
-                self.users.make_mut()[ix as usize] = cu;
+                self.users.as_mut_slice()[ix as usize] = cu;
             }
         }
     }

@@ -507,6 +507,7 @@ fn _model_stats() -> JsonB {
         "attaches": attaches,
         "last_attach_ms": last_attach_micros as f64 / 1000.0,
         "images_published_here": published_here,
+        "images_patched_in_place_here": crate::backend::shared::in_place_count(),
         "waits_for_another_build": waits,
         "server_images": server.map(|d| serde_json::json!({
             "published": d.published,
@@ -515,6 +516,7 @@ fn _model_stats() -> JsonB {
             "ready": d.ready,
             "spare": d.spare,
             "spare_read": d.spare_read,
+            "in_place": d.in_place,
             "bytes": d.bytes,
             "database_bytes": d.database_bytes,
         })),
