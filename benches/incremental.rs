@@ -26,6 +26,11 @@
 //! BENCH_INCREMENTAL_CONNECTIONS (default 8,50), BENCH_INCREMENTAL_ROUNDS (default 5:
 //! each change repeated, medians reported). The backends must be on this machine
 //! (schedstat).
+//!
+//! The extra CPU of a change is measured against a warm pass (every connection one
+//! point read, nothing changed) made just before it in the same round: the median
+//! of the rounds' differences, so that the machine's drift between rounds (other
+//! tenants, a shared cache) is not counted as the change's.
 
 use postgres::{Client, NoTls};
 use std::time::Instant;
@@ -200,8 +205,6 @@ fn main() {
                 }
                 let warm: Vec<(f64, u64)> = sessions.iter_mut().map(point_read).collect();
                 let steady = median(warm.iter().map(|w| w.0).collect());
-                // CPU of one warm read in every backend: what the change adds is the rest.
-                let steady_cpu = warm.iter().map(|w| w.1).sum::<u64>() as f64 / 1e6;
                 // A connection that is new (a pool growing, a Citus worker's
                 // backend): its first statement, with the configuration unchanged.
                 if n == conns[0] {
@@ -223,7 +226,10 @@ fn main() {
                     "rebuild (object types)",
                 ] {
                     let (mut firsts, mut cpus, mut inner) = (Vec::new(), Vec::new(), Vec::new());
+                    let (mut warms, mut extras) = (Vec::new(), Vec::new());
                     for _ in 0..rounds {
+                        // The round's baseline: one warm read per connection.
+                        let warm_cpu: u64 = sessions.iter_mut().map(|s| point_read(s).1).sum();
                         let sql = match change {
                             "add one user" => {
                                 next_user += 1;
@@ -250,6 +256,8 @@ fn main() {
                         }
                         firsts.push(median(first));
                         cpus.push(total_cpu as f64 / 1e6);
+                        warms.push(warm_cpu as f64 / 1e6);
+                        extras.push((total_cpu as f64 - warm_cpu as f64) / 1e6);
                         let stats = |s: &mut Session| {
                             let row = s
                             .client
@@ -280,6 +288,8 @@ fn main() {
                     }
                     let first = median(firsts);
                     let cpu = median(cpus);
+                    let round_warm = median(warms);
+                    let extra = median(extras);
                     let build_ms = median(inner.iter().map(|x| x.0).collect());
                     let attach_ms = median(inner.iter().map(|x| x.2).collect());
                     let &(_, own, _, images, rss) = inner.last().unwrap();
@@ -290,9 +300,8 @@ fn main() {
                         format!("{attach_ms:.3}")
                     };
                     println!(
-                    "| {mode} | {users} | {n} | {change} | {first:.2} ({steady:.2}) | {:.2} | {cpu:.1} ({steady_cpu:.1}) | {:.1} | {own:.2} ({rss:.1}) | {images:.1} | {:.1} | {build_ms:.3} / {read} |",
+                    "| {mode} | {users} | {n} | {change} | {first:.2} ({steady:.2}) | {:.2} | {cpu:.1} ({round_warm:.1}) | {extra:.1} | {own:.2} ({rss:.1}) | {images:.1} | {:.1} | {build_ms:.3} / {read} |",
                     first - steady,
-                    cpu - steady_cpu,
                     n as f64 * own + images
                 );
                 }
