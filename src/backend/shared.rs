@@ -649,6 +649,24 @@ fn room_for(len: usize) -> bool {
     ok && free > 2 * len as u128 + size / 10
 }
 
+/// The databases other than `database` the directory holds images of that no longer
+/// exist (no hook tells when one is dropped): looked up in the catalog outside the
+/// directory's lock, let go under it when an image is made ready.
+fn dropped_databases(database: u32) -> Vec<u32> {
+    let mut dbs: Vec<u32> = {
+        let dir = DIRECTORY.share();
+        dir.slots
+            .iter()
+            .filter(|s| s.capacity > 0 && s.database != database)
+            .map(|s| s.database)
+            .collect()
+    };
+    dbs.sort_unstable();
+    dbs.dedup();
+    dbs.retain(|db| !crate::pg::catalog::database_exists(*db));
+    dbs
+}
+
 /// What a spare offers to be patched in place: its image's generation and the
 /// generation that last mapped a login in it.
 pub struct SpareBase {
@@ -784,7 +802,8 @@ pub fn publish_in_place(
         len,
         publication,
     };
-    let model = make_ready(ready, Written::InPlace, &[], mapping)?;
+    let gone = dropped_databases(database);
+    let model = make_ready(ready, Written::InPlace, &gone, mapping)?;
     IN_PLACE.with(|c| c.set(c.get() + 1));
     Some((model, logins_since))
 }
@@ -805,23 +824,7 @@ pub fn publish(
     if !enabled() || !claimed {
         return None;
     }
-    // The images of databases dropped since (no hook tells): looked up in the
-    // catalog outside the directory's lock, let go under it below.
-    let gone: Vec<u32> = {
-        let dir = DIRECTORY.share();
-        let mut dbs: Vec<u32> = dir
-            .slots
-            .iter()
-            .filter(|s| s.capacity > 0 && s.database != database)
-            .map(|s| s.database)
-            .collect();
-        dbs.sort_unstable();
-        dbs.dedup();
-        dbs
-    }
-    .into_iter()
-    .filter(|db| !crate::pg::catalog::database_exists(*db))
-    .collect();
+    let gone = dropped_databases(database);
     let plan = ImagePlan::of(model);
     let len = PREFIX + plan.len();
     let me = unsafe { pg_sys::MyProcPid };
