@@ -590,20 +590,26 @@ fn retire(dir: &mut Directory, i: usize) {
     dir.evicted += 1;
 }
 
-/// Give up this backend's claim (its build failed): the others build.
-fn release_claim() {
-    let Some((database, table, generation)) = CLAIMED.with(|c| c.take()) else {
-        return;
-    };
+/// Is a slot this backend's claim of (database, table, generation)?
+fn my_claim(database: u32, table: u32, generation: i64) -> impl Fn(&Slot) -> bool + Copy {
     let me = unsafe { pg_sys::MyProcPid };
-    let mut dir = DIRECTORY.exclusive();
-    if let Some(slot) = dir.slots.iter_mut().find(|s| {
+    move |s: &Slot| {
         s.state == State::Building
             && s.builder == me
             && s.database == database
             && s.table == table
             && s.generation == generation
-    }) {
+    }
+}
+
+/// Give up this backend's claim (its build failed): the others build.
+fn release_claim() {
+    let Some((database, table, generation)) = CLAIMED.with(|c| c.take()) else {
+        return;
+    };
+    let mine = my_claim(database, table, generation);
+    let mut dir = DIRECTORY.exclusive();
+    if let Some(slot) = dir.slots.iter_mut().find(|s| mine(s)) {
         // With the spare it may have taken for its image.
         evict(slot);
     }
@@ -694,14 +700,7 @@ pub fn publish_in_place(
     if !enabled() || !claimed {
         return None;
     }
-    let me = unsafe { pg_sys::MyProcPid };
-    let mine = |s: &Slot| {
-        s.state == State::Building
-            && s.builder == me
-            && s.database == database
-            && s.table == table
-            && s.generation == generation
-    };
+    let mine = my_claim(database, table, generation);
     // The spare, taken into the claim's slot under the lock (nobody reads it, and
     // nobody will until it is published again).
     let (mapping, len, spare_generation, spare_publication, publication) = {
@@ -827,14 +826,7 @@ pub fn publish(
     let gone = dropped_databases(database);
     let plan = ImagePlan::of(model);
     let len = PREFIX + plan.len();
-    let me = unsafe { pg_sys::MyProcPid };
-    let mine = |s: &Slot| {
-        s.state == State::Building
-            && s.builder == me
-            && s.database == database
-            && s.table == table
-            && s.generation == generation
-    };
+    let mine = my_claim(database, table, generation);
     let lost = || {
         // The claim went stale and was taken (with the segment it held): keep the
         // model to ourselves.
@@ -997,14 +989,7 @@ fn make_ready(
         len,
         publication,
     } = ready;
-    let me = unsafe { pg_sys::MyProcPid };
-    let mine = |s: &Slot| {
-        s.state == State::Building
-            && s.builder == me
-            && s.database == database
-            && s.table == table
-            && s.generation == generation
-    };
+    let mine = my_claim(database, table, generation);
     let lost = || {
         CLAIMED.with(|c| c.set(None));
         None
